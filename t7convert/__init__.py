@@ -1,0 +1,28 @@
+"""t7convert: bring Torch7 (Lua) checkpoints, above all fb.resnet.torch ResNet and ResNeXt, into PyTorch.
+
+The format layer (:func:`read`, :func:`write`) needs only numpy; :func:`load` and :func:`convert`
+import torch when first called.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import T7ConvertError, T7FormatError, UnsupportedModuleError
+from .format import T7Function, T7Object, T7Storage, read, read_document, write
+
+__version__ = "0.1.0"
+
+__all__ = ["read", "read_document", "write", "load", "convert", "T7ConvertError", "T7FormatError",
+           "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
+
+
+def load(path: str, **options: Any):
+    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted."""
+    from .api import load as _load
+    return _load(path, **options)
+
+
+def convert(path: str, output: str | None = None, **options: Any):
+    """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
+    from .api import convert as _convert
+    return _convert(path, output, **options)

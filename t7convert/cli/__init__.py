@@ -1,0 +1,72 @@
+"""The ``t7convert`` command line: thin commands over the Python API.
+
+``t7convert FILE.t7 -o model.pth`` runs ``convert`` (the default command). Errors about the input are
+one line on stderr and exit code 2; a bug in t7convert itself is one line and exit code 3 (set
+``T7CONVERT_DEBUG=1`` for the traceback).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from click_default_group import DefaultGroup
+
+from ..errors import T7ConvertError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+class _Group(DefaultGroup):
+    def main(self, *args, **kwargs):  # noqa: D102 - one place where errors become exit codes
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(EXIT_BAD_INPUT)
+        except click.exceptions.Abort:
+            click.echo("t7convert: aborted", err=True)
+            sys.exit(130)
+        except T7ConvertError as e:
+            click.echo(f"t7convert: error: {e}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("t7convert: interrupted", err=True)
+            sys.exit(130)
+        except MemoryError:
+            click.echo("t7convert: error: out of memory", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except Exception as e:  # a bug: say so in one line, keep the traceback for those who ask
+            if os.environ.get("T7CONVERT_DEBUG"):
+                raise
+            click.echo(f"t7convert: internal error: {type(e).__name__}: {e} "
+                       "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Group, default="convert", default_if_no_args=False,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="t7convert")
+def cli() -> None:
+    """Convert Torch7 (.t7) checkpoints to PyTorch and prove the result equals the original.
+
+    \b
+    t7convert model.t7 -o model.pth      convert (the default command)
+    t7convert inspect model.t7           what the file holds
+    t7convert parity model.t7            compare with an independent execution of the Torch7 graph
+    t7convert evaluate model.pth --data DIR   ImageNet accuracy against the published table
+    t7convert classify model.pth cat.jpg      top-5 classes
+    """
+
+
+def _register() -> None:
+    from . import commands  # noqa: F401  (each module adds its command to ``cli``)
+
+
+def main() -> None:
+    _register()
+    cli.main(prog_name="t7convert")

@@ -1,0 +1,12 @@
+"""The ``.t7`` format layer: reading, writing and validating Torch7 serialization.
+
+Knows numpy, not torch: everything above it (conversion, parity, inspection) builds on these values.
+"""
+from .reader import (T7Document, TdsHash, TdsVec, StorageRecord, TensorRecord, read, read_document,
+                     sniff_foreign)
+from .values import T7Function, T7List, T7Object, T7Storage, T7Table, as_storage
+from .writer import dumps, write
+
+__all__ = ["read", "read_document", "write", "dumps", "T7Document", "T7Object", "T7Storage", "T7Table",
+           "T7List", "T7Function", "TdsHash", "TdsVec", "TensorRecord", "StorageRecord", "as_storage",
+           "sniff_foreign"]

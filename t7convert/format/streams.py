@@ -1,0 +1,216 @@
+"""Primitive readers for the two encodings Torch7's DiskFile writes: binary and ascii.
+
+Both expose the same small interface the object reader needs (``int``, ``long``, ``longs``, ``double``,
+``raw`` and ``array``), check every length against the bytes that are left before reading or allocating,
+and raise :class:`StreamError` with the byte offset where the problem is.
+
+Binary (torch7 lib/TH/THDiskFile.c): little-endian; ints 4 bytes; longs 8 bytes, or 4 bytes in files
+written by builds where C ``long`` is 32-bit (Windows) or with ``longSize(4)``. Storage data is raw and is
+not read here: :meth:`BinaryStream.array` returns a zero-copy view over the (memory-mapped) file, so bytes
+are paged in only when a tensor that needs them is used.
+
+Ascii: each scalar is a line; an array of n numbers is one line of n space-separated values (nothing at
+all when n == 0); strings and Byte/Char data are raw bytes followed by a newline. Doubles are ``%.17g``
+(``nan``, ``-nan``, ``inf``), floats ``%.9g``.
+"""
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+
+_INT = struct.Struct("<i")
+_LONG8 = struct.Struct("<q")
+_DOUBLE = struct.Struct("<d")
+
+
+class StreamError(Exception):
+    """A primitive read failed at ``offset`` (converted to T7FormatError by the reader)."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class BinaryStream:
+    """Reads Torch7's binary encoding from a buffer (bytes or an mmap) without copying storage data."""
+
+    encoding = "binary"
+    min_object_bytes = 4  # a type tag
+
+    def __init__(self, buffer, long_size: int = 8) -> None:
+        if long_size not in (4, 8):
+            raise ValueError("long_size must be 4 or 8")
+        self.view = memoryview(buffer).cast("B")
+        self.end = len(self.view)
+        self.pos = 0
+        self.long_size = long_size
+        self._long = _LONG8 if long_size == 8 else _INT
+        self._long_dtype = np.dtype("<i8") if long_size == 8 else np.dtype("<i4")
+
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    def _need(self, n: int, what: str) -> int:
+        if n < 0:
+            raise StreamError(f"negative length {n} for {what}", self.pos)
+        if n > self.end - self.pos:
+            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left in the file", self.pos)
+        start = self.pos
+        self.pos += n
+        return start
+
+    def int(self, what: str = "an int") -> int:
+        return _INT.unpack_from(self.view, self._need(4, what))[0]
+
+    def long(self, what: str = "a long") -> int:
+        return self._long.unpack_from(self.view, self._need(self.long_size, what))[0]
+
+    def longs(self, n: int, what: str = "longs") -> list[int]:
+        if n > (self.end - self.pos) // self.long_size:
+            self._need(n * self.long_size, what)
+        start = self._need(n * self.long_size, what)
+        return np.frombuffer(self.view, self._long_dtype, n, start).tolist()
+
+    def double(self, what: str = "a number") -> float:
+        return _DOUBLE.unpack_from(self.view, self._need(8, what))[0]
+
+    def raw(self, n: int, what: str = "bytes") -> bytes:
+        start = self._need(n, what)
+        return bytes(self.view[start:start + n])
+
+    def array(self, dtype: np.dtype, n: int, what: str = "storage data", long_data: bool = False) -> np.ndarray:
+        """n elements of ``dtype``; a lazy view of the file, or a converted copy for 4-byte longs."""
+        if long_data and self.long_size == 4:
+            start = self._need_elems(n, 4, what)
+            return np.frombuffer(self.view, "<i4", n, start).astype(np.int64)
+        start = self._need_elems(n, dtype.itemsize, what)
+        # Its own memoryview, so that each storage is a distinct buffer (the writer keeps views that
+        # share one storage together, and must not think two storages of one file are one).
+        return np.frombuffer(self.view[start:start + n * dtype.itemsize], dtype)
+
+    def _need_elems(self, n: int, itemsize: int, what: str) -> int:
+        if n < 0:
+            raise StreamError(f"negative size {n} for {what}", self.pos)
+        if n > (self.end - self.pos) // itemsize:
+            raise StreamError(f"truncated: {what} of {n} elements needs {n * itemsize} bytes, "
+                              f"{self.end - self.pos} left in the file", self.pos)
+        return self._need(n * itemsize, what)
+
+
+_NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)\Z", re.I)
+_INTEGER = re.compile(rb"[-+]?\d+\Z")
+_WHITESPACE = b" \t\r\n\v\f"
+
+
+class AsciiStream:
+    """Reads Torch7's ascii encoding (``torch.save(f, x, 'ascii')``) from bytes in memory."""
+
+    encoding = "ascii"
+    min_object_bytes = 2  # a type tag and its newline
+    long_size = 8
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytes(data)
+        self.end = len(self.data)
+        self.pos = 0
+
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    # fscanf skips leading whitespace; after n > 0 values, one newline is consumed (auto-spacing).
+    def _token(self, what: str) -> bytes:
+        data, pos, end = self.data, self.pos, self.end
+        while pos < end and data[pos] in _WHITESPACE:
+            pos += 1
+        start = pos
+        while pos < end and data[pos] not in _WHITESPACE:
+            pos += 1
+        if start == pos:
+            raise StreamError(f"truncated: expected {what}, found the end of the file", start)
+        self.pos = pos
+        return data[start:pos]
+
+    def _eat_newline(self) -> None:
+        if self.pos < self.end and self.data[self.pos] == 0x0A:
+            self.pos += 1
+
+    def _integer(self, what: str) -> int:
+        start = self.pos
+        tok = self._token(what)
+        if not _INTEGER.match(tok):
+            raise StreamError(f"expected an integer for {what}, found {tok[:20]!r}", start)
+        return int(tok)
+
+    def int(self, what: str = "an int") -> int:
+        value = self._integer(what)
+        if not -2**31 <= value < 2**31:
+            raise StreamError(f"{what} {value} does not fit in a 32-bit int", self.pos)
+        self._eat_newline()
+        return value
+
+    def long(self, what: str = "a long") -> int:
+        value = self._integer(what)
+        if not -2**63 <= value < 2**63:
+            raise StreamError(f"{what} {value} does not fit in a 64-bit long", self.pos)
+        self._eat_newline()
+        return value
+
+    def longs(self, n: int, what: str = "longs") -> list[int]:
+        return self.array(np.dtype("<i8"), n, what).tolist()
+
+    def double(self, what: str = "a number") -> float:
+        start = self.pos
+        tok = self._token(what)
+        if not _NUMBER.match(tok):
+            raise StreamError(f"expected a number for {what}, found {tok[:20]!r}", start)
+        self._eat_newline()
+        return float(tok)
+
+    def raw(self, n: int, what: str = "bytes") -> bytes:
+        if n < 0:
+            raise StreamError(f"negative length {n} for {what}", self.pos)
+        if n > self.end - self.pos:
+            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left in the file", self.pos)
+        start = self.pos
+        self.pos += n
+        if n:
+            self._eat_newline()
+        return self.data[start:start + n]
+
+    def array(self, dtype: np.dtype, n: int, what: str = "storage data", long_data: bool = False) -> np.ndarray:
+        """n values of ``dtype``: raw bytes for Byte/Char, otherwise n whitespace-separated numbers."""
+        if n < 0:
+            raise StreamError(f"negative size {n} for {what}", self.pos)
+        if dtype.itemsize == 1 and dtype.kind in "ui":
+            return np.frombuffer(self.raw(n, what), dtype).copy()
+        if n == 0:
+            return np.empty(0, dtype)
+        if n > (self.end - self.pos + 1) // 2:
+            raise StreamError(f"truncated: {what} of {n} values cannot fit in the {self.end - self.pos} bytes left",
+                              self.pos)
+        start = self.pos
+        # Torch7 writes the n values on one line: parse that line at once, token by token otherwise.
+        while start < self.end and self.data[start] in b" \t\r":
+            start += 1
+        nl = self.data.find(b"\n", start)
+        line_end = self.end if nl < 0 else nl
+        tokens = self.data[start:line_end].split()
+        if len(tokens) == n:
+            self.pos = line_end
+        else:
+            tokens = [self._token(what) for _ in range(n)]
+        pattern = _NUMBER if dtype.kind == "f" else _INTEGER
+        for tok in tokens:
+            if not pattern.match(tok):
+                raise StreamError(f"expected {n} numbers for {what}, found {tok[:20]!r}", start)
+        self._eat_newline()
+        if dtype.kind == "f":
+            values = np.array(tokens).astype(np.float64)
+            return values.astype(dtype)
+        values = np.array([int(t) for t in tokens], dtype=object)
+        info = np.iinfo(dtype)
+        if any(v < info.min or v > info.max for v in values):
+            raise StreamError(f"a value of {what} does not fit in {dtype}", start)
+        return values.astype(dtype)

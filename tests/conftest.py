@@ -1,0 +1,43 @@
+"""Shared test set-up.
+
+Fixtures written by real Torch7 live outside the repository; tests find them through the
+T7CONVERT_FIXTURES environment variable (``.ci/run`` sets it) and are skipped, loudly, without it.
+Tests that must always run build their own small ``.t7`` files with t7convert's writer.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES_ENV = "T7CONVERT_FIXTURES"
+_skipped_for_fixtures: list[str] = []
+
+
+def fixtures_root() -> Path | None:
+    value = os.environ.get(FIXTURES_ENV)
+    return Path(value) if value else None
+
+
+@pytest.fixture(scope="session")
+def torch7_fixtures(request) -> Path:
+    """The shared Torch7 fixtures folder; skips the test (and says so at the end) when unset."""
+    root = fixtures_root()
+    if root is None:
+        _skipped_for_fixtures.append(request.node.nodeid)
+        pytest.skip(f"{FIXTURES_ENV} is not set: tests against files written by real Torch7 did not run")
+    if not root.is_dir():
+        pytest.fail(f"{FIXTURES_ENV}={root} is not a directory")
+    return root
+
+
+def pytest_report_header(config):
+    root = fixtures_root()
+    return f"Torch7 fixtures: {root if root else f'NOT SET ({FIXTURES_ENV}); tests against real Torch7 files will skip'}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if fixtures_root() is None:
+        terminalreporter.write_sep("!", f"{FIXTURES_ENV} not set: tests against real Torch7 output were SKIPPED",
+                                   red=True)
