@@ -1,0 +1,82 @@
+"""Torch7 modules -> converted nodes, one converter per layer family (see :mod:`.registry`).
+
+:func:`convert_graph` walks a Torch7 module tree and returns the :class:`~t7convert.graph.Node` tree with
+the notes of what it fixed on the way. Every failure names the Torch7 class and its path in the graph.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..errors import T7ConvertError
+from ..format import T7Object
+from ..graph import Node
+from . import activation, batchnorm, containers, conv, elementwise, linear, pooling, shape  # noqa: F401
+from .registry import converts, get_converter, supported_classes
+
+__all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes", "find_model"]
+
+# Fields that are training state or buffers, never weights: dropped and counted for the summary.
+_TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean", "save_std", "indices",
+                   "finput", "fgradInput", "_input", "_gradOutput", "addBuffer", "iSize", "buffer", "buffer2",
+                   "centered", "normalized", "noise", "ones", "columns")
+
+
+@dataclass
+class ConversionContext:
+    """State of one conversion: the current Torch7 path, notes for the summary, dropped fields."""
+
+    notes: list[str] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    _path: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return ".".join(self._path) or "<root>"
+
+    def convert(self, module: T7Object) -> Node:
+        if not isinstance(module, T7Object):
+            raise T7ConvertError(f"expected a Torch7 module at {self.path}, found {type(module).__name__}")
+        node = get_converter(module.class_name, self.path)(module, self)
+        node.source = self.path if self._path else ""
+        node.t7_class = node.t7_class or module.class_name
+        for name in _TRAINING_STATE:
+            if module.get(name) is not None:
+                self.dropped[name] += 1
+        return node
+
+    def child(self, module: T7Object, index: int) -> Node:
+        self._path.append(f"modules[{index}]")
+        try:
+            return self.convert(module)
+        finally:
+            self._path.pop()
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def fail(self, module: T7Object, message: str) -> T7ConvertError:
+        return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
+
+
+def find_model(root: object) -> tuple[T7Object, str]:
+    """The module inside what a .t7 file holds: the root itself, or a table's ``model``/``net`` entry."""
+    if isinstance(root, T7Object) and root.class_name.split(".")[0] in ("nn", "cudnn", "fbnn", "nngraph"):
+        return root, ""
+    if isinstance(root, dict):
+        for key in ("model", "net", "network", "module"):
+            if isinstance(root.get(key), T7Object):
+                return root[key], key
+        modules = [k for k, v in root.items() if isinstance(v, T7Object)]
+        if len(modules) == 1:
+            return root[modules[0]], str(modules[0])
+    if isinstance(root, list) and len(root) >= 1 and isinstance(root[0], T7Object):
+        return root[0], "[1]"
+    kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
+    raise T7ConvertError(f"the file holds a {kind}, not a Torch7 nn model")
+
+
+def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:
+    ctx = ConversionContext()
+    return ctx.convert(model), ctx

@@ -1,0 +1,41 @@
+"""Identity, MulConstant, Dropout at test time, SoftMax and LogSoftMax."""
+from __future__ import annotations
+
+from ..format import T7Object
+from ..graph import Node
+from ._fields import number
+from .registry import converts
+
+
+@converts("nn.Identity")
+def identity(m: T7Object, ctx) -> Node:
+    return Node("Identity")
+
+
+@converts("nn.MulConstant")
+def mul_constant(m: T7Object, ctx) -> Node:
+    return Node("MulConstant", {"scalar": float(number(m, ctx, "constant_scalar"))})
+
+
+@converts("nn.Dropout")
+def dropout(m: T7Object, ctx) -> Node:
+    """Torch7's original Dropout multiplies by (1 - p) at test time; with ``v2`` set (the default since
+    2015) it scales during training instead and is the identity at test time."""
+    p = float(number(m, ctx, "p", default=0.5))
+    if m.get("stochastic_inference"):
+        raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
+    v2 = bool(m.get("v2"))  # absent in files from before v2 existed: the original behaviour
+    factor = 1.0 if v2 or p == 0 else 1.0 - p
+    if factor != 1.0:
+        ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")
+    return Node("Scale", {"factor": factor})
+
+
+@converts("nn.SoftMax", "cudnn.SoftMax")
+def softmax(m: T7Object, ctx) -> Node:
+    return Node("SoftMax", {"log": False})
+
+
+@converts("nn.LogSoftMax", "cudnn.LogSoftMax")
+def log_softmax(m: T7Object, ctx) -> Node:
+    return Node("SoftMax", {"log": True})
