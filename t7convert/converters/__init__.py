@@ -60,8 +60,19 @@ class ConversionContext:
         return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
 
 
+_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
+
+
 def find_model(root: object) -> tuple[T7Object, str]:
-    """The module inside what a .t7 file holds: the root itself, or a table's ``model``/``net`` entry."""
+    """The module inside what a .t7 file holds: the root itself, or a table's ``model``/``net`` entry,
+    with a DataParallelTable around it unwrapped to its first replica (paths are relative to this)."""
+    model, where = _find_model(root)
+    while model.class_name in _DATA_PARALLEL and model.children and isinstance(model.children[0], T7Object):
+        model, where = model.children[0], f"{where}.modules[1]".lstrip(".")
+    return model, where
+
+
+def _find_model(root: object) -> tuple[T7Object, str]:
     if isinstance(root, T7Object) and root.class_name.split(".")[0] in ("nn", "cudnn", "fbnn", "nngraph"):
         return root, ""
     if isinstance(root, dict):

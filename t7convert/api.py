@@ -1,0 +1,276 @@
+"""The Python API behind the command line: convert a ``.t7`` model, save it, load it back.
+
+``convert`` reads the file (lazily: only the weights it maps are ever paged in), converts every module
+with the per-family converters, maps fb.resnet.torch/ResNeXt graphs onto torchvision's layout (unless
+``generic``), verifies the result against the independent reference execution of the Torch7 graph, and
+only then writes the output, atomically.
+
+Converted files load with ``torch.load(path, weights_only=True)``: a canonical ``.pth`` is a bare
+torchvision state_dict (its architecture is derivable from the keys and shapes); a generic one is
+``{"t7convert": {...architecture as plain data...}, "state_dict": {...}}``; safetensors files carry the
+same description in their metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .canonical import NotCanonical, ResNet, ResNetSpec, recognize, spec_from_state_dict
+from .converters import convert_graph, find_model
+from .errors import T7ConvertError
+from .format import T7Object, read_document, sniff_foreign
+from .graph import Node
+from .layers import build
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ConvertedModel:
+    """A conversion held in memory: what :func:`save` writes and :func:`module` builds."""
+
+    kind: str                                   # "canonical" or "generic"
+    state: dict[str, np.ndarray | torch.Tensor]  # state_dict arrays (views of the .t7 file where possible)
+    spec: ResNetSpec | None = None              # canonical architecture
+    graph: Node | None = None                   # generic architecture (and the converted graph in both cases)
+    source: str = ""
+    title: str = ""
+    parameters: int = 0                         # weights and biases, as Torch7's getParameters counts them
+    notes: list[str] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    not_canonical: str | None = None            # why the canonical mapping did not apply
+    t7_model: T7Object | None = None            # the Torch7 module tree it came from
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        if self.kind == "canonical":
+            assert self.spec is not None
+            return {"kind": "canonical", "resnet": self.spec.to_dict()}
+        assert self.graph is not None
+        return {"kind": "generic", "graph": self.graph.spec()}
+
+    def info(self) -> dict[str, Any]:
+        arch = self.spec.torchvision_name if self.spec else None
+        return {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}", "source": os.path.basename(self.source),
+                "title": self.title, "architecture": arch, **self.architecture}
+
+    def module(self) -> nn.Module:
+        """The eval-mode torch module, its tensors sharing memory with the state (no copy)."""
+        return _module_from(self.architecture, _tensors(self.state), self.info())
+
+
+def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in state.items():
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(np.ascontiguousarray(v))
+        out[k] = v
+    return out
+
+
+def _with_bn_counters(module: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Add the ``num_batches_tracked`` entries torchvision's state_dicts have (0: never trained here)."""
+    state = dict(state)
+    for name, m in module.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+            state.setdefault(f"{name}.num_batches_tracked" if name else "num_batches_tracked",
+                             torch.tensor(0, dtype=torch.long))
+    return state
+
+
+def _module_from(architecture: dict[str, Any], state: dict[str, torch.Tensor], info: dict[str, Any]) -> nn.Module:
+    kind = architecture.get("kind")
+    with torch.device("meta"):
+        if kind == "canonical":
+            module: nn.Module = ResNet(ResNetSpec.from_dict(architecture["resnet"]))
+        elif kind == "generic":
+            module = build(Node.from_spec(architecture["graph"]))
+        else:
+            raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
+    state = _with_bn_counters(module, state)
+    try:
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as e:
+        raise T7ConvertError(f"the weights do not fit the stored architecture: {str(e).splitlines()[0]}") from None
+    module.eval()
+    module.t7convert_info = info  # type: ignore[attr-defined]
+    return module
+
+
+# --- converting ----------------------------------------------------------------------------------
+def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
+    """Read and convert a .t7 model in memory (no verification, nothing written)."""
+    doc = read_document(path)
+    model, where = find_model(doc.root)
+    node, ctx = convert_graph(model)
+    notes = list(ctx.notes)
+    if where:
+        notes.insert(0, f"model taken from the file's {where!r} entry")
+    result = ConvertedModel(kind="generic", state=node.state_arrays(), graph=node, source=path,
+                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
+    if generic:
+        result.not_canonical = "--generic was given"
+    else:
+        try:
+            canon = recognize(node)
+        except NotCanonical as e:
+            result.not_canonical = str(e)
+        else:
+            result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
+            result.notes += canon.notes
+    result.title = (f"{result.spec.title}, torchvision layout" if result.spec
+                    else f"generic graph of {sum(1 for _ in node.walk())} modules")
+    return result
+
+
+def default_input_shape(converted: ConvertedModel) -> tuple[int, int, int]:
+    """(C, H, W) that the model accepts: 224x224 for ImageNet trunks, 32x32 for CIFAR, else searched."""
+    if converted.spec is not None:
+        return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
+    assert converted.graph is not None
+    channels = _first_conv_channels(converted.graph)
+    with torch.device("meta"):
+        module = build(converted.graph).eval()
+    candidates = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
+    tried = [(s, s) for s in candidates] + [(h, w) for t in range(2, 129) for h in range(1, t) for w in (t - h,)]
+    for h, w in tried:
+        try:
+            with torch.no_grad():
+                module(torch.empty(1, channels, h, w, device="meta"))
+            return (channels, h, w)
+        except Exception:  # noqa: BLE001 - a shape this graph rejects; try the next
+            continue
+    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+
+
+def _first_conv_channels(node: Node) -> int:
+    for _, n in node.walk():
+        if n.op == "Conv2d":
+            return int(n.attrs["in_channels"])
+        if n.op == "Linear":
+            break
+    return 3
+
+
+# --- saving and loading --------------------------------------------------------------------------
+def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False) -> int:
+    """Write the converted model atomically; returns the file size. Refuses to overwrite without force."""
+    fmt = fmt or ("safetensors" if output.endswith(".safetensors") else "pth")
+    if os.path.exists(output) and not force:
+        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise T7ConvertError(f"cannot write {output}: no directory {directory}")
+    with torch.device("meta"):
+        skeleton = (ResNet(converted.spec) if converted.kind == "canonical" else build(converted.graph))
+    state = _with_bn_counters(skeleton, _tensors(converted.state))
+    fd, tmp = tempfile.mkstemp(prefix=".t7convert-", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        if fmt == "safetensors":
+            from safetensors.torch import save_file
+            save_file({k: v.contiguous() for k, v in state.items()}, tmp,
+                      metadata={"t7convert": json.dumps(converted.info())})
+        elif fmt == "pth":
+            payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
+            torch.save(payload, tmp)
+        else:
+            raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+        os.replace(tmp, output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return os.path.getsize(output)
+
+
+def load(path: str, *, device: str | torch.device | None = None, generic: bool = False) -> nn.Module:
+    """An eval-mode module from a .t7 file, or from a file t7convert converted (.pth or .safetensors)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    kind = _converted_kind(head)
+    if kind == "torch":
+        module = _load_torch_file(path)
+    elif kind == "safetensors":
+        module = _load_safetensors(path)
+    else:
+        module = convert_file(path, generic=generic).module()
+    return module.to(device) if device is not None else module
+
+
+def _converted_kind(head: bytes) -> str | None:
+    foreign = sniff_foreign(head)
+    if foreign is None:
+        return None
+    if "safetensors" in foreign:
+        return "safetensors"
+    if "PyTorch" in foreign:
+        return "torch"
+    return None  # let the .t7 reader explain what the file is
+
+
+def _load_torch_file(path: str) -> nn.Module:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
+        raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
+    if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and "state_dict" in obj:
+        info = obj["t7convert"]
+        return _module_from(info, obj["state_dict"], info)
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        spec = spec_from_state_dict(obj)
+        info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
+                "kind": "canonical", "resnet": spec.to_dict()}
+        return _module_from(info, obj, info)
+    raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot interpret")
+
+
+def _load_safetensors(path: str) -> nn.Module:
+    from safetensors import safe_open
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001
+        raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
+    if "t7convert" in meta:
+        info = json.loads(meta["t7convert"])
+        return _module_from(info, state, info)
+    spec = spec_from_state_dict(state)
+    info = {"kind": "canonical", "resnet": spec.to_dict(), "architecture": spec.torchvision_name, "title": spec.title}
+    return _module_from(info, state, info)
+
+
+def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(Torch7 path, submodule) pairs whose outputs equal the Torch7 modules' at those paths.
+
+    Paths are relative to the model inside the file (after unwrapping a table entry or a
+    DataParallelTable), Lua 1-based: ``modules[5]``, ``modules[5].modules[2]``. They cover each top-level
+    module and, one level down, each residual block.
+    """
+    if isinstance(module, ResNet):
+        return module.stage_modules()
+    out: list[tuple[str, nn.Module]] = []
+    if not isinstance(module, nn.Sequential):
+        return [("", module)]
+    for i, child in enumerate(module, 1):
+        out.append((f"modules[{i}]", child))
+        if isinstance(child, nn.Sequential):
+            out += [(f"modules[{i}].modules[{j}]", grandchild) for j, grandchild in enumerate(child, 1)]
+    return out
+
+
+ProgressFn = Callable[[str], None]

@@ -1,0 +1,66 @@
+"""Deriving a ResNet/ResNeXt architecture from torchvision-layout state_dict keys and shapes.
+
+A canonical converted ``.pth`` is a bare state_dict (so that torchvision's ``load_state_dict`` takes it
+as it is); the architecture is derivable from it, and this is where it is derived.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from ..errors import T7ConvertError
+from .resnet import ResNet, ResNetSpec
+
+_BLOCK = re.compile(r"^layer(\d+)\.(\d+)\.")
+
+
+def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
+    """The ResNetSpec whose module has exactly these keys and shapes; T7ConvertError if there is none."""
+    def shape(key: str) -> tuple[int, ...]:
+        if key not in sd:
+            raise T7ConvertError(f"not a torchvision-layout ResNet state_dict: no {key}")
+        return tuple(sd[key].shape)  # type: ignore[attr-defined]
+
+    stem_w = shape("conv1.weight")
+    blocks: dict[int, int] = {}
+    for key in sd:
+        m = _BLOCK.match(key)
+        if m:
+            s, b = int(m.group(1)), int(m.group(2))
+            blocks[s] = max(blocks.get(s, 0), b + 1)
+    if not blocks or sorted(blocks) != list(range(1, len(blocks) + 1)):
+        raise T7ConvertError("not a torchvision-layout ResNet state_dict: no layer1, layer2, ... blocks")
+    bottleneck = "layer1.0.conv3.weight" in sd
+    layers = [blocks[s] for s in sorted(blocks)]
+    widths, groups, wpg = [], 1, 64
+    for s in range(1, len(layers) + 1):
+        if bottleneck:
+            out = shape(f"layer{s}.0.conv3.weight")[0]
+            c2 = shape(f"layer{s}.0.conv2.weight")
+            planes, width = out // 4, c2[0]
+            groups = width // c2[1]
+            widths.append(planes)
+            if s == 1:
+                cands = [w for w in range(1, 4097) if int(planes * (w / 64.0)) * groups == width]
+                if not cands:
+                    raise T7ConvertError("bottleneck widths that no width_per_group produces")
+                wpg = 64 if 64 in cands else cands[0]
+        else:
+            widths.append(shape(f"layer{s}.0.conv1.weight")[0])
+    projected_everywhere = all(f"layer{s}.{b}.downsample.0.weight" in sd
+                               for s in range(1, len(layers) + 1) for b in range(layers[s - 1]))
+    spec = ResNetSpec(block="bottleneck" if bottleneck else "basic", layers=layers, widths=widths, groups=groups,
+                      width_per_group=wpg, num_classes=shape("fc.weight")[0],
+                      stem="imagenet" if stem_w[2:] == (7, 7) else "cifar", stem_width=stem_w[0],
+                      shortcut="B")
+    if projected_everywhere and not _same_keys(spec, sd):
+        spec.shortcut = "C"
+    if not _same_keys(spec, sd):
+        raise T7ConvertError("the state_dict's keys and shapes match no ResNet/ResNeXt t7convert can build")
+    return spec
+
+
+def _same_keys(spec: ResNetSpec, sd: Mapping[str, object]) -> bool:
+    want = {k: tuple(v.shape) for k, v in ResNet(spec).state_dict().items() if not k.endswith("num_batches_tracked")}
+    got = {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # type: ignore[attr-defined]
+    return want == got

@@ -1,0 +1,180 @@
+"""ResNet and ResNeXt with torchvision's module names, parameterised like fb.resnet.torch's models.
+
+One class covers ResNet-18..200 and ResNeXt (``groups``, ``width_per_group``) as torchvision's
+``resnet.py`` does, plus what fb.resnet.torch and the ResNeXt code vary and torchvision fixes: stage
+widths, stem width, shortcut type C (a projection in every block) and the CIFAR trunk (3x3 stem, no
+max-pool, three stages). With torchvision's configuration the state_dict keys and shapes are exactly
+torchvision's, so ``torchvision.models.resnext101_64x4d().load_state_dict(sd)`` accepts it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def _conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int, downsample: bool, groups: int = 1,
+                 width_per_group: int = 64) -> None:
+        super().__init__()
+        if groups != 1 or width_per_group != 64:
+            raise ValueError("basic blocks have groups=1 and width_per_group=64")
+        self.conv1 = _conv(inplanes, planes, 3, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv(planes, planes, 3)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = _projection(inplanes, planes, stride) if downsample else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """fb.resnet.torch's bottleneck: the stride on the 3x3 convolution (torchvision's "ResNet V1.5")."""
+
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int, downsample: bool, groups: int = 1,
+                 width_per_group: int = 64) -> None:
+        super().__init__()
+        width = int(planes * (width_per_group / 64.0)) * groups
+        self.conv1 = _conv(inplanes, width, 1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = _conv(width, width, 3, stride, groups)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = _conv(width, planes * self.expansion, 1)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = _projection(inplanes, planes * self.expansion, stride) if downsample else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+def _projection(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+
+@dataclass
+class ResNetSpec:
+    """Everything that distinguishes one ResNet/ResNeXt from another; stored with converted files."""
+
+    block: str                       # "basic" or "bottleneck"
+    layers: list[int]                # blocks per stage
+    widths: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    groups: int = 1
+    width_per_group: int = 64
+    num_classes: int = 1000
+    stem: str = "imagenet"           # "imagenet": 7x7/2 + max-pool; "cifar": 3x3/1, no pool
+    stem_width: int = 64
+    shortcut: str = "B"              # "B": projection where the shape changes; "C": in every block
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ResNetSpec":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @property
+    def depth(self) -> int:
+        per_block = 3 if self.block == "bottleneck" else 2
+        return per_block * sum(self.layers) + 2
+
+    @property
+    def torchvision_name(self) -> str | None:
+        """The torchvision builder with exactly this architecture, if there is one."""
+        if (self.stem, self.stem_width, self.widths, self.shortcut, self.num_classes) != (
+                "imagenet", 64, [64, 128, 256, 512], "B", 1000):
+            return None
+        names = {("basic", (2, 2, 2, 2), 1, 64): "resnet18", ("basic", (3, 4, 6, 3), 1, 64): "resnet34",
+                 ("bottleneck", (3, 4, 6, 3), 1, 64): "resnet50", ("bottleneck", (3, 4, 23, 3), 1, 64): "resnet101",
+                 ("bottleneck", (3, 8, 36, 3), 1, 64): "resnet152",
+                 ("bottleneck", (3, 4, 6, 3), 32, 4): "resnext50_32x4d",
+                 ("bottleneck", (3, 4, 23, 3), 32, 8): "resnext101_32x8d",
+                 ("bottleneck", (3, 4, 23, 3), 64, 4): "resnext101_64x4d",
+                 ("bottleneck", (3, 4, 6, 3), 1, 128): "wide_resnet50_2",
+                 ("bottleneck", (3, 4, 23, 3), 1, 128): "wide_resnet101_2"}
+        return names.get((self.block, tuple(self.layers), self.groups, self.width_per_group))
+
+    @property
+    def title(self) -> str:
+        """A human name: "ResNeXt-101 64x4d", "ResNet-50", "ResNet-20 (CIFAR)"."""
+        if self.groups > 1:
+            name = f"ResNeXt-{self.depth} {self.groups}x{self.width_per_group * self.widths[0] // 64}d"
+        else:
+            name = f"ResNet-{self.depth}"
+            if self.width_per_group != 64:
+                name = f"Wide {name} ({self.width_per_group // 64}x)"
+        if self.stem == "cifar":
+            name += " (CIFAR trunk)"
+        if self.shortcut == "C":
+            name += ", shortcut C"
+        return name
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet layout, with the options fb.resnet.torch's models use."""
+
+    def __init__(self, spec: ResNetSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        block = Bottleneck if spec.block == "bottleneck" else BasicBlock
+        if spec.stem == "imagenet":
+            self.conv1 = nn.Conv2d(3, spec.stem_width, 7, 2, 3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(3, spec.stem_width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(spec.stem_width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if spec.stem == "imagenet" else None
+        inplanes = spec.stem_width
+        for i, (n, planes) in enumerate(zip(spec.layers, spec.widths), 1):
+            blocks = []
+            for j in range(n):
+                stride = 2 if (j == 0 and i > 1) else 1
+                out = planes * block.expansion
+                downsample = spec.shortcut == "C" or stride != 1 or inplanes != out
+                blocks.append(block(inplanes, planes, stride, downsample, spec.groups, spec.width_per_group))
+                inplanes = out
+            self.add_module(f"layer{i}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.flatten = nn.Flatten(1)
+        self.fc = nn.Linear(inplanes, spec.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        if self.maxpool is not None:
+            x = self.maxpool(x)
+        for i in range(1, len(self.spec.layers) + 1):
+            x = getattr(self, f"layer{i}")(x)
+        return self.fc(self.flatten(self.avgpool(x)))
+
+    def stage_modules(self) -> list[tuple[str, nn.Module]]:
+        """(Torch7 path, submodule) pairs: fb.resnet.torch's top-level modules and residual blocks."""
+        top: list[tuple[str, nn.Module]] = [("conv1", self.conv1), ("bn1", self.bn1), ("relu", self.relu)]
+        if self.maxpool is not None:
+            top.append(("maxpool", self.maxpool))
+        top += [(f"layer{i}", getattr(self, f"layer{i}")) for i in range(1, len(self.spec.layers) + 1)]
+        top += [("avgpool", self.avgpool), ("flatten", self.flatten), ("fc", self.fc)]
+        out: list[tuple[str, nn.Module]] = []
+        for index, (name, module) in enumerate(top, 1):
+            out.append((f"modules[{index}]", module))
+            if name.startswith("layer"):
+                out += [(f"modules[{index}].modules[{j}]", blk) for j, blk in enumerate(module, 1)]
+        return out
