@@ -274,3 +274,66 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class ConversionReport:
+    """What ``convert`` did, for the summary the command prints (and ``--json``)."""
+
+    source: str
+    output: str | None
+    converted: ConvertedModel
+    output_bytes: int = 0
+    verification: Any = None          # a parity report, or None when not verified
+    input_shape: tuple[int, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.converted
+        v = self.verification
+        return {"source": self.source, "output": self.output, "kind": c.kind, "title": c.title,
+                "torchvision": c.spec.torchvision_name if c.spec else None,
+                "architecture": c.architecture if c.kind == "canonical" else None,
+                "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
+                "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
+                "verification": v.to_json() if v is not None and hasattr(v, "to_json") else None}
+
+
+def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
+            force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
+            batch: int = 1, rtol: float = 1e-5, seed: int = 0,
+            progress: Callable[[str], None] | None = None) -> ConversionReport:
+    """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
+
+    A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing.
+    """
+    step = progress or (lambda _msg: None)
+    if output is not None and os.path.exists(output) and not force:
+        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    step("reading and converting")
+    converted = convert_file(path, generic=generic)
+    report = ConversionReport(source=path, output=output, converted=converted)
+    if verify:
+        step("verifying against the reference execution of the Torch7 graph")
+        from .parity import verify as run_parity
+
+        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
+        report.input_shape = shape
+        x = np.random.default_rng(seed).standard_normal((batch, *shape)).astype(np.float32)
+        report.verification = run_parity(converted.module(), converted.t7_model, x, rtol=rtol)
+        if not report.verification.ok:
+            raise VerificationError(report)
+    if output is not None:
+        step(f"writing {output}")
+        report.output_bytes = save(converted, output, fmt=fmt, force=force)
+    return report
+
+
+class VerificationError(T7ConvertError):
+    """The converted model does not reproduce the Torch7 graph; nothing was written."""
+
+    def __init__(self, report: ConversionReport) -> None:
+        self.report = report
+        v = report.verification
+        where = getattr(v, "first_divergence", None)
+        super().__init__(f"verification failed: the converted model differs from the Torch7 graph"
+                         + (f", first at {where}" if where else "") + "; nothing was written")

@@ -1,0 +1,84 @@
+"""``t7convert FILE.t7 -o model.pth`` (also ``t7convert convert ...``): the main job."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from . import cli
+
+
+def _parse_shape(value: str | None) -> tuple[int, ...] | None:
+    if not value:
+        return None
+    try:
+        dims = tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter("give C,H,W (or H,W for 3 channels), e.g. 3,224,224") from None
+    if len(dims) == 2:
+        dims = (3, *dims)
+    if len(dims) != 3 or min(dims) < 1:
+        raise click.BadParameter("give C,H,W (or H,W for 3 channels), e.g. 3,224,224")
+    return dims
+
+
+@cli.command("convert")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Output file (default: the input's name with .pth or .safetensors).")
+@click.option("--format", "fmt", type=click.Choice(["pth", "safetensors"]), default=None,
+              help="Output format (default: from the output's extension, else pth).")
+@click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
+@click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
+@click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
+@click.option("--input-size", default=None, help="C,H,W of the verification input (default: what the model takes).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
+                    input_size: str | None, as_json: bool) -> None:
+    """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
+    from ..api import VerificationError, convert
+    from .summary import print_summary
+
+    if output is None:
+        stem = os.path.splitext(path)[0]
+        output = stem + (".safetensors" if fmt == "safetensors" else ".pth")
+    steps = _progress(as_json)
+    try:
+        report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
+                         input_shape=_parse_shape(input_size), progress=steps)
+    except VerificationError as e:
+        steps.close()
+        print_summary(e.report, as_json=as_json, err=True)
+        click.echo(f"t7convert: error: {e}", err=True)
+        sys.exit(1)
+    steps.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1, default=str))
+    else:
+        print_summary(report)
+
+
+class _progress:
+    """Step messages on stderr when it is a terminal (tqdm's bar needs a known length; steps have none)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.bar = None
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=3, desc="t7convert", bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}",
+                            file=sys.stderr, leave=False)
+        else:
+            self.bar.update(1)
+        self.bar.set_postfix_str(message)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,28 @@
+"""``t7convert inspect FILE.t7``: the module tree, parameter counts, tensor types and file facts."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import cli
+
+
+@cli.command("inspect")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (includes the parameter count).")
+@click.option("--long-size", type=click.Choice(["4", "8"]), default=None,
+              help="Bytes per long in a binary file (detected when not given; 4 for files from Windows builds).")
+def inspect_command(path: str, as_json: bool, long_size: str | None) -> None:
+    """Show what a .t7 file holds without converting it."""
+    from ..inspection import format_summary, format_tree, inspect_file
+
+    ins = inspect_file(path, long_size=int(long_size) if long_size else None)
+    if as_json:
+        click.echo(json.dumps(ins.to_json(), indent=1, default=str))
+        return
+    tree = format_tree(ins)
+    if tree:
+        click.echo(tree)
+        click.echo()
+    click.echo(format_summary(ins))

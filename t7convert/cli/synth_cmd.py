@@ -1,0 +1,26 @@
+"""``t7convert synth ARCH -o FILE.t7``: a checkpoint with random weights, laid out as the originals."""
+from __future__ import annotations
+
+import os
+
+import click
+
+from . import cli
+from ..synth import ARCHS
+
+
+@cli.command("synth", help="Write a fb.resnet.torch / ResNeXt checkpoint with random weights, laid out as the "
+             "released files are (one flattened weight storage, gradWeights, cudnn classes).\n\nARCH: "
+             + ", ".join(sorted(ARCHS)))
+@click.argument("arch", type=click.Choice(sorted(ARCHS)), metavar="ARCH")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .t7 file.")
+@click.option("--seed", default=0, show_default=True, help="Random seed of the weights.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def synth_command(arch: str, output: str, seed: int, force: bool) -> None:
+    from ..errors import T7ConvertError
+    from ..synth import synthesize_file
+
+    if os.path.exists(output) and not force:
+        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    n = synthesize_file(arch, output, seed=seed)
+    click.echo(f"wrote {output}: {ARCHS[arch].description}; {n:,} parameters, {os.path.getsize(output):,} bytes")
