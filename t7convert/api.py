@@ -132,16 +132,23 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
     return result
 
 
-def default_input_shape(converted: ConvertedModel) -> tuple[int, int, int]:
-    """(C, H, W) that the model accepts: 224x224 for ImageNet trunks, 32x32 for CIFAR, else searched."""
+def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
+    """An input shape (without batch) the model accepts: 3x224x224 for ImageNet trunks, 3x32x32 for CIFAR,
+    a feature vector when the graph starts with a Linear layer, else the first image size (common sizes
+    first, then small ones) that a shape-only run on the meta device gets through."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
     assert converted.graph is not None
-    channels = _first_conv_channels(converted.graph)
+    first = _first_layer(converted.graph)
+    if first is not None and first.op == "Linear":
+        return (int(first.attrs["in_features"]),)
+    if first is not None and first.op == "BatchNorm" and not first.attrs["spatial"]:
+        return (int(first.attrs["num_features"]),)
+    channels = int(first.attrs["in_channels"]) if first is not None and first.op == "Conv2d" else 3
     with torch.device("meta"):
         module = build(converted.graph).eval()
-    candidates = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
-    tried = [(s, s) for s in candidates] + [(h, w) for t in range(2, 129) for h in range(1, t) for w in (t - h,)]
+    common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
+    tried = [(s, s) for s in common] + [(h, t - h) for t in range(2, 129) for h in range(1, t)]
     for h, w in tried:
         try:
             with torch.no_grad():
@@ -152,13 +159,13 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, int, int]:
     raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
 
 
-def _first_conv_channels(node: Node) -> int:
-    for _, n in node.walk():
-        if n.op == "Conv2d":
-            return int(n.attrs["in_channels"])
-        if n.op == "Linear":
-            break
-    return 3
+def _first_layer(node: Node) -> Node | None:
+    """The first module the input meets (through Sequentials and the first branch of tables)."""
+    while node.op in ("Sequential", "ConcatTable", "Concat"):
+        if not node.children:
+            return None
+        node = node.children[0]
+    return node
 
 
 # --- saving and loading --------------------------------------------------------------------------
@@ -295,7 +302,7 @@ class ConversionReport:
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
                 "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
-                "verification": v.to_json() if v is not None and hasattr(v, "to_json") else None}
+                "verification": v.to_dict() if v is not None else None}
 
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,

@@ -1,0 +1,86 @@
+"""Small Torch7 models built in Python the way nn's Lua constructors build them, written with t7convert's
+own writer: the always-available counterpart of the shared fixtures written by real Torch7."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import t7convert
+from t7convert.format import T7Object, as_storage
+
+rng = np.random.default_rng(1234)
+
+
+def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def module(class_name: str, version: int | None = 1, **fields) -> T7Object:
+    fields.setdefault("output", np.empty(0, np.float32))
+    fields.setdefault("train", False)
+    return T7Object(class_name, version, fields)
+
+
+def sequential(*mods: T7Object) -> T7Object:
+    return module("nn.Sequential", modules=list(mods))
+
+
+def conv(n_in: int, n_out: int, kw: int, kh: int, dw: int = 1, dh: int = 1, pw: int = 0, ph: int = 0, *,
+         groups: int = 1, bias: bool = True, cls: str = "cudnn.SpatialConvolution") -> T7Object:
+    fields = dict(nInputPlane=n_in, nOutputPlane=n_out, kW=kw, kH=kh, dW=dw, dH=dh, padW=pw, padH=ph,
+                  weight=f32(n_out, n_in // groups, kh, kw, scale=(2.0 / (kh * kw * n_in)) ** 0.5))
+    if groups != 1:
+        fields["groups"] = groups
+    if bias:
+        fields["bias"] = f32(n_out, scale=0.1)
+    return module(cls, **fields)
+
+
+def batchnorm(n: int, *, eps: float = 1e-5, affine: bool = True, legacy_std: bool = False,
+              spatial: bool = True) -> T7Object:
+    mean, var = f32(n, scale=0.1), rng.uniform(0.5, 2.0, n).astype(np.float32)
+    fields: dict = dict(eps=eps, momentum=0.1, affine=affine, running_mean=mean)
+    if legacy_std:
+        fields["running_std"] = (1.0 / np.sqrt(var + eps)).astype(np.float32)
+    else:
+        fields["running_var"] = var
+    if affine:
+        fields.update(weight=rng.uniform(0.5, 1.5, n).astype(np.float32), bias=f32(n, scale=0.1))
+    cls = "nn.SpatialBatchNormalization" if spatial else "nn.BatchNormalization"
+    return module(cls, 1 if legacy_std else 2, **fields)
+
+
+def relu(threshold: float = 0, val: float = 0, cls: str = "nn.ReLU") -> T7Object:
+    return module(cls, threshold=threshold, val=val, inplace=False)
+
+
+def maxpool(kw: int, kh: int, dw: int, dh: int, pw: int = 0, ph: int = 0, ceil: bool = False,
+            cls: str = "nn.SpatialMaxPooling") -> T7Object:
+    return module(cls, kW=kw, kH=kh, dW=dw, dH=dh, padW=pw, padH=ph, ceil_mode=ceil)
+
+
+def avgpool(kw: int, kh: int, dw: int, dh: int, pw: int = 0, ph: int = 0, ceil: bool = False,
+            count_include_pad: bool = True, divide: bool = True, cls: str = "nn.SpatialAveragePooling") -> T7Object:
+    return module(cls, kW=kw, kH=kh, dW=dw, dH=dh, padW=pw, padH=ph, ceil_mode=ceil,
+                  count_include_pad=count_include_pad, divide=divide)
+
+
+def view(*sizes: int, num_input_dims: int | None = None) -> T7Object:
+    fields: dict = dict(size=as_storage(np.array(sizes, np.int64)), numElements=int(np.prod([s for s in sizes if s > 0])))
+    if num_input_dims is not None:
+        fields["numInputDims"] = num_input_dims
+    return module("nn.View", **fields)
+
+
+def linear(n_in: int, n_out: int, bias: bool = True) -> T7Object:
+    fields = dict(weight=f32(n_out, n_in, scale=n_in ** -0.5))
+    if bias:
+        fields["bias"] = f32(n_out, scale=0.1)
+    return module("nn.Linear", **fields)
+
+
+def save(tmp: Path, name: str, model: T7Object) -> Path:
+    path = tmp / f"{name}.t7"
+    t7convert.write(path, model)
+    return path
