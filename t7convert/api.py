@@ -48,6 +48,7 @@ class ConvertedModel:
     notes: list[str] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     not_canonical: str | None = None            # why the canonical mapping did not apply
+    rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
     t7_model: T7Object | None = None            # the Torch7 module tree it came from
 
     @property
@@ -60,8 +61,11 @@ class ConvertedModel:
 
     def info(self) -> dict[str, Any]:
         arch = self.spec.torchvision_name if self.spec else None
-        return {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}", "source": os.path.basename(self.source),
-                "title": self.title, "architecture": arch, **self.architecture}
+        info = {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}",
+                "source": os.path.basename(self.source), "title": self.title, "architecture": arch, **self.architecture}
+        if self.rewritten_stages:
+            info["rewritten_stages"] = list(self.rewritten_stages)
+        return info
 
     def module(self) -> nn.Module:
         """The eval-mode torch module, its tensors sharing memory with the state (no copy)."""
@@ -127,6 +131,7 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
         else:
             result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
             result.notes += canon.notes
+            result.rewritten_stages = canon.rewritten_stages
     result.title = (f"{result.spec.title}, torchvision layout" if result.spec
                     else f"generic graph of {sum(1 for _ in node.walk())} modules")
     return result
@@ -266,10 +271,12 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
 
     Paths are relative to the model inside the file (after unwrapping a table entry or a
     DataParallelTable), Lua 1-based: ``modules[5]``, ``modules[5].modules[2]``. They cover each top-level
-    module and, one level down, each residual block.
+    module and, one level down, each residual block, except stages an exact rewrite changed on purpose
+    (``rewritten_stages``: a stem convolution whose bias now lives in the BN after it).
     """
+    rewritten = set(getattr(module, "t7convert_info", {}).get("rewritten_stages", ()))
     if isinstance(module, ResNet):
-        return module.stage_modules()
+        return [(path, m) for path, m in module.stage_modules() if path not in rewritten]
     out: list[tuple[str, nn.Module]] = []
     if not isinstance(module, nn.Sequential):
         return [("", module)]

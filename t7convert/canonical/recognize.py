@@ -37,6 +37,9 @@ class Canonical:
     spec: ResNetSpec
     state: dict[str, np.ndarray]
     notes: list[str] = field(default_factory=list)
+    # Torch7 stages whose own output the rewrites change (a stem convolution whose bias moved into the
+    # BN after it); parity compares from the next stage on, where the outputs are equal again.
+    rewritten_stages: list[str] = field(default_factory=list)
 
 
 def _expect(cond: bool, why: str) -> None:
@@ -120,6 +123,7 @@ class _Mapper:
     def __init__(self) -> None:
         self.state: dict[str, np.ndarray] = {}
         self.notes: list[str] = []
+        self.rewritten: list[str] = []
 
     def note(self, msg: str) -> None:
         if msg not in self.notes:
@@ -136,6 +140,8 @@ class _Mapper:
             if np.any(bias != 0):
                 mean = (mean - bias).astype(np.float32)
                 self.note("convolution biases folded into the following BN's running_mean (exact)")
+                if conv.source:
+                    self.rewritten.append(conv.source)
             else:
                 self.note("all-zero convolution biases dropped")
         self.bn(bn_name, bn, mean)
@@ -240,7 +246,7 @@ def recognize(root: Node) -> Canonical:
     spec = ResNetSpec(block=block_kind or "basic", layers=layers, widths=widths, groups=groups, width_per_group=wpg,
                       num_classes=fc.attrs["out_features"], stem=stem, stem_width=stem_conv.attrs["out_channels"],
                       shortcut=shortcut)
-    return Canonical(spec, m.state, m.notes)
+    return Canonical(spec, m.state, m.notes, m.rewritten)
 
 
 def _block(m: _Mapper, name: str, block: Node, inplanes: int, stride: int):
