@@ -85,6 +85,7 @@ class Inspection:
     modules: list[dict[str, Any]] = field(default_factory=list)
     parameters: int | None = None
     legacy: Counter = field(default_factory=Counter)
+    model: T7Object | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = self.doc
@@ -107,6 +108,13 @@ class Inspection:
 
 
 def inspect_file(path: str, **read_options: Any) -> Inspection:
+    try:
+        return _inspect(path, **read_options)
+    except RecursionError:
+        raise T7ConvertError(f"{path}: modules nested too deeply to show") from None
+
+
+def _inspect(path: str, **read_options: Any) -> Inspection:
     doc = read_document(path, **read_options)
     root = doc.root
     kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
@@ -116,6 +124,7 @@ def inspect_file(path: str, **read_options: Any) -> Inspection:
     except T7ConvertError:
         model = None  # not a model: a table of values, a tensor...
     if model is not None:
+        ins.model = model
         ins.parameters = parameter_count(model)
         for path_, m in model.walk():
             for f in LEGACY_FIELDS:
@@ -131,18 +140,33 @@ def _own_params(m: T7Object) -> int:
     return sum(int(t.size) for k in ("weight", "bias") if isinstance((t := m.get(k)), np.ndarray))
 
 
+_TABLES = ("nn.ConcatTable", "nn.Concat", "nn.ParallelTable", "nn.DepthConcat")
+
+
+def torch7_string(m: T7Object, counts: bool = True) -> str:
+    """``print(model)`` as Torch7 writes it (Sequential's ``[input -> (1) -> ... -> output]``,
+    ConcatTable's branches), with each layer's parameter count appended when ``counts``."""
+    kids = [c for c in m.children if isinstance(c, T7Object)]
+    if kids and m.class_name not in _TABLES:
+        arrow = "".join(f" -> ({i})" for i in range(1, len(kids) + 1))
+        body = "".join(f"\n  ({i}): " + torch7_string(c, counts).replace("\n", "\n  ") for i, c in enumerate(kids, 1))
+        return f"{m.class_name} {{\n  [input{arrow} -> output]{body}\n}}"
+    if kids:
+        body = ""
+        for i, c in enumerate(kids, 1):
+            last = i == len(kids)
+            lead, ext = ("   `-> ", "       ") if last else ("  |`-> ", "  |    ")
+            body += f"\n  {lead}({i}): " + torch7_string(c, counts).replace("\n", "\n  " + ext)
+        return f"{m.class_name} {{\n  input{body}\n     ... -> output\n}}"
+    n = _own_params(m)
+    return describe(m) + (f"  [{n:,} parameters]" if counts and n else "")
+
+
 def format_tree(ins: Inspection) -> str:
-    """The module tree, indented as Torch7's print(model) nests it, with parameter counts."""
-    lines = []
-    for mod in ins.modules:
-        indent = "  " * mod["depth"]
-        label = mod["path"].rsplit(".", 1)[-1] if mod["depth"] else ""
-        index = label[len("modules["):-1] if label.startswith("modules[") else ""
-        head = f"({index}): " if index else ""
-        params = f"  [{mod['parameters']:,} params]" if mod["parameters"] else ""
-        version = "" if mod["version"] is not None else "  (no version prefix)"
-        lines.append(f"{indent}{head}{mod['description']}{params}{version}")
-    return "\n".join(lines)
+    try:
+        return torch7_string(ins.model) if ins.model is not None else ""
+    except RecursionError:
+        raise T7ConvertError("modules nested too deeply to print") from None
 
 
 def format_summary(ins: Inspection) -> str:

@@ -46,7 +46,8 @@ def test_inspect_reports_manifests_parameter_counts_for_real_torch7_models(torch
 
 def test_inspect_prints_the_tree_with_constructor_arguments(torch7_fixtures):
     out = t7("inspect", str(torch7_fixtures / "torch7/formats/model.long4.t7")).output
-    assert "nn.SpatialConvolution(3 -> 8, 3x5, 1,2, 1,2)" in out
+    assert "[input -> (1) -> (2) -> (3) -> (4) -> (5) -> (6) -> (7) -> output]" in out
+    assert "(1): nn.SpatialConvolution(3 -> 8, 3x5, 1,2, 1,2)" in out
     assert "nn.Linear(288 -> 10)" in out and "4-byte longs" in out
     assert "parameters: 3,274" in out
 

@@ -60,7 +60,7 @@ class ConversionContext:
         return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
 
 
-_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
+_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel")
 
 
 def find_model(root: object) -> tuple[T7Object, str]:
@@ -90,4 +90,7 @@ def _find_model(root: object) -> tuple[T7Object, str]:
 
 def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:
     ctx = ConversionContext()
-    return ctx.convert(model), ctx
+    try:
+        return ctx.convert(model), ctx
+    except RecursionError:
+        raise T7ConvertError(f"modules nested too deeply to convert (at {ctx.path[:200]})") from None

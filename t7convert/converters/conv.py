@@ -14,8 +14,7 @@ from ._fields import integer, tensor
 from .registry import converts
 
 
-@converts("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution",
-          "fbnn.SpatialConvolution")
+@converts("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution")
 def spatial_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = integer(m, ctx, "nInputPlane"), integer(m, ctx, "nOutputPlane")
     kw, kh = integer(m, ctx, "kW"), integer(m, ctx, "kH")
