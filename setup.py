@@ -8,8 +8,11 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=find_packages(include=["t7convert", "t7convert.*"]),
-    package_data={"t7convert": ["data/*.json"]},
+    # reference/ (the published error tables, dump_reference.lua) ships inside the package as
+    # t7convert._reference, so that installed copies find the tables too.
+    packages=find_packages(include=["t7convert", "t7convert.*"]) + ["t7convert._reference"],
+    package_dir={"t7convert._reference": "reference"},
+    package_data={"t7convert._reference": ["*.json", "*.lua"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=1.22",

@@ -1,0 +1,25 @@
+"""``t7convert classify MODEL IMAGE...``: top-5 classes, printed as fb.resnet.torch's classify.lua prints them."""
+from __future__ import annotations
+
+import click
+
+from . import cli
+
+
+@cli.command("classify")
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
+@click.argument("images", metavar="IMAGE...", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Classes per image.")
+@click.option("--device", help="cpu, cuda, cuda:N (default: cuda when available).")
+@click.option("--interpolation", type=click.Choice(["torch7", "pil"]), default="torch7", show_default=True,
+              help="Resize with Torch7's image.scale bicubic, or PIL's for comparison.")
+def classify_command(model_path: str, images: tuple[str, ...], top: int, device: str | None,
+                     interpolation: str) -> None:
+    """Most probable classes of each IMAGE (softmax of MODEL's output), best first."""
+    import t7convert
+    from ..classify import classify, format_like_classify_lua
+
+    model = t7convert.load(model_path)
+    results = classify(model, images, top=top, device=device, interpolation=interpolation)
+    click.echo(format_like_classify_lua(results), nl=False)

@@ -1,0 +1,60 @@
+"""``t7convert evaluate MODEL --data DIR``: ImageNet accuracy against the published table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from . import cli
+
+
+@cli.command("evaluate")
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="ImageNet val: class sub-folders (sorted = label order) or flat ILSVRC2012_val_*.JPEG.")
+@click.option("--expect", metavar="NAME",
+              help="Published model to compare with (default: from the model or its file name).")
+@click.option("--device", help="cpu, cuda, cuda:N (default: cuda when available).")
+@click.option("--ten-crop", is_flag=True, help="fb.resnet.torch's 10-crop evaluation (outputs summed).")
+@click.option("--amp", is_flag=True, help="Autocast (float16 on CUDA): faster, not Torch7's arithmetic.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per batch [64; 8 with --ten-crop].")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes [min(16, CPUs)].")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only N images, spread evenly over the set.")
+@click.option("--channels-last/--no-channels-last", default=None, help="Memory format [on for CUDA].")
+@click.option("--interpolation", type=click.Choice(["torch7", "pil"]), default="torch7", show_default=True,
+              help="Resize with Torch7's image.scale bicubic, or PIL's for comparison.")
+@click.option("--tolerance", type=float, default=None, metavar="POINTS",
+              help="Allowed |measured - published| error in percentage points [0.15].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also write the report as JSON to this file ('-' for stdout).")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def evaluate_command(model_path: str, data_dir: str, expect: str | None, device: str | None, ten_crop: bool,
+                     amp: bool, batch_size: int | None, workers: int | None, limit: int | None,
+                     channels_last: bool | None, interpolation: str, tolerance: float | None,
+                     json_path: str | None, progress: bool) -> None:
+    """Top-1/top-5 error of MODEL on ImageNet val, with the published figures and a verdict.
+
+    MODEL is a converted file or a .t7 (converted on the fly). Exit status 1 when the verdict is
+    DIFFERS; unreadable images are listed and left out, they do not stop the run.
+    """
+    import t7convert
+    from ..evaluate import EvaluationReport, evaluate, identify_architecture
+    from ..published import DEFAULT_TOLERANCE
+
+    model = t7convert.load(model_path)
+    architecture, source = identify_architecture(model, model_path, expect)
+    result = evaluate(model, data_dir, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
+                      device=device, amp=amp, channels_last=channels_last, limit=limit,
+                      interpolation=interpolation, progress=progress)
+    report = EvaluationReport.build(Path(model_path).name, architecture, source, result,
+                                    DEFAULT_TOLERANCE if tolerance is None else tolerance)
+    if json_path == "-":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.table())
+        if json_path:
+            Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if report.comparison.verdict == "differs":
+        raise click.exceptions.Exit(1)
