@@ -1,0 +1,61 @@
+"""Which Torch7 class runs how: a table from class name to the function that executes it.
+
+Each layer family module registers its functions with :func:`layer`, by the exact names Torch7 writes
+in a file (``nn.SpatialConvolution``, ``cudnn.SpatialConvolution``...). The table is the single place
+that answers "is this class covered?", so the error for an unknown class can list what is.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Union
+
+import numpy as np
+
+from ..errors import T7ConvertError, UnsupportedModuleError
+from ..format import T7Object
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .engine import Call
+
+#: What flows between modules: a tensor, or a Lua table of them (ConcatTable's output).
+Value = Union[np.ndarray, list]
+LayerFn = Callable[[T7Object, Any, "Call"], Any]
+
+_LAYERS: dict[str, LayerFn] = {}
+
+
+class ModelError(T7ConvertError):
+    """The model (or the input given to it) is one Torch7 itself would refuse to run.
+
+    Raised with the module's path so the user can find it; the CLI turns it into exit code 2.
+    """
+
+
+def layer(*class_names: str) -> Callable[[LayerFn], LayerFn]:
+    """Register ``fn(module, input, call) -> output`` as the execution of these Torch7 classes."""
+
+    def register(fn: LayerFn) -> LayerFn:
+        for name in class_names:
+            if name in _LAYERS:
+                raise RuntimeError(f"{name} registered twice ({_LAYERS[name].__name__}, {fn.__name__})")
+            _LAYERS[name] = fn
+        return fn
+
+    return register
+
+
+def supported_classes() -> list[str]:
+    """Every Torch7 class name the reference execution can run, sorted."""
+    return sorted(_LAYERS)
+
+
+def lookup(module: Any, path: str) -> LayerFn:
+    """The function for ``module``'s class; an :class:`UnsupportedModuleError` naming it otherwise."""
+    where = path or "the root"
+    if not isinstance(module, T7Object):
+        raise ModelError(f"{where}: expected a Torch7 module, found {type(module).__name__}")
+    try:
+        return _LAYERS[module.class_name]
+    except KeyError:
+        raise UnsupportedModuleError(
+            f"{where}: {module.class_name} has no reference implementation "
+            f"(supported: {', '.join(supported_classes())})") from None
