@@ -149,13 +149,19 @@ class Scale(nn.Module):
 
 
 class SoftMax(nn.Module):
-    """Torch7's SoftMax/LogSoftMax pick the feature dimension from the input's rank (1-D/3-D: 0, else 1)."""
+    """Torch7's SoftMax/LogSoftMax pick the dimension from the input's rank: nn's over the planes
+    (1-D/3-D: dimension 0, else 1), cudnn's (``over="instance"``) over all of a sample's values."""
 
-    def __init__(self, log: bool = False) -> None:
+    def __init__(self, log: bool = False, over: str = "planes") -> None:
         super().__init__()
-        self.log = log
+        self.log, self.over = log, over
 
     def forward(self, x):
+        if self.over == "instance" and x.dim() >= 3:
+            batch = x.dim() == 4
+            flat = x.reshape(x.shape[0], -1) if batch else x.reshape(1, -1)
+            out = F.log_softmax(flat, 1) if self.log else F.softmax(flat, 1)
+            return out.reshape(x.shape)
         dim = 0 if x.dim() in (1, 3) else 1
         return F.log_softmax(x, dim) if self.log else F.softmax(x, dim)
 
@@ -294,7 +300,7 @@ def _scale(a, children):
 
 @builds("SoftMax")
 def _softmax(a, children):
-    return SoftMax(log=a.get("log", False))
+    return SoftMax(log=a.get("log", False), over=a.get("over", "planes"))
 
 
 @builds("ConcatTable")

@@ -269,3 +269,28 @@ def test_load_explains_a_checkpoint_it_did_not_write(tmp_path):
     torch.save({"encoder.weight": torch.ones(2, 2)}, p)
     with pytest.raises(T7ConvertError, match="not a torchvision-layout ResNet"):
         t7convert.load(str(p))
+
+
+def test_cudnn_softmax_normalizes_over_the_whole_sample_and_nn_over_planes(tmp_path):
+    x = tm.f32(2, 3, 4, 4)
+    whole = check_against_reference(tmp_path, tm.sequential(tm.module("cudnn.SoftMax")), x)
+    np.testing.assert_allclose(whole.reshape(2, -1).sum(1), 1.0, rtol=1e-5)
+    planes = check_against_reference(tmp_path, tm.sequential(tm.module("nn.LogSoftMax")), x)
+    np.testing.assert_allclose(np.exp(planes).sum(1), 1.0, rtol=1e-5)
+
+
+def test_fbcunn_layers_padding_names_inverse_std_and_dropout(tmp_path):
+    conv = tm.conv(3, 4, 3, 3, cls="fbnn.SpatialConvolution")
+    conv.fields.update(padLeft=1, padUp=1)
+    bn = tm.module("fbnn.SpatialBatchNormalization", running_mean=tm.f32(4, scale=0.1),
+                   running_std=np.random.default_rng(3).uniform(0.5, 2, 4).astype(np.float32),
+                   weight=np.empty(0, np.float32), bias=np.empty(0, np.float32), affine=False)
+    got = check_against_reference(tmp_path, tm.sequential(conv, bn, tm.module("fbnn.Dropout", p=0.5)),
+                                  tm.f32(2, 3, 5, 5))
+    assert got.shape == (2, 4, 5, 5)
+
+
+def test_converters_and_reference_execution_cover_the_same_classes():
+    from t7convert.converters import supported_classes as converted
+    from t7convert.interpreter import supported_classes as executed
+    assert set(converted()) == set(executed())

@@ -22,7 +22,9 @@ class _Group(DefaultGroup):
     def main(self, *args, **kwargs):  # noqa: D102 - one place where errors become exit codes
         kwargs.setdefault("standalone_mode", True)
         try:
-            return super().main(*args, **{**kwargs, "standalone_mode": False})
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+            # outside standalone mode click returns a command's ctx.exit(n) code instead of exiting
+            sys.exit(code if isinstance(code, int) else 0)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
         except click.ClickException as e:

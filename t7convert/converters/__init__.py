@@ -60,7 +60,7 @@ class ConversionContext:
         return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
 
 
-_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel")
+_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
 
 
 def find_model(root: object) -> tuple[T7Object, str]:

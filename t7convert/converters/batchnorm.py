@@ -2,7 +2,9 @@
 
 Files written before mid-2016 (class version < 2) keep ``running_std`` = 1/sqrt(var + eps) instead of
 ``running_var``; Torch7's own BatchNormalization:read turns it into running_var = std^-2 - eps, and so
-does this converter. Without affine parameters, weight 1 and bias 0 are what Torch7 computes with.
+does this converter. fbcunn's fbnn classes only ever had running_std (the inverse standard deviation,
+eps unused), which the same formula turns into an exactly equivalent running_var. Without affine
+parameters (nil, or fbnn's empty tensors), weight 1 and bias 0 are what Torch7 computes with.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from ._fields import number, tensor
 from .registry import converts
 
 _SPATIAL = ("nn.SpatialBatchNormalization", "cudnn.SpatialBatchNormalization", "fbnn.SpatialBatchNormalization")
-_PLAIN = ("nn.BatchNormalization", "cudnn.BatchNormalization")
+_PLAIN = ("nn.BatchNormalization", "cudnn.BatchNormalization", "fbnn.BatchNormalization")
 
 
 @converts(*_SPATIAL, *_PLAIN)

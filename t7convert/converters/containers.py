@@ -42,7 +42,7 @@ def join_table(m: T7Object, ctx) -> Node:
                               "n_input_dims": None if n is None else int(number(m, ctx, "nInputDims"))})
 
 
-@converts("nn.DataParallelTable", "nn.DataParallel")
+@converts("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
 def data_parallel(m: T7Object, ctx) -> Node:
     """Every replica holds the same weights; the first one is the model."""
     kids = m.children

@@ -4,7 +4,7 @@ Torch7 names kernel, stride and padding as (W, H) fields (kW, kH, dW, dH, padW, 
 (H, W). Weights are (nOut, nIn/groups, kH, kW); SpatialConvolutionMM of old files keeps them 2-D
 (nOut, nIn*kH*kW), and some cudnn versions 5-D (groups, nOut/groups, ...): same memory order, so a
 reshape by element count is exact. Convolutions saved without bias (cudnn >= 4 in fb.resnet.torch) have
-``bias`` nil.
+``bias`` nil. fbcunn's fbnn.SpatialConvolution keeps cudnn's weights and names its padding padLeft/padUp.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ._fields import integer, tensor
 from .registry import converts
 
 
-@converts("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution")
+@converts("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution", "fbnn.SpatialConvolution")
 def spatial_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = integer(m, ctx, "nInputPlane"), integer(m, ctx, "nOutputPlane")
     kw, kh = integer(m, ctx, "kW"), integer(m, ctx, "kH")
@@ -22,6 +22,8 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
     # before padW/padH existed, one `padding` field applied to both sides
     pw = integer(m, ctx, "padW", "padding", default=0)
     ph = integer(m, ctx, "padH", "padding", default=0)
+    if m.class_name.startswith("fbnn."):  # fbcunn names its (symmetric) padding padLeft / padUp
+        pw, ph = integer(m, ctx, "padLeft", default=pw), integer(m, ctx, "padUp", default=ph)
     groups = integer(m, ctx, "groups", default=1)
     if groups < 1 or n_in % groups or n_out % groups:
         raise ctx.fail(m, f"groups={groups} does not divide {n_in} input and {n_out} output planes")

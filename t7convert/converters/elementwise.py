@@ -31,11 +31,24 @@ def dropout(m: T7Object, ctx) -> Node:
     return Node("Scale", {"factor": factor})
 
 
+@converts("fbnn.Dropout")
+def fbnn_dropout(m: T7Object, ctx) -> Node:
+    """fbcunn's Dropout always multiplies by (1 - p) at test time."""
+    p = float(number(m, ctx, "p", default=0.5))
+    return Node("Scale", {"factor": 1.0 - p})
+
+
+def _softmax_over(m: T7Object) -> str:
+    """nn normalizes over the planes of 3-D/4-D inputs; cudnn (CUDNN_SOFTMAX_MODE_INSTANCE) over all of a
+    sample's values."""
+    return "instance" if m.class_name.startswith("cudnn.") else "planes"
+
+
 @converts("nn.SoftMax", "cudnn.SoftMax")
 def softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": False})
+    return Node("SoftMax", {"log": False, "over": _softmax_over(m)})
 
 
 @converts("nn.LogSoftMax", "cudnn.LogSoftMax")
 def log_softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": True})
+    return Node("SoftMax", {"log": True, "over": _softmax_over(m)})
