@@ -32,6 +32,8 @@ from .graph import Node
 from .layers import build
 
 FORMAT_VERSION = 1
+Progress = Callable[..., None]
+"""``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
 
 
 @dataclass
@@ -287,7 +289,6 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return out
 
 
-ProgressFn = Callable[[str], None]
 
 
 @dataclass
@@ -315,25 +316,27 @@ class ConversionReport:
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
             batch: int = 1, rtol: float = 1e-5, seed: int = 0,
-            progress: Callable[[str], None] | None = None) -> ConversionReport:
+            progress: Progress | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
-    A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing.
+    A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing. ``progress``
+    is told each step, and during verification how many layers of how many have run.
     """
-    step = progress or (lambda _msg: None)
+    step = progress or (lambda _msg, _done=None, _total=None: None)
     if output is not None and os.path.exists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
     step("reading and converting")
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        step("verifying against the reference execution of the Torch7 graph")
         from .parity import verify as run_parity
 
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         report.input_shape = shape
         x = np.random.default_rng(seed).standard_normal((batch, *shape)).astype(np.float32)
-        report.verification = run_parity(converted.module(), converted.t7_model, x, rtol=rtol)
+        message = "verifying against the reference execution of the Torch7 graph"
+        report.verification = run_parity(converted.module(), converted.t7_model, x, rtol=rtol,
+                                         progress=lambda done, total: step(message, done, total))
         if not report.verification.ok:
             raise VerificationError(report)
     if output is not None:

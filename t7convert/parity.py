@@ -386,13 +386,22 @@ def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
 
 
 def verify(module: "torch.nn.Module", t7_model: Any, x: np.ndarray, *, rtol: float = DEFAULT_RTOL,
-           device: str = "cpu") -> ParityReport:
+           device: str = "cpu", progress: Callable[[int, int], None] | None = None) -> ParityReport:
     """Compare a converted module with the reference execution of the Torch7 model it came from.
 
     ``t7_model``: the parsed file's root (or the module inside it); ``x``: an input batch (N, C, H, W).
-    Every stage :func:`t7convert.api.stage_modules` maps is compared, full batch.
+    Every stage :func:`t7convert.api.stage_modules` maps is compared, full batch. ``progress(done, total)``
+    is called as the reference execution goes through the layers and once the converted model has run.
     """
-    execution = run(model_in(t7_model), x)
+    model = model_in(t7_model)
+    ticks = None
+    if progress is not None:
+        total = sum(1 for _, m in model.walk() if not m.children) + 1
+        done = iter(range(1, total + 1))
+        ticks = lambda _path: progress(next(done, total), total)  # noqa: E731
+    execution = run(model, x, on_leaf=ticks)
     seen = observe(module, x, device=device)
+    if progress is not None:
+        progress(total, total)
     return compare_with_execution(seen.output, seen.stages, execution, rtol=rtol, error=seen.error,
                                   observed=seen.observed, candidate=f"converted model ({device})")

@@ -61,24 +61,27 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
 
 
 class _progress:
-    """Step messages on stderr when it is a terminal (tqdm's bar needs a known length; steps have none)."""
+    """A tqdm bar on stderr when it is a terminal: the steps, and the layers of the verification."""
 
     def __init__(self, quiet: bool) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
         self.bar = None
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, message: str, done: int | None = None, total: int | None = None) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        if self.bar is None:
-            self.bar = tqdm(total=3, desc="t7convert", bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}",
-                            file=sys.stderr, leave=False)
-        else:
-            self.bar.update(1)
-        self.bar.set_postfix_str(message)
+        if self.bar is None or (total is not None and self.bar.total != total):
+            self.close()
+            self.bar = tqdm(total=total, desc="t7convert", unit=" layers" if total else "it", file=sys.stderr,
+                            leave=False, bar_format=None if total else "{desc}: {postfix}")
+        if done is not None:
+            self.bar.n = done
+            self.bar.refresh()
+        self.bar.set_postfix_str(message, refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None

@@ -11,7 +11,7 @@ hook on the equivalent PyTorch module sees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 import numpy as np
 
@@ -89,11 +89,13 @@ class Execution:
 class Engine:
     """Runs modules by class, keeping Lua paths and recording the outputs asked for."""
 
-    def __init__(self, *, record: bool, record_depth: int, paths: Collection[str]) -> None:
+    def __init__(self, *, record: bool, record_depth: int, paths: Collection[str],
+                 on_leaf: Callable[[str], None] | None = None) -> None:
         self.record = record
         self.record_depth = record_depth
         self.paths = set(paths)
         self.execution = Execution(output=None)
+        self.on_leaf = on_leaf
 
     def wants(self, path: str, m: T7Object) -> bool:
         if not self.record or not path:
@@ -106,6 +108,8 @@ class Engine:
             y = fn(m, x, Call(self, m, path))
         except ValueError as e:  # numpy's complaint about shapes: the model and input do not fit
             raise ModelError(f"{path or 'the root'} ({m.class_name}): {e}") from None
+        if self.on_leaf is not None and not m.children:
+            self.on_leaf(path)
         if self.wants(path, m) and isinstance(y, np.ndarray):
             ex = self.execution
             ex.order.append(path)
@@ -147,15 +151,16 @@ def unwrap(model: Any) -> Any:
 
 
 def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2,
-        paths: Collection[str] = ()) -> Execution:
+        paths: Collection[str] = (), on_leaf: Callable[[str], None] | None = None) -> Execution:
     """Execute a parsed Torch7 model on ``x`` in evaluate mode, in float64 NumPy.
 
     Records the output of every module down to ``record_depth`` containers (top-level modules and the
     residual blocks inside them, by default), of every residual block wherever it is, and of the Lua
     paths in ``paths``. ``record=False`` records nothing (only :attr:`Execution.output`).
     A DataParallelTable around the model is unwrapped first; paths are relative to what is inside.
+    ``on_leaf(path)`` is called after each non-container module runs (for progress bars).
     """
-    engine = Engine(record=record, record_depth=record_depth, paths=paths)
+    engine = Engine(record=record, record_depth=record_depth, paths=paths, on_leaf=on_leaf)
     data = np.array(x, dtype=np.float64, copy=True)  # ours to overwrite, as in-place layers will
     engine.execution.output = engine.forward(unwrap(model), data, "")
     return engine.execution
