@@ -25,7 +25,8 @@ from torch import nn
 
 from . import __version__
 from .canonical import NotCanonical, ResNet, ResNetSpec, recognize, spec_from_state_dict
-from .converters import convert_graph, find_model
+from .checkpoint import find_model
+from .converters import convert_graph
 from .errors import T7ConvertError
 from .format import T7Object, read_document, sniff_foreign
 from .graph import Node
@@ -120,7 +121,7 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
     node, ctx = convert_graph(model)
     notes = list(ctx.notes)
     if where:
-        notes.insert(0, f"model taken from the file's {where!r} entry")
+        notes.insert(0, f"the model is the file's {where}")
     result = ConvertedModel(kind="generic", state=node.state_arrays(), graph=node, source=path,
                             parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
     if generic:

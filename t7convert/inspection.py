@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .converters import find_model
+from .checkpoint import find_model
 from .errors import T7ConvertError
 from .format import T7Document, T7Object, read_document
 

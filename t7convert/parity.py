@@ -32,13 +32,13 @@ import numpy as np
 
 from .errors import T7ConvertError
 from .format import T7Object
-from .interpreter import Execution, run, unwrap
+from .checkpoint import find_model
+from .interpreter import Execution, run
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 DEFAULT_RTOL = 1e-5
-_MODEL_KEYS = ("model", "net", "network", "module")
 _CONV = ("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution")
 _POOL = ("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling", "nn.SpatialAveragePooling",
          "cudnn.SpatialAveragePooling")
@@ -258,19 +258,8 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
 
 # --- the model in a file, and an input for it ----------------------------------------------------
 def model_in(root: Any) -> T7Object:
-    """The module a ``.t7`` file holds: the root, or a table's model entry, DataParallelTable unwrapped."""
-    model = root
-    if isinstance(root, dict):
-        model = next((root[k] for k in _MODEL_KEYS if isinstance(root.get(k), T7Object)), None)
-        if model is None:
-            found = [v for v in root.values() if isinstance(v, T7Object)]
-            model = found[0] if len(found) == 1 else None
-    elif isinstance(root, list) and root and isinstance(root[0], T7Object):
-        model = root[0]
-    if not isinstance(model, T7Object):
-        kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-        raise T7ConvertError(f"the file holds a {kind}, not a Torch7 nn model")
-    return unwrap(model)
+    """The module a ``.t7`` file holds (see :func:`t7convert.checkpoint.find_model`)."""
+    return find_model(root)[0]
 
 
 def _strides(m: Any) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from ..graph import Node
 from . import activation, batchnorm, containers, conv, elementwise, linear, pooling, shape  # noqa: F401
 from .registry import converts, get_converter, supported_classes
 
-__all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes", "find_model"]
+__all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes"]
 
 # Fields that are training state or buffers, never weights: dropped and counted for the summary.
 _TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean", "save_std", "indices",
@@ -58,34 +58,6 @@ class ConversionContext:
 
     def fail(self, module: T7Object, message: str) -> T7ConvertError:
         return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
-
-
-_DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
-
-
-def find_model(root: object) -> tuple[T7Object, str]:
-    """The module inside what a .t7 file holds: the root itself, or a table's ``model``/``net`` entry,
-    with a DataParallelTable around it unwrapped to its first replica (paths are relative to this)."""
-    model, where = _find_model(root)
-    while model.class_name in _DATA_PARALLEL and model.children and isinstance(model.children[0], T7Object):
-        model, where = model.children[0], f"{where}.modules[1]".lstrip(".")
-    return model, where
-
-
-def _find_model(root: object) -> tuple[T7Object, str]:
-    if isinstance(root, T7Object) and root.class_name.split(".")[0] in ("nn", "cudnn", "fbnn", "nngraph"):
-        return root, ""
-    if isinstance(root, dict):
-        for key in ("model", "net", "network", "module"):
-            if isinstance(root.get(key), T7Object):
-                return root[key], key
-        modules = [k for k, v in root.items() if isinstance(v, T7Object)]
-        if len(modules) == 1:
-            return root[modules[0]], str(modules[0])
-    if isinstance(root, list) and len(root) >= 1 and isinstance(root[0], T7Object):
-        return root[0], "[1]"
-    kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-    raise T7ConvertError(f"the file holds a {kind}, not a Torch7 nn model")
 
 
 def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:

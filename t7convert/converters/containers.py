@@ -5,6 +5,7 @@ have ``nInputDims + 1`` dimensions, and counted from the end when negative (Join
 """
 from __future__ import annotations
 
+from ..checkpoint import DATA_PARALLEL
 from ..format import T7Object
 from ..graph import Node
 from ._fields import integer, number
@@ -42,7 +43,7 @@ def join_table(m: T7Object, ctx) -> Node:
                               "n_input_dims": None if n is None else int(number(m, ctx, "nInputDims"))})
 
 
-@converts("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
+@converts(*DATA_PARALLEL)
 def data_parallel(m: T7Object, ctx) -> Node:
     """Every replica holds the same weights; the first one is the model."""
     kids = m.children

@@ -15,11 +15,12 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
+from ..checkpoint import DATA_PARALLEL, unwrap
 from ..format import T7Object
 from .registry import ModelError, lookup
 
 #: Containers Torch7 saves around a model for multi-GPU training; the model is their first replica.
-WRAPPERS = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
+WRAPPERS = DATA_PARALLEL
 
 
 def child_path(parent: str, index0: int) -> str:
@@ -141,13 +142,6 @@ class Call:
     def fail(self, message: str) -> ModelError:
         """An error naming this module; ``raise call.fail(...)``."""
         return ModelError(f"{self.where} ({self.module.class_name}): {message}")
-
-
-def unwrap(model: Any) -> Any:
-    """The model inside DataParallelTable wrappers (what fb.resnet.torch's ``model:get(1)`` returns)."""
-    while isinstance(model, T7Object) and model.class_name in WRAPPERS and model.children:
-        model = model.children[0]
-    return model
 
 
 def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2,
