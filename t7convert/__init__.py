@@ -16,10 +16,23 @@ __all__ = ["read", "read_document", "write", "load", "convert", "T7ConvertError"
            "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
-def load(path: str, **options: Any):
-    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted."""
+def load(path: str, *, device: Any = None, generic: bool = False):
+    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
+
+    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast.
+    """
+    from .conversion import convert_file, converted_kind
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if converted_kind(head) is None:
+        module = convert_file(path, generic=generic).module()
+        return module.to(device) if device is not None else module
     from .api import load as _load
-    return _load(path, **options)
+    return _load(path, device=device, generic=generic)
 
 
 def convert(path: str, output: str | None = None, **options: Any):

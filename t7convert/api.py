@@ -15,64 +15,26 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
-from .canonical import NotCanonical, ResNet, ResNetSpec, recognize, spec_from_state_dict
-from .checkpoint import find_model
-from .converters import convert_graph
+from .canonical import ResNetSpec
+from .canonical.from_state_dict import spec_from_state_dict
+from .canonical.resnet import ResNet
+from .conversion import FORMAT_VERSION, ConvertedModel, convert_file, converted_kind
 from .errors import T7ConvertError
-from .format import T7Object, read_document, sniff_foreign
 from .graph import Node
 from .layers import build
 
-FORMAT_VERSION = 1
+__all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
+           "ConversionReport", "VerificationError", "default_input_shape"]
+
 Progress = Callable[..., None]
 """``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
-
-
-@dataclass
-class ConvertedModel:
-    """A conversion held in memory: what :func:`save` writes and :func:`module` builds."""
-
-    kind: str                                   # "canonical" or "generic"
-    state: dict[str, np.ndarray | torch.Tensor]  # state_dict arrays (views of the .t7 file where possible)
-    spec: ResNetSpec | None = None              # canonical architecture
-    graph: Node | None = None                   # generic architecture (and the converted graph in both cases)
-    source: str = ""
-    title: str = ""
-    parameters: int = 0                         # weights and biases, as Torch7's getParameters counts them
-    notes: list[str] = field(default_factory=list)
-    dropped: Counter = field(default_factory=Counter)
-    not_canonical: str | None = None            # why the canonical mapping did not apply
-    rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
-    t7_model: T7Object | None = None            # the Torch7 module tree it came from
-
-    @property
-    def architecture(self) -> dict[str, Any]:
-        if self.kind == "canonical":
-            assert self.spec is not None
-            return {"kind": "canonical", "resnet": self.spec.to_dict()}
-        assert self.graph is not None
-        return {"kind": "generic", "graph": self.graph.spec()}
-
-    def info(self) -> dict[str, Any]:
-        arch = self.spec.torchvision_name if self.spec else None
-        info = {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}",
-                "source": os.path.basename(self.source), "title": self.title, "architecture": arch, **self.architecture}
-        if self.rewritten_stages:
-            info["rewritten_stages"] = list(self.rewritten_stages)
-        return info
-
-    def module(self) -> nn.Module:
-        """The eval-mode torch module, its tensors sharing memory with the state (no copy)."""
-        return _module_from(self.architecture, _tensors(self.state), self.info())
 
 
 def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -94,7 +56,10 @@ def _with_bn_counters(module: nn.Module, state: dict[str, torch.Tensor]) -> dict
     return state
 
 
-def _module_from(architecture: dict[str, Any], state: dict[str, torch.Tensor], info: dict[str, Any]) -> nn.Module:
+def module_from_state(architecture: dict[str, Any], state: dict[str, Any], info: dict[str, Any]) -> nn.Module:
+    """Build the eval-mode module an architecture describes, on the given tensors (numpy arrays are
+    wrapped, not copied)."""
+    state = _tensors(state)
     kind = architecture.get("kind")
     with torch.device("meta"):
         if kind == "canonical":
@@ -111,33 +76,6 @@ def _module_from(architecture: dict[str, Any], state: dict[str, torch.Tensor], i
     module.eval()
     module.t7convert_info = info  # type: ignore[attr-defined]
     return module
-
-
-# --- converting ----------------------------------------------------------------------------------
-def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
-    """Read and convert a .t7 model in memory (no verification, nothing written)."""
-    doc = read_document(path)
-    model, where = find_model(doc.root)
-    node, ctx = convert_graph(model)
-    notes = list(ctx.notes)
-    if where:
-        notes.insert(0, f"the model is the file's {where}")
-    result = ConvertedModel(kind="generic", state=node.state_arrays(), graph=node, source=path,
-                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
-    if generic:
-        result.not_canonical = "--generic was given"
-    else:
-        try:
-            canon = recognize(node)
-        except NotCanonical as e:
-            result.not_canonical = str(e)
-        else:
-            result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
-            result.notes += canon.notes
-            result.rewritten_stages = canon.rewritten_stages
-    result.title = (f"{result.spec.title}, torchvision layout" if result.spec
-                    else f"generic graph of {sum(1 for _ in node.walk())} modules")
-    return result
 
 
 def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
@@ -216,7 +154,7 @@ def load(path: str, *, device: str | torch.device | None = None, generic: bool =
             head = f.read(64)
     except OSError as e:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    kind = _converted_kind(head)
+    kind = converted_kind(head)
     if kind == "torch":
         module = _load_torch_file(path)
     elif kind == "safetensors":
@@ -226,17 +164,6 @@ def load(path: str, *, device: str | torch.device | None = None, generic: bool =
     return module.to(device) if device is not None else module
 
 
-def _converted_kind(head: bytes) -> str | None:
-    foreign = sniff_foreign(head)
-    if foreign is None:
-        return None
-    if "safetensors" in foreign:
-        return "safetensors"
-    if "PyTorch" in foreign:
-        return "torch"
-    return None  # let the .t7 reader explain what the file is
-
-
 def _load_torch_file(path: str) -> nn.Module:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -244,12 +171,12 @@ def _load_torch_file(path: str) -> nn.Module:
         raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
     if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and "state_dict" in obj:
         info = obj["t7convert"]
-        return _module_from(info, obj["state_dict"], info)
+        return module_from_state(info, obj["state_dict"], info)
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         spec = spec_from_state_dict(obj)
         info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
                 "kind": "canonical", "resnet": spec.to_dict()}
-        return _module_from(info, obj, info)
+        return module_from_state(info, obj, info)
     raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot interpret")
 
 
@@ -263,10 +190,10 @@ def _load_safetensors(path: str) -> nn.Module:
         raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
     if "t7convert" in meta:
         info = json.loads(meta["t7convert"])
-        return _module_from(info, state, info)
+        return module_from_state(info, state, info)
     spec = spec_from_state_dict(state)
     info = {"kind": "canonical", "resnet": spec.to_dict(), "architecture": spec.torchvision_name, "title": spec.title}
-    return _module_from(info, state, info)
+    return module_from_state(info, state, info)
 
 
 def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:

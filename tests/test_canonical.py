@@ -13,7 +13,9 @@ import torch
 
 import t7convert
 from t7convert import api
-from t7convert.canonical import ResNet, ResNetSpec, spec_from_state_dict
+from t7convert.canonical import ResNetSpec
+from t7convert.canonical.from_state_dict import spec_from_state_dict
+from t7convert.canonical.resnet import ResNet
 from t7convert.synth import synthesize_file
 
 import torch7_models as tm

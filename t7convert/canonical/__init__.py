@@ -1,6 +1,9 @@
-"""Canonical architectures: torchvision-layout ResNet/ResNeXt, apart from the generic graph translation."""
-from .recognize import Canonical, NotCanonical, recognize
-from .resnet import ResNet, ResNetSpec
-from .from_state_dict import spec_from_state_dict
+"""Canonical architectures: torchvision-layout ResNet/ResNeXt, apart from the generic graph translation.
 
-__all__ = ["ResNet", "ResNetSpec", "recognize", "Canonical", "NotCanonical", "spec_from_state_dict"]
+Recognition and the architecture description are torch-free; the module itself is in
+:mod:`t7convert.canonical.resnet` and the derivation from a state_dict in :mod:`.from_state_dict`.
+"""
+from .recognize import Canonical, NotCanonical, recognize
+from .spec import ResNetSpec
+
+__all__ = ["ResNetSpec", "recognize", "Canonical", "NotCanonical"]

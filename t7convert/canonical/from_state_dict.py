@@ -9,7 +9,8 @@ import re
 from typing import Mapping
 
 from ..errors import T7ConvertError
-from .resnet import ResNet, ResNetSpec
+from .resnet import ResNet
+from .spec import ResNetSpec
 
 _BLOCK = re.compile(r"^layer(\d+)\.(\d+)\.")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..graph import Node
-from .resnet import ResNetSpec
+from .spec import ResNetSpec
 
 TORCHVISION_EPS = 1e-5
 

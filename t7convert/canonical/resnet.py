@@ -8,11 +8,10 @@ torchvision's, so ``torchvision.models.resnext101_64x4d().load_state_dict(sd)`` 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import torch
 from torch import nn
+
+from .spec import ResNetSpec
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -69,64 +68,6 @@ class Bottleneck(nn.Module):
 
 def _projection(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-
-@dataclass
-class ResNetSpec:
-    """Everything that distinguishes one ResNet/ResNeXt from another; stored with converted files."""
-
-    block: str                       # "basic" or "bottleneck"
-    layers: list[int]                # blocks per stage
-    widths: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
-    groups: int = 1
-    width_per_group: int = 64
-    num_classes: int = 1000
-    stem: str = "imagenet"           # "imagenet": 7x7/2 + max-pool; "cifar": 3x3/1, no pool
-    stem_width: int = 64
-    shortcut: str = "B"              # "B": projection where the shape changes; "C": in every block
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResNetSpec":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-
-    @property
-    def depth(self) -> int:
-        per_block = 3 if self.block == "bottleneck" else 2
-        return per_block * sum(self.layers) + 2
-
-    @property
-    def torchvision_name(self) -> str | None:
-        """The torchvision builder with exactly this architecture, if there is one."""
-        if (self.stem, self.stem_width, self.widths, self.shortcut, self.num_classes) != (
-                "imagenet", 64, [64, 128, 256, 512], "B", 1000):
-            return None
-        names = {("basic", (2, 2, 2, 2), 1, 64): "resnet18", ("basic", (3, 4, 6, 3), 1, 64): "resnet34",
-                 ("bottleneck", (3, 4, 6, 3), 1, 64): "resnet50", ("bottleneck", (3, 4, 23, 3), 1, 64): "resnet101",
-                 ("bottleneck", (3, 8, 36, 3), 1, 64): "resnet152",
-                 ("bottleneck", (3, 4, 6, 3), 32, 4): "resnext50_32x4d",
-                 ("bottleneck", (3, 4, 23, 3), 32, 8): "resnext101_32x8d",
-                 ("bottleneck", (3, 4, 23, 3), 64, 4): "resnext101_64x4d",
-                 ("bottleneck", (3, 4, 6, 3), 1, 128): "wide_resnet50_2",
-                 ("bottleneck", (3, 4, 23, 3), 1, 128): "wide_resnet101_2"}
-        return names.get((self.block, tuple(self.layers), self.groups, self.width_per_group))
-
-    @property
-    def title(self) -> str:
-        """A human name: "ResNeXt-101 64x4d", "ResNet-50", "ResNet-20 (CIFAR)"."""
-        if self.groups > 1:
-            name = f"ResNeXt-{self.depth} {self.groups}x{self.width_per_group * self.widths[0] // 64}d"
-        else:
-            name = f"ResNet-{self.depth}"
-            if self.width_per_group != 64:
-                name = f"Wide {name} ({self.width_per_group // 64}x)"
-        if self.stem == "cifar":
-            name += " (CIFAR trunk)"
-        if self.shortcut == "C":
-            name += ", shortcut C"
-        return name
 
 
 class ResNet(nn.Module):
