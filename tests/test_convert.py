@@ -222,8 +222,10 @@ def test_threshold_relu_with_its_own_threshold_and_value(tmp_path):
     tm.avgpool(3, 3, 2, 2, 1, 1, ceil=True, count_include_pad=False),
     tm.avgpool(3, 2, 2, 2, 1, 1, ceil=False, count_include_pad=True),
     tm.avgpool(2, 2, 2, 2, divide=False),
+    tm.module("nn.SpatialAveragePooling", kW=2, kH=2, dW=2, dH=2),  # a file from before ceil_mode and divide
     tm.avgpool(3, 3, 2, 2, 1, 1, count_include_pad=False, cls="cudnn.SpatialAveragePooling"),
 ], ids=["max-ceil-pad", "max-ceil-nonsquare", "max-ceil-k<d", "avg-ceil-exclude", "avg-include", "avg-sum",
+        "avg-legacy-sum",
         "cudnn-avg-always-includes-padding"])
 def test_pooling_output_sizes_and_divisors_follow_torch7(tmp_path, pool):
     check_against_reference(tmp_path, tm.sequential(pool), tm.f32(2, 3, 8, 9))

@@ -3,7 +3,8 @@
 Old files lack ``ceil_mode`` (and then also padding and count_include_pad): Torch7 reads them as
 floor mode, no padding, padding counted. cudnn.SpatialAveragePooling always counts the padding (its
 ``count_include_pad ~= nil and count_include_pad or true`` is true whatever the field says). nn's
-``divide = false`` (old saved models) makes it a sum pooling.
+``divide`` false or absent (models saved before it existed) makes it a sum pooling, as
+``SpatialAveragePooling:updateOutput`` does for "backward compatibility with saved models".
 """
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def average_pooling(m: T7Object, ctx) -> Node:
         attrs.update(count_include_pad=True, divide=True)
     else:
         legacy = m.get("ceil_mode") is None
+        # updateOutput multiplies by kW*kH unless `divide` is set: files from before the field existed
+        # (nil) hold the old sum pooling
         attrs.update(count_include_pad=True if legacy else m.get("count_include_pad") is not False,
-                     divide=m.get("divide") is not False)
+                     divide=bool(m.get("divide")))
     return Node("Pool2d", attrs)
