@@ -296,3 +296,18 @@ def test_converters_and_reference_execution_cover_the_same_classes():
     from t7convert.converters import supported_classes as converted
     from t7convert.interpreter import supported_classes as executed
     assert set(converted()) == set(executed())
+
+
+@pytest.mark.parametrize("model,shape", [
+    (tm.sequential(tm.module("nn.SpatialConvolution", nInputPlane=2, nOutputPlane=3, kW=3, kH=3, dW=1, dH=1,
+                             padding=1, weight=tm.f32(3, 2, 3, 3), bias=tm.f32(3))), (2, 5, 5)),
+    (tm.sequential(tm.module("nn.SpatialMaxPooling", kW=2, kH=2, dW=2, dH=2)), (2, 5, 5)),
+    (tm.sequential(tm.maxpool(3, 3, 2, 2, 1, 1, ceil=True, cls="cudnn.SpatialMaxPooling")), (2, 8, 8)),
+    (tm.sequential(tm.view(6), tm.linear(6, 2, bias=False)), (2, 3)),
+    (tm.sequential(tm.module("nn.ConcatTable", modules=[tm.module("nn.Identity"), tm.module("nn.Identity")]),
+                   tm.module("nn.JoinTable", dimension=-1)), (2, 3)),
+    (tm.sequential(tm.module("nn.Threshold", threshold=0.1, val=0.3)), (4,)),
+], ids=["conv-padding-field", "maxpool-before-ceil-mode", "cudnn-maxpool-ceil-pad", "view-no-batch-dims",
+        "jointable-negative-dim", "nn-threshold"])
+def test_old_and_unusual_fields_agree_with_the_reference(tmp_path, model, shape):
+    check_against_reference(tmp_path, model, tm.f32(2, *shape) if len(shape) > 1 else tm.f32(*shape))
