@@ -4,9 +4,9 @@ Knows numpy, not torch: everything above it (conversion, parity, inspection) bui
 """
 from .reader import (T7Document, TdsHash, TdsVec, StorageRecord, TensorRecord, read, read_document,
                      sniff_foreign)
-from .values import T7Function, T7List, T7Object, T7Storage, T7Table, as_storage
+from .values import T7BooleanKey, T7Function, T7List, T7Object, T7Storage, T7Table, as_storage
 from .writer import dumps, write
 
 __all__ = ["read", "read_document", "write", "dumps", "T7Document", "T7Object", "T7Storage", "T7Table",
-           "T7List", "T7Function", "TdsHash", "TdsVec", "TensorRecord", "StorageRecord", "as_storage",
+           "T7List", "T7Function", "TdsHash", "TdsVec", "T7BooleanKey", "TensorRecord", "StorageRecord", "as_storage",
            "sniff_foreign"]

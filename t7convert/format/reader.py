@@ -29,11 +29,19 @@ import numpy as np
 from ..errors import T7FormatError
 from . import classes as C
 from .streams import AsciiStream, BinaryStream, StreamError
-from .values import T7Function, T7List, T7Object, T7Storage, T7Table
+from .values import T7BooleanKey, T7Function, T7List, T7Object, T7Storage, T7Table
 
 DEFAULT_MAX_DEPTH = 100_000
 _PENDING = object()
 _MAX_DIMS = 64  # numpy's limit; Torch7 files never come near it
+_MAX_LABEL = 40  # characters of a string key shown in an object path
+_PATH_ENDS = 16  # an object path deeper than twice this shows its first and last levels
+_MAX_REASON = 600  # characters of an error's reason (a 64-dimension shape would be longer)
+_MAX_EXTENT = 2**48  # no size, stride or element count of a real tensor comes near it
+# An expanded view (zero strides) may describe more elements than its storage holds, but at most
+# this many bytes, or _REPEAT_FACTOR times the file's size when that is more.
+_MAX_REPEAT_BYTES = 1 << 28
+_REPEAT_FACTOR = 16
 _VERSION = re.compile(r"^V (.*)$", re.S)
 
 
@@ -98,9 +106,16 @@ def sniff_foreign(head: bytes) -> str | None:
         return "a NumPy .npy file, not a Torch7 serialization"
     if head.startswith(b"\x1bLJ") or head.startswith(b"\x1bLua"):
         return "a compiled Lua chunk, not a Torch7 serialization (and t7convert never runs Lua code)"
-    if len(head) >= 10 and head[8:10] == b'{"':
+    if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
         return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     return None
+
+
+def _looks_like_torch7(head: bytes) -> bool:
+    """A Torch7 file starts with a type tag, 0 to 8: as a 4-byte int, or as text in an ascii file."""
+    if len(head) >= 4 and 0 <= int.from_bytes(head[:4], "little") <= 8:
+        return True
+    return _is_ascii(head)
 
 
 def _is_ascii(head: bytes) -> bool:
@@ -109,12 +124,16 @@ def _is_ascii(head: bytes) -> bool:
 
 
 def _label(key: Any) -> str:
-    if isinstance(key, str) and key.isidentifier():
+    """How a table key appears in an object path; long keys (damaged files have them) are shortened."""
+    if isinstance(key, (bool, T7BooleanKey)):
+        return f"[{str(bool(key if isinstance(key, bool) else key.value)).lower()}]"
+    if isinstance(key, str) and key.isidentifier() and len(key) <= _MAX_LABEL:
         return "." + key
-    if isinstance(key, (int, float)) and not isinstance(key, bool):
+    if isinstance(key, (int, float)):
         return f"[{key}]"
     if isinstance(key, (str, bytes)):
-        return f"[{key!r}]"
+        text = repr(key[:_MAX_LABEL])
+        return f"[{text}...]" if len(key) > _MAX_LABEL else f"[{text}]"
     return f"[<{type(key).__name__}>]"
 
 
@@ -153,9 +172,15 @@ class _Reader:
 
     # --- errors ------------------------------------------------------------------------------
     def object_path(self) -> str:
-        return "".join(self.labels).lstrip(".") or "<root>"
+        labels = self.labels
+        if len(labels) > 2 * _PATH_ENDS + 1:  # a deep path: its start and end say where it is
+            skipped = len(labels) - 2 * _PATH_ENDS
+            labels = labels[:_PATH_ENDS] + [f"...({skipped} levels)..."] + labels[-_PATH_ENDS:]
+        return "".join(labels).lstrip(".") or "<root>"
 
     def fail(self, message: str, offset: int | None = None) -> T7FormatError:
+        if len(message) > _MAX_REASON:
+            message = message[:_MAX_REASON] + "..."
         return T7FormatError(message, path=self.file, offset=self.s.pos if offset is None else offset,
                              object_path=self.object_path())
 
@@ -250,10 +275,11 @@ class _Reader:
         return self._table_entries(index, table, n)
 
     def _table_entries(self, index: int | None, table: dict, n: int) -> Generator:
+        kinds: dict[int, bool] = {}  # for keys equal to 0 or 1: is the one in ``table`` a boolean?
         for i in range(n):
             key = yield f"[<key {i + 1}>]"
             value = yield _label(key)
-            self._set(table, key, value)
+            self._set(table, key, value, kinds)
         if index is not None:
             self.open_tables.discard(index)
             listed = self._as_list(table, T7List)
@@ -262,11 +288,24 @@ class _Reader:
                 return listed
         return table
 
-    def _set(self, table: dict, key: Any, value: Any) -> None:
+    def _set(self, table: dict, key: Any, value: Any, kinds: dict[int, bool]) -> None:
         if key is None:
             raise self.fail("a table key is nil (Lua tables cannot have nil keys)")
         if isinstance(key, float) and math.isnan(key):
             raise self.fail("a table key is NaN (Lua tables cannot have NaN keys)")
+        if type(key) is bool or (type(key) in (int, float) and (key == 0 or key == 1)):
+            # Lua's true/false and 1/0 are distinct keys; Python's are one. Keep both entries.
+            is_bool = type(key) is bool
+            previous = kinds.get(int(key))
+            if previous is None:
+                kinds[int(key)] = is_bool
+            elif previous != is_bool:
+                if is_bool:
+                    key = T7BooleanKey(key)
+                else:
+                    flag = bool(int(key))
+                    table[T7BooleanKey(flag)] = table.pop(flag)
+                    kinds[int(key)] = False
         try:
             table[key] = value
         except TypeError:
@@ -348,9 +387,9 @@ class _Reader:
         fields = yield ""
         if isinstance(fields, list):
             fields = T7Table((i, v) for i, v in enumerate(fields, 1))
-        elif isinstance(fields, dict):
+        elif type(fields) is not T7Table and isinstance(fields, dict):
             fields = T7Table(fields)
-        else:
+        elif type(fields) is not T7Table:
             raise self.fail(f"the fields of {obj.class_name} are a {type(fields).__name__}, not a table")
         obj.fields = fields
         return obj
@@ -394,6 +433,8 @@ class _Reader:
             raise self.fail(f"{name} has a negative size {shape}", start)
         if any(st < 0 for st in stride):
             raise self.fail(f"{name} has a negative stride {stride}", start)
+        if any(n > _MAX_EXTENT for n in shape) or any(st > _MAX_EXTENT for st in stride):
+            raise self.fail(f"{name} has a size or stride beyond 2**48 (size {shape}, stride {stride})", start)
         numel = math.prod(shape) if shape else 0
         storage_index = None
         if storage is not None:
@@ -403,6 +444,10 @@ class _Reader:
                 raise self.fail(f"{name} refers to a storage of {storage.dtype}, not {dtype}", start)
             storage_index = self.storage_ids.get(id(storage))
         if numel == 0:
+            # No element is addressed, so strides and offset do not matter; but the other sizes
+            # must still describe an array numpy can make.
+            if math.prod(n for n in shape if n) > _MAX_EXTENT:
+                raise self.fail(f"{name} of size {shape} is too large to be real", start)
             array = np.empty(shape if shape else (0,), dtype)
         else:
             if storage is None:
@@ -413,8 +458,14 @@ class _Reader:
             if last >= len(storage):
                 raise self.fail(f"{name} view (size {shape}, stride {stride}, offset {offset + 1}) reaches element "
                                 f"{last + 1} of a storage of {len(storage)}", start)
-            if numel > 2**48:
-                raise self.fail(f"{name} of size {shape} is too large to be real", start)
+            if numel > len(storage) and numel * dtype.itemsize > max(_MAX_REPEAT_BYTES,
+                                                                      _REPEAT_FACTOR * self.file_size):
+                # Zero or overlapping strides (an expanded tensor) repeat storage elements: legal in
+                # Torch7, but a view this large over a file this small is damage, and anything that
+                # materializes it (a copy, a conversion) would need numel * itemsize bytes.
+                raise self.fail(f"{name} view (size {shape}, stride {stride}) repeats a storage of {len(storage)} "
+                                f"elements into {numel}: refusing a tensor that would need "
+                                f"{numel * dtype.itemsize} bytes when copied", start)
             item = dtype.itemsize
             array = np.ndarray(shape, dtype, buffer=storage, offset=offset * item,
                                strides=tuple(st * item for st in stride))
@@ -439,47 +490,62 @@ def _lua_number(text: str) -> float | None:
 def read_document(path: str | os.PathLike, *, long_size: int | None = None, encoding: str | None = None,
                   max_depth: int = DEFAULT_MAX_DEPTH) -> T7Document:
     """Parse a ``.t7`` file. ``long_size`` (4 or 8) and ``encoding`` ("binary"/"ascii") are detected
-    when not given; a file that reads under neither long size gets the error of the 8-byte reading."""
+    when not given. A binary file that reads under neither long size raises the error of the reading
+    that got further into the file, and names what the other one met.
+
+    Raises :class:`T7FormatError` (file, byte offset, object path) for anything that is not a valid
+    Torch7 serialization; ``max_depth`` bounds the nesting of tables and objects."""
     path = os.fspath(path)
     if long_size not in (None, 4, 8):
         raise ValueError("long_size must be 4 or 8")
+    if encoding not in (None, "binary", "ascii"):
+        raise ValueError("encoding must be 'binary' or 'ascii'")
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                raise T7FormatError("the file is empty", path=path, offset=0)
             head = f.read(64)
-            foreign = sniff_foreign(head)
+            if not head:
+                raise T7FormatError("the file is empty", path=path, offset=0, object_path="<root>")
+            foreign = None if _looks_like_torch7(head) else sniff_foreign(head)
             if foreign:
-                raise T7FormatError(f"this is {foreign}", path=path, offset=0)
+                raise T7FormatError(f"this is {foreign}", path=path, offset=0, object_path="<root>")
             if encoding is None:
                 encoding = "ascii" if _is_ascii(head) else "binary"
-            if encoding == "ascii":
-                f.seek(0)
-                data: Any = f.read()
-            else:
-                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            data: Any = None
+            if encoding == "binary" and size > 0:
+                try:
+                    data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+                except (OSError, ValueError):
+                    data = None  # not mappable (a pipe, some file systems): read it instead
+            if data is None:
+                data = head + f.read()  # the rest of the file, after the 64 bytes already read
+            size = len(data)
     except OSError as e:
         raise T7FormatError(f"cannot read: {e.strerror or e}", path=path) from None
     if encoding == "ascii":
         return _Reader(AsciiStream(data), path, size, max_depth).run()
-    if encoding != "binary":
-        raise ValueError("encoding must be 'binary' or 'ascii'")
     sizes = [long_size] if long_size else [8, 4]
-    first_error: T7FormatError | None = None
+    errors: dict[int, T7FormatError] = {}
+    progress: dict[int, int] = {}
     for ls in sizes:
         reader = _Reader(BinaryStream(data, ls), path, size, max_depth)
         try:
             return reader.run()
         except T7FormatError as e:
-            if first_error is None:
-                first_error = e
+            errors[ls] = e
+            progress[ls] = reader.s.pos  # how far it read, not where the failing object starts
             if not reader.doc.tensors and not reader.doc.storages and not _saw_long(reader):
                 break  # nothing long-sized was read: 4-byte longs cannot explain the failure
-    assert first_error is not None
-    if long_size is None and len(sizes) == 2:
-        first_error.args = (first_error.args[0] + " (nor does it read as a file written with 4-byte longs)",)
-    raise first_error
+    if len(errors) == 1:
+        raise next(iter(errors.values()))
+    # Neither long size fits: report the reading that got further (a damaged 4-byte-long file fails
+    # early when read with 8-byte longs), and say what the other one met.
+    best = 4 if progress[4] > progress[8] else 8
+    other = errors[12 - best]
+    e = errors[best]
+    e.args = (f"{e.args[0]} (reading it with {best}-byte longs; with {12 - best}-byte longs it fails at byte "
+              f"{other.offset}: {other.reason})",)
+    raise e
 
 
 def _saw_long(reader: _Reader) -> bool:

@@ -68,9 +68,9 @@ class BinaryStream:
         return self._long.unpack_from(self.view, self._need(self.long_size, what))[0]
 
     def longs(self, n: int, what: str = "longs") -> list[int]:
-        if n > (self.end - self.pos) // self.long_size:
-            self._need(n * self.long_size, what)
-        start = self._need(n * self.long_size, what)
+        start = self._need_elems(n, self.long_size, what)
+        if n == 0:
+            return []
         return np.frombuffer(self.view, self._long_dtype, n, start).tolist()
 
     def double(self, what: str = "a number") -> float:
@@ -102,6 +102,11 @@ class BinaryStream:
 _NUMBER = re.compile(rb"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|infinity)\Z", re.I)
 _INTEGER = re.compile(rb"[-+]?\d+\Z")
 _WHITESPACE = b" \t\r\n\v\f"
+_TOKEN = re.compile(rb"[ \t\r\n\v\f]*([^ \t\r\n\v\f]*)")
+# Torch7 writes numbers with %d, %.9g or %.17g: at most 24 characters. Longer tokens are damage, and
+# are refused before they reach a regular expression or int() (whose cost grows with their length).
+_MAX_TOKEN = 64
+_BLANKS = re.compile(rb"[ \t\r]*")
 
 
 class AsciiStream:
@@ -121,16 +126,14 @@ class AsciiStream:
 
     # fscanf skips leading whitespace; after n > 0 values, one newline is consumed (auto-spacing).
     def _token(self, what: str) -> bytes:
-        data, pos, end = self.data, self.pos, self.end
-        while pos < end and data[pos] in _WHITESPACE:
-            pos += 1
-        start = pos
-        while pos < end and data[pos] not in _WHITESPACE:
-            pos += 1
-        if start == pos:
+        m = _TOKEN.match(self.data, self.pos)
+        start, stop = m.span(1)
+        if start == stop:
             raise StreamError(f"truncated: expected {what}, found the end of the file", start)
-        self.pos = pos
-        return data[start:pos]
+        if stop - start > _MAX_TOKEN:
+            raise StreamError(f"expected {what}, found {stop - start} characters without a space", start)
+        self.pos = stop
+        return self.data[start:stop]
 
     def _eat_newline(self) -> None:
         if self.pos < self.end and self.data[self.pos] == 0x0A:
@@ -191,14 +194,14 @@ class AsciiStream:
             raise StreamError(f"truncated: {what} of {n} values cannot fit in the {self.end - self.pos} bytes left",
                               self.pos)
         start = self.pos
-        # Torch7 writes the n values on one line: parse that line at once, token by token otherwise.
-        while start < self.end and self.data[start] in b" \t\r":
-            start += 1
-        nl = self.data.find(b"\n", start)
-        line_end = self.end if nl < 0 else nl
-        tokens = self.data[start:line_end].split()
-        if len(tokens) == n:
-            self.pos = line_end
+        # Torch7 writes the n values on one line: split that line at once when it holds exactly n
+        # tokens, else read token by token. The newline is looked for only as far as n tokens can
+        # reach, so that a file without newlines costs O(n) per array, not O(file).
+        start = _BLANKS.match(self.data, start).end()
+        nl = self.data.find(b"\n", start, min(self.end, start + n * (_MAX_TOKEN + 1) + 1))
+        tokens = self.data[start:nl].split() if nl >= 0 else []
+        if nl >= 0 and len(tokens) == n and max(map(len, tokens)) <= _MAX_TOKEN:
+            self.pos = nl
         else:
             tokens = [self._token(what) for _ in range(n)]
         pattern = _NUMBER if dtype.kind == "f" else _INTEGER

@@ -51,6 +51,33 @@ def as_storage(array: np.ndarray) -> T7Storage:
     return array.view(T7Storage)
 
 
+class T7BooleanKey:
+    """A Lua boolean used as a table key in a table that also has the number key equal to it.
+
+    Lua's ``true`` and ``1`` are different keys; Python's ``True`` and ``1`` are the same dict key. A table
+    holding both (``{[1] = 'one', [true] = 'yes'}``) therefore reads with this object as the key of the
+    boolean entry, so that neither entry is lost; the writer writes it back as a boolean. Boolean keys
+    without such a twin read as plain ``True``/``False``.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        object.__setattr__(self, "value", bool(value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("T7BooleanKey is immutable")
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is T7BooleanKey and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash((T7BooleanKey, self.value))
+
+    def __repr__(self) -> str:
+        return f"T7BooleanKey({self.value})"
+
+
 @dataclass(eq=False)
 class T7Function:
     """A serialized Lua function: LuaJIT/Lua bytecode and its upvalues, never executed."""

@@ -14,17 +14,29 @@ storage, :class:`T7Function` -> function (its bytes as they were).
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
 import struct
 import tempfile
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
 from ..errors import T7ConvertError
 from . import classes as C
 from .reader import TdsHash, TdsVec
-from .values import T7Function, T7Object, T7Storage
+from .values import T7BooleanKey, T7Function, T7Object, T7Storage
+
+
+_TDS_NAMES = ("tds.Hash", "tds_hash", "tds.Vec")
+
+
+def _text(v: float, spec: str) -> str:
+    """A number as C's printf writes it, as Torch7's ascii files have it (``-nan`` for a negative NaN)."""
+    if v != v:
+        return "-nan" if math.copysign(1.0, v) < 0 else "nan"
+    return format(v, spec)
 
 
 class _Encoder:
@@ -53,7 +65,7 @@ class _Encoder:
         self.longs([v])
 
     def double(self, v: float) -> None:
-        self.f.write(format(v, ".17g").encode() + b"\n" if self.ascii else struct.pack("<d", v))
+        self.f.write(_text(v, ".17g").encode() + b"\n" if self.ascii else struct.pack("<d", v))
 
     def raw(self, b: bytes) -> None:
         self.f.write(b)
@@ -77,7 +89,7 @@ class _Encoder:
             return
         if a.dtype.kind == "f":
             spec = ".17g" if a.dtype.itemsize == 8 else ".9g"
-            text = " ".join(format(float(x), spec) for x in a.tolist())
+            text = " ".join(_text(x, spec) for x in a.tolist())
         else:
             text = " ".join(str(int(x)) for x in a.tolist())
         self.f.write(text.encode() + b"\n")
@@ -86,15 +98,17 @@ class _Encoder:
 class _Writer:
     def __init__(self, enc: _Encoder) -> None:
         self.e = enc
-        self.index: dict[int, int] = {}
+        # Keyed by (kind, id): a 1-D array is both a tensor and, as the base of its own view, the
+        # storage under it; those are two Torch7 objects with two indices.
+        self.index: dict[tuple[str, int], int] = {}
         self.keep: list[Any] = []  # keeps written objects alive so that their ids stay unique
         self.count = 0
         self.flats: dict[int, np.ndarray] = {}
 
-    def _new_or_ref(self, key_obj: Any, tag: int) -> bool:
+    def _new_or_ref(self, key_obj: Any, tag: int, kind: str = "object") -> bool:
         """Write the tag and index; True when the object itself must follow."""
         self.e.int(tag)
-        key = id(key_obj)
+        key = (kind, id(key_obj))
         if key in self.index:
             self.e.int(self.index[key])
             return False
@@ -104,25 +118,47 @@ class _Writer:
         self.e.int(self.count)
         return True
 
-    def obj(self, x: Any) -> None:
+    def obj(self, root: Any) -> None:
+        """Write ``root`` and everything it holds, depth first as Torch7 does, with an explicit stack
+        (so that nesting deeper than Python's recursion limit writes as well as it reads)."""
+        stack: list[Iterator[Any]] = [iter((root,))]
+        while stack:
+            for x in stack[-1]:
+                children = self._one(x)
+                if children is not None:
+                    stack.append(children)
+                    break
+            else:
+                stack.pop()
+
+    def _one(self, x: Any) -> Iterator[Any] | None:
+        """Write one value; for a container, its header, and return the values that follow it."""
         e = self.e
         if x is None:
             e.int(C.TYPE_NIL)
-        elif isinstance(x, (bool, np.bool_)):
+        elif isinstance(x, (bool, np.bool_, T7BooleanKey)):
             e.int(C.TYPE_BOOLEAN)
-            e.int(1 if x else 0)
+            e.int(1 if (x.value if isinstance(x, T7BooleanKey) else x) else 0)
         elif isinstance(x, (int, float, np.integer, np.floating)):
+            try:
+                v = float(x)
+            except OverflowError:
+                raise T7ConvertError(f"the integer {x} is too large for a Lua number (a double)") from None
             e.int(C.TYPE_NUMBER)
-            e.double(float(x))
+            e.double(v)
         elif isinstance(x, str):
             e.int(C.TYPE_STRING)
-            b = x.encode("utf-8", "surrogateescape")
+            try:
+                b = x.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise T7ConvertError(f"the string {x[:40]!r} cannot be encoded as UTF-8") from None
             e.int(len(b))
             e.raw(b)
-        elif isinstance(x, bytes):
+        elif isinstance(x, (bytes, bytearray, memoryview)):
+            b = bytes(x)
             e.int(C.TYPE_STRING)
-            e.int(len(x))
-            e.raw(x)
+            e.int(len(b))
+            e.raw(b)
         elif isinstance(x, T7Storage):
             root = _root(x)
             same = root.size == x.size and root.__array_interface__["data"][0] == x.__array_interface__["data"][0]
@@ -131,43 +167,65 @@ class _Writer:
             self._tensor(x)
         elif isinstance(x, T7Object):
             if self._new_or_ref(x, C.TYPE_TORCH):
-                self._class_header(x.class_name, x.version)
-                self.obj(dict(x.fields) if isinstance(x.fields, dict) else x.fields)
+                self._object_header(x)
+                fields = x.fields  # itself, not a copy: a fields table shared or holding itself stays so
+                if isinstance(fields, TdsHash):
+                    fields = dict(fields)  # an object's fields are a plain table
+                elif not isinstance(fields, (dict, list, tuple)):
+                    raise T7ConvertError(f"the fields of {x.class_name} are a {type(fields).__name__}, not a table")
+                return iter((fields,))
         elif isinstance(x, TdsHash):
             if self._new_or_ref(x, C.TYPE_TORCH):
                 self._class_header("tds.Hash", 0)
                 e.long(len(x))
-                for k, v in x.items():
-                    self.obj(k)
-                    self.obj(v)
+                return self._pairs(x)
         elif isinstance(x, TdsVec):
             if self._new_or_ref(x, C.TYPE_TORCH):
                 self._class_header("tds.Vec", 0)
                 e.long(len(x))
-                for v in x:
-                    self.obj(v)
+                return iter(list(x))
         elif isinstance(x, dict):
             if self._new_or_ref(x, C.TYPE_TABLE):
                 e.int(len(x))
-                for k, v in x.items():
-                    self.obj(k)
-                    self.obj(v)
+                return self._pairs(x)
         elif isinstance(x, (list, tuple)):
             if self._new_or_ref(x, C.TYPE_TABLE):
                 e.int(len(x))
-                for i, v in enumerate(x, 1):
-                    self.obj(i)
-                    self.obj(v)
+                return _list_pairs(list(x))
         elif isinstance(x, T7Function):
             tag = C.TYPE_LEGACY_RECUR_FUNCTION if x.legacy else C.TYPE_RECUR_FUNCTION
             if self._new_or_ref(x, tag):
-                e.int(len(x.bytecode))
-                e.raw(bytes(x.bytecode))
-                self.obj(x.upvalues if x.upvalues is not None else [])
+                code = bytes(x.bytecode)
+                e.int(len(code))
+                e.raw(code)
+                return iter((x.upvalues if x.upvalues is not None else [],))
         elif hasattr(x, "__array__"):
             self._tensor(np.asarray(x))
         else:
             raise T7ConvertError(f"cannot write a {type(x).__name__} to a .t7 file")
+        return None
+
+    @staticmethod
+    def _pairs(table: dict) -> Iterator[Any]:
+        """Keys and values in turn; Lua tables cannot hold a nil or NaN key, so Torch7 could not read one."""
+        for k, v in list(table.items()):
+            if k is None or (isinstance(k, (float, np.floating)) and k != k):
+                raise T7ConvertError(f"a table key is {k!r}, which a Lua table cannot hold")
+            yield k
+            yield v
+
+    def _object_header(self, obj: T7Object) -> None:
+        name, version = obj.class_name, obj.version
+        if not isinstance(name, str) or not name or not name.isprintable():
+            raise T7ConvertError(f"{name!r} is not a Torch7 class name")
+        if name in C.TENSOR_DTYPES or name in C.STORAGE_DTYPES or name in _TDS_NAMES:
+            raise T7ConvertError(f"a T7Object cannot be a {name}: write a numpy array, T7Storage, TdsHash or TdsVec")
+        if version is None:
+            if re.match(r"V ", name) and re.fullmatch(r"\s*[-+]?[0-9.xXa-fA-FeE+-]+\s*", name[2:]):
+                raise T7ConvertError(f"without a version, the class name {name!r} would read as a version")
+        elif isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+            raise T7ConvertError(f"the version of {name} must be an int or None, not {version!r}")
+        self._class_header(name, None if version is None else int(version))
 
     def _class_header(self, name: str, version: int | None) -> None:
         if version is not None:
@@ -179,8 +237,12 @@ class _Writer:
         self.e.raw(n)
 
     def _storage(self, flat: np.ndarray) -> None:
-        if self._new_or_ref(flat, C.TYPE_TORCH):
-            self._class_header(C.storage_class(flat.dtype), 1)
+        try:
+            name = C.storage_class(flat.dtype)
+        except KeyError:
+            raise T7ConvertError(f"Torch7 has no storage type for numpy dtype {flat.dtype}") from None
+        if self._new_or_ref(flat, C.TYPE_TORCH, "storage"):
+            self._class_header(name, 1)
             self.e.long(flat.size)
             self.e.array(flat.view(np.ndarray) if isinstance(flat, T7Storage) else flat)
 
@@ -238,10 +300,24 @@ class _Writer:
         return compact.reshape(-1), 0, tuple(s // item for s in compact.strides)
 
 
+def _list_pairs(values: list) -> Iterator[Any]:
+    for i, v in enumerate(values, 1):
+        yield i
+        yield v
+
+
 def _root(a: np.ndarray) -> np.ndarray:
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+    """The array that owns ``a``'s memory: followed through views, and through the helper objects that
+    ``np.lib.stride_tricks.as_strided`` and ``broadcast_to`` put between a view and its base."""
+    while True:
+        base = a.base
+        if isinstance(base, np.ndarray):
+            a = base
+        elif base is not None and hasattr(base, "__array_interface__") and isinstance(
+                getattr(base, "base", None), np.ndarray):
+            a = base.base
+        else:
+            return a
 
 
 def dumps(obj: Any, *, encoding: str = "binary", long_size: int = 8) -> bytes:
@@ -271,6 +347,7 @@ def write(path: str | os.PathLike, obj: Any, *, encoding: str = "binary", long_s
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as f:
             _write_to(f, obj, encoding, long_size)
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; give the file what open() would
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -278,6 +355,16 @@ def write(path: str | os.PathLike, obj: Any, *, encoding: str = "binary", long_s
         except OSError:
             pass
         raise
+
+
+def _mode_for(path: str) -> int:
+    """The permissions of the file being replaced, or of a new file under the process's umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 __all__ = ["write", "dumps"]
