@@ -112,8 +112,8 @@ class _Builder:
 
     def bn(self, n: int) -> T7Object:
         m = self.module("nn.SpatialBatchNormalization", 2, eps=1e-5, momentum=0.1, affine=True, save_mean=_empty(),
-                        save_std=_empty(), running_mean=self.rng.uniform(-0.1, 0.1, n).astype(np.float32)[:],
-                        running_var=self.rng.uniform(0.5, 2.0, n).astype(np.float32)[:])
+                        save_std=_empty(), running_mean=self.rng.uniform(-0.1, 0.1, n).astype(np.float32),
+                        running_var=self.rng.uniform(0.5, 2.0, n).astype(np.float32))
         self.param(m, "weight", (n,), lambda rng, s: rng.uniform(0.5, 1.5, s).astype(np.float32))
         self.param(m, "bias", (n,), lambda rng, s: rng.uniform(-0.2, 0.2, s).astype(np.float32))
         return m
@@ -212,12 +212,15 @@ def _build(arch: Arch, b: _Builder) -> T7Object:
     return root
 
 
-def synthesize(name: str, *, seed: int = 0) -> T7Object:
-    """The module tree of ``name`` (see :data:`ARCHS`) with random weights in one flattened storage."""
-    try:
+def synthesize(name: str | Arch, *, seed: int = 0) -> T7Object:
+    """The module tree of ``name`` (see :data:`ARCHS`, or an :class:`Arch`) with random weights in one
+    flattened storage."""
+    if isinstance(name, Arch):
+        arch = name
+    elif name in ARCHS:
         arch = ARCHS[name]
-    except KeyError:
-        raise T7ConvertError(f"unknown architecture {name!r}; known: {', '.join(ARCHS)}") from None
+    else:
+        raise T7ConvertError(f"unknown architecture {name!r}; known: {', '.join(ARCHS)}")
     b = _Builder(rng=np.random.default_rng(seed + 1))
     root = _build(arch, b)
     total = sum(math.prod(shape) for _, _, shape, _ in b.params)
@@ -235,7 +238,7 @@ def synthesize(name: str, *, seed: int = 0) -> T7Object:
     return root
 
 
-def synthesize_file(name: str, path: str, *, seed: int = 0) -> int:
+def synthesize_file(name: str | Arch, path: str, *, seed: int = 0) -> int:
     """Write a synthesized checkpoint; returns its parameter count."""
     root = synthesize(name, seed=seed)
     write(path, root)

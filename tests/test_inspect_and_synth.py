@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -99,6 +100,17 @@ def test_synthesized_checkpoint_is_laid_out_as_fb_resnet_torch_saves(tmp_path):
     branch = block.modules[0].modules[0]
     assert branch.modules[0].class_name == "nn.Sequential" and len(branch.modules[0].modules) == 6  # the nesting
     assert inspect_file(str(path)).parameters == 25_028_904
+
+
+def test_synthesized_layout_is_torch7s_to_the_byte(torch7_fixtures, tmp_path):
+    """The same architecture as a model real Torch7 saved gives a file of exactly the same size: same
+    classes, fields, tensor and storage objects."""
+    arch = dataclasses.replace(ARCHS["resnext_tiny"], nested=False)  # that fixture predates the nesting
+    synthesize_file(arch, str(tmp_path / "tiny.t7"))
+    original = torch7_fixtures / "torch7/models/resnext_tiny_32x1d_C_imagenet.t7"
+    assert (tmp_path / "tiny.t7").stat().st_size == original.stat().st_size
+    ours, theirs = t7convert.read_document(tmp_path / "tiny.t7"), t7convert.read_document(original)
+    assert ours.classes == theirs.classes and len(ours.tensors) == len(theirs.tensors)
 
 
 def test_synth_command_refuses_to_overwrite(tmp_path):
