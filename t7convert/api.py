@@ -46,14 +46,17 @@ def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _with_bn_counters(module: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Add the ``num_batches_tracked`` entries torchvision's state_dicts have (0: never trained here)."""
-    state = dict(state)
-    for name, m in module.named_modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
-            state.setdefault(f"{name}.num_batches_tracked" if name else "num_batches_tracked",
-                             torch.tensor(0, dtype=torch.long))
-    return state
+def _with_bn_counters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Add the ``num_batches_tracked`` entry torchvision's state_dicts have beside every BN's running
+    statistics (0: never trained here)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        out[key] = value
+        if key == "running_var" or key.endswith(".running_var"):
+            counter = key[: -len("running_var")] + "num_batches_tracked"
+            if counter not in state:
+                out[counter] = torch.tensor(0, dtype=torch.long)
+    return out
 
 
 def module_from_state(architecture: dict[str, Any], state: dict[str, Any], info: dict[str, Any]) -> nn.Module:
@@ -68,7 +71,7 @@ def module_from_state(architecture: dict[str, Any], state: dict[str, Any], info:
             module = build(Node.from_spec(architecture["graph"]))
         else:
             raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
-    state = _with_bn_counters(module, state)
+    state = _with_bn_counters(state)
     try:
         module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as e:
@@ -123,9 +126,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
         raise T7ConvertError(f"cannot write {output}: no directory {directory}")
-    with torch.device("meta"):
-        skeleton = (ResNet(converted.spec) if converted.kind == "canonical" else build(converted.graph))
-    state = _with_bn_counters(skeleton, _tensors(converted.state))
+    state = _with_bn_counters(_tensors(converted.state))
     fd, tmp = tempfile.mkstemp(prefix=".t7convert-", suffix=".tmp", dir=directory)
     os.close(fd)
     try:

@@ -9,6 +9,7 @@ import re
 from typing import Mapping
 
 from ..errors import T7ConvertError
+from .recognize import width_per_group_candidates
 from .resnet import ResNet
 from .spec import ResNetSpec
 
@@ -42,7 +43,7 @@ def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
             groups = width // c2[1]
             widths.append(planes)
             if s == 1:
-                cands = [w for w in range(1, 4097) if int(planes * (w / 64.0)) * groups == width]
+                cands = width_per_group_candidates(planes, groups, width)
                 if not cands:
                     raise T7ConvertError("bottleneck widths that no width_per_group produces")
                 wpg = 64 if 64 in cands else cands[0]

@@ -215,8 +215,7 @@ def recognize(root: Node) -> Canonical:
             _expect(planes == widths[-1], f"{name}: width differs from its stage")
             groups_seen.add(groups)
             if kind == "bottleneck":
-                # torchvision's width = int(planes * wpg / 64) * groups must give this width back
-                cands = [w for w in range(1, 4097) if int(planes * (w / 64.0)) * groups == width]
+                cands = width_per_group_candidates(planes, groups, width)
                 _expect(bool(cands), f"{name}: a width of {width} is not expressible as torchvision's width_per_group")
                 wpg_seen.add(tuple(cands))
             needed = stride != 1 or inplanes != out
@@ -247,6 +246,17 @@ def recognize(root: Node) -> Canonical:
                       num_classes=fc.attrs["out_features"], stem=stem, stem_width=stem_conv.attrs["out_channels"],
                       shortcut=shortcut)
     return Canonical(spec, m.state, m.notes, m.rewritten)
+
+
+def width_per_group_candidates(planes: int, groups: int, width: int) -> range:
+    """The width_per_group values w for which torchvision's ``int(planes * (w / 64.0)) * groups`` is
+    ``width``: those with floor(planes * w / 64) == width / groups."""
+    if planes <= 0 or groups <= 0 or width % groups:
+        return range(0)
+    d = width // groups
+    lo = -(-64 * d // planes)              # ceil(64 d / planes)
+    hi = -(-64 * (d + 1) // planes)        # first w with planes * w / 64 >= d + 1
+    return range(max(lo, 1), hi)
 
 
 def _block(m: _Mapper, name: str, block: Node, inplanes: int, stride: int):

@@ -69,6 +69,19 @@ def _register() -> None:
     from . import commands  # noqa: F401  (each module adds its command to ``cli``)
 
 
+# Commands that leave nothing to clean up once their output is in place (convert renames its file
+# into place as its last act) say so here; the console script then ends without the interpreter's
+# teardown of torch, which takes about 0.4 s and frees only memory the process is giving back anyway.
+FINISHED = {"nothing_left_to_clean_up": False}
+
+
 def main() -> None:
     _register()
-    cli.main(prog_name="t7convert")
+    try:
+        cli.main(prog_name="t7convert")
+    except SystemExit as e:
+        if e.code in (0, None) and FINISHED["nothing_left_to_clean_up"]:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        raise

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import cli
+from . import FINISHED, cli
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -58,6 +58,7 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
         click.echo(json.dumps(report.to_json(), indent=1, default=str))
     else:
         print_summary(report)
+    FINISHED["nothing_left_to_clean_up"] = True
 
 
 class _progress:

@@ -15,6 +15,7 @@ gradWeights, half of its bytes, are therefore never read unless asked for.
 """
 from __future__ import annotations
 
+import gc
 import math
 import mmap
 import os
@@ -186,6 +187,17 @@ class _Reader:
 
     # --- driver ------------------------------------------------------------------------------
     def run(self) -> T7Document:
+        # The parse builds tens of thousands of objects and frees none of them: the cyclic garbage
+        # collector's passes over everything alive (all of torch, when it is imported) would only cost.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> T7Document:
         try:
             stack: list[Generator] = [self._root()]
             value: Any = None

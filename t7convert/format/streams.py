@@ -61,8 +61,14 @@ class BinaryStream:
         self.pos += n
         return start
 
+    # int, double and raw are the reader's inner loop (a checkpoint holds tens of thousands of them):
+    # the bounds check is inlined, the slow path only builds the message.
     def int(self, what: str = "an int") -> int:
-        return _INT.unpack_from(self.view, self._need(4, what))[0]
+        pos = self.pos
+        if pos + 4 > self.end:
+            self._need(4, what)
+        self.pos = pos + 4
+        return _INT.unpack_from(self.view, pos)[0]
 
     def long(self, what: str = "a long") -> int:
         return self._long.unpack_from(self.view, self._need(self.long_size, what))[0]
@@ -74,11 +80,18 @@ class BinaryStream:
         return np.frombuffer(self.view, self._long_dtype, n, start).tolist()
 
     def double(self, what: str = "a number") -> float:
-        return _DOUBLE.unpack_from(self.view, self._need(8, what))[0]
+        pos = self.pos
+        if pos + 8 > self.end:
+            self._need(8, what)
+        self.pos = pos + 8
+        return _DOUBLE.unpack_from(self.view, pos)[0]
 
     def raw(self, n: int, what: str = "bytes") -> bytes:
-        start = self._need(n, what)
-        return bytes(self.view[start:start + n])
+        pos = self.pos
+        if n < 0 or pos + n > self.end:
+            self._need(n, what)
+        self.pos = pos + n
+        return bytes(self.view[pos:pos + n])
 
     def array(self, dtype: np.dtype, n: int, what: str = "storage data", long_data: bool = False) -> np.ndarray:
         """n elements of ``dtype``; a lazy view of the file, or a converted copy for 4-byte longs."""
