@@ -82,9 +82,10 @@ def module_from_state(architecture: dict[str, Any], state: dict[str, Any], info:
 
 
 def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
-    """An input shape (without batch) the model accepts: 3x224x224 for ImageNet trunks, 3x32x32 for CIFAR,
-    a feature vector when the graph starts with a Linear layer, else the first image size (common sizes
-    first, then small ones) that a shape-only run on the meta device gets through."""
+    """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
+    CIFAR, a feature vector when the graph starts with a Linear layer, the size its final average
+    pooling implies (its kernel times the strides before it), else the first size (common ones first,
+    then small ones) that a shape-only run on the meta device maps to one output per input."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
     assert converted.graph is not None
@@ -96,16 +97,52 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
     channels = int(first.attrs["in_channels"]) if first is not None and first.op == "Conv2d" else 3
     with torch.device("meta"):
         module = build(converted.graph).eval()
-    common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
-    tried = [(s, s) for s in common] + [(h, t - h) for t in range(2, 129) for h in range(1, t)]
-    for h, w in tried:
+
+    def accepts(h: int, w: int) -> bool:
         try:
             with torch.no_grad():
-                module(torch.empty(1, channels, h, w, device="meta"))
+                out = module(torch.empty(1, channels, h, w, device="meta"))
+        except Exception:  # noqa: BLE001 - a shape this graph rejects
+            return False
+        # nn.View infers a batch from the element count: a wrong size can pass as more samples
+        return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 1
+
+    planned = _planned_size(converted.graph)
+    common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
+    candidates = ([planned] if planned else []) + [(s, s) for s in common]
+    candidates += [(h, t - h) for t in range(2, 129) for h in range(1, t)]
+    for h, w in candidates:
+        if accepts(h, w):
             return (channels, h, w)
-        except Exception:  # noqa: BLE001 - a shape this graph rejects; try the next
-            continue
     raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+
+
+def _planned_size(graph: Node) -> tuple[int, int] | None:
+    """The input size a trunk's last top-level average pooling implies: its kernel times the strides
+    of everything before it (224 for ImageNet ResNets, 32 for CIFAR ones)."""
+    if graph.op != "Sequential":
+        return None
+    sh = sw = 1
+    found = None
+    for child in graph.children:
+        if child.op == "Pool2d" and child.attrs["kind"] == "avg":
+            found = (child.attrs["kernel"][0] * sh, child.attrs["kernel"][1] * sw)
+        h, w = _strides(child)
+        sh, sw = sh * h, sw * w
+    return found
+
+
+def _strides(node: Node) -> tuple[int, int]:
+    """How much a module shrinks height and width (along the first branch of tables)."""
+    if node.op in ("Conv2d", "Pool2d"):
+        return tuple(node.attrs["stride"])  # type: ignore[return-value]
+    if node.op in ("ConcatTable", "Concat"):
+        return _strides(node.children[0]) if node.children else (1, 1)
+    sh = sw = 1
+    for child in node.children:
+        h, w = _strides(child)
+        sh, sw = sh * h, sw * w
+    return sh, sw
 
 
 def _first_layer(node: Node) -> Node | None:
@@ -174,7 +211,10 @@ def _load_torch_file(path: str) -> nn.Module:
         info = obj["t7convert"]
         return module_from_state(info, obj["state_dict"], info)
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        spec = spec_from_state_dict(obj)
+        try:
+            spec = spec_from_state_dict(obj)
+        except T7ConvertError as e:
+            raise T7ConvertError(f"{path}: {e}") from None
         info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
                 "kind": "canonical", "resnet": spec.to_dict()}
         return module_from_state(info, obj, info)
@@ -192,7 +232,10 @@ def _load_safetensors(path: str) -> nn.Module:
     if "t7convert" in meta:
         info = json.loads(meta["t7convert"])
         return module_from_state(info, state, info)
-    spec = spec_from_state_dict(state)
+    try:
+        spec = spec_from_state_dict(state)
+    except T7ConvertError as e:
+        raise T7ConvertError(f"{path}: {e}") from None
     info = {"kind": "canonical", "resnet": spec.to_dict(), "architecture": spec.torchvision_name, "title": spec.title}
     return module_from_state(info, state, info)
 
@@ -262,7 +305,9 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
 
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         report.input_shape = shape
-        x = np.random.default_rng(seed).standard_normal((batch, *shape)).astype(np.float32)
+        from .parity import random_input
+
+        x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
         report.verification = run_parity(converted.module(), converted.t7_model, x, rtol=rtol,
                                          progress=lambda done, total: step(message, done, total))

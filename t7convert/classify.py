@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import torch
 
@@ -24,7 +24,7 @@ from .evaluate import resolve_device, scores_of
 from .imagenet import IMAGENET_CLASSES, imagenet_class_names
 from .preprocess import load_image, val_transform
 
-__all__ = ["Prediction", "Classification", "classify", "format_like_classify_lua", "class_names_for"]
+__all__ = ["Prediction", "Classification", "classify", "iter_classify", "format_like_classify_lua", "class_names_for"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -52,17 +52,24 @@ def class_names_for(num_outputs: int) -> list[str]:
 def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
              device: Optional[str] = None, interpolation: str = "torch7",
              class_names: Optional[Sequence[str]] = None) -> list[Classification]:
-    """The ``top`` most probable classes of each image, best first.
+    """The ``top`` most probable classes of each image, best first (see :func:`iter_classify`)."""
+    return list(iter_classify(model, images, top=top, device=device, interpolation=interpolation,
+                              class_names=class_names))
+
+
+def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
+                  device: Optional[str] = None, interpolation: str = "torch7",
+                  class_names: Optional[Sequence[str]] = None) -> Iterator[Classification]:
+    """Each image's ``top`` most probable classes as soon as it is classified, as classify.lua prints.
 
     Raises :class:`t7convert.T7ConvertError` naming the file when an image cannot be read (classify.lua
-    stops there too).
+    stops there too), after the images before it were given.
     """
     if top < 1:
         raise T7ConvertError(f"top must be at least 1, got {top}")
     dev = resolve_device(device)
     model = model.to(dev).eval()
     transform = val_transform(ten_crop=False, interpolation=interpolation)
-    results = []
     with torch.inference_mode():
         for image in images:
             batch = transform(load_image(image)).unsqueeze(0).to(dev)
@@ -71,9 +78,8 @@ def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5
             if len(names) != probabilities.numel():
                 raise T7ConvertError(f"{len(names)} class names for a model with {probabilities.numel()} outputs")
             values, indices = probabilities.topk(min(top, probabilities.numel()))
-            results.append(Classification(str(image), [
-                Prediction(int(i), float(p), names[int(i)]) for p, i in zip(values, indices)]))
-    return results
+            yield Classification(str(image), [
+                Prediction(int(i), float(p), names[int(i)]) for p, i in zip(values, indices)])
 
 
 def format_like_classify_lua(results: Sequence[Classification]) -> str:

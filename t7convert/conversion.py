@@ -15,6 +15,7 @@ from . import __version__
 from .canonical import NotCanonical, ResNetSpec, recognize
 from .checkpoint import find_model
 from .converters import convert_graph
+from .errors import T7ConvertError, T7FormatError
 from .format import T7Object, read_document, sniff_foreign
 from .graph import Node
 
@@ -64,8 +65,13 @@ class ConvertedModel:
 def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
     """Read and convert a .t7 model in memory (no verification, nothing written)."""
     doc = read_document(path)
-    model, where = find_model(doc.root)
-    node, ctx = convert_graph(model)
+    try:
+        model, where = find_model(doc.root)
+        node, ctx = convert_graph(model)
+    except T7FormatError:
+        raise
+    except T7ConvertError as e:
+        raise type(e)(f"{path}: {e}") from None
     notes = list(ctx.notes)
     if where:
         notes.insert(0, f"the model is the file's {where}")

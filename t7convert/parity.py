@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -39,9 +38,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 DEFAULT_RTOL = 1e-5
-_CONV = ("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution")
-_POOL = ("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling", "nn.SpatialAveragePooling",
-         "cudnn.SpatialAveragePooling")
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -260,60 +256,6 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
 def model_in(root: Any) -> T7Object:
     """The module a ``.t7`` file holds (see :func:`t7convert.checkpoint.find_model`)."""
     return find_model(root)[0]
-
-
-def _strides(m: Any) -> tuple[int, int]:
-    """How much a module shrinks H and W (along its first branch, for tables and Concat)."""
-    if not isinstance(m, T7Object):
-        return 1, 1
-    name = m.class_name
-    if name in _CONV or name in _POOL:
-        kW, kH = int(m.get("kW", 1)), int(m.get("kH", 1))
-        default = (1, 1) if name in _CONV else (kH, kW)
-        return int(m.get("dH", default[0])), int(m.get("dW", default[1]))
-    children = [c for c in m.children if isinstance(c, T7Object)]
-    if name in ("nn.ConcatTable", "nn.Concat", "nn.DataParallelTable"):
-        return _strides(children[0]) if children else (1, 1)
-    sh = sw = 1
-    for c in children:
-        h, w = _strides(c)
-        sh, sw = sh * h, sw * w
-    return sh, sw
-
-
-def guess_input_shape(model: T7Object) -> tuple[int, int, int] | None:
-    """(C, H, W) a classification trunk expects: its final average pool's kernel times the strides
-    before it (224x224 for ImageNet ResNets, 32x32 for CIFAR ones); None when that cannot be read."""
-    planes = next((int(np.shape(m.weight)[1]) * int(m.get("groups", 1) or 1)
-                   for _, m in model.walk() if m.class_name in _CONV and isinstance(m.get("weight"), np.ndarray)
-                   and np.ndim(m.weight) == 4), None)
-    if planes is None:
-        planes = next((int(m.nInputPlane) for _, m in model.walk()
-                       if m.class_name in _CONV and isinstance(m.get("nInputPlane"), int)), None)
-    if planes is None or model.class_name != "nn.Sequential":
-        return None
-    sh = sw = 1
-    found = None
-    for m in model.children:
-        if isinstance(m, T7Object) and m.class_name.endswith("SpatialAveragePooling"):
-            found = (int(m.get("kH", 1)) * sh, int(m.get("kW", 1)) * sw)
-        h, w = _strides(m)
-        sh, sw = sh * h, sw * w
-    return None if found is None else (planes, *found)
-
-
-_SIZE = re.compile(r"^\s*\d+(\s*[x,]\s*\d+){0,2}\s*$")
-
-
-def parse_input_size(text: str) -> tuple[int, int, int]:
-    """``C,H,W`` or ``CxHxW``; ``HxW`` means 3 planes; one number S means ``3xSxS``."""
-    if not _SIZE.match(text):
-        raise T7ConvertError(f"--input-size {text!r}: expected C,H,W (or CxHxW, HxW, or one size)")
-    parts = [int(p) for p in re.split(r"[x,]", text.replace(" ", ""))]
-    shape = {1: (3, parts[0], parts[0]), 2: (3, *parts)}.get(len(parts), tuple(parts))
-    if min(shape) < 1:
-        raise T7ConvertError(f"--input-size {text!r}: sizes must be positive")
-    return shape  # type: ignore[return-value]
 
 
 def random_input(shape: Sequence[int], batch: int, seed: int) -> np.ndarray:

@@ -29,9 +29,11 @@ class FixedBeliefs(torch.nn.Module):
             probabilities[index] = p
         self.register_buffer("logits", probabilities.log().float())
         self.inputs: list[tuple[int, ...]] = []
+        self.images: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.inputs.append(tuple(x.shape))
+        self.images.append(x.detach().clone())
         return self.logits.expand(x.shape[0], -1)
 
 
@@ -46,6 +48,9 @@ def test_top5_comes_with_imagenet_names_and_probabilities(cat):
     model = FixedBeliefs()
     (result,) = classify(model, [cat], device="cpu")
     assert model.inputs == [(1, 3, 224, 224)]
+    # the image arrived through fb.resnet.torch's validation transform (scaled, normalised, cropped)
+    from t7convert import preprocess as pp
+    assert torch.equal(model.images[0][0], pp.val_transform()(pp.load_image(cat)))
     assert [p.index for p in result.predictions] == [i for i, _ in README_EXAMPLE]
     assert [p.name for p in result.predictions] == [
         "Egyptian cat", "tabby, tabby cat", "tiger cat", "lynx, catamount", "window screen"]

@@ -159,7 +159,24 @@ def test_batch_norm_without_affine_and_on_a_single_sample():
             running_var=p["running_var"])
     x, q = f32(4), f64(p)
     expected = (x - q["running_mean"]) / np.sqrt(q["running_var"] + 1e-5)
-    assert rel_error(forward(m, x), expected) < 1e-12
+    # nn's makeBatch adds a batch dimension to a single sample, and the output keeps it
+    assert rel_error(forward(m, x), expected[None]) < 1e-12
+
+
+def test_cudnn_batch_norm_refuses_a_single_sample_as_cudnn_does():
+    p = bn_params(3)
+    m = mod("cudnn.SpatialBatchNormalization", 2, eps=1e-5, affine=False, running_mean=p["running_mean"],
+            running_var=p["running_var"])
+    with pytest.raises(T7ConvertError, match="cudnn.SpatialBatchNormalization"):
+        forward(m, f32(3, 2, 2))
+
+
+def test_in_place_threshold_keeps_nan_as_thnn_does_and_out_of_place_maps_it():
+    x = np.array([np.nan, -1.0, 2.0], np.float32)
+    kept = forward(mod("nn.ReLU", threshold=0, val=0, inplace=True), x)
+    mapped = forward(mod("nn.ReLU", threshold=0, val=0, inplace=False), x)
+    assert np.isnan(kept[0]) and list(kept[1:]) == [0.0, 2.0]
+    assert list(mapped) == [0.0, 0.0, 2.0]
 
 
 @pytest.mark.parametrize("version", [None, 1])

@@ -200,13 +200,19 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
     assert report.first_divergence.path == "modules[4].modules[1]"
 
 
-def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures):
+def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, monkeypatch):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
     model = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
+    seen = []
+    observe = parity.observe
+    monkeypatch.setattr(parity, "observe", lambda module, x, **kw: seen.append(x) or observe(module, x, **kw))
     result = invoke(model, "--image", image, "--json")
     assert result.exit_code == 0, result.output
     facts = json.loads(result.output)
     assert facts["input"] == {"shape": [1, 3, 224, 224], "kind": "image", "file": str(image)}
+    # the input is what Torch7's fb.resnet.torch preprocessing made of that image
+    torch7_val = np.asarray(t7convert.read(str(image) + ".ref.t7")["val"])
+    np.testing.assert_allclose(seen[0][0], torch7_val, atol=1e-6)
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ from PIL import Image
 import t7convert
 from t7convert import preprocess as pp
 
-PNG_TOLERANCE = 1e-4   # normalised units; what the issue asks for lossless inputs
+# normalised units. The issue asks for 1e-4 on lossless inputs; the transform reproduces image.c's float32
+# operations, so it stays within float32 rounding (1e-6 leaves room for another CPU's vector units).
+PNG_TOLERANCE = 1e-6
 JPEG_TOLERANCE = 2e-2  # decoders may differ by a unit (1/255/0.225 = 0.017)
 
 

@@ -27,8 +27,11 @@ class _Group(DefaultGroup):
             sys.exit(code if isinstance(code, int) else 0)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
-        except click.ClickException as e:
-            e.show()
+        except click.ClickException as e:  # usage errors too: one line, like every other input error
+            hint = ""
+            if isinstance(e, click.UsageError) and e.ctx is not None:
+                hint = f" (see '{e.ctx.command_path} --help')"
+            click.echo(f"t7convert: error: {e.format_message()}{hint}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Abort:
             click.echo("t7convert: aborted", err=True)

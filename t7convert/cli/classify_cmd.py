@@ -18,8 +18,8 @@ def classify_command(model_path: str, images: tuple[str, ...], top: int, device:
                      interpolation: str) -> None:
     """Most probable classes of each IMAGE (softmax of MODEL's output), best first."""
     import t7convert
-    from ..classify import classify, format_like_classify_lua
+    from ..classify import format_like_classify_lua, iter_classify
 
     model = t7convert.load(model_path)
-    results = classify(model, images, top=top, device=device, interpolation=interpolation)
-    click.echo(format_like_classify_lua(results), nl=False)
+    for result in iter_classify(model, images, top=top, device=device, interpolation=interpolation):
+        click.echo(format_like_classify_lua([result]), nl=False)

@@ -8,20 +8,7 @@ import sys
 import click
 
 from . import FINISHED, cli
-
-
-def _parse_shape(value: str | None) -> tuple[int, ...] | None:
-    if not value:
-        return None
-    try:
-        dims = tuple(int(v) for v in value.replace("x", ",").split(","))
-    except ValueError:
-        raise click.BadParameter("give C,H,W (or H,W for 3 channels), e.g. 3,224,224") from None
-    if len(dims) == 2:
-        dims = (3, *dims)
-    if len(dims) != 3 or min(dims) < 1:
-        raise click.BadParameter("give C,H,W (or H,W for 3 channels), e.g. 3,224,224")
-    return dims
+from .options import input_size as input_size_option
 
 
 @cli.command("convert")
@@ -33,7 +20,8 @@ def _parse_shape(value: str | None) -> tuple[int, ...] | None:
 @click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
-@click.option("--input-size", default=None, help="C,H,W of the verification input (default: what the model takes).")
+@click.option("--input-size", default=None, metavar="C,H,W",
+              help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
                     input_size: str | None, as_json: bool) -> None:
@@ -47,7 +35,7 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     steps = _progress(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=_parse_shape(input_size), progress=steps)
+                         input_shape=input_size_option(input_size), progress=steps)
     except VerificationError as e:
         steps.close()
         print_summary(e.report, as_json=as_json, err=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ from . import cli
 @click.option("--channels-last/--no-channels-last", default=None, help="Memory format [on for CUDA].")
 @click.option("--interpolation", type=click.Choice(["torch7", "pil"]), default="torch7", show_default=True,
               help="Resize with Torch7's image.scale bicubic, or PIL's for comparison.")
-@click.option("--tolerance", type=float, default=None, metavar="POINTS",
+@click.option("--tolerance", type=click.FloatRange(min=0, max=100), default=None, metavar="POINTS",
               help="Allowed |measured - published| error in percentage points [0.15].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write the report as JSON to this file ('-' for stdout).")
@@ -40,9 +41,14 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     DIFFERS; unreadable images are listed and left out, they do not stop the run.
     """
     import t7convert
+    from ..errors import T7ConvertError
     from ..evaluate import EvaluationReport, evaluate, identify_architecture
     from ..published import DEFAULT_TOLERANCE
 
+    if json_path and json_path != "-":
+        folder = Path(json_path).resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise T7ConvertError(f"--json {json_path}: cannot write there (checked before evaluating)")
     model = t7convert.load(model_path)
     architecture, source = identify_architecture(model, model_path, expect)
     result = evaluate(model, data_dir, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
@@ -55,6 +61,9 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     else:
         click.echo(report.table())
         if json_path:
-            Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+            try:
+                Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+            except OSError as e:
+                raise T7ConvertError(f"--json {json_path}: {e.strerror or e}") from None
     if report.comparison.verdict == "differs":
         raise click.exceptions.Exit(1)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import T7ConvertError
 from . import cli
+from .options import input_size as input_size_option
 
 
 @cli.command("parity")
@@ -33,10 +34,10 @@ from . import cli
               help="Size of the seeded random input (default: read from the model, e.g. 3,224,224 "
                    "for ImageNet trunks, 3,32,32 for CIFAR).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Random input batch size (default 1).")
-@click.option("--seed", type=int, default=None, help="Random input seed (default 0).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random input seed (default 0).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where the converted model runs (the reference execution is NumPy on the CPU).")
-@click.option("--rtol", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+@click.option("--rtol", type=click.FloatRange(min=0, max=1, min_open=True), default=1e-5, show_default=True,
               help="Largest relative error (max |error| / max |reference|) a stage may have.")
 @click.option("--no-module", is_flag=True,
               help="Check only the reference execution against --reference; load no PyTorch model.")
@@ -52,7 +53,6 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     t7convert parity model.t7 --reference model.ref.t7   against real Torch7's outputs as well
     """
     from .. import parity as P
-    from ..format import read
     from ..interpreter import ModelError, run
 
     if reference_file and (image or input_size or batch is not None or seed is not None):
@@ -67,7 +67,12 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         if not torch.cuda.is_available():
             raise T7ConvertError("--device cuda: no CUDA device is available")
 
-    model = P.model_in(read(t7_file))
+    from ..conversion import convert_file
+
+    # one parse serves both sides: the Torch7 modules for the reference execution, and (without MODEL)
+    # the conversion
+    converted = convert_file(t7_file)
+    model = converted.t7_model
     torch7 = P.read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
     if torch7 is not None:
@@ -78,10 +83,10 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
     else:
-        shape = P.parse_input_size(input_size) if input_size else P.guess_input_shape(model)
+        from ..api import default_input_shape
+
+        shape = input_size_option(input_size) or default_input_shape(converted)
         guessed = input_size is None
-        if shape is None:
-            shape = (3, 224, 224)
         x = P.random_input(shape, batch or 1, 0 if seed is None else seed)
         source = {"kind": "random", "seed": 0 if seed is None else seed}
 
@@ -92,7 +97,6 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed else ""
         raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
     seconds = {"reference_execution": time.perf_counter() - start}
-    del model  # the parsed file (and its memory map) is not needed any more
     if not isinstance(execution.output, np.ndarray):
         raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; parity compares tensor outputs")
 
@@ -108,7 +112,7 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     if not no_module:
         import t7convert
         start = time.perf_counter()
-        module = t7convert.load(model_file or t7_file)
+        module = t7convert.load(model_file) if model_file else converted.module()
         seconds["load_module"] = time.perf_counter() - start
         seen = P.observe(module, x, device=device)
         seconds["module"] = seen.seconds

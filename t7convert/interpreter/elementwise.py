@@ -20,7 +20,8 @@ def _tensor_in(m: T7Object, x, call: Call) -> np.ndarray:
 
 @layer("nn.Threshold", "nn.ReLU")
 def threshold(m: T7Object, x, call: Call) -> np.ndarray:
-    """THNN Threshold: ``x > threshold ? x : val`` (nn.ReLU is Threshold(0, 0)). NaN becomes ``val``."""
+    """THNN Threshold: ``x > threshold ? x : val`` (nn.ReLU is Threshold(0, 0)). Out of place NaN becomes
+    ``val``; the in-place branch tests ``x <= threshold`` instead, which keeps NaN."""
     x = _tensor_in(m, x, call)
     default = 0 if m.class_name == "nn.ReLU" else 1e-6  # ReLU always constructs Threshold(0, 0)
     th = float(number(m, "threshold", default, where=call.where))
@@ -28,7 +29,7 @@ def threshold(m: T7Object, x, call: Call) -> np.ndarray:
     if flag(m, "inplace"):
         if val > th:  # Threshold:validateParameters refuses this
             raise call.fail(f"in-place threshold with val {val} above threshold {th}")
-        x[~(x > th)] = val
+        x[x <= th] = val
         return x
     return np.where(x > th, x, val)
 

@@ -107,8 +107,9 @@ class Engine:
         fn = lookup(m, path)
         try:
             y = fn(m, x, Call(self, m, path))
-        except ValueError as e:  # numpy's complaint about shapes: the model and input do not fit
-            raise ModelError(f"{path or 'the root'} ({m.class_name}): {e}") from None
+        except (ValueError, IndexError, TypeError, OverflowError) as e:
+            # numpy's complaints about shapes and values: the model, its fields and the input do not fit
+            raise ModelError(f"{path or 'the root'} ({m.class_name}): {type(e).__name__}: {e}") from None
         if self.on_leaf is not None and not m.children:
             self.on_leaf(path)
         if self.wants(path, m) and isinstance(y, np.ndarray):

@@ -7,6 +7,8 @@ twice) and say which module and field is wrong when one is.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,7 @@ def integer(m: T7Object, name: str, default: Any = _MISSING, *, where: str) -> i
     value = number(m, name, default, where=where)
     if value is None:
         return value
-    if float(value) != int(value):
+    if not math.isfinite(float(value)) or float(value) != int(value):
         raise ModelError(f"{where} ({m.class_name}): field {name!r} should be an integer, found {value}")
     return int(value)
 

@@ -39,7 +39,12 @@ def running_var(m: T7Object, eps: float, where: str) -> np.ndarray:
 @layer(*_DIMS)
 def batch_normalization(m: T7Object, x, call: Call) -> np.ndarray:
     n_dim = _DIMS[m.class_name]
-    x = array_input(x, m, where=call.where, ndims=(n_dim - 1, n_dim))
+    if m.class_name.startswith("cudnn."):  # cudnn's BN asserts input:dim() == nDim
+        x = array_input(x, m, where=call.where, ndims=(n_dim,))
+    else:  # nn's makeBatch adds a batch dimension to one sample, and the output keeps it
+        x = array_input(x, m, where=call.where, ndims=(n_dim - 1, n_dim))
+        if x.ndim == n_dim - 1:
+            x = x[None]
     eps = float(number(m, "eps", 1e-5, where=call.where))
     mean = tensor(m, "running_mean", where=call.where)
     var = running_var(m, eps, call.where)

@@ -101,7 +101,9 @@ def _pool(m: T7Object, x, call: Call, *, kind: str, cudnn: bool) -> np.ndarray:
 
     if kind == "max":
         windows = _windows(x4, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, Ho, Wo, -np.inf)
-        out = np.fmax.reduce(np.fmax.reduce(windows, axis=-1), axis=-1)  # like THNN, NaN never wins
+        # THNN compares with `>`, so NaN never wins; cudnn.torch sets CUDNN_PROPAGATE_NAN
+        reduce = np.maximum.reduce if cudnn else np.fmax.reduce
+        out = reduce(reduce(windows, axis=-1), axis=-1)
     else:
         if cudnn:
             divide, include_pad = m.get("divide"), True

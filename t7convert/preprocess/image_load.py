@@ -173,9 +173,12 @@ def _decode_png_rgb16(path: Path) -> np.ndarray:
         with _open_pillow(path) as im:
             tile = im.tile[0] if len(im.tile) == 1 else None
             expected = f"{im.mode};16B"
-            if tile is None or tile.args != expected:
+            # Pillow >= 11 gives named tuples (codec, extents, offset, args); older ones plain tuples
+            args = tile[3] if tile is not None and len(tile) >= 4 else None
+            if args != expected:
                 raise ImageLoadError(path, "16-bit PNG that this Pillow version cannot decode to 16 bits")
-            im.tile = [tile._replace(args=f"{im.mode};{rawmode_suffix}")]
+            im.tile = [type(tile)((*tile[:3], f"{im.mode};{rawmode_suffix}", *tile[4:]))
+                       if not hasattr(tile, "_replace") else tile._replace(args=f"{im.mode};{rawmode_suffix}")]
             im.load()
             halves.append(np.asarray(im).astype(np.uint16))
     high, low = halves
@@ -201,6 +204,8 @@ def _decode_ppm(path: Path) -> tuple[np.ndarray, int]:
             raise ImageLoadError(path, "corrupt PPM/PGM header")
         numbers.append(int(data[start:pos]))
     width, height, max_value = numbers
+    if width == 0 or height == 0:
+        raise ImageLoadError(path, f"a {width}x{height} image has no pixels")
     pos += 1  # the single whitespace character after the maximum value
     channels = 3 if magic in (b"3", b"6") else 1
     count = width * height * channels
