@@ -28,11 +28,14 @@ def load(path: str, *, device: Any = None, generic: bool = False):
             head = f.read(64)
     except OSError as e:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    if converted_kind(head) is None:
+    kind = converted_kind(head)
+    if kind is None:
         module = convert_file(path, generic=generic).module()
-        return module.to(device) if device is not None else module
-    from .api import load as _load
-    return _load(path, device=device, generic=generic)
+    else:
+        from .api import load_converted
+
+        module = load_converted(path, kind)
+    return module.to(device) if device is not None else module
 
 
 def convert(path: str, output: str | None = None, **options: Any):

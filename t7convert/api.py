@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .atomic import atomic_output, check_writable
 from .canonical import ResNetSpec
 from .canonical.from_state_dict import spec_from_state_dict
 from .canonical.resnet import ResNet
-from .conversion import FORMAT_VERSION, ConvertedModel, convert_file, converted_kind
+from .conversion import FORMAT_VERSION, ConvertedModel, convert_file
 from .errors import T7ConvertError
 from .graph import Node
 from .layers import build
@@ -94,26 +95,33 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
         return (int(first.attrs["in_features"]),)
     if first is not None and first.op == "BatchNorm" and not first.attrs["spatial"]:
         return (int(first.attrs["num_features"]),)
-    channels = int(first.attrs["in_channels"]) if first is not None and first.op == "Conv2d" else 3
+    channels = 3
+    if first is not None and first.op == "Conv2d":
+        channels = int(first.attrs["in_channels"])
+    elif first is not None and first.op == "BatchNorm":
+        channels = int(first.attrs["num_features"])
     with torch.device("meta"):
         module = build(converted.graph).eval()
 
     def accepts(h: int, w: int) -> bool:
         try:
             with torch.no_grad():
-                out = module(torch.empty(1, channels, h, w, device="meta"))
+                out = module(torch.empty(2, channels, h, w, device="meta"))
         except Exception:  # noqa: BLE001 - a shape this graph rejects
             return False
         # nn.View infers a batch from the element count: a wrong size can pass as more samples
-        return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 1
+        return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2
 
     planned = _planned_size(converted.graph)
     common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
     candidates = ([planned] if planned else []) + [(s, s) for s in common]
-    candidates += [(h, t - h) for t in range(2, 129) for h in range(1, t)]
+    candidates += [(h, t - h) for t in range(2, 65) for h in range(1, t)]
+    deadline = time.monotonic() + 15.0  # shape-only runs, but a large graph takes a while each
     for h, w in candidates:
         if accepts(h, w):
             return (channels, h, w)
+        if time.monotonic() > deadline:
+            break
     raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
 
 
@@ -155,51 +163,56 @@ def _first_layer(node: Node) -> Node | None:
 
 
 # --- saving and loading --------------------------------------------------------------------------
+def check_output(output: str, source: str | None = None, *, force: bool = False) -> None:
+    """Refuse an output that exists (without ``force``), is the input itself, or cannot be written:
+    checked before converting and verifying, so that no work is lost on it."""
+    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
+        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+    if os.path.exists(output) and not force:
+        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    check_writable(output)
+
+
 def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False) -> int:
     """Write the converted model atomically; returns the file size. Refuses to overwrite without force."""
     fmt = fmt or ("safetensors" if output.endswith(".safetensors") else "pth")
-    if os.path.exists(output) and not force:
-        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
-    directory = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(directory):
-        raise T7ConvertError(f"cannot write {output}: no directory {directory}")
+    if fmt not in ("pth", "safetensors"):
+        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
-    fd, tmp = tempfile.mkstemp(prefix=".t7convert-", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_output(output) as tmp:
         if fmt == "safetensors":
             from safetensors.torch import save_file
-            save_file({k: v.contiguous() for k, v in state.items()}, tmp,
-                      metadata={"t7convert": json.dumps(converted.info())})
-        elif fmt == "pth":
+            save_file(_unshared(state), tmp, metadata={"t7convert": json.dumps(converted.info())})
+        else:
             payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
             torch.save(payload, tmp)
-        else:
-            raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return os.path.getsize(output)
 
 
+def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors stores each tensor on its own: a module Torch7 shared between places (one weight
+    tensor under two keys) is written twice."""
+    seen: set[tuple[int, int]] = set()
+    out = {}
+    for k, v in state.items():
+        v = v.contiguous()
+        key = (v.data_ptr(), v.numel())
+        out[k] = v.clone() if key in seen and v.numel() else v
+        seen.add(key)
+    return out
+
+
 def load(path: str, *, device: str | torch.device | None = None, generic: bool = False) -> nn.Module:
-    """An eval-mode module from a .t7 file, or from a file t7convert converted (.pth or .safetensors)."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError as e:
-        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    kind = converted_kind(head)
-    if kind == "torch":
-        module = _load_torch_file(path)
-    elif kind == "safetensors":
-        module = _load_safetensors(path)
-    else:
-        module = convert_file(path, generic=generic).module()
-    return module.to(device) if device is not None else module
+    """An eval-mode module from a .t7 file, or from a file t7convert converted (see :func:`t7convert.load`)."""
+    from . import load as front_door
+
+    return front_door(path, device=device, generic=generic)
+
+
+def load_converted(path: str, kind: str) -> nn.Module:
+    """The module of a file t7convert wrote: ``kind`` "torch" (.pth) or "safetensors"."""
+    return _load_torch_file(path) if kind == "torch" else _load_safetensors(path)
 
 
 def _load_torch_file(path: str) -> nn.Module:
@@ -207,17 +220,10 @@ def _load_torch_file(path: str) -> nn.Module:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
         raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and "state_dict" in obj:
-        info = obj["t7convert"]
-        return module_from_state(info, obj["state_dict"], info)
+    if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and isinstance(obj.get("state_dict"), dict):
+        return _module_for(path, obj["t7convert"], obj["state_dict"])
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        try:
-            spec = spec_from_state_dict(obj)
-        except T7ConvertError as e:
-            raise T7ConvertError(f"{path}: {e}") from None
-        info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
-                "kind": "canonical", "resnet": spec.to_dict()}
-        return module_from_state(info, obj, info)
+        return _module_for(path, None, obj)
     raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot interpret")
 
 
@@ -227,17 +233,28 @@ def _load_safetensors(path: str) -> nn.Module:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # noqa: BLE001
+        info = json.loads(meta["t7convert"]) if "t7convert" in meta else None
+    except Exception as e:  # noqa: BLE001 - safetensors and json raise many kinds on damaged files
         raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
-    if "t7convert" in meta:
-        info = json.loads(meta["t7convert"])
-        return module_from_state(info, state, info)
+    return _module_for(path, info, state)
+
+
+def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
+    """The module a converted file describes: its stored architecture, or one derived from a bare
+    torchvision-layout state_dict. Anything malformed in it is the file's fault, said with its name."""
     try:
-        spec = spec_from_state_dict(state)
+        if info is None:
+            spec = spec_from_state_dict(state)
+            info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
+                    "kind": "canonical", "resnet": spec.to_dict()}
+        if not isinstance(info, dict):
+            raise T7ConvertError("its t7convert description is not a table")
+        return module_from_state(info, state, info)
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
-    info = {"kind": "canonical", "resnet": spec.to_dict(), "architecture": spec.torchvision_name, "title": spec.title}
-    return module_from_state(info, state, info)
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
+        raise T7ConvertError(f"{path}: not a model t7convert can rebuild ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
 
 
 def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -251,14 +268,11 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     rewritten = set(getattr(module, "t7convert_info", {}).get("rewritten_stages", ()))
     if isinstance(module, ResNet):
         return [(path, m) for path, m in module.stage_modules() if path not in rewritten]
-    out: list[tuple[str, nn.Module]] = []
-    if not isinstance(module, nn.Sequential):
-        return [("", module)]
-    for i, child in enumerate(module, 1):
-        out.append((f"modules[{i}]", child))
-        if isinstance(child, nn.Sequential):
-            out += [(f"modules[{i}].modules[{j}]", grandchild) for j, grandchild in enumerate(child, 1)]
-    return out
+    # generic graphs: each module built from a node knows the Torch7 path it came from (a module inside
+    # an unwrapped DataParallelTable answers for the table's path, not its own position)
+    return [(source, sub) for sub in module.modules()
+            if (source := getattr(sub, "t7_source", "")) and source.count("modules[") <= 2
+            and source not in rewritten]
 
 
 
@@ -295,8 +309,8 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     is told each step, and during verification how many layers of how many have run.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
-    if output is not None and os.path.exists(output) and not force:
-        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    if output is not None:
+        check_output(output, path, force=force)
     step("reading and converting")
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)

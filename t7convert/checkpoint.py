@@ -20,6 +20,9 @@ _NN_PACKAGES = ("nn", "cudnn", "fbnn", "nngraph")
 def unwrap(model: Any) -> Any:
     """The model inside DataParallelTable wrappers (what fb.resnet.torch's ``model:get(1)`` returns)."""
     while isinstance(model, T7Object) and model.class_name in DATA_PARALLEL and model.children:
+        if not isinstance(model.children[0], T7Object):
+            raise T7ConvertError(f"a {model.class_name} whose first replica is a "
+                                 f"{type(model.children[0]).__name__}, not a module")
         model = model.children[0]
     return model
 

@@ -19,7 +19,7 @@ class Node:
 
     ``tensors`` are keyed by the name the built torch module gives them (``weight``, ``running_var``),
     so a node's state_dict entries are ``prefix + name``. ``source`` is the Torch7 path
-    (``modules[5].modules[1]``) and ``t7_class`` the Torch7 class, kept for messages and for parity.
+    (``modules[5].modules[1]``), kept for messages and for parity.
     """
 
     op: str
@@ -27,7 +27,6 @@ class Node:
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
     source: str = ""
-    t7_class: str = ""
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, "Node"]]:
         """(state_dict prefix, node) for this node and its descendants, as nn.Sequential names them."""
@@ -56,5 +55,7 @@ class Node:
         return {prefix + name: t for prefix, node in self.walk() for name, t in node.tensors.items()}
 
     def parameter_count(self) -> int:
-        return sum(int(np.prod(t.shape)) for _, n in self.walk() for k, t in n.tensors.items()
-                   if k in ("weight", "bias"))
+        """Weights and biases, each array once (a module Torch7 shares between places counts once, as
+        getParameters counts it)."""
+        arrays = {id(t): t for _, n in self.walk() for k, t in n.tensors.items() if k in ("weight", "bias")}
+        return sum(int(np.prod(t.shape)) for t in arrays.values())

@@ -25,7 +25,7 @@ def parameter_count(module: T7Object) -> int:
     """Weights and biases of the module and its children, each tensor once (as getParameters counts)."""
     seen: set[int] = set()
     total = 0
-    for _, m in module.walk():
+    for _, m in module.walk(unique=True):
         for name in ("weight", "bias"):
             t = m.get(name)
             if isinstance(t, np.ndarray) and id(t) not in seen:
@@ -73,7 +73,7 @@ def describe(m: T7Object) -> str:
             return f"{name}({g('constant_scalar')})"
         if short == "Dropout":
             return f"{name}({g('p')}{', v2' if g('v2') else ''})"
-    except (AttributeError, TypeError, IndexError):
+    except Exception:  # noqa: BLE001 - odd field values: fall back to the class name, as the tree must print
         pass
     return name
 
@@ -126,7 +126,7 @@ def _inspect(path: str, **read_options: Any) -> Inspection:
     if model is not None:
         ins.model = model
         ins.parameters = parameter_count(model)
-        for path_, m in model.walk():
+        for path_, m in model.walk(unique=True):
             for f in LEGACY_FIELDS:
                 if m.get(f) is not None:
                     ins.legacy[f] += 1
@@ -145,18 +145,27 @@ _TABLES = ("nn.ConcatTable", "nn.Concat", "nn.ParallelTable", "nn.DepthConcat")
 
 def torch7_string(m: T7Object, counts: bool = True) -> str:
     """``print(model)`` as Torch7 writes it (Sequential's ``[input -> (1) -> ... -> output]``,
-    ConcatTable's branches), with each layer's parameter count appended when ``counts``."""
-    kids = [c for c in m.children if isinstance(c, T7Object)]
+    ConcatTable's branches), with each layer's parameter count appended when ``counts``. A module used
+    in several places is written out at its first place and named at the others."""
+    return _torch7_string(m, counts, "", {})
+
+
+def _torch7_string(m: T7Object, counts: bool, path: str, first_seen: dict[int, str]) -> str:
+    if id(m) in first_seen:
+        return f"{m.class_name} (the module at {first_seen[id(m)] or 'the root'})"
+    first_seen[id(m)] = path
+    kids = [(i, c) for i, c in enumerate(m.children, 1) if isinstance(c, T7Object)]
+    sub = lambda i, c: _torch7_string(c, counts, f"{path}.modules[{i}]" if path else f"modules[{i}]",  # noqa: E731
+                                      first_seen)
     if kids and m.class_name not in _TABLES:
-        arrow = "".join(f" -> ({i})" for i in range(1, len(kids) + 1))
-        body = "".join(f"\n  ({i}): " + torch7_string(c, counts).replace("\n", "\n  ") for i, c in enumerate(kids, 1))
+        arrow = "".join(f" -> ({i})" for i, _ in kids)
+        body = "".join(f"\n  ({i}): " + sub(i, c).replace("\n", "\n  ") for i, c in kids)
         return f"{m.class_name} {{\n  [input{arrow} -> output]{body}\n}}"
     if kids:
         body = ""
-        for i, c in enumerate(kids, 1):
-            last = i == len(kids)
-            lead, ext = ("   `-> ", "       ") if last else ("  |`-> ", "  |    ")
-            body += f"\n  {lead}({i}): " + torch7_string(c, counts).replace("\n", "\n  " + ext)
+        for n, (i, c) in enumerate(kids, 1):
+            lead, ext = ("   `-> ", "       ") if n == len(kids) else ("  |`-> ", "  |    ")
+            body += f"\n  {lead}({i}): " + sub(i, c).replace("\n", "\n  " + ext)
         return f"{m.class_name} {{\n  input{body}\n     ... -> output\n}}"
     n = _own_params(m)
     return describe(m) + (f"  [{n:,} parameters]" if counts and n else "")

@@ -329,4 +329,6 @@ def build(node: Node) -> nn.Module:
         builder = _BUILDERS[node.op]
     except KeyError:
         raise T7ConvertError(f"unknown op {node.op!r} in a converted architecture") from None
-    return builder(node.attrs, [build(c) for c in node.children])
+    module = builder(node.attrs, [build(c) for c in node.children])
+    module.t7_source = node.source  # the Torch7 path whose output this module's output equals
+    return module

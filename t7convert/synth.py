@@ -240,7 +240,8 @@ def synthesize(name: str | Arch, *, seed: int = 0) -> T7Object:
 
 def synthesize_file(name: str | Arch, path: str, *, seed: int = 0) -> int:
     """Write a synthesized checkpoint; returns its parameter count."""
+    from .inspection import parameter_count
+
     root = synthesize(name, seed=seed)
     write(path, root)
-    return sum(int(np.prod(t.shape)) for _, m in root.walk() for k, t in m.fields.items()
-               if k in ("weight", "bias") and isinstance(t, np.ndarray))
+    return parameter_count(root)

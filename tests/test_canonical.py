@@ -183,3 +183,31 @@ def test_the_architecture_is_derivable_from_the_state_dict_alone(spec):
     with torch.device("meta"):
         sd = ResNet(spec).state_dict()
     assert spec_from_state_dict(sd) == spec
+
+
+def test_unusual_widths_load_back_from_the_bare_state_dict(tmp_path):
+    """Recognition and derivation from the state_dict choose width_per_group the same way."""
+    import dataclasses
+    from t7convert.synth import ARCHS
+    arch = dataclasses.replace(ARCHS["resnext_tiny"], widths=(16, 64, 128, 256), cardinality=2, base_width=5)
+    src = tmp_path / "odd.t7"
+    synthesize_file(arch, str(src))
+    report = api.convert(str(src), str(tmp_path / "odd.pth"))
+    assert report.converted.kind == "canonical" and report.verification.ok
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with torch.no_grad():
+        a = t7convert.load(str(tmp_path / "odd.pth"))(torch.from_numpy(x))
+        b = t7convert.load(str(src))(torch.from_numpy(x))
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_canonical_module_computes_what_torch7_computes_at_other_input_sizes(tmp_path):
+    """Torch7's Avg(7,7,1,1) + View(n):setNumInputDims(3), not torchvision's adaptive pooling."""
+    from t7convert.parity import verify
+    src = tmp_path / "tiny.t7"
+    synthesize_file("resnext_tiny", str(src))
+    converted = api.convert_file(str(src))
+    x = np.random.default_rng(1).standard_normal((1, 3, 256, 256)).astype(np.float32)
+    report = verify(converted.module(), converted.t7_model, x)
+    assert report.ok, report.summary()
+    assert report.output.shape[0] == 4  # Torch7's View makes one row per 2x2 pooled position

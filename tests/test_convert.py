@@ -311,3 +311,62 @@ def test_converters_and_reference_execution_cover_the_same_classes():
         "jointable-negative-dim", "nn-threshold"])
 def test_old_and_unusual_fields_agree_with_the_reference(tmp_path, model, shape):
     check_against_reference(tmp_path, model, tm.f32(2, *shape) if len(shape) > 1 else tm.f32(*shape))
+
+
+# --- what the reviews found: Torch7's reading of old and odd fields ------------------------------
+@pytest.mark.parametrize("model,shape", [
+    # max pooling from before ceil_mode keeps its padding (only average pooling's backwardCompatible resets it)
+    (tm.sequential(tm.module("nn.SpatialMaxPooling", kW=3, kH=3, dW=2, dH=2, padW=1, padH=1)), (2, 8, 8)),
+    (tm.sequential(tm.module("cudnn.SpatialMaxPooling", kW=3, kH=3, dW=2, dH=2, padW=1, padH=1)), (2, 8, 8)),
+    # backCompatibility lets the old `padding` field win over padW/padH
+    (tm.sequential(tm.module("nn.SpatialConvolutionMM", nInputPlane=2, nOutputPlane=3, kW=3, kH=3, dW=1, dH=1,
+                             padW=0, padH=0, padding=1, weight=tm.f32(3, 18), bias=tm.f32(3))), (2, 8, 8)),
+    # Lua truthiness: 0 is true
+    (tm.sequential(tm.module("nn.Dropout", p=0.5, v2=0)), (6,)),
+    (tm.sequential(tm.avgpool(2, 2, 2, 2, divide=0)), (2, 5, 5)),
+], ids=["maxpool-legacy-padding", "cudnn-maxpool-legacy-padding", "padding-over-padW", "dropout-v2-zero",
+        "avgpool-divide-zero"])
+def test_fields_are_read_as_torch7s_lua_reads_them(tmp_path, model, shape):
+    check_against_reference(tmp_path, model, tm.f32(2, *shape))
+
+
+def test_a_data_parallel_table_inside_the_graph_verifies(tmp_path):
+    """imagenet-multiGPU.torch saved Sequential(DataParallelTable(features), classifier)."""
+    inner = tm.sequential(tm.linear(6, 5), tm.relu())
+    model = tm.sequential(tm.linear(4, 6), tm.module("nn.DataParallelTable", modules=[inner]), tm.linear(5, 2))
+    check_against_reference(tmp_path, model, tm.f32(3, 4))
+
+
+def test_modules_shared_over_and_over_are_refused_quickly(tmp_path):
+    m = tm.sequential(tm.linear(4, 4))
+    for _ in range(40):  # a 8 KB file whose tree has 2**40 places
+        m = tm.sequential(m, m)
+    src = tm.save(tmp_path, "dag", m)
+    with pytest.raises(T7ConvertError, match="shared over and over"):
+        api.convert(str(src), str(tmp_path / "dag.pth"))
+    assert "(the module at" in t7("inspect", str(src)).output  # inspect names shared modules instead
+
+
+def test_a_module_used_twice_converts_to_safetensors_and_counts_once(tmp_path):
+    shared = tm.linear(4, 4)
+    src = tm.save(tmp_path, "tied", tm.sequential(shared, tm.relu(), shared))
+    report = api.convert(str(src), str(tmp_path / "tied.safetensors"), input_shape=(4,))
+    assert report.verification.ok and report.converted.parameters == 20
+    x = tm.f32(2, 4)
+    np.testing.assert_allclose(converted_output(tmp_path / "tied.safetensors", x),
+                               reference_run(t7convert.read(src), x).output, rtol=1e-5)
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 3)))
+    with pytest.raises(T7ConvertError, match="is the file being converted"):
+        api.convert(str(src), str(src), force=True)
+    with pytest.raises(T7ConvertError, match="no folder"):
+        api.convert(str(src), str(tmp_path / "missing" / "m.pth"))
+    assert t7convert.read(src) is not None  # the input is untouched
+
+
+def test_converted_files_get_ordinary_permissions(tmp_path):
+    src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 3)))
+    api.convert(str(src), str(tmp_path / "m.pth"))
+    assert (tmp_path / "m.pth").stat().st_mode & 0o044  # readable by others under a usual umask

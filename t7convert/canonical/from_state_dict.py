@@ -9,9 +9,8 @@ import re
 from typing import Mapping
 
 from ..errors import T7ConvertError
-from .recognize import width_per_group_candidates
 from .resnet import ResNet
-from .spec import ResNetSpec
+from .spec import ResNetSpec, choose_width_per_group
 
 _BLOCK = re.compile(r"^layer(\d+)\.(\d+)\.")
 
@@ -34,21 +33,24 @@ def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
         raise T7ConvertError("not a torchvision-layout ResNet state_dict: no layer1, layer2, ... blocks")
     bottleneck = "layer1.0.conv3.weight" in sd
     layers = [blocks[s] for s in sorted(blocks)]
-    widths, groups, wpg = [], 1, 64
+    widths, groups, wpg, stage_widths = [], 1, 64, []
     for s in range(1, len(layers) + 1):
         if bottleneck:
             out = shape(f"layer{s}.0.conv3.weight")[0]
             c2 = shape(f"layer{s}.0.conv2.weight")
             planes, width = out // 4, c2[0]
+            if len(c2) != 4 or c2[1] <= 0 or width % c2[1]:
+                raise T7ConvertError(f"layer{s}.0.conv2.weight has shape {c2}, not a grouped 3x3 convolution's")
             groups = width // c2[1]
             widths.append(planes)
-            if s == 1:
-                cands = width_per_group_candidates(planes, groups, width)
-                if not cands:
-                    raise T7ConvertError("bottleneck widths that no width_per_group produces")
-                wpg = 64 if 64 in cands else cands[0]
+            stage_widths.append((planes, groups, width))
         else:
             widths.append(shape(f"layer{s}.0.conv1.weight")[0])
+    if bottleneck:
+        chosen = choose_width_per_group(stage_widths)
+        if chosen is None:
+            raise T7ConvertError("bottleneck widths that no single width_per_group produces")
+        wpg = chosen
     projected_everywhere = all(f"layer{s}.{b}.downsample.0.weight" in sd
                                for s in range(1, len(layers) + 1) for b in range(layers[s - 1]))
     spec = ResNetSpec(block="bottleneck" if bottleneck else "basic", layers=layers, widths=widths, groups=groups,
@@ -63,6 +65,10 @@ def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
 
 
 def _same_keys(spec: ResNetSpec, sd: Mapping[str, object]) -> bool:
-    want = {k: tuple(v.shape) for k, v in ResNet(spec).state_dict().items() if not k.endswith("num_batches_tracked")}
+    import torch
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        module = ResNet(spec)
+    want = {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
     got = {k: tuple(v.shape) for k, v in sd.items() if not k.endswith("num_batches_tracked")}  # type: ignore[attr-defined]
     return want == got

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..graph import Node
-from .spec import ResNetSpec
+from .spec import ResNetSpec, choose_width_per_group, width_per_group_candidates
 
 TORCHVISION_EPS = 1e-5
 
@@ -74,7 +74,8 @@ def _flatten(nodes: list[Node]) -> list[Node]:
 
 def _joins_channels(n: Node) -> bool:
     a = n.attrs
-    return (a["dim"] == 2 and a.get("n_input_dims") in (None, 3)) or (a["dim"] == 1 and a.get("n_input_dims") == 3)
+    # the channels of a batch: dimension 2 counted absolutely, or 1 shifted by nInputDims = 3
+    return (a["dim"] == 2 and a.get("n_input_dims") is None) or (a["dim"] == 1 and a.get("n_input_dims") == 3)
 
 
 def _fold_form_b(table: Node) -> list[Node]:
@@ -133,6 +134,7 @@ class _Mapper:
         """A bias-free torchvision conv followed by its BN; a Torch7 conv bias is folded into the BN."""
         _expect(conv.op == "Conv2d" and bn.op == "BatchNorm", f"{name}: expected a convolution and a BN")
         _expect(bn.attrs["num_features"] == conv.attrs["out_channels"], f"{bn_name}: BN width differs from {name}")
+        _expect(bn.attrs["spatial"], f"{bn_name}: a BatchNormalization where a SpatialBatchNormalization belongs")
         self.state[f"{name}.weight"] = conv.tensors["weight"]
         bias = conv.tensors.get("bias")
         mean = bn.tensors["running_mean"]
@@ -193,7 +195,7 @@ def recognize(root: Node) -> Canonical:
     a = avg.attrs
     _expect(avg.op == "Pool2d" and a["kind"] == "avg" and a["kernel"] == [final_pool] * 2 and a["stride"] == [1, 1]
             and a["padding"] == [0, 0] and a.get("divide", True), f"the last pooling is not a {final_pool}x{final_pool} average")
-    _expect(view.op in ("View", "Reshape") and fc.op == "Linear", "the head is not View + Linear")
+    _expect(view.op == "View" and fc.op == "Linear", "the head is not View + Linear")
 
     m = _Mapper()
     m.conv("conv1", stem_conv, top[1], "bn1")
@@ -215,9 +217,9 @@ def recognize(root: Node) -> Canonical:
             _expect(planes == widths[-1], f"{name}: width differs from its stage")
             groups_seen.add(groups)
             if kind == "bottleneck":
-                cands = width_per_group_candidates(planes, groups, width)
-                _expect(bool(cands), f"{name}: a width of {width} is not expressible as torchvision's width_per_group")
-                wpg_seen.add(tuple(cands))
+                _expect(bool(width_per_group_candidates(planes, groups, width)),
+                        f"{name}: a width of {width} is not expressible as torchvision's width_per_group")
+                wpg_seen.add((planes, groups, width))
             needed = stride != 1 or inplanes != out
             _expect(projected or not needed, f"{name}: the shape changes but the shortcut is the identity")
             projected_where.append(projected)
@@ -227,18 +229,18 @@ def recognize(root: Node) -> Canonical:
     groups = groups_seen.pop()
     wpg = 64
     if block_kind == "bottleneck":
-        common = set(wpg_seen.pop())
-        for c in wpg_seen:
-            common &= set(c)
-        _expect(bool(common), "stages whose widths no single width_per_group produces")
-        wpg = 64 if 64 in common else min(common)
+        chosen = choose_width_per_group(wpg_seen)
+        _expect(chosen is not None, "stages whose widths no single width_per_group produces")
+        wpg = chosen
     if all(projected_where) and projected_where != needed_where:
         shortcut = "C"  # a projection in every block
     else:
         _expect(projected_where == needed_where, "projection shortcuts in some blocks only")
         shortcut = "B"  # a projection exactly where the shape changes
     _expect(fc.attrs["in_features"] == inplanes, "the Linear layer does not take the last stage's width")
-    _expect(view.attrs["sizes"] in ([inplanes], [-1]), "the View does not flatten the pooled features")
+    # exactly fb.resnet.torch's View(nFeatures):setNumInputDims(3), which the canonical module reproduces
+    _expect(view.attrs["sizes"] == [inplanes] and view.attrs.get("num_input_dims") == 3,
+            "the View is not View(features):setNumInputDims(3)")
     m.state["fc.weight"] = fc.tensors["weight"]
     _expect("bias" in fc.tensors, "the Linear layer has no bias (torchvision's fc has one)")
     m.state["fc.bias"] = fc.tensors["bias"]
@@ -246,17 +248,6 @@ def recognize(root: Node) -> Canonical:
                       num_classes=fc.attrs["out_features"], stem=stem, stem_width=stem_conv.attrs["out_channels"],
                       shortcut=shortcut)
     return Canonical(spec, m.state, m.notes, m.rewritten)
-
-
-def width_per_group_candidates(planes: int, groups: int, width: int) -> range:
-    """The width_per_group values w for which torchvision's ``int(planes * (w / 64.0)) * groups`` is
-    ``width``: those with floor(planes * w / 64) == width / groups."""
-    if planes <= 0 or groups <= 0 or width % groups:
-        return range(0)
-    d = width // groups
-    lo = -(-64 * d // planes)              # ceil(64 d / planes)
-    hi = -(-64 * (d + 1) // planes)        # first w with planes * w / 64 >= d + 1
-    return range(max(lo, 1), hi)
 
 
 def _block(m: _Mapper, name: str, block: Node, inplanes: int, stride: int):

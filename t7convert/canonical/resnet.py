@@ -4,13 +4,15 @@ One class covers ResNet-18..200 and ResNeXt (``groups``, ``width_per_group``) as
 ``resnet.py`` does, plus what fb.resnet.torch and the ResNeXt code vary and torchvision fixes: stage
 widths, stem width, shortcut type C (a projection in every block) and the CIFAR trunk (3x3 stem, no
 max-pool, three stages). With torchvision's configuration the state_dict keys and shapes are exactly
-torchvision's, so ``torchvision.models.resnext101_64x4d().load_state_dict(sd)`` accepts it.
+torchvision's, so ``torchvision.models.resnext101_64x4d().load_state_dict(sd)`` accepts it. The head
+is Torch7's (fixed average pooling, nn.View), so this module equals the Torch7 model at any input size.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from ..layers import View
 from .spec import ResNetSpec
 
 
@@ -94,8 +96,12 @@ class ResNet(nn.Module):
                 blocks.append(block(inplanes, planes, stride, downsample, spec.groups, spec.width_per_group))
                 inplanes = out
             self.add_module(f"layer{i}", nn.Sequential(*blocks))
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.flatten = nn.Flatten(1)
+        # Torch7's head, not torchvision's adaptive pooling: Avg(7,7,1,1) (8x8 for CIFAR) and
+        # View(nFeatures):setNumInputDims(3). At the native input size (224, or 32) both are the global
+        # average; at other sizes this module computes what the Torch7 model computed. Neither has
+        # parameters, so the state_dict stays torchvision's.
+        self.avgpool = nn.AvgPool2d(7 if spec.stem == "imagenet" else 8, 1)
+        self.flatten = View([inplanes], 3)
         self.fc = nn.Linear(inplanes, spec.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 
 @dataclass
@@ -61,3 +61,27 @@ class ResNetSpec:
         if self.shortcut == "C":
             name += ", shortcut C"
         return name
+
+
+def width_per_group_candidates(planes: int, groups: int, width: int) -> range:
+    """The width_per_group values w for which torchvision's ``int(planes * (w / 64.0)) * groups`` is
+    ``width``: those with floor(planes * w / 64) == width / groups."""
+    if planes <= 0 or groups <= 0 or width % groups:
+        return range(0)
+    d = width // groups
+    lo = -(-64 * d // planes)              # ceil(64 d / planes)
+    hi = -(-64 * (d + 1) // planes)        # first w with planes * w / 64 >= d + 1
+    return range(max(lo, 1), hi)
+
+
+def choose_width_per_group(stages: Iterable[tuple[int, int, int]]) -> int | None:
+    """The one width_per_group that gives every (planes, groups, width) of a bottleneck network: 64 when
+    it fits (torchvision's default), else the smallest; None when no single value fits all stages.
+    Recognition and derivation from a state_dict both decide with this, so they agree."""
+    common: set[int] | None = None
+    for planes, groups, width in stages:
+        fits = set(width_per_group_candidates(planes, groups, width))
+        common = fits if common is None else common & fits
+    if not common:
+        return None
+    return 64 if 64 in common else min(common)

@@ -14,13 +14,16 @@ from ..synth import ARCHS
              + ", ".join(sorted(ARCHS)))
 @click.argument("arch", type=click.Choice(sorted(ARCHS)), metavar="ARCH")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write the .t7 file.")
-@click.option("--seed", default=0, show_default=True, help="Random seed of the weights.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed of the weights.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def synth_command(arch: str, output: str, seed: int, force: bool) -> None:
     from ..errors import T7ConvertError
     from ..synth import synthesize_file
 
+    from ..atomic import check_writable
+
     if os.path.exists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    check_writable(output)
     n = synthesize_file(arch, output, seed=seed)
     click.echo(f"wrote {output}: {ARCHS[arch].description}; {n:,} parameters, {os.path.getsize(output):,} bytes")

@@ -5,6 +5,7 @@ the notes of what it fixed on the way. Every failure names the Torch7 class and 
 """
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ class ConversionContext:
     notes: list[str] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     _path: list[str] = field(default_factory=list)
+    converted: int = 0
+    limit: int = 200_000  # modules; a few shared modules can make a tiny file's tree exponential
 
     @property
     def path(self) -> str:
@@ -37,9 +40,12 @@ class ConversionContext:
     def convert(self, module: T7Object) -> Node:
         if not isinstance(module, T7Object):
             raise T7ConvertError(f"expected a Torch7 module at {self.path}, found {type(module).__name__}")
+        self.converted += 1
+        if self.converted > self.limit:
+            raise T7ConvertError(f"more than {self.limit:,} modules to convert: modules shared over and over "
+                                 "make the graph's tree too large")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
-        node.t7_class = node.t7_class or module.class_name
         for name in _TRAINING_STATE:
             if module.get(name) is not None:
                 self.dropped[name] += 1
@@ -65,4 +71,5 @@ def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:
     try:
         return ctx.convert(model), ctx
     except RecursionError:
-        raise T7ConvertError(f"modules nested too deeply to convert (at {ctx.path[:200]})") from None
+        raise T7ConvertError(f"modules nested too deeply to convert (beyond about {sys.getrecursionlimit() // 3} "
+                             "levels)") from None

@@ -1,6 +1,7 @@
 """Reading a Torch7 module's fields the way its Lua code does, with the defaults of older versions."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,21 @@ def number(m: T7Object, ctx, *names: str, default: Any = None) -> Any:
 
 def integer(m: T7Object, ctx, *names: str, default: int | None = None) -> int:
     v = number(m, ctx, *names, default=default)
-    if int(v) != v:
+    if not math.isfinite(v) or int(v) != v:
         raise ctx.fail(m, f"field {names[0]} is {v}, not an integer")
     return int(v)
+
+
+def optional_integer(m: T7Object, ctx, name: str) -> int | None:
+    """An integer field that may be nil (nn.View's numInputDims, JoinTable's nInputDims)."""
+    return None if m.get(name) is None else integer(m, ctx, name)
+
+
+def flag(m: T7Object, name: str) -> bool | None:
+    """A field as Lua tests it (``if self.v2 then``): nil is None, false is False, anything else
+    (0 and "" included) is True."""
+    v = m.get(name)
+    return None if v is None else v is not False
 
 
 def tensor(m: T7Object, ctx, name: str, *, required: bool = True, shape: tuple[int, ...] | None = None
@@ -55,9 +68,14 @@ def long_list(m: T7Object, ctx, name: str) -> list[int]:
     """A LongStorage / LongTensor / Lua list field as a list of ints (nn.View's ``size``)."""
     v = m.get(name)
     if isinstance(v, np.ndarray):
-        return [int(x) for x in np.asarray(v).reshape(-1).tolist()]
-    if isinstance(v, list) and all(isinstance(x, int) for x in v):
-        return list(v)
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return [int(v)]
-    raise ctx.fail(m, f"field {name} is {type(v).__name__}, not a list of sizes")
+        values = np.asarray(v).reshape(-1).tolist()
+    elif isinstance(v, list):
+        values = list(v)
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        values = [v]
+    else:
+        raise ctx.fail(m, f"field {name} is {type(v).__name__}, not a list of sizes")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and int(x) == x
+               for x in values):
+        raise ctx.fail(m, f"field {name} holds {values[:8]}, not integer sizes")
+    return [int(x) for x in values]

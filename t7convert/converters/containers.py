@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..checkpoint import DATA_PARALLEL
 from ..format import T7Object
 from ..graph import Node
-from ._fields import integer, number
+from ._fields import integer, optional_integer
 from .registry import converts
 
 
@@ -38,9 +38,8 @@ def concat(m: T7Object, ctx) -> Node:
 
 @converts("nn.JoinTable")
 def join_table(m: T7Object, ctx) -> Node:
-    n = m.get("nInputDims")
     return Node("JoinTable", {"dim": integer(m, ctx, "dimension"),
-                              "n_input_dims": None if n is None else int(number(m, ctx, "nInputDims"))})
+                              "n_input_dims": optional_integer(m, ctx, "nInputDims")})
 
 
 @converts(*DATA_PARALLEL)

@@ -19,9 +19,11 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = integer(m, ctx, "nInputPlane"), integer(m, ctx, "nOutputPlane")
     kw, kh = integer(m, ctx, "kW"), integer(m, ctx, "kH")
     dw, dh = integer(m, ctx, "dW", default=1), integer(m, ctx, "dH", default=1)
-    # before padW/padH existed, one `padding` field applied to both sides
-    pw = integer(m, ctx, "padW", "padding", default=0)
-    ph = integer(m, ctx, "padH", "padding", default=0)
+    # before padW/padH existed, one `padding` field applied to both; Torch7's backCompatibility lets it win
+    if m.get("padding") is not None:
+        pw = ph = integer(m, ctx, "padding")
+    else:
+        pw, ph = integer(m, ctx, "padW", default=0), integer(m, ctx, "padH", default=0)
     if m.class_name.startswith("fbnn."):  # fbcunn names its (symmetric) padding padLeft / padUp
         pw, ph = integer(m, ctx, "padLeft", default=pw), integer(m, ctx, "padUp", default=ph)
     groups = integer(m, ctx, "groups", default=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..format import T7Object
 from ..graph import Node
-from ._fields import number
+from ._fields import flag, number
 from .registry import converts
 
 
@@ -22,9 +22,9 @@ def dropout(m: T7Object, ctx) -> Node:
     """Torch7's original Dropout multiplies by (1 - p) at test time; with ``v2`` set (the default since
     2015) it scales during training instead and is the identity at test time."""
     p = float(number(m, ctx, "p", default=0.5))
-    if m.get("stochastic_inference"):
+    if flag(m, "stochastic_inference"):
         raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
-    v2 = bool(m.get("v2"))  # absent in files from before v2 existed: the original behaviour
+    v2 = bool(flag(m, "v2"))  # absent in files from before v2 existed: the original behaviour
     factor = 1.0 if v2 or p == 0 else 1.0 - p
     if factor != 1.0:
         ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")

@@ -10,37 +10,42 @@ from __future__ import annotations
 
 from ..format import T7Object
 from ..graph import Node
-from ._fields import integer
+from ._fields import flag, integer
 from .registry import converts
 
 
-def _geometry(m: T7Object, ctx) -> dict:
-    legacy = m.get("ceil_mode") is None
+def _geometry(m: T7Object, ctx, *, legacy_reset: bool) -> dict:
+    """Kernel, stride, padding and ceil mode. ``legacy_reset``: average pooling read from a file without
+    ``ceil_mode`` gets floor mode and no padding (its backwardCompatible); max pooling keeps its padding.
+    A missing stride is what the constructors default to: the kernel for max pooling, 1 for average."""
+    reset = legacy_reset and m.get("ceil_mode") is None
+    kh, kw = integer(m, ctx, "kH"), integer(m, ctx, "kW")
+    default_h, default_w = (1, 1) if legacy_reset else (kh, kw)
     return {
-        "kernel": [integer(m, ctx, "kH"), integer(m, ctx, "kW")],
-        "stride": [integer(m, ctx, "dH", default=1), integer(m, ctx, "dW", default=1)],
-        "padding": [0, 0] if legacy else [integer(m, ctx, "padH", default=0), integer(m, ctx, "padW", default=0)],
-        "ceil_mode": bool(m.get("ceil_mode") or False),
+        "kernel": [kh, kw],
+        "stride": [integer(m, ctx, "dH", default=default_h), integer(m, ctx, "dW", default=default_w)],
+        "padding": [0, 0] if reset else [integer(m, ctx, "padH", default=0), integer(m, ctx, "padW", default=0)],
+        "ceil_mode": bool(flag(m, "ceil_mode")),
         "adjust_last_window": "never" if m.class_name.startswith("cudnn.") else "if_padded",
     }
 
 
 @converts("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling")
 def max_pooling(m: T7Object, ctx) -> Node:
-    return Node("Pool2d", {"kind": "max", **_geometry(m, ctx)})
+    return Node("Pool2d", {"kind": "max", **_geometry(m, ctx, legacy_reset=False)})
 
 
 @converts("nn.SpatialAveragePooling", "cudnn.SpatialAveragePooling")
 def average_pooling(m: T7Object, ctx) -> Node:
-    attrs = {"kind": "avg", **_geometry(m, ctx)}
+    attrs = {"kind": "avg", **_geometry(m, ctx, legacy_reset=True)}
     if m.class_name.startswith("cudnn."):
         if m.get("divide") is False:
             raise ctx.fail(m, "divide=false is not supported by cudnn.SpatialAveragePooling")
         attrs.update(count_include_pad=True, divide=True)
     else:
         legacy = m.get("ceil_mode") is None
-        # updateOutput multiplies by kW*kH unless `divide` is set: files from before the field existed
-        # (nil) hold the old sum pooling
-        attrs.update(count_include_pad=True if legacy else m.get("count_include_pad") is not False,
-                     divide=bool(m.get("divide")))
+        # THNN gets count_include_pad as Lua gives it (nil is false); updateOutput multiplies by kW*kH
+        # unless `divide` is set: files from before the field existed (nil) hold the old sum pooling
+        attrs.update(count_include_pad=True if legacy else bool(flag(m, "count_include_pad")),
+                     divide=bool(flag(m, "divide")))
     return Node("Pool2d", attrs)

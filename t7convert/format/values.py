@@ -13,6 +13,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..errors import T7ConvertError
+
 
 class T7Table(dict):
     """A Lua table with non-list keys. Hashable by identity, as Lua tables are."""
@@ -141,12 +143,30 @@ class T7Object:
         """The version Torch7's ``read`` methods see: 0 when the file has no ``V n`` prefix."""
         return 0 if self.version is None else self.version
 
-    def walk(self, path: str = "") -> Iterator[tuple[str, "T7Object"]]:
-        """Yield (path, module) for this module and every descendant, depth first."""
-        yield path, self
-        for i, child in enumerate(self.children, 1):
-            if isinstance(child, T7Object):
-                yield from child.walk(f"{path}.modules[{i}]" if path else f"modules[{i}]")
+    def walk(self, path: str = "", *, unique: bool = False,
+             limit: int = 1_000_000) -> Iterator[tuple[str, "T7Object"]]:
+        """Yield (path, module) for this module and every descendant, depth first.
+
+        A module used in several places (Torch7 allows sharing) comes once per place, or only at its
+        first place with ``unique``. Iterative, and at most ``limit`` visits: a small file can share
+        modules so that its tree has exponentially many places.
+        """
+        stack: list[tuple[str, T7Object]] = [(path, self)]
+        seen: set[int] = set()
+        visits = 0
+        while stack:
+            p, m = stack.pop()
+            if unique:
+                if id(m) in seen:
+                    continue
+                seen.add(id(m))
+            visits += 1
+            if visits > limit:
+                raise T7ConvertError(f"more than {limit:,} modules in the tree (modules shared over and over?)")
+            yield p, m
+            kids = [(f"{p}.modules[{i}]" if p else f"modules[{i}]", c)
+                    for i, c in enumerate(m.children, 1) if isinstance(c, T7Object)]
+            stack.extend(reversed(kids))
 
     def __repr__(self) -> str:
         v = "" if self.version is None else f" v{self.version}"

@@ -18,11 +18,11 @@ import math
 import os
 import re
 import struct
-import tempfile
 from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
+from ..atomic import atomic_output
 from ..errors import T7ConvertError
 from . import classes as C
 from .reader import TdsHash, TdsVec
@@ -341,30 +341,8 @@ def write(path: str | os.PathLike, obj: Any, *, encoding: str = "binary", long_s
     ``long_size=4`` writes what a Torch7 build with 4-byte ``long`` writes (read it in Torch7 with
     ``torch.load(path, 'b32')``).
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".t7convert-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            _write_to(f, obj, encoding, long_size)
-        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; give the file what open() would
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _mode_for(path: str) -> int:
-    """The permissions of the file being replaced, or of a new file under the process's umask."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    with atomic_output(path) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
+        _write_to(f, obj, encoding, long_size)
 
 
 __all__ = ["write", "dumps"]

@@ -21,6 +21,7 @@ from .registry import ModelError, lookup
 
 #: Containers Torch7 saves around a model for multi-GPU training; the model is their first replica.
 WRAPPERS = DATA_PARALLEL
+MAX_CALLS = 1_000_000
 
 
 def child_path(parent: str, index0: int) -> str:
@@ -97,6 +98,7 @@ class Engine:
         self.paths = set(paths)
         self.execution = Execution(output=None)
         self.on_leaf = on_leaf
+        self.calls = 0
 
     def wants(self, path: str, m: T7Object) -> bool:
         if not self.record or not path:
@@ -104,6 +106,9 @@ class Engine:
         return depth(path) <= self.record_depth or path in self.paths or is_residual_block(m)
 
     def forward(self, m: Any, x: Any, path: str) -> Any:
+        self.calls += 1
+        if self.calls > MAX_CALLS:  # shared modules can make a small file's graph exponentially long
+            raise ModelError(f"{path or 'the root'}: more than {MAX_CALLS:,} module calls in one forward")
         fn = lookup(m, path)
         try:
             y = fn(m, x, Call(self, m, path))

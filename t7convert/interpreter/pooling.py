@@ -118,7 +118,7 @@ def _pool(m: T7Object, x, call: Call, *, kind: str, cudnn: bool) -> np.ndarray:
         cols = _counts(W, g.kW, g.dW, g.padW, Wo, include_pad)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = sums / (rows[:, None] * cols[None, :])
-        if not cudnn and divide in (None, False):
+        if not cudnn and (divide is None or divide is False):  # Lua: only nil and false are false
             out = out * (g.kW * g.kH)
     return out if x.ndim == 4 else out[0]
 
