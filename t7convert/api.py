@@ -60,16 +60,16 @@ def _with_bn_counters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
-def module_from_state(architecture: dict[str, Any], state: dict[str, Any], info: dict[str, Any]) -> nn.Module:
-    """Build the eval-mode module an architecture describes, on the given tensors (numpy arrays are
-    wrapped, not copied)."""
+def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
+    """Build the eval-mode module a converted model's description (:meth:`ConvertedModel.info`, or a
+    file's stored copy of it) names, on the given tensors (numpy arrays are wrapped, not copied)."""
     state = _tensors(state)
-    kind = architecture.get("kind")
+    kind = info.get("kind")
     with torch.device("meta"):
         if kind == "canonical":
-            module: nn.Module = ResNet(ResNetSpec.from_dict(architecture["resnet"]))
+            module: nn.Module = ResNet(ResNetSpec.from_dict(info["resnet"]))
         elif kind == "generic":
-            module = build(Node.from_spec(architecture["graph"]))
+            module = build(Node.from_spec(info["graph"]))
         else:
             raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
     state = _with_bn_counters(state)
@@ -249,7 +249,7 @@ def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
                     "kind": "canonical", "resnet": spec.to_dict()}
         if not isinstance(info, dict):
             raise T7ConvertError("its t7convert description is not a table")
-        return module_from_state(info, state, info)
+        return module_from_state(info, state)
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
@@ -273,8 +273,6 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(source, sub) for sub in module.modules()
             if (source := getattr(sub, "t7_source", "")) and source.count("modules[") <= 2
             and source not in rewritten]
-
-
 
 
 @dataclass
@@ -315,12 +313,10 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        from .parity import verify as run_parity
+        from .parity import random_input, verify as run_parity
 
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         report.input_shape = shape
-        from .parity import random_input
-
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
         report.verification = run_parity(converted.module(), converted.t7_model, x, rtol=rtol,

@@ -59,7 +59,7 @@ class ConvertedModel:
         """The eval-mode torch module, its tensors sharing memory with the state (no copy)."""
         from .api import module_from_state
 
-        return module_from_state(self.architecture, self.state, self.info())
+        return module_from_state(self.info(), self.state)
 
 
 def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:

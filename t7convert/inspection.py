@@ -82,7 +82,6 @@ def describe(m: T7Object) -> str:
 class Inspection:
     doc: T7Document
     root_kind: str
-    modules: list[dict[str, Any]] = field(default_factory=list)
     parameters: int | None = None
     legacy: Counter = field(default_factory=Counter)
     model: T7Object | None = None
@@ -103,18 +102,18 @@ class Inspection:
             "versions_missing": sorted({c for (c, v) in d.classes if v is None}),
             "tensor_types": dict(tensor_types), "tensors": len(d.tensors),
             "shared_storages": sum(1 for s in storages if s["tensors"] > 1), "storages": storages,
-            "functions": d.functions, "legacy_fields": dict(self.legacy), "modules": self.modules,
+            "functions": d.functions, "legacy_fields": dict(self.legacy), "modules": self.module_rows(),
         }
+
+    def module_rows(self) -> list[dict[str, Any]]:
+        """One row per module (a shared module at its first place), for ``--json``."""
+        if self.model is None:
+            return []
+        return [{"path": p or "<root>", "class": m.class_name, "version": m.version, "description": describe(m),
+                 "parameters": _own_params(m), "depth": p.count("modules[")} for p, m in self.model.walk(unique=True)]
 
 
 def inspect_file(path: str, **read_options: Any) -> Inspection:
-    try:
-        return _inspect(path, **read_options)
-    except RecursionError:
-        raise T7ConvertError(f"{path}: modules nested too deeply to show") from None
-
-
-def _inspect(path: str, **read_options: Any) -> Inspection:
     doc = read_document(path, **read_options)
     root = doc.root
     kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
@@ -126,13 +125,10 @@ def _inspect(path: str, **read_options: Any) -> Inspection:
     if model is not None:
         ins.model = model
         ins.parameters = parameter_count(model)
-        for path_, m in model.walk(unique=True):
+        for _, m in model.walk(unique=True):
             for f in LEGACY_FIELDS:
                 if m.get(f) is not None:
                     ins.legacy[f] += 1
-            ins.modules.append({"path": path_ or "<root>", "class": m.class_name, "version": m.version,
-                                "description": describe(m), "parameters": _own_params(m),
-                                "depth": path_.count("modules[")})
     return ins
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -41,14 +40,13 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     DIFFERS; unreadable images are listed and left out, they do not stop the run.
     """
     import t7convert
+    from ..atomic import check_writable
     from ..errors import T7ConvertError
     from ..evaluate import EvaluationReport, evaluate, identify_architecture
     from ..published import DEFAULT_TOLERANCE
 
     if json_path and json_path != "-":
-        folder = Path(json_path).resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise T7ConvertError(f"--json {json_path}: cannot write there (checked before evaluating)")
+        check_writable(json_path)  # before an evaluation that may take an hour
     model = t7convert.load(model_path)
     architecture, source = identify_architecture(model, model_path, expect)
     result = evaluate(model, data_dir, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
