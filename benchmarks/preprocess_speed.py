@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from t7convert.preprocess import load_image, val_transform
+from t7convert.imagenet.preprocess import load_image, val_transform
 
 
 def _synthetic(folder: Path) -> Path:

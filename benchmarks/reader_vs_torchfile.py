@@ -35,7 +35,7 @@ def synthesize(path: str, params: int, tensors: int, seed: int = 0) -> None:
     """Write the checkpoint: an nn.Sequential of conv + batch-norm modules over two flat storages."""
     import numpy as np
 
-    from t7convert.format import T7Object, T7Table, write
+    from t7convert.torch7.format import T7Object, T7Table, write
 
     rng = np.random.default_rng(seed)
     flat = np.empty(params, np.float32)

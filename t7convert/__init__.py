@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import T7ConvertError, T7FormatError, UnsupportedModuleError
-from .format import T7Function, T7Object, T7Storage, read, read_document, write
-
-__version__ = "0.1.0"
+from t7convert.common.errors import T7ConvertError, T7FormatError, UnsupportedModuleError
+from t7convert.common.version import __version__
+from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
 __all__ = ["read", "read_document", "write", "load", "convert", "T7ConvertError", "T7FormatError",
            "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
@@ -21,7 +20,7 @@ def load(path: str, *, device: Any = None, generic: bool = False):
 
     A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast.
     """
-    from .conversion import convert_file, converted_kind
+    from t7convert.conversion.model import convert_file, converted_kind
 
     try:
         with open(path, "rb") as f:
@@ -30,9 +29,11 @@ def load(path: str, *, device: Any = None, generic: bool = False):
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
     kind = converted_kind(head)
     if kind is None:
-        module = convert_file(path, generic=generic).module()
+        from t7convert.pytorch.build import module_of
+
+        module = module_of(convert_file(path, generic=generic))
     else:
-        from .api import load_converted
+        from t7convert.pytorch.files import load_converted
 
         module = load_converted(path, kind)
     return module.to(device) if device is not None else module
@@ -40,5 +41,5 @@ def load(path: str, *, device: Any = None, generic: bool = False):
 
 def convert(path: str, output: str | None = None, **options: Any):
     """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
-    from .api import convert as _convert
+    from t7convert.api import convert as _convert
     return _convert(path, output, **options)

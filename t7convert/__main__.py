@@ -1,4 +1,4 @@
 """``python -m t7convert`` runs the command line."""
-from .cli import main
+from t7convert.cli import main
 
 main()

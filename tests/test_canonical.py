@@ -10,15 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch7_models as tm
 
 import t7convert
 from t7convert import api
-from t7convert.canonical import ResNetSpec
-from t7convert.canonical.from_state_dict import spec_from_state_dict
-from t7convert.canonical.resnet import ResNet
-from t7convert.synth import synthesize_file
-
-import torch7_models as tm
+from t7convert.conversion.resnet_spec import ResNetSpec
+from t7convert.pytorch.from_state_dict import spec_from_state_dict
+from t7convert.pytorch.resnet import ResNet
+from t7convert.torch7.synth import synthesize_file
 
 TORCHVISION = {  # name: (block, layers, groups, width_per_group)
     "resnet18": ("basic", [2, 2, 2, 2], 1, 64),
@@ -188,7 +187,8 @@ def test_the_architecture_is_derivable_from_the_state_dict_alone(spec):
 def test_unusual_widths_load_back_from_the_bare_state_dict(tmp_path):
     """Recognition and derivation from the state_dict choose width_per_group the same way."""
     import dataclasses
-    from t7convert.synth import ARCHS
+
+    from t7convert.torch7.synth import ARCHS
     arch = dataclasses.replace(ARCHS["resnext_tiny"], widths=(16, 64, 128, 256), cardinality=2, base_width=5)
     src = tmp_path / "odd.t7"
     synthesize_file(arch, str(src))
@@ -203,11 +203,11 @@ def test_unusual_widths_load_back_from_the_bare_state_dict(tmp_path):
 
 def test_the_canonical_module_computes_what_torch7_computes_at_other_input_sizes(tmp_path):
     """Torch7's Avg(7,7,1,1) + View(n):setNumInputDims(3), not torchvision's adaptive pooling."""
-    from t7convert.parity import verify
+    from t7convert.parity.compare import verify
     src = tmp_path / "tiny.t7"
     synthesize_file("resnext_tiny", str(src))
     converted = api.convert_file(str(src))
     x = np.random.default_rng(1).standard_normal((1, 3, 256, 256)).astype(np.float32)
-    report = verify(converted.module(), converted.t7_model, x)
+    report = verify(api.module_of(converted), converted.t7_model, x)
     assert report.ok, report.summary()
     assert report.output.shape[0] == 4  # Torch7's View makes one row per 2x2 pooled position

@@ -9,9 +9,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 import t7convert
-from t7convert.classify import classify, format_like_classify_lua
-from t7convert.cli import classify_cmd  # noqa: F401  (registers the command)
-from t7convert.cli import cli
+from t7convert.cli import (
+    classify_cmd,  # noqa: F401  (registers the command)
+    cli,
+)
+from t7convert.imagenet.classify import classify, format_like_classify_lua
 
 # The example in fb.resnet.torch's pretrained/README.md, as (0-based index, probability).
 README_EXAMPLE = [(285, 0.77302575111389), (281, 0.060410376638174), (282, 0.040622022002935),
@@ -49,7 +51,7 @@ def test_top5_comes_with_imagenet_names_and_probabilities(cat):
     (result,) = classify(model, [cat], device="cpu")
     assert model.inputs == [(1, 3, 224, 224)]
     # the image arrived through fb.resnet.torch's validation transform (scaled, normalised, cropped)
-    from t7convert import preprocess as pp
+    from t7convert.imagenet import preprocess as pp
     assert torch.equal(model.images[0][0], pp.val_transform()(pp.load_image(cat)))
     assert [p.index for p in result.predictions] == [i for i, _ in README_EXAMPLE]
     assert [p.name for p in result.predictions] == [

@@ -14,15 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch7_models as tm
 from click.testing import CliRunner
 
 import t7convert
 from t7convert import T7ConvertError, api
 from t7convert.cli import _register, cli
-from t7convert.converters import registry
+from t7convert.conversion import registry
 from t7convert.interpreter import run as reference_run
-
-import torch7_models as tm
 
 _register()
 MODEL_FIXTURES = ["resnext11_c4x4d_C_cifar", "resnext11_c4x4d_B_cifar", "resnext_tiny_32x1d_C_imagenet",
@@ -293,7 +292,7 @@ def test_fbcunn_layers_padding_names_inverse_std_and_dropout(tmp_path):
 
 
 def test_converters_and_reference_execution_cover_the_same_classes():
-    from t7convert.converters import supported_classes as converted
+    from t7convert.conversion.context import supported_classes as converted
     from t7convert.interpreter import supported_classes as executed
     assert set(converted()) == set(executed())
 

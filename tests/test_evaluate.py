@@ -18,12 +18,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 import t7convert
-from t7convert.cli import cli
-from t7convert.cli import evaluate_cmd  # noqa: F401  (registers the command)
-from t7convert.evaluate import combine_crops, evaluate, identify_architecture
-from t7convert.imagenet import imagenet_class_names, imagenet_val_labels, imagenet_wnids
-from t7convert.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from t7convert.published import architecture_from_name, compare, find_published, published_rows
+from t7convert.cli import (
+    cli,
+    evaluate_cmd,  # noqa: F401  (registers the command)
+)
+from t7convert.imagenet.datasets import imagenet_class_names, imagenet_val_labels, imagenet_wnids
+from t7convert.imagenet.evaluate import combine_crops, evaluate, identify_architecture
+from t7convert.imagenet.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from t7convert.imagenet.published import architecture_from_name, compare, find_published, published_rows
 
 # (label position, shown position) per image: positions index the classes in label order, and an
 # image shows the grey level of its "shown" class. Top-1 is right when the two agree; top-5 when the
@@ -152,8 +154,8 @@ def test_limit_takes_images_spread_over_all_classes(class_folder_set):
 
 
 def _sampled_paths(root: Path, limit: int) -> list[str]:
-    from t7convert.evaluate import _spread_subset
-    from t7convert.imagenet import find_validation_set
+    from t7convert.imagenet.datasets import find_validation_set
+    from t7convert.imagenet.evaluate import _spread_subset
     return [s.path for s in _spread_subset(find_validation_set(root, len(FOLDERS)).samples, limit)]
 
 

@@ -17,9 +17,19 @@ import pytest
 
 import t7convert
 from t7convert import T7FormatError
-from t7convert.format import (T7BooleanKey, T7Function, T7List, T7Object, T7Storage, T7Table, TdsHash, TdsVec,
-                              read_document, write)
-from t7convert.format.compare import canonical, same
+from t7convert.torch7.format import (
+    T7BooleanKey,
+    T7Function,
+    T7List,
+    T7Object,
+    T7Storage,
+    T7Table,
+    TdsHash,
+    TdsVec,
+    read_document,
+    write,
+)
+from t7convert.torch7.format.compare import canonical, same
 
 VARIANTS = ("binary", "ascii", "long4")
 
@@ -355,7 +365,7 @@ def test_error_names_object_path(tmp_path):
         T7Object("nn.ReLU", 1, T7Table()),
         T7Object("nn.Sequential", 1, T7Table(modules=[T7Object("nn.Linear", 1, T7Table(
             weight=np.ones((3, 2), np.float32), bias=np.ones(3, np.float32)))]))]))
-    data = t7convert.format.dumps(model)
+    data = t7convert.torch7.format.dumps(model)
     cut = data.index(b"torch.FloatStorage") + 30  # inside the weight's storage data
     e = _fail(data[:cut], tmp_path)
     assert e.object_path == "modules[2].modules[1].weight.storage", str(e)
@@ -372,14 +382,14 @@ def test_error_empty_and_foreign_files(tmp_path):
 
 def test_error_unknown_tag_trailing_garbage_bad_reference(tmp_path):
     assert "unknown type tag" in _fail(struct.pack("<i", 9), tmp_path).reason
-    assert "trailing garbage" in _fail(t7convert.format.dumps({"a": 1}) + b"\x00", tmp_path).reason
+    assert "trailing garbage" in _fail(t7convert.torch7.format.dumps({"a": 1}) + b"\x00", tmp_path).reason
     # a table whose only value refers to object #7, never defined
     e = _fail(struct.pack("<iiiid", 3, 1, 1, 1, 1.0) + struct.pack("<ii", 3, 7), tmp_path)
     assert "never defined" in e.reason and e.object_path == "[1]"
 
 
 def test_error_view_outside_storage(tmp_path):
-    data = bytearray(t7convert.format.dumps(np.arange(6, dtype=np.float32)))
+    data = bytearray(t7convert.torch7.format.dumps(np.arange(6, dtype=np.float32)))
     # the size 6 (8-byte long) right after the class name and nDimension
     at = data.index(b"torch.FloatTensor") + len(b"torch.FloatTensor") + 4
     assert data[at:at + 8] == struct.pack("<q", 6)
@@ -462,7 +472,7 @@ def test_cuda_classes_read_as_cpu_dtypes(tmp_path, cuda, cpu):
     dtype = {"Float": "f4", "Double": "f8", "Half": "f2", "Long": "i8", "Byte": "u1", "Int": "i4", "Short": "i2",
              "Char": "i1"}[cpu]
     a = np.arange(12).astype(dtype).reshape(3, 4)
-    data = t7convert.format.dumps({"w": a, "v": a[:, 1:3]})
+    data = t7convert.torch7.format.dumps({"w": a, "v": a[:, 1:3]})
     data = _rename(data, f"torch.{cpu}Tensor".encode(), f"torch.{cuda}Tensor".encode())
     data = _rename(data, f"torch.{cpu}Storage".encode(), f"torch.{cuda}Storage".encode())
     path = tmp_path / "cuda.t7"
@@ -485,7 +495,7 @@ def test_half_tensor(tmp_path):
 
 
 def test_legacy_tds_hash_name(tmp_path):
-    data = _rename(t7convert.format.dumps(TdsHash({1: 2})), b"tds.Hash", b"tds_hash")
+    data = _rename(t7convert.torch7.format.dumps(TdsHash({1: 2})), b"tds.Hash", b"tds_hash")
     path = tmp_path / "old.t7"
     path.write_bytes(data)
     x = t7convert.read(path)
@@ -525,7 +535,7 @@ def test_class_without_version_prefix(tmp_path):
 
 def test_expanded_tensor_limits(tmp_path):
     """Zero strides (an expanded tensor) are legal; a huge one over a tiny file is refused."""
-    data = bytearray(t7convert.format.dumps(np.ones(1, np.float32)))
+    data = bytearray(t7convert.torch7.format.dumps(np.ones(1, np.float32)))
     at = data.index(b"torch.FloatTensor") + len(b"torch.FloatTensor") + 4
     data[at:at + 16] = struct.pack("<qq", 1000, 0)  # size 1000, stride 0
     path = tmp_path / "expand.t7"

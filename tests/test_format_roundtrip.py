@@ -22,9 +22,20 @@ from hypothesis.extra import numpy as hnp
 
 import t7convert
 from t7convert import T7ConvertError
-from t7convert.format import (T7BooleanKey, T7Function, T7Object, T7Storage, T7Table, TdsHash, TdsVec,
-                              as_storage, dumps, read_document, write)
-from t7convert.format.compare import canonical
+from t7convert.torch7.format import (
+    T7BooleanKey,
+    T7Function,
+    T7Object,
+    T7Storage,
+    T7Table,
+    TdsHash,
+    TdsVec,
+    as_storage,
+    dumps,
+    read_document,
+    write,
+)
+from t7convert.torch7.format.compare import canonical
 
 ENCODINGS = [("binary", 8), ("ascii", 8), ("binary", 4)]
 # T7CONVERT_HYPOTHESIS_SCALE=20 runs twenty times as many generated examples (a longer, deeper search).
@@ -331,7 +342,13 @@ def test_fixtures_rewrite_equal(torch7_fixtures):
         for encoding, long_size in ENCODINGS:
             if encoding == "ascii" and path.stat().st_size > 1_000_000:
                 continue
-            doc2 = _roundtrip(doc.root, encoding, long_size, name=path.name)
+            try:
+                doc2 = _roundtrip(doc.root, encoding, long_size, name=path.name)
+            except T7ConvertError as e:
+                # buffers saved as a forward left them (pooling indices) may hold longs beyond 32 bits
+                if long_size == 4 and "does not fit in 4-byte longs" in str(e):
+                    continue
+                raise
             assert canonical(doc2.root) == want, (path.name, encoding, long_size)
             assert _storage_partition(doc2) == partition, (path.name, encoding, long_size)
             if encoding == "binary" and long_size == doc.long_size and doc.encoding == "binary":

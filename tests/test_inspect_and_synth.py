@@ -9,14 +9,13 @@ import sys
 
 import numpy as np
 import pytest
+import torch7_models as tm
 from click.testing import CliRunner
 
 import t7convert
 from t7convert.cli import _register, cli
-from t7convert.inspection import inspect_file
-from t7convert.synth import ARCHS, synthesize, synthesize_file
-
-import torch7_models as tm
+from t7convert.conversion.inspection import inspect_file
+from t7convert.torch7.synth import ARCHS, synthesize, synthesize_file
 
 _register()
 
@@ -65,7 +64,7 @@ def test_inspect_shows_sharing_legacy_fields_and_missing_versions(tmp_path):
 
 
 def test_inspect_does_not_import_torch(torch7_fixtures):
-    code = ("import sys, t7convert.inspection as i; i.inspect_file(sys.argv[1]); "
+    code = ("import sys, t7convert.conversion.inspection as i; i.inspect_file(sys.argv[1]); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(torch7_fixtures / "torch7/models/resnet20_cifar_shortcutA.t7")],
                          capture_output=True, text=True, check=True).stdout

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 import t7convert
 from t7convert import T7ConvertError, T7Object, UnsupportedModuleError
-from t7convert.format import as_storage
 from t7convert.interpreter import run, supported_classes
 from t7convert.interpreter.pooling import cudnn_size, thnn_size
+from t7convert.torch7.format import as_storage
 
 RTOL = 1e-5
 rng = np.random.default_rng(7)
@@ -419,7 +419,7 @@ def test_unsupported_class_names_class_path_and_what_is_supported():
 
 
 def test_the_interpreter_covers_every_class_the_converters_cover():
-    from t7convert.converters.registry import supported_classes as converted
+    from t7convert.conversion.registry import supported_classes as converted
     assert set(converted()) <= set(supported_classes())
 
 

@@ -18,7 +18,7 @@ import t7convert
 import t7convert.cli.parity_cmd  # noqa: F401  (registers the command on the group)
 from t7convert import T7Object, api, parity
 from t7convert.cli import cli
-from t7convert.format import as_storage
+from t7convert.torch7.format import as_storage
 
 rng = np.random.default_rng(3)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 import t7convert
-from t7convert.format import T7Object, as_storage
+from t7convert.torch7.format import T7Object, as_storage
 
 rng = np.random.default_rng(1234)
 

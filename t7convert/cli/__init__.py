@@ -12,7 +12,7 @@ import sys
 import click
 from click_default_group import DefaultGroup
 
-from ..errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -69,7 +69,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import commands  # noqa: F401  (each module adds its command to ``cli``)
+    from t7convert.cli import commands  # noqa: F401  (each module adds its command to ``cli``)
 
 
 # Commands that leave nothing to clean up once their output is in place (convert renames its file

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli
+from t7convert.cli import cli
 
 
 @cli.command("classify")
@@ -18,7 +18,7 @@ def classify_command(model_path: str, images: tuple[str, ...], top: int, device:
                      interpolation: str) -> None:
     """Most probable classes of each IMAGE (softmax of MODEL's output), best first."""
     import t7convert
-    from ..classify import format_like_classify_lua, iter_classify
+    from t7convert.imagenet.classify import format_like_classify_lua, iter_classify
 
     model = t7convert.load(model_path)
     for result in iter_classify(model, images, top=top, device=device, interpolation=interpolation):

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from . import FINISHED, cli
-from .options import input_size as input_size_option
+from t7convert.cli import FINISHED, cli
+from t7convert.cli.options import input_size as input_size_option
 
 
 @cli.command("convert")
@@ -26,8 +26,8 @@ from .options import input_size as input_size_option
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
                     input_size: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
-    from ..api import VerificationError, convert
-    from .summary import print_summary
+    from t7convert.api import VerificationError, convert
+    from t7convert.cli.summary import print_summary
 
     if output is None:
         stem = os.path.splitext(path)[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import cli
+from t7convert.cli import cli
 
 
 @cli.command("evaluate")
@@ -40,10 +40,10 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     DIFFERS; unreadable images are listed and left out, they do not stop the run.
     """
     import t7convert
-    from ..atomic import check_writable
-    from ..errors import T7ConvertError
-    from ..evaluate import EvaluationReport, evaluate, identify_architecture
-    from ..published import DEFAULT_TOLERANCE
+    from t7convert.common.atomic import check_writable
+    from t7convert.common.errors import T7ConvertError
+    from t7convert.imagenet.evaluate import EvaluationReport, evaluate, identify_architecture
+    from t7convert.imagenet.published import DEFAULT_TOLERANCE
 
     if json_path and json_path != "-":
         check_writable(json_path)  # before an evaluation that may take an hour

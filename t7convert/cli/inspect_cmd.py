@@ -5,7 +5,7 @@ import json
 
 import click
 
-from . import cli
+from t7convert.cli import cli
 
 
 @cli.command("inspect")
@@ -15,7 +15,7 @@ from . import cli
               help="Bytes per long in a binary file (detected when not given; 4 for files from Windows builds).")
 def inspect_command(path: str, as_json: bool, long_size: str | None) -> None:
     """Show what a .t7 file holds without converting it."""
-    from ..inspection import format_summary, format_tree, inspect_file
+    from t7convert.conversion.inspection import format_summary, format_tree, inspect_file
 
     ins = inspect_file(path, long_size=int(long_size) if long_size else None)
     if as_json:

@@ -17,9 +17,9 @@ from typing import Any
 import click
 import numpy as np
 
-from ..errors import T7ConvertError
-from . import cli
-from .options import input_size as input_size_option
+from t7convert.cli import cli
+from t7convert.cli.options import input_size as input_size_option
+from t7convert.common.errors import T7ConvertError
 
 
 @cli.command("parity")
@@ -52,8 +52,8 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     t7convert parity model.t7 model.pth --image cat.jpg
     t7convert parity model.t7 --reference model.ref.t7   against real Torch7's outputs as well
     """
-    from .. import parity as P
-    from ..interpreter import ModelError, run
+    from t7convert import parity as P
+    from t7convert.interpreter import ModelError, run
 
     if reference_file and (image or input_size or batch is not None or seed is not None):
         raise click.UsageError("--reference brings its own input: drop --image, --input-size, --batch, --seed")
@@ -67,7 +67,7 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         if not torch.cuda.is_available():
             raise T7ConvertError("--device cuda: no CUDA device is available")
 
-    from ..conversion import convert_file
+    from t7convert.conversion.model import convert_file
 
     # one parse serves both sides: the Torch7 modules for the reference execution, and (without MODEL)
     # the conversion
@@ -79,11 +79,11 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         x = np.asarray(torch7.input, dtype=np.float32)
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
-        from ..preprocess import load_image, val_transform
+        from t7convert.imagenet.preprocess import load_image, val_transform
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
     else:
-        from ..api import default_input_shape
+        from t7convert.pytorch.input_shape import default_input_shape
 
         shape = input_size_option(input_size) or default_input_shape(converted)
         guessed = input_size is None
@@ -111,8 +111,9 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
 
     if not no_module:
         import t7convert
+        from t7convert.pytorch.build import module_of
         start = time.perf_counter()
-        module = t7convert.load(model_file) if model_file else converted.module()
+        module = t7convert.load(model_file) if model_file else module_of(converted)
         seconds["load_module"] = time.perf_counter() - start
         seen = P.observe(module, x, device=device)
         seconds["module"] = seen.seconds

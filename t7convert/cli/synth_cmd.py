@@ -5,8 +5,8 @@ import os
 
 import click
 
-from . import cli
-from ..synth import ARCHS
+from t7convert.cli import cli
+from t7convert.torch7.synth import ARCHS
 
 
 @cli.command("synth", help="Write a fb.resnet.torch / ResNeXt checkpoint with random weights, laid out as the "
@@ -17,10 +17,9 @@ from ..synth import ARCHS
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed of the weights.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def synth_command(arch: str, output: str, seed: int, force: bool) -> None:
-    from ..errors import T7ConvertError
-    from ..synth import synthesize_file
-
-    from ..atomic import check_writable
+    from t7convert.common.atomic import check_writable
+    from t7convert.common.errors import T7ConvertError
+    from t7convert.torch7.synth import synthesize_file
 
     if os.path.exists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import WRAPPERS, Call
-from .fields import flag, integer
-from .registry import layer
+from t7convert.interpreter.engine import WRAPPERS, Call
+from t7convert.interpreter.fields import flag, integer
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 @layer("nn.Sequential")

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, integer, tensor
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, integer, tensor
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 def columns(x: np.ndarray, kH: int, kW: int, dH: int, dW: int, padH: int, padW: int,

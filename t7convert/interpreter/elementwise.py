@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, flag, number
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, flag, number
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 def _tensor_in(m: T7Object, x, call: Call) -> np.ndarray:

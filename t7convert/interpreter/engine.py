@@ -15,9 +15,9 @@ from typing import Any, Callable, Collection
 
 import numpy as np
 
-from ..checkpoint import DATA_PARALLEL, unwrap
-from ..format import T7Object
-from .registry import ModelError, lookup
+from t7convert.interpreter.registry import ModelError, lookup
+from t7convert.torch7.checkpoint import DATA_PARALLEL, unwrap
+from t7convert.torch7.format import T7Object
 
 #: Containers Torch7 saves around a model for multi-GPU training; the model is their first replica.
 WRAPPERS = DATA_PARALLEL

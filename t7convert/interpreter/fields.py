@@ -8,13 +8,12 @@ twice) and say which module and field is wrong when one is.
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 import numpy as np
 
-from ..format import T7Object
-from .registry import ModelError
+from t7convert.interpreter.registry import ModelError
+from t7convert.torch7.format import T7Object
 
 _MISSING = object()
 

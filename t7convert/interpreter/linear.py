@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, tensor
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, tensor
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 @layer("nn.Linear")

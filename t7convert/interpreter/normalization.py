@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, number, tensor
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, number, tensor
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 _DIMS = {"nn.BatchNormalization": 2, "cudnn.BatchNormalization": 2,
          "nn.SpatialBatchNormalization": 4, "cudnn.SpatialBatchNormalization": 4}

@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, flag, integer
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, flag, integer
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 def thnn_size(size: int, k: int, d: int, pad: int, ceil: bool, padded: bool) -> int:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
-from ..errors import T7ConvertError, UnsupportedModuleError
-from ..format import T7Object
+from t7convert.common.errors import T7ConvertError, UnsupportedModuleError
+from t7convert.torch7.format import T7Object
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .engine import Call
+    from t7convert.interpreter.engine import Call
 
 #: What flows between modules: a tensor, or a Lua table of them (ConcatTable's output).
 Value = Union[np.ndarray, list]

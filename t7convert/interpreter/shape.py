@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input, integer, sizes
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input, integer, sizes
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 
 def view_shape(shape: tuple[int, ...], size: list[int], num_input_dims: int | None) -> tuple[int, ...]:

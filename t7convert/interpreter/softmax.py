@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format import T7Object
-from .engine import Call
-from .fields import array_input
-from .registry import layer
+from t7convert.interpreter.engine import Call
+from t7convert.interpreter.fields import array_input
+from t7convert.interpreter.registry import layer
+from t7convert.torch7.format import T7Object
 
 _THNN_AXIS = {1: (0,), 2: (1,), 3: (0,), 4: (1,)}
 _CUDNN_AXES = {1: (0,), 2: (1,), 3: (0, 1, 2), 4: (1, 2, 3)}

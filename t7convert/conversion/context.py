@@ -1,0 +1,75 @@
+"""Torch7 modules -> converted nodes, one converter per layer family (see :mod:`.registry`).
+
+:func:`convert_graph` walks a Torch7 module tree and returns the :class:`~t7convert.graph.Node` tree with
+the notes of what it fixed on the way. Every failure names the Torch7 class and its path in the graph.
+"""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.families import activation, batchnorm, containers, conv, elementwise, linear, pooling, shape  # noqa: F401
+from t7convert.conversion.registry import converts, get_converter, supported_classes
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+__all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes"]
+
+# Fields that are training state or buffers, never weights: dropped and counted for the summary.
+_TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean", "save_std", "indices",
+                   "finput", "fgradInput", "_input", "_gradOutput", "addBuffer", "iSize", "buffer", "buffer2",
+                   "centered", "normalized", "noise", "ones", "columns")
+
+
+@dataclass
+class ConversionContext:
+    """State of one conversion: the current Torch7 path, notes for the summary, dropped fields."""
+
+    notes: list[str] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    _path: list[str] = field(default_factory=list)
+    converted: int = 0
+    limit: int = 200_000  # modules; a few shared modules can make a tiny file's tree exponential
+
+    @property
+    def path(self) -> str:
+        return ".".join(self._path) or "<root>"
+
+    def convert(self, module: T7Object) -> Node:
+        if not isinstance(module, T7Object):
+            raise T7ConvertError(f"expected a Torch7 module at {self.path}, found {type(module).__name__}")
+        self.converted += 1
+        if self.converted > self.limit:
+            raise T7ConvertError(f"more than {self.limit:,} modules to convert: modules shared over and over "
+                                 "make the graph's tree too large")
+        node = get_converter(module.class_name, self.path)(module, self)
+        node.source = self.path if self._path else ""
+        for name in _TRAINING_STATE:
+            if module.get(name) is not None:
+                self.dropped[name] += 1
+        return node
+
+    def child(self, module: T7Object, index: int) -> Node:
+        self._path.append(f"modules[{index}]")
+        try:
+            return self.convert(module)
+        finally:
+            self._path.pop()
+
+    def note(self, message: str) -> None:
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def fail(self, module: T7Object, message: str) -> T7ConvertError:
+        return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
+
+
+def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:
+    ctx = ConversionContext()
+    try:
+        return ctx.convert(model), ctx
+    except RecursionError:
+        raise T7ConvertError(f"modules nested too deeply to convert (beyond about {sys.getrecursionlimit() // 3} "
+                             "levels)") from None

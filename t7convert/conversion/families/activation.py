@@ -1,0 +1,16 @@
+"""ReLU and Threshold: y = x if x > threshold else val (nn.ReLU is Threshold(0, 0))."""
+from __future__ import annotations
+
+from t7convert.conversion.fields import number
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+
+@converts("nn.ReLU", "cudnn.ReLU", "nn.Threshold")
+def threshold(m: T7Object, ctx) -> Node:
+    th = float(number(m, ctx, "threshold", default=0.0))
+    val = float(number(m, ctx, "val", default=0.0))
+    if th == 0.0 and val == 0.0:
+        return Node("ReLU")
+    return Node("Threshold", {"threshold": th, "value": val})

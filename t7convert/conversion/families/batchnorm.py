@@ -1,0 +1,45 @@
+"""Batch normalization (nn, cudnn, fbnn; spatial or not), in evaluation mode.
+
+Files written before mid-2016 (class version < 2) keep ``running_std`` = 1/sqrt(var + eps) instead of
+``running_var``; Torch7's own BatchNormalization:read turns it into running_var = std^-2 - eps, and so
+does this converter. fbcunn's fbnn classes only ever had running_std (the inverse standard deviation,
+eps unused), which the same formula turns into an exactly equivalent running_var. Without affine
+parameters (nil, or fbnn's empty tensors), weight 1 and bias 0 are what Torch7 computes with.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from t7convert.conversion.fields import number, tensor
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+_SPATIAL = ("nn.SpatialBatchNormalization", "cudnn.SpatialBatchNormalization", "fbnn.SpatialBatchNormalization")
+_PLAIN = ("nn.BatchNormalization", "cudnn.BatchNormalization", "fbnn.BatchNormalization")
+
+
+@converts(*_SPATIAL, *_PLAIN)
+def batch_normalization(m: T7Object, ctx) -> Node:
+    eps = float(number(m, ctx, "eps", default=1e-5))
+    mean = tensor(m, ctx, "running_mean")
+    n = mean.size
+    mean = mean.reshape(n)
+    var = tensor(m, ctx, "running_var", required=False, shape=(n,))
+    if var is None:
+        std = tensor(m, ctx, "running_std", required=False, shape=(n,))
+        if std is None:
+            raise ctx.fail(m, "has neither running_var nor the legacy running_std")
+        with np.errstate(divide="ignore"):
+            var = (np.power(std.astype(np.float32), -2) - np.float32(eps)).astype(np.float32)
+        ctx.note("legacy running_std turned into running_var (std^-2 - eps), as Torch7 does on load")
+    weight = tensor(m, ctx, "weight", required=False, shape=(n,))
+    bias = tensor(m, ctx, "bias", required=False, shape=(n,))
+    affine = weight is not None
+    if affine and bias is None:
+        raise ctx.fail(m, "has a weight but no bias")
+    tensors = {"running_mean": mean, "running_var": var}
+    if affine:
+        tensors.update(weight=weight, bias=bias)
+    return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine,
+                              "spatial": m.class_name in _SPATIAL}, tensors)

@@ -1,0 +1,52 @@
+"""Containers: Sequential, ConcatTable, CAddTable, Concat, JoinTable; DataParallelTable is unwrapped.
+
+Concat's dimension is absolute (1-based, batch included); JoinTable's is shifted by one when the inputs
+have ``nInputDims + 1`` dimensions, and counted from the end when negative (JoinTable's own rule).
+"""
+from __future__ import annotations
+
+from t7convert.conversion.fields import integer, optional_integer
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.checkpoint import DATA_PARALLEL
+from t7convert.torch7.format import T7Object
+
+
+def _children(m: T7Object, ctx) -> list[Node]:
+    return [ctx.child(c, i) for i, c in enumerate(m.children, 1)]
+
+
+@converts("nn.Sequential")
+def sequential(m: T7Object, ctx) -> Node:
+    return Node("Sequential", children=_children(m, ctx))
+
+
+@converts("nn.ConcatTable")
+def concat_table(m: T7Object, ctx) -> Node:
+    return Node("ConcatTable", children=_children(m, ctx))
+
+
+@converts("nn.CAddTable")
+def cadd_table(m: T7Object, ctx) -> Node:
+    return Node("CAddTable")
+
+
+@converts("nn.Concat")
+def concat(m: T7Object, ctx) -> Node:
+    return Node("Concat", {"dim": integer(m, ctx, "dimension")}, children=_children(m, ctx))
+
+
+@converts("nn.JoinTable")
+def join_table(m: T7Object, ctx) -> Node:
+    return Node("JoinTable", {"dim": integer(m, ctx, "dimension"),
+                              "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+
+
+@converts(*DATA_PARALLEL)
+def data_parallel(m: T7Object, ctx) -> Node:
+    """Every replica holds the same weights; the first one is the model."""
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "has no replica")
+    ctx.note(f"{m.class_name} unwrapped to its first replica")
+    return ctx.child(kids[0], 1)

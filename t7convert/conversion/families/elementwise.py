@@ -1,0 +1,54 @@
+"""Identity, MulConstant, Dropout at test time, SoftMax and LogSoftMax."""
+from __future__ import annotations
+
+from t7convert.conversion.fields import flag, number
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+
+@converts("nn.Identity")
+def identity(m: T7Object, ctx) -> Node:
+    return Node("Identity")
+
+
+@converts("nn.MulConstant")
+def mul_constant(m: T7Object, ctx) -> Node:
+    return Node("MulConstant", {"scalar": float(number(m, ctx, "constant_scalar"))})
+
+
+@converts("nn.Dropout")
+def dropout(m: T7Object, ctx) -> Node:
+    """Torch7's original Dropout multiplies by (1 - p) at test time; with ``v2`` set (the default since
+    2015) it scales during training instead and is the identity at test time."""
+    p = float(number(m, ctx, "p", default=0.5))
+    if flag(m, "stochastic_inference"):
+        raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
+    v2 = bool(flag(m, "v2"))  # absent in files from before v2 existed: the original behaviour
+    factor = 1.0 if v2 or p == 0 else 1.0 - p
+    if factor != 1.0:
+        ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")
+    return Node("Scale", {"factor": factor})
+
+
+@converts("fbnn.Dropout")
+def fbnn_dropout(m: T7Object, ctx) -> Node:
+    """fbcunn's Dropout always multiplies by (1 - p) at test time."""
+    p = float(number(m, ctx, "p", default=0.5))
+    return Node("Scale", {"factor": 1.0 - p})
+
+
+def _softmax_over(m: T7Object) -> str:
+    """nn normalizes over the planes of 3-D/4-D inputs; cudnn (CUDNN_SOFTMAX_MODE_INSTANCE) over all of a
+    sample's values."""
+    return "instance" if m.class_name.startswith("cudnn.") else "planes"
+
+
+@converts("nn.SoftMax", "cudnn.SoftMax")
+def softmax(m: T7Object, ctx) -> Node:
+    return Node("SoftMax", {"log": False, "over": _softmax_over(m)})
+
+
+@converts("nn.LogSoftMax", "cudnn.LogSoftMax")
+def log_softmax(m: T7Object, ctx) -> Node:
+    return Node("SoftMax", {"log": True, "over": _softmax_over(m)})

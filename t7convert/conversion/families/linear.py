@@ -1,0 +1,20 @@
+"""nn.Linear: weight (out, in), bias optional (``noBias()`` leaves it nil)."""
+from __future__ import annotations
+
+from t7convert.conversion.fields import tensor
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+
+@converts("nn.Linear")
+def linear(m: T7Object, ctx) -> Node:
+    weight = tensor(m, ctx, "weight")
+    if weight.ndim != 2:
+        raise ctx.fail(m, f"weight has shape {weight.shape}, expected (out, in)")
+    out_f, in_f = weight.shape
+    bias = tensor(m, ctx, "bias", required=False, shape=(out_f,))
+    tensors = {"weight": weight}
+    if bias is not None:
+        tensors["bias"] = bias
+    return Node("Linear", {"in_features": in_f, "out_features": out_f, "bias": bias is not None}, tensors)

@@ -1,0 +1,21 @@
+"""nn.View (sizes with -1, setNumInputDims) and nn.Reshape (batchMode)."""
+from __future__ import annotations
+
+from t7convert.conversion.fields import flag, long_list, optional_integer
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+
+@converts("nn.View")
+def view(m: T7Object, ctx) -> Node:
+    sizes = long_list(m, ctx, "size")
+    if sum(1 for s in sizes if s == -1) > 1 or any(s < -1 for s in sizes):
+        raise ctx.fail(m, f"size {sizes}: only one -1 and no other negative sizes are allowed")
+    return Node("View", {"sizes": sizes, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+
+
+@converts("nn.Reshape")
+def reshape(m: T7Object, ctx) -> Node:
+    sizes = long_list(m, ctx, "size")
+    return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode")})

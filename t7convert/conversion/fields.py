@@ -1,0 +1,81 @@
+"""Reading a Torch7 module's fields the way its Lua code does, with the defaults of older versions."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from t7convert.torch7.format import T7Object
+
+
+def number(m: T7Object, ctx, *names: str, default: Any = None) -> Any:
+    """The first of ``names`` present on the module (old classes used other names), else ``default``."""
+    for name in names:
+        v = m.get(name)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ctx.fail(m, f"field {name} is {v!r}, not a number")
+            return v
+    if default is None:
+        raise ctx.fail(m, f"has no field {names[0]}")
+    return default
+
+
+def integer(m: T7Object, ctx, *names: str, default: int | None = None) -> int:
+    v = number(m, ctx, *names, default=default)
+    if not math.isfinite(v) or int(v) != v:
+        raise ctx.fail(m, f"field {names[0]} is {v}, not an integer")
+    return int(v)
+
+
+def optional_integer(m: T7Object, ctx, name: str) -> int | None:
+    """An integer field that may be nil (nn.View's numInputDims, JoinTable's nInputDims)."""
+    return None if m.get(name) is None else integer(m, ctx, name)
+
+
+def flag(m: T7Object, name: str) -> bool | None:
+    """A field as Lua tests it (``if self.v2 then``): nil is None, false is False, anything else
+    (0 and "" included) is True."""
+    v = m.get(name)
+    return None if v is None else v is not False
+
+
+def tensor(m: T7Object, ctx, name: str, *, required: bool = True, shape: tuple[int, ...] | None = None
+           ) -> np.ndarray | None:
+    """A float32 view (or, for other dtypes, a float32 copy) of a tensor field, reshaped when its element
+    count matches ``shape`` (old files store some weights with another rank)."""
+    v = m.get(name)
+    if v is None or (isinstance(v, np.ndarray) and v.size == 0 and shape is not None and 0 not in shape):
+        if required:
+            raise ctx.fail(m, f"has no {name}")
+        return None
+    if not isinstance(v, np.ndarray):
+        raise ctx.fail(m, f"field {name} is a {type(v).__name__}, not a tensor")
+    if v.dtype != np.float32:
+        if v.dtype.kind != "f":
+            raise ctx.fail(m, f"{name} holds {v.dtype} values, not floating point")
+        ctx.note(f"{v.dtype} weights converted to float32")
+        v = v.astype(np.float32)
+    if shape is not None and tuple(v.shape) != tuple(shape):
+        if v.size != int(np.prod(shape)):
+            raise ctx.fail(m, f"{name} has shape {tuple(v.shape)}, expected {tuple(shape)}")
+        v = np.ascontiguousarray(v).reshape(shape)
+    return v
+
+
+def long_list(m: T7Object, ctx, name: str) -> list[int]:
+    """A LongStorage / LongTensor / Lua list field as a list of ints (nn.View's ``size``)."""
+    v = m.get(name)
+    if isinstance(v, np.ndarray):
+        values = np.asarray(v).reshape(-1).tolist()
+    elif isinstance(v, list):
+        values = list(v)
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        values = [v]
+    else:
+        raise ctx.fail(m, f"field {name} is {type(v).__name__}, not a list of sizes")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and int(x) == x
+               for x in values):
+        raise ctx.fail(m, f"field {name} holds {values[:8]}, not integer sizes")
+    return [int(x) for x in values]

@@ -1,0 +1,101 @@
+"""Reading and converting a ``.t7`` model in memory, without torch.
+
+Parsing, the per-layer converters and the canonical recognition need only numpy, so a corrupt or
+unsupported file is reported before torch (a second to import) is even loaded; torch comes in when a
+module is built (:meth:`ConvertedModel.module`) or a file written (:mod:`t7convert.api`).
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from t7convert.common.errors import T7ConvertError, T7FormatError
+from t7convert.common.version import __version__
+from t7convert.conversion.canonical import NotCanonical, recognize
+from t7convert.conversion.context import convert_graph
+from t7convert.conversion.resnet_spec import ResNetSpec
+from t7convert.conversion.tree import Node
+from t7convert.torch7.checkpoint import find_model
+from t7convert.torch7.format import T7Object, read_document, sniff_foreign
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ConvertedModel:
+    """A conversion held in memory: what :func:`save` writes and :func:`module` builds."""
+
+    kind: str                                   # "canonical" or "generic"
+    state: dict[str, Any]                       # state_dict arrays (numpy views of the .t7 file where possible)
+    spec: ResNetSpec | None = None              # canonical architecture
+    graph: Node | None = None                   # generic architecture (and the converted graph in both cases)
+    source: str = ""
+    title: str = ""
+    parameters: int = 0                         # weights and biases, as Torch7's getParameters counts them
+    notes: list[str] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    not_canonical: str | None = None            # why the canonical mapping did not apply
+    rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
+    t7_model: T7Object | None = None            # the Torch7 module tree it came from
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        if self.kind == "canonical":
+            assert self.spec is not None
+            return {"kind": "canonical", "resnet": self.spec.to_dict()}
+        assert self.graph is not None
+        return {"kind": "generic", "graph": self.graph.spec()}
+
+    def info(self) -> dict[str, Any]:
+        arch = self.spec.torchvision_name if self.spec else None
+        info = {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}",
+                "source": os.path.basename(self.source), "title": self.title, "architecture": arch, **self.architecture}
+        if self.rewritten_stages:
+            info["rewritten_stages"] = list(self.rewritten_stages)
+        return info
+
+
+
+def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
+    """Read and convert a .t7 model in memory (no verification, nothing written)."""
+    doc = read_document(path)
+    try:
+        model, where = find_model(doc.root)
+        node, ctx = convert_graph(model)
+    except T7FormatError:
+        raise
+    except T7ConvertError as e:
+        raise type(e)(f"{path}: {e}") from None
+    notes = list(ctx.notes)
+    if where:
+        notes.insert(0, f"the model is the file's {where}")
+    result = ConvertedModel(kind="generic", state=node.state_arrays(), graph=node, source=path,
+                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
+    if generic:
+        result.not_canonical = "--generic was given"
+    else:
+        try:
+            canon = recognize(node)
+        except NotCanonical as e:
+            result.not_canonical = str(e)
+        else:
+            result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
+            result.notes += canon.notes
+            result.rewritten_stages = canon.rewritten_stages
+    result.title = (f"{result.spec.title}, torchvision layout" if result.spec
+                    else f"generic graph of {sum(1 for _ in node.walk())} modules")
+    return result
+
+
+def converted_kind(head: bytes) -> str | None:
+    """"torch" or "safetensors" for files t7convert may have written, None for (presumably) .t7 files."""
+    foreign = sniff_foreign(head)
+    if foreign is None:
+        return None
+    if "safetensors" in foreign:
+        return "safetensors"
+    if "PyTorch" in foreign:
+        return "torch"
+    return None  # let the .t7 reader explain what the file is

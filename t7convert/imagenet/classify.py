@@ -1,0 +1,92 @@
+"""Top-5 classes of single images, as fb.resnet.torch's ``pretrained/classify.lua`` reports them.
+
+classify.lua runs ``Scale(256)``, ``ColorNormalize``, ``CenterCrop(224)`` on ``image.load(f, 3,
+'float')``, appends a ``SoftMax`` to the model, and prints for each file::
+
+    Classes for\tcat.jpg
+    0.77302575111389\tEgyptian cat
+    ...
+    (blank line)
+
+(Lua's ``print`` separates arguments with a tab and writes numbers with ``%.14g``; the file is
+named as it was given on the command line.) :func:`format_like_classify_lua` reproduces that text.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence, Union
+
+import torch
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.imagenet.datasets import IMAGENET_CLASSES, imagenet_class_names
+from t7convert.imagenet.evaluate import resolve_device, scores_of
+from t7convert.imagenet.preprocess import load_image, val_transform
+
+__all__ = ["Prediction", "Classification", "classify", "iter_classify", "format_like_classify_lua", "class_names_for"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int          # 0-based output index (classify.lua's label index minus one)
+    probability: float  # softmax output, float32 as the model computed it
+    name: str
+
+
+@dataclass(frozen=True)
+class Classification:
+    image: str          # as given
+    predictions: list[Prediction]
+
+
+def class_names_for(num_outputs: int) -> list[str]:
+    """ImageNet names for a 1000-way model, ``class N`` otherwise (classify.lua knows only ImageNet)."""
+    if num_outputs == IMAGENET_CLASSES:
+        return imagenet_class_names()
+    return [f"class {i}" for i in range(num_outputs)]
+
+
+def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
+             device: Optional[str] = None, interpolation: str = "torch7",
+             class_names: Optional[Sequence[str]] = None) -> list[Classification]:
+    """The ``top`` most probable classes of each image, best first (see :func:`iter_classify`)."""
+    return list(iter_classify(model, images, top=top, device=device, interpolation=interpolation,
+                              class_names=class_names))
+
+
+def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
+                  device: Optional[str] = None, interpolation: str = "torch7",
+                  class_names: Optional[Sequence[str]] = None) -> Iterator[Classification]:
+    """Each image's ``top`` most probable classes as soon as it is classified, as classify.lua prints.
+
+    Raises :class:`t7convert.T7ConvertError` naming the file when an image cannot be read (classify.lua
+    stops there too), after the images before it were given.
+    """
+    if top < 1:
+        raise T7ConvertError(f"top must be at least 1, got {top}")
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    transform = val_transform(ten_crop=False, interpolation=interpolation)
+    with torch.inference_mode():
+        for image in images:
+            batch = transform(load_image(image)).unsqueeze(0).to(dev)
+            probabilities = torch.softmax(scores_of(model(batch)).float(), dim=1)[0].cpu()
+            names = list(class_names) if class_names is not None else class_names_for(probabilities.numel())
+            if len(names) != probabilities.numel():
+                raise T7ConvertError(f"{len(names)} class names for a model with {probabilities.numel()} outputs")
+            values, indices = probabilities.topk(min(top, probabilities.numel()))
+            yield Classification(str(image), [
+                Prediction(int(i), float(p), names[int(i)]) for p, i in zip(values, indices)])
+
+
+def format_like_classify_lua(results: Sequence[Classification]) -> str:
+    """The text classify.lua prints for these results."""
+    lines = []
+    for result in results:
+        lines.append(f"Classes for\t{result.image}")
+        lines.extend(f"{p.probability:.14g}\t{p.name}" for p in result.predictions)
+        lines.append("")
+    return "\n".join(lines) + ("\n" if lines else "")

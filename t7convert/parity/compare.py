@@ -1,0 +1,338 @@
+"""Parity: is the converted PyTorch model the Torch7 model? Measured, stage by stage.
+
+Three witnesses can be compared, pairwise:
+
+* the converted module (PyTorch, float32, observed with forward hooks on the submodules
+  :func:`t7convert.api.stage_modules` maps to Torch7 paths);
+* the reference execution (:mod:`t7convert.interpreter`: the parsed ``.t7`` graph run in float64 NumPy,
+  sharing no code with the converters);
+* outputs dumped by real Torch7 (``reference/dump_reference.lua``: ``{input=, output=, stages=}``, the
+  stages being each top-level module's ``output`` for the first sample, read after the forward pass).
+
+Error measure, per stage: ``max |candidate - reference|`` and that divided by ``max |reference|`` (the
+relative error); a stage passes when the relative error is at most ``rtol`` (1e-5 by default, what a
+float32 port of a float32 model achieves with margin). The first failing stage, in the order the
+stages complete (a block's inner stages before the block), is where the conversion went wrong.
+
+Torch7's stage tensors are read after the whole forward pass, so a module followed by an in-place
+layer (a BatchNorm before ``ReLU(true)``) holds that layer's result; the reference execution knows
+which stage's produced output each Torch7 tensor ends up equal to and compares the converted model's
+stage with that one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.interpreter import Execution, run
+from t7convert.torch7.checkpoint import find_model
+from t7convert.torch7.format import T7Object
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+DEFAULT_RTOL = 1e-5
+
+
+# --- the report ----------------------------------------------------------------------------------
+@dataclass
+class StageDiff:
+    """How far one stage (or the output) of the candidate is from the reference."""
+
+    path: str                 # Lua path ("modules[5].modules[2]"), or "output"
+    module: str               # the Torch7 class at that path ("" for the output)
+    shape: tuple[int, ...]    # the reference's shape
+    max_abs: float
+    max_rel: float
+    ok: bool
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.module})" if self.module else self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "module": self.module, "shape": list(self.shape),
+                "max_abs": _json_float(self.max_abs), "max_rel": _json_float(self.max_rel), "ok": self.ok,
+                **({"note": self.note} if self.note else {})}
+
+
+@dataclass
+class ParityReport:
+    """One comparison: a candidate against a reference, per stage and for the output."""
+
+    candidate: str
+    reference: str
+    rtol: float
+    stages: list[StageDiff] = field(default_factory=list)
+    output: StageDiff | None = None
+    top1: tuple[int, int] | None = None      # (samples whose arg-max agrees, samples)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None                 # the candidate failed to run at all
+
+    @property
+    def ok(self) -> bool:
+        return (self.error is None and self.output is not None and self.output.ok
+                and all(s.ok for s in self.stages))
+
+    @property
+    def first_divergence(self) -> StageDiff | None:
+        """The first stage beyond tolerance, in execution order; the output if only it is."""
+        for s in self.stages:
+            if not s.ok:
+                return s
+        if self.output is not None and not self.output.ok:
+            return self.output
+        return None
+
+    def summary(self) -> str:
+        """One line: PASS, or FAIL and where."""
+        if self.error is not None:
+            return f"FAIL: {self.error}"
+        bad = self.first_divergence
+        if bad is None:
+            worst = max([s.max_rel for s in self.stages] + ([self.output.max_rel] if self.output else []),
+                        default=0.0)
+            return f"PASS: every stage within {self.rtol:g} relative (worst {worst:.2e})"
+        note = f"; {bad.note}" if bad.note else ""
+        return f"FAIL: first divergence at {bad}: relative error {bad.max_rel:.2e} > {self.rtol:g}{note}"
+
+    def to_dict(self) -> dict[str, Any]:
+        first = self.first_divergence
+        return {"candidate": self.candidate, "reference": self.reference, "ok": self.ok, "rtol": self.rtol,
+                "first_divergence": None if first is None else first.path,
+                "top1_agreement": None if self.top1 is None else {"agree": self.top1[0], "total": self.top1[1]},
+                "output": None if self.output is None else self.output.to_dict(),
+                "stages": [s.to_dict() for s in self.stages], "skipped": list(self.skipped),
+                "error": self.error}
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "nan" if math.isnan(x) else "-inf")
+
+
+def difference(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, str]:
+    """(max abs error, max abs error / max |reference|, note). Infinite when shapes or NaNs disagree."""
+    c = np.asarray(candidate, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    note = ""
+    if c.shape != r.shape:
+        if c.size != r.size:
+            return math.inf, math.inf, (f"shape {'x'.join(map(str, c.shape))} where the reference has "
+                                        f"{'x'.join(map(str, r.shape))}")
+        note = f"shape {'x'.join(map(str, c.shape))} compared as {'x'.join(map(str, r.shape))}"
+        c = c.reshape(r.shape)
+    if r.size == 0:
+        return 0.0, 0.0, note
+    with np.errstate(invalid="ignore"):
+        err = np.where(c == r, 0.0, np.abs(c - r))
+    err[np.isnan(c) & np.isnan(r)] = 0.0
+    err[np.isnan(err)] = math.inf
+    max_abs = float(err.max())
+    finite = np.abs(r[np.isfinite(r)])
+    scale = float(finite.max()) if finite.size else 0.0
+    if max_abs == 0.0:
+        return 0.0, 0.0, note
+    return max_abs, (max_abs / scale if scale > 0 else math.inf), note
+
+
+def _diff(path: str, module: str, candidate: np.ndarray, reference: np.ndarray, rtol: float,
+          note: str = "") -> StageDiff:
+    max_abs, max_rel, why = difference(candidate, reference)
+    return StageDiff(path, module, tuple(np.shape(reference)), max_abs, max_rel, max_rel <= rtol,
+                     "; ".join(n for n in (note, why) if n))
+
+
+def _top1(candidate: Any, reference: Any) -> tuple[int, int] | None:
+    c, r = np.asarray(candidate), np.asarray(reference)
+    if c.ndim != 2 or c.shape != r.shape or c.shape[1] < 2:
+        return None
+    return int((c.argmax(axis=1) == r.argmax(axis=1)).sum()), int(c.shape[0])
+
+
+# --- comparisons ---------------------------------------------------------------------------------
+def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarray], execution: Execution, *,
+                           rtol: float = DEFAULT_RTOL, candidate: str = "converted model",
+                           reference: str = "reference execution", error: str | None = None,
+                           observed: Iterable[str] = ()) -> ParityReport:
+    """A candidate's stage outputs (as produced) against the reference execution's, full batch.
+
+    ``observed``: the paths the candidate was watched at; with ``error`` (the candidate failed), the
+    first of them without an output, in execution order, is reported as where it failed.
+    """
+    report = ParityReport(candidate, reference, rtol, error=error)
+    watched = set(observed)
+    for path in execution.order:
+        module = execution.label(path)
+        if path in stages:
+            report.stages.append(_diff(path, module, stages[path], execution.outputs[path], rtol))
+        elif error is not None and path in watched:  # the candidate stopped before this stage
+            report.stages.append(StageDiff(path, module, execution.outputs[path].shape, math.inf, math.inf,
+                                           False, f"not reached: {error}"))
+            break
+    if output is not None:
+        report.output = _diff("output", "", output, _tensor_output(execution), rtol)
+        report.top1 = _top1(output, execution.output)
+    return report
+
+
+def compare_with_torch7(output: np.ndarray | None,
+                        first_sample: Callable[[str], tuple[np.ndarray | None, str]],
+                        torch7: "Torch7Outputs", execution: Execution, *, rtol: float = DEFAULT_RTOL,
+                        candidate: str, error: str | None = None) -> ParityReport:
+    """A candidate against real Torch7's dump: the output, and each top-level stage (first sample).
+
+    ``first_sample(path)`` gives the candidate's first-sample value for the Torch7 stage at ``path``
+    (None when it has none) and a note on how it was obtained.
+    """
+    report = ParityReport(candidate, f"Torch7 outputs ({torch7.source})", rtol, error=error)
+    for i, expected in enumerate(torch7.stages, 1):
+        path = f"modules[{i}]"
+        if not isinstance(expected, np.ndarray):
+            report.skipped.append(f"{path}: Torch7's stage is not a tensor")
+            continue
+        got, how = first_sample(path)
+        if got is None:
+            report.skipped.append(f"{path}: {how or 'no corresponding output to compare'}")
+            continue
+        report.stages.append(_diff(path, execution.label(path), got, expected, rtol,
+                                   "; ".join(n for n in ("first sample", how) if n)))
+    if output is not None:
+        report.output = _diff("output", "", output, torch7.output, rtol)
+        report.top1 = _top1(output, torch7.output)
+    return report
+
+
+def _tensor_output(execution: Execution) -> np.ndarray:
+    if not isinstance(execution.output, np.ndarray):
+        raise T7ConvertError("the model's output is a table of tensors; parity compares tensor outputs")
+    return execution.output
+
+
+# --- Torch7 reference files ----------------------------------------------------------------------
+@dataclass
+class Torch7Outputs:
+    """What ``dump_reference.lua`` writes: the input, the output and the top-level stages."""
+
+    source: str
+    input: np.ndarray
+    output: np.ndarray
+    stages: list[Any]
+
+
+def read_torch7_outputs(path: str) -> Torch7Outputs:
+    """Read a ``{input=, output=, stages=}`` file written by Torch7 (stages optional)."""
+    from t7convert.torch7.format import read
+    table = read(path)
+    get = table.get if isinstance(table, (dict, T7Object)) else None
+    if get is None:
+        raise T7ConvertError(f"{path}: expected a table {{input=, output=, stages=}}, found {type(table).__name__}")
+    tensors = {}
+    for key in ("input", "output"):
+        value = get(key)
+        if not isinstance(value, np.ndarray) or value.size == 0:
+            raise T7ConvertError(f"{path}: no {key} tensor (expected a table {{input=, output=, stages=}})")
+        tensors[key] = value
+    stages = get("stages")
+    if stages is None:
+        stages = []
+    elif isinstance(stages, dict):  # a Lua table with holes: keep each stage at its module's index
+        last = max((k for k in stages if isinstance(k, int) and k >= 1), default=0)
+        stages = [stages.get(k) for k in range(1, last + 1)]
+    elif not isinstance(stages, list):
+        raise T7ConvertError(f"{path}: stages should be a list of tensors")
+    return Torch7Outputs(path, tensors["input"], tensors["output"], list(stages))
+
+
+# --- the model in a file, and an input for it ----------------------------------------------------
+def model_in(root: Any) -> T7Object:
+    """The module a ``.t7`` file holds (see :func:`t7convert.checkpoint.find_model`)."""
+    return find_model(root)[0]
+
+
+def random_input(shape: Sequence[int], batch: int, seed: int) -> np.ndarray:
+    """A seeded standard-normal float32 batch (the scale of normalized images)."""
+    return np.random.default_rng(seed).standard_normal((batch, *shape), dtype=np.float32)
+
+
+# --- running the converted module ----------------------------------------------------------------
+@dataclass
+class Observation:
+    """The converted module's output (float64) and its stages' outputs (NumPy, the module's dtype), on the CPU."""
+
+    output: np.ndarray | None
+    stages: dict[str, np.ndarray]
+    seconds: float
+    error: str | None = None
+    observed: list[str] = field(default_factory=list)  # every path a hook was put on
+
+
+def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
+            stage_list: Iterable[tuple[str, Any]] | None = None) -> Observation:
+    """Run ``module`` on ``x`` with forward hooks on its Torch7-path stages; outputs copied as produced.
+
+    Copies are taken inside the hooks (ReLUs may be in place and would overwrite them later). A module
+    that fails to run gives an Observation with ``error`` set and the stages reached so far.
+    """
+    import torch
+    if stage_list is None:
+        from t7convert.pytorch.build import stage_modules
+        stage_list = stage_modules(module)
+    captured: dict[str, np.ndarray] = {}
+
+    def hook_for(path: str):
+        def hook(_module, _inputs, out):
+            if isinstance(out, torch.Tensor):
+                kept = out.detach().to("cpu", copy=True)  # float32 stays float32: half the memory of float64
+                captured[path] = (kept if kept.dtype in (torch.float32, torch.float64) else kept.float()).numpy()
+        return hook
+
+    params = next(iter(module.parameters()), None)
+    dtype = params.dtype if params is not None and params.is_floating_point() else torch.float32
+    module = module.to(device).eval()
+    watched = [(path, sub) for path, sub in stage_list if path]
+    handles = [sub.register_forward_hook(hook_for(path)) for path, sub in watched]
+    start = time.perf_counter()
+    try:
+        with torch.no_grad():
+            y = module(torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype))
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"the module returned {type(y).__name__}, not a tensor")
+        output: np.ndarray | None = y.detach().to("cpu", torch.float64).numpy()
+        error = None
+    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        output, error = None, f"the converted model failed to run: {str(e).splitlines()[0][:300]}"
+    finally:
+        for h in handles:
+            h.remove()
+    return Observation(output, captured, time.perf_counter() - start, error, [p for p, _ in watched])
+
+
+def verify(module: "torch.nn.Module", t7_model: Any, x: np.ndarray, *, rtol: float = DEFAULT_RTOL,
+           device: str = "cpu", progress: Callable[[int, int], None] | None = None) -> ParityReport:
+    """Compare a converted module with the reference execution of the Torch7 model it came from.
+
+    ``t7_model``: the parsed file's root (or the module inside it); ``x``: an input batch (N, C, H, W).
+    Every stage :func:`t7convert.api.stage_modules` maps is compared, full batch. ``progress(done, total)``
+    is called as the reference execution goes through the layers and once the converted model has run.
+    """
+    model = model_in(t7_model)
+    ticks = None
+    if progress is not None:
+        total = sum(1 for _, m in model.walk() if not m.children) + 1
+        done = iter(range(1, total + 1))
+        ticks = lambda _path: progress(next(done, total), total)  # noqa: E731
+    execution = run(model, x, on_leaf=ticks)
+    seen = observe(module, x, device=device)
+    if progress is not None:
+        progress(total, total)
+    return compare_with_execution(seen.output, seen.stages, execution, rtol=rtol, error=seen.error,
+                                  observed=seen.observed, candidate=f"converted model ({device})")

@@ -1,0 +1,88 @@
+"""Building the eval-mode torch module a converted model's description names, on its tensors.
+
+Canonical descriptions build torchvision's ResNet layout; generic ones the Torch7-semantics modules of
+:mod:`t7convert.pytorch.modules`. Built on the meta device, then the tensors are assigned (numpy
+arrays are wrapped, not copied), so building never allocates weights twice.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.model import ConvertedModel
+from t7convert.conversion.resnet_spec import ResNetSpec
+from t7convert.conversion.tree import Node
+from t7convert.pytorch.modules import build
+from t7convert.pytorch.resnet import ResNet
+
+
+def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in state.items():
+        if isinstance(v, np.ndarray):
+            v = torch.from_numpy(np.ascontiguousarray(v))
+        out[k] = v
+    return out
+
+
+def _with_bn_counters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Add the ``num_batches_tracked`` entry torchvision's state_dicts have beside every BN's running
+    statistics (0: never trained here)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        out[key] = value
+        if key == "running_var" or key.endswith(".running_var"):
+            counter = key[: -len("running_var")] + "num_batches_tracked"
+            if counter not in state:
+                out[counter] = torch.tensor(0, dtype=torch.long)
+    return out
+
+
+def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
+    """Build the eval-mode module a converted model's description (:meth:`ConvertedModel.info`, or a
+    file's stored copy of it) names, on the given tensors (numpy arrays are wrapped, not copied)."""
+    state = _tensors(state)
+    kind = info.get("kind")
+    with torch.device("meta"):
+        if kind == "canonical":
+            module: nn.Module = ResNet(ResNetSpec.from_dict(info["resnet"]))
+        elif kind == "generic":
+            module = build(Node.from_spec(info["graph"]))
+        else:
+            raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
+    state = _with_bn_counters(state)
+    try:
+        module.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as e:
+        raise T7ConvertError(f"the weights do not fit the stored architecture: {str(e).splitlines()[0]}") from None
+    module.eval()
+    module.t7convert_info = info  # type: ignore[attr-defined]
+    return module
+
+
+def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(Torch7 path, submodule) pairs whose outputs equal the Torch7 modules' at those paths.
+
+    Paths are relative to the model inside the file (after unwrapping a table entry or a
+    DataParallelTable), Lua 1-based: ``modules[5]``, ``modules[5].modules[2]``. They cover each top-level
+    module and, one level down, each residual block, except stages an exact rewrite changed on purpose
+    (``rewritten_stages``: a stem convolution whose bias now lives in the BN after it).
+    """
+    rewritten = set(getattr(module, "t7convert_info", {}).get("rewritten_stages", ()))
+    if isinstance(module, ResNet):
+        return [(path, m) for path, m in module.stage_modules() if path not in rewritten]
+    # generic graphs: each module built from a node knows the Torch7 path it came from (a module inside
+    # an unwrapped DataParallelTable answers for the table's path, not its own position)
+    return [(source, sub) for sub in module.modules()
+            if (source := getattr(sub, "t7_source", "")) and source.count("modules[") <= 2
+            and source not in rewritten]
+
+
+def module_of(converted: ConvertedModel) -> nn.Module:
+    """The eval-mode torch module of a conversion held in memory, its tensors sharing memory with the
+    state (no copy)."""
+    return module_from_state(converted.info(), converted.state)

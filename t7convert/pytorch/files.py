@@ -1,0 +1,109 @@
+"""Saving converted models (``.pth`` or safetensors, atomically) and loading them back.
+
+Converted files load with ``torch.load(path, weights_only=True)``: a canonical ``.pth`` is a bare
+torchvision state_dict (its architecture is derivable from the keys and shapes); a generic one is
+``{"t7convert": {...architecture as plain data...}, "state_dict": {...}}``; safetensors files carry the
+same description in their metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from t7convert.common.atomic import atomic_output, check_writable
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.model import FORMAT_VERSION, ConvertedModel
+from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state
+from t7convert.pytorch.from_state_dict import spec_from_state_dict
+
+
+def check_output(output: str, source: str | None = None, *, force: bool = False) -> None:
+    """Refuse an output that exists (without ``force``), is the input itself, or cannot be written:
+    checked before converting and verifying, so that no work is lost on it."""
+    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
+        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+    if os.path.exists(output) and not force:
+        raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    check_writable(output)
+
+
+def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False) -> int:
+    """Write the converted model atomically; returns the file size. Refuses to overwrite without force."""
+    fmt = fmt or ("safetensors" if output.endswith(".safetensors") else "pth")
+    if fmt not in ("pth", "safetensors"):
+        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    check_output(output, converted.source or None, force=force)
+    state = _with_bn_counters(_tensors(converted.state))
+    with atomic_output(output) as tmp:
+        if fmt == "safetensors":
+            from safetensors.torch import save_file
+            save_file(_unshared(state), tmp, metadata={"t7convert": json.dumps(converted.info())})
+        else:
+            payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
+            torch.save(payload, tmp)
+    return os.path.getsize(output)
+
+
+def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors stores each tensor on its own: a module Torch7 shared between places (one weight
+    tensor under two keys) is written twice."""
+    seen: set[tuple[int, int]] = set()
+    out = {}
+    for k, v in state.items():
+        v = v.contiguous()
+        key = (v.data_ptr(), v.numel())
+        out[k] = v.clone() if key in seen and v.numel() else v
+        seen.add(key)
+    return out
+
+
+def load_converted(path: str, kind: str) -> nn.Module:
+    """The module of a file t7convert wrote: ``kind`` "torch" (.pth) or "safetensors"."""
+    return _load_torch_file(path) if kind == "torch" else _load_safetensors(path)
+
+
+def _load_torch_file(path: str) -> nn.Module:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
+        raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
+    if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and isinstance(obj.get("state_dict"), dict):
+        return _module_for(path, obj["t7convert"], obj["state_dict"])
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return _module_for(path, None, obj)
+    raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot interpret")
+
+
+def _load_safetensors(path: str) -> nn.Module:
+    from safetensors import safe_open
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        info = json.loads(meta["t7convert"]) if "t7convert" in meta else None
+    except Exception as e:  # noqa: BLE001 - safetensors and json raise many kinds on damaged files
+        raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
+    return _module_for(path, info, state)
+
+
+def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
+    """The module a converted file describes: its stored architecture, or one derived from a bare
+    torchvision-layout state_dict. Anything malformed in it is the file's fault, said with its name."""
+    try:
+        if info is None:
+            spec = spec_from_state_dict(state)
+            info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
+                    "kind": "canonical", "resnet": spec.to_dict()}
+        if not isinstance(info, dict):
+            raise T7ConvertError("its t7convert description is not a table")
+        return module_from_state(info, state)
+    except T7ConvertError as e:
+        raise T7ConvertError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
+        raise T7ConvertError(f"{path}: not a model t7convert can rebuild ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+

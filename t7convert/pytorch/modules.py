@@ -1,0 +1,334 @@
+"""torch.nn modules with Torch7's semantics, and the builder that turns a node tree into modules.
+
+Where PyTorch has the exact equivalent (convolution, batch norm, linear, ReLU) the builder uses it; the
+modules here cover what differs: Torch7's table containers (ConcatTable returns a list, CAddTable sums
+it, JoinTable and Concat count dimensions from 1 and shift by a batch dimension), ``nn.View``'s batch
+inference, pooling output sizes (Torch7 only drops a last window that starts in the padding when there
+is padding; cudnn.torch never does), and Dropout's test-time scaling.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.tree import Node
+
+
+class ConcatTable(nn.Module):
+    """Applies every child to the same input; returns the list of outputs (Torch7's ``nn.ConcatTable``)."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):  # named 0, 1... like nn.Sequential, so state_dict keys match nodes
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        return [m(x) for m in self.children()]
+
+    def _get_name(self) -> str:
+        return "ConcatTable"
+
+
+class CAddTable(nn.Module):
+    """Sums a list of tensors (``nn.CAddTable``)."""
+
+    def forward(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+def _join_dim(dim: int, n_input_dims: int | None, first: torch.Tensor) -> int:
+    """Torch7's 1-based join dimension -> 0-based, as JoinTable:_getPositiveDimension does."""
+    if dim < 0:
+        return first.dim() + dim
+    if n_input_dims is not None and first.dim() == n_input_dims + 1:
+        dim += 1
+    return dim - 1
+
+
+class JoinTable(nn.Module):
+    """Concatenates a list of tensors along Torch7's ``dimension`` (``nn.JoinTable``)."""
+
+    def __init__(self, dim: int, n_input_dims: int | None = None) -> None:
+        super().__init__()
+        self.dim, self.n_input_dims = dim, n_input_dims
+
+    def forward(self, xs):
+        return torch.cat(list(xs), _join_dim(self.dim, self.n_input_dims, xs[0]))
+
+    def extra_repr(self) -> str:
+        return f"dimension={self.dim}, nInputDims={self.n_input_dims}"
+
+
+class Concat(nn.Module):
+    """Applies every child to the input and concatenates along the absolute 1-based ``dim`` (``nn.Concat``)."""
+
+    def __init__(self, dim: int, modules: list[nn.Module]) -> None:
+        super().__init__()
+        self.dim = dim
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def forward(self, x):
+        return torch.cat([m(x) for m in self.children()], self.dim - 1)
+
+    def extra_repr(self) -> str:
+        return f"dimension={self.dim}"
+
+
+class View(nn.Module):
+    """``nn.View(sizes):setNumInputDims(n)``: a reshape that infers Torch7's batch dimension."""
+
+    def __init__(self, sizes: list[int], num_input_dims: int | None = None) -> None:
+        super().__init__()
+        self.sizes, self.num_input_dims = list(sizes), num_input_dims
+        self.num_elements = math.prod(s for s in sizes if s >= 0)
+
+    def forward(self, x):
+        nd = x.dim()
+        maxdim = self.num_input_dims if self.num_input_dims is not None else nd
+        inner = math.prod(x.shape[nd - maxdim:]) if maxdim > 0 else 1
+        if self.num_elements == 0 or inner % self.num_elements:
+            raise T7ConvertError(f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}")
+        batch = 1 if -1 in self.sizes else inner // self.num_elements
+        batch *= math.prod(x.shape[: nd - maxdim]) if nd - maxdim > 0 else 1
+        if batch == 1 and (self.num_input_dims is None or nd <= self.num_input_dims):
+            return x.reshape(self.sizes)
+        return x.reshape([batch, *self.sizes])
+
+    def extra_repr(self) -> str:
+        return f"{self.sizes}, numInputDims={self.num_input_dims}"
+
+
+class Reshape(nn.Module):
+    """``nn.Reshape``: like View, with Torch7's rule for when the first dimension is a batch."""
+
+    def __init__(self, sizes: list[int], batch_mode: bool | None = None) -> None:
+        super().__init__()
+        self.sizes, self.batch_mode = list(sizes), batch_mode
+        self.nelement = math.prod(sizes)
+
+    def forward(self, x):
+        x = x.contiguous()
+        if self.batch_mode is False or (self.batch_mode is None and x.numel() == self.nelement and x.shape[0] != 1):
+            return x.reshape(self.sizes)
+        return x.reshape([x.shape[0], *self.sizes])
+
+
+class MulConstant(nn.Module):
+    def __init__(self, scalar: float) -> None:
+        super().__init__()
+        self.scalar = scalar
+
+    def forward(self, x):
+        return x * self.scalar
+
+    def extra_repr(self) -> str:
+        return repr(self.scalar)
+
+
+class Scale(nn.Module):
+    """Dropout at test time: the identity (``v2``) or a multiplication by ``1 - p`` (Torch7's v1 default)."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x if self.factor == 1.0 else x * self.factor
+
+    def extra_repr(self) -> str:
+        return repr(self.factor)
+
+
+class SoftMax(nn.Module):
+    """Torch7's SoftMax/LogSoftMax pick the dimension from the input's rank: nn's over the planes
+    (1-D/3-D: dimension 0, else 1), cudnn's (``over="instance"``) over all of a sample's values."""
+
+    def __init__(self, log: bool = False, over: str = "planes") -> None:
+        super().__init__()
+        self.log, self.over = log, over
+
+    def forward(self, x):
+        if self.over == "instance" and x.dim() >= 3:
+            batch = x.dim() == 4
+            flat = x.reshape(x.shape[0], -1) if batch else x.reshape(1, -1)
+            out = F.log_softmax(flat, 1) if self.log else F.softmax(flat, 1)
+            return out.reshape(x.shape)
+        dim = 0 if x.dim() in (1, 3) else 1
+        return F.log_softmax(x, dim) if self.log else F.softmax(x, dim)
+
+    def _get_name(self) -> str:
+        return "LogSoftMax" if self.log else "SoftMax"
+
+
+def _pool_size(size: int, k: int, d: int, p: int, ceil: bool, adjust: bool) -> int:
+    span = (size - k + 2 * p) / d
+    out = (math.ceil(span) if ceil else math.floor(span)) + 1
+    if adjust and ceil and (out - 1) * d >= size + p:
+        out -= 1
+    return out
+
+
+class Pool2d(nn.Module):
+    """Max or average pooling with Torch7's output size.
+
+    nn's THNN kernels drop a last window that would start in the padding only when there is padding;
+    cudnn.torch never drops it; PyTorch always does. Where they differ, the input is padded on the
+    bottom/right (with -inf for max, zeros for average) so that PyTorch computes Torch7's windows.
+    """
+
+    def __init__(self, kind: str, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                 ceil_mode: bool, count_include_pad: bool = True, divide: bool = True,
+                 adjust_last_window: str = "if_padded") -> None:
+        super().__init__()
+        self.kind, self.kernel, self.stride, self.padding = kind, tuple(kernel), tuple(stride), tuple(padding)
+        self.ceil_mode, self.count_include_pad, self.divide = ceil_mode, count_include_pad, divide
+        self.adjust_last_window = adjust_last_window
+
+    def _torch7_out(self, h: int, w: int) -> tuple[int, int]:
+        padded = self.padding[0] > 0 or self.padding[1] > 0
+        adjust = self.adjust_last_window == "always" or (self.adjust_last_window == "if_padded" and padded)
+        return (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, adjust),
+                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, adjust))
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        want = self._torch7_out(h, w)
+        have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, True),
+                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, True))
+        if want != have:
+            if self.kind != "max":
+                raise T7ConvertError(f"Torch7 average pooling of a {h}x{w} input has a window outside the "
+                                     "padded input, which t7convert does not reproduce")
+            extra_h, extra_w = (want[0] - have[0]) * self.stride[0], (want[1] - have[1]) * self.stride[1]
+            x = F.pad(x, (0, extra_w, 0, extra_h), value=-math.inf)
+            y = F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=False)
+            return y[..., : want[0], : want[1]]
+        if self.kind == "max":
+            return F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        y = F.avg_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode,
+                         count_include_pad=self.count_include_pad)
+        return y if self.divide else y * (self.kernel[0] * self.kernel[1])
+
+    def extra_repr(self) -> str:
+        return (f"{self.kind}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+# --- building modules from nodes ------------------------------------------------------------------
+Builder = Callable[[dict[str, Any], list[nn.Module]], nn.Module]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def builds(op: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        _BUILDERS[op] = fn
+        return fn
+    return register
+
+
+@builds("Sequential")
+def _sequential(a, children):
+    return nn.Sequential(*children)
+
+
+@builds("Conv2d")
+def _conv(a, children):
+    return nn.Conv2d(a["in_channels"], a["out_channels"], tuple(a["kernel_size"]), tuple(a["stride"]),
+                     tuple(a["padding"]), groups=a["groups"], bias=a["bias"])
+
+
+@builds("BatchNorm")
+def _bn(a, children):
+    cls = nn.BatchNorm2d if a["spatial"] else nn.BatchNorm1d
+    return cls(a["num_features"], eps=a["eps"], affine=a["affine"])
+
+
+@builds("ReLU")
+def _relu(a, children):
+    return nn.ReLU()
+
+
+@builds("Threshold")
+def _threshold(a, children):
+    return nn.Threshold(a["threshold"], a["value"])
+
+
+@builds("Pool2d")
+def _pool(a, children):
+    return Pool2d(a["kind"], a["kernel"], a["stride"], a["padding"], a["ceil_mode"], a.get("count_include_pad", True),
+                  a.get("divide", True), a.get("adjust_last_window", "if_padded"))
+
+
+@builds("Linear")
+def _linear(a, children):
+    return nn.Linear(a["in_features"], a["out_features"], bias=a["bias"])
+
+
+@builds("View")
+def _view(a, children):
+    return View(a["sizes"], a.get("num_input_dims"))
+
+
+@builds("Reshape")
+def _reshape(a, children):
+    return Reshape(a["sizes"], a.get("batch_mode"))
+
+
+@builds("Identity")
+def _identity(a, children):
+    return nn.Identity()
+
+
+@builds("MulConstant")
+def _mul(a, children):
+    return MulConstant(a["scalar"])
+
+
+@builds("Scale")
+def _scale(a, children):
+    return Scale(a["factor"])
+
+
+@builds("SoftMax")
+def _softmax(a, children):
+    return SoftMax(log=a.get("log", False), over=a.get("over", "planes"))
+
+
+@builds("ConcatTable")
+def _concat_table(a, children):
+    return ConcatTable(children)
+
+
+@builds("CAddTable")
+def _cadd(a, children):
+    return CAddTable()
+
+
+@builds("JoinTable")
+def _join(a, children):
+    return JoinTable(a["dim"], a.get("n_input_dims"))
+
+
+@builds("Concat")
+def _concat(a, children):
+    return Concat(a["dim"], children)
+
+
+def build(node: Node) -> nn.Module:
+    """The torch module of a node tree, with freshly initialised tensors (load a state_dict into it)."""
+    try:
+        builder = _BUILDERS[node.op]
+    except KeyError:
+        raise T7ConvertError(f"unknown op {node.op!r} in a converted architecture") from None
+    module = builder(node.attrs, [build(c) for c in node.children])
+    module.t7_source = node.source  # the Torch7 path whose output this module's output equals
+    return module
