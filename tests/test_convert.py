@@ -19,11 +19,10 @@ from click.testing import CliRunner
 
 import t7convert
 from t7convert import T7ConvertError, api
-from t7convert.cli import _register, cli
+from t7convert.cli import cli
 from t7convert.conversion import registry
 from t7convert.interpreter import run as reference_run
 
-_register()
 MODEL_FIXTURES = ["resnext11_c4x4d_C_cifar", "resnext11_c4x4d_B_cifar", "resnext_tiny_32x1d_C_imagenet",
                   "resnet_tiny_bottleneck_imagenet", "resnet20_cifar_shortcutA"]
 

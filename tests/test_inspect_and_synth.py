@@ -13,11 +13,9 @@ import torch7_models as tm
 from click.testing import CliRunner
 
 import t7convert
-from t7convert.cli import _register, cli
+from t7convert.cli import cli
 from t7convert.conversion.inspection import inspect_file
 from t7convert.torch7.synth import ARCHS, synthesize, synthesize_file
-
-_register()
 
 # Parameter counts of the published models (torchvision's and the ResNeXt README's figures).
 PUBLISHED_PARAMETERS = {

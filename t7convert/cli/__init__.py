@@ -68,10 +68,6 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from t7convert.cli import commands  # noqa: F401  (each module adds its command to ``cli``)
-
-
 # Commands that leave nothing to clean up once their output is in place (convert renames its file
 # into place as its last act) say so here; the console script then ends without the interpreter's
 # teardown of torch, which takes about 0.4 s and frees only memory the process is giving back anyway.
@@ -79,7 +75,6 @@ FINISHED = {"nothing_left_to_clean_up": False}
 
 
 def main() -> None:
-    _register()
     try:
         cli.main(prog_name="t7convert")
     except SystemExit as e:
@@ -88,3 +83,7 @@ def main() -> None:
             sys.stderr.flush()
             os._exit(0)
         raise
+
+
+# each command module adds its command to ``cli`` when imported (after ``cli`` exists)
+from t7convert.cli import commands  # noqa: E402,F401,I001

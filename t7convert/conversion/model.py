@@ -15,12 +15,11 @@ from t7convert.common.errors import T7ConvertError, T7FormatError
 from t7convert.common.version import __version__
 from t7convert.conversion.canonical import NotCanonical, recognize
 from t7convert.conversion.context import convert_graph
+from t7convert.conversion.description import FORMAT_VERSION
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
 from t7convert.torch7.checkpoint import find_model
 from t7convert.torch7.format import T7Object, read_document, sniff_foreign
-
-FORMAT_VERSION = 1
 
 
 @dataclass
@@ -50,7 +49,7 @@ class ConvertedModel:
 
     def info(self) -> dict[str, Any]:
         arch = self.spec.torchvision_name if self.spec else None
-        info = {"format": FORMAT_VERSION, "writer": f"t7convert {__version__}",
+        info = {"format_version": FORMAT_VERSION, "writer": f"t7convert {__version__}",
                 "source": os.path.basename(self.source), "title": self.title, "architecture": arch, **self.architecture}
         if self.rewritten_stages:
             info["rewritten_stages"] = list(self.rewritten_stages)

@@ -47,3 +47,24 @@ def get_converter(class_name: str, path: str) -> Converter:
         raise UnsupportedModuleError(
             f"no converter for Torch7 class {class_name} at {path or '<root>'}; supported: "
             + ", ".join(supported_classes())) from None
+
+
+# --- what input a converted op expects when it comes first ---------------------------------------
+InputHint = Callable[[dict], "tuple[int, ...] | int | None"]
+_INPUT_HINTS: dict[str, InputHint] = {}
+
+
+def expects_input(*ops: str) -> Callable[[InputHint], InputHint]:
+    """Register how a converted op, met first by the model's input, tells the input it expects: a
+    whole per-sample shape (a tuple: a Linear's feature vector), the number of planes of an image
+    (an int: a convolution's input planes), or None when it cannot tell."""
+    def register(fn: InputHint) -> InputHint:
+        for op in ops:
+            _INPUT_HINTS[op] = fn
+        return fn
+    return register
+
+
+def input_hint(op: str, attrs: dict) -> "tuple[int, ...] | int | None":
+    fn = _INPUT_HINTS.get(op)
+    return None if fn is None else fn(attrs)

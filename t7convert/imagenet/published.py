@@ -40,9 +40,6 @@ class PublishedRow:
     heading: str
     note: str | None = None
 
-    def cite(self) -> str:
-        return f"{self.title}, table \"{self.heading}\", row {self.model}: {self.url}"
-
     def to_dict(self) -> dict:
         d = asdict(self)
         d["aliases"] = list(self.aliases)

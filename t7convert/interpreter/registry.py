@@ -6,9 +6,7 @@ that answers "is this class covered?", so the error for an unknown class can lis
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Union
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from t7convert.common.errors import T7ConvertError, UnsupportedModuleError
 from t7convert.torch7.format import T7Object
@@ -16,8 +14,6 @@ from t7convert.torch7.format import T7Object
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from t7convert.interpreter.engine import Call
 
-#: What flows between modules: a tensor, or a Lua table of them (ConcatTable's output).
-Value = Union[np.ndarray, list]
 LayerFn = Callable[[T7Object, Any, "Call"], Any]
 
 _LAYERS: dict[str, LayerFn] = {}

@@ -16,7 +16,8 @@ from torch import nn
 
 from t7convert.common.atomic import atomic_output, check_writable
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.model import FORMAT_VERSION, ConvertedModel
+from t7convert.conversion.description import FORMAT_VERSION, check_description
+from t7convert.conversion.model import ConvertedModel
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
@@ -96,11 +97,9 @@ def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
     try:
         if info is None:
             spec = spec_from_state_dict(state)
-            info = {"format": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
+            info = {"format_version": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
                     "kind": "canonical", "resnet": spec.to_dict()}
-        if not isinstance(info, dict):
-            raise T7ConvertError("its t7convert description is not a table")
-        return module_from_state(info, state)
+        return module_from_state(check_description(info), state)
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:

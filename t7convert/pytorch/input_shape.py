@@ -7,28 +7,25 @@ import torch
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.model import ConvertedModel
+from t7convert.conversion.registry import input_hint
 from t7convert.conversion.tree import Node
 from t7convert.pytorch.modules import build
 
 
 def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
     """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
-    CIFAR, a feature vector when the graph starts with a Linear layer, the size its final average
+    CIFAR, what the first layer declares (:func:`t7convert.conversion.registry.expects_input`: a
+    Linear's or a fixed View's feature vector, a convolution's planes), the size its final average
     pooling implies (its kernel times the strides before it), else the first size (common ones first,
     then small ones) that a shape-only run on the meta device maps to one output per input."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
     assert converted.graph is not None
     first = _first_layer(converted.graph)
-    if first is not None and first.op == "Linear":
-        return (int(first.attrs["in_features"]),)
-    if first is not None and first.op == "BatchNorm" and not first.attrs["spatial"]:
-        return (int(first.attrs["num_features"]),)
-    channels = 3
-    if first is not None and first.op == "Conv2d":
-        channels = int(first.attrs["in_channels"])
-    elif first is not None and first.op == "BatchNorm":
-        channels = int(first.attrs["num_features"])
+    hint = input_hint(first.op, first.attrs) if first is not None else None
+    if isinstance(hint, tuple):
+        return hint
+    channels = hint if isinstance(hint, int) else 3
     with torch.device("meta"):
         module = build(converted.graph).eval()
 

@@ -323,12 +323,18 @@ def _concat(a, children):
     return Concat(a["dim"], children)
 
 
-def build(node: Node) -> nn.Module:
-    """The torch module of a node tree, with freshly initialised tensors (load a state_dict into it)."""
+def build(node: Node, where: str = "graph") -> nn.Module:
+    """The torch module of a node tree, with freshly initialised tensors (load a state_dict into it).
+    A node whose attributes do not fit its op (a damaged description) is named by its place."""
     try:
         builder = _BUILDERS[node.op]
     except KeyError:
-        raise T7ConvertError(f"unknown op {node.op!r} in a converted architecture") from None
-    module = builder(node.attrs, [build(c) for c in node.children])
+        raise T7ConvertError(f"unknown op {node.op[:60]!r} at {where} of the converted architecture") from None
+    children = [build(c, f"{where}.children[{i}]") for i, c in enumerate(node.children)]
+    try:
+        module = builder(node.attrs, children)
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, RuntimeError) as e:
+        what = f"lacks attribute {e}" if isinstance(e, KeyError) else f"has attributes torch refuses ({str(e)[:120]})"
+        raise T7ConvertError(f"{where} ({node.op}) of the converted architecture {what}") from None
     module.t7_source = node.source  # the Torch7 path whose output this module's output equals
     return module

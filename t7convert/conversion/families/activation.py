@@ -9,7 +9,8 @@ from t7convert.torch7.format import T7Object
 
 @converts("nn.ReLU", "cudnn.ReLU", "nn.Threshold")
 def threshold(m: T7Object, ctx) -> Node:
-    th = float(number(m, ctx, "threshold", default=0.0))
+    # nn.ReLU's constructor always sets threshold 0; nn.Threshold's defaults it to 1e-6 (nn/Threshold.lua)
+    th = float(number(m, ctx, "threshold", default=1e-6 if m.class_name == "nn.Threshold" else 0.0))
     val = float(number(m, ctx, "val", default=0.0))
     if th == 0.0 and val == 0.0:
         return Node("ReLU")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from t7convert.conversion.fields import number, tensor
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -43,3 +43,9 @@ def batch_normalization(m: T7Object, ctx) -> Node:
         tensors.update(weight=weight, bias=bias)
     return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine,
                               "spatial": m.class_name in _SPATIAL}, tensors)
+
+
+@expects_input("BatchNorm")
+def _bn_input(attrs: dict) -> tuple[int, ...] | int:
+    """Spatial BN takes images of its planes; plain BN a feature vector."""
+    return int(attrs["num_features"]) if attrs["spatial"] else (int(attrs["num_features"]),)

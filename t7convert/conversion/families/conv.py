@@ -9,7 +9,7 @@ reshape by element count is exact. Convolutions saved without bias (cudnn >= 4 i
 from __future__ import annotations
 
 from t7convert.conversion.fields import integer, tensor
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -39,3 +39,8 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
     return Node("Conv2d", {"in_channels": n_in, "out_channels": n_out, "kernel_size": [kh, kw],
                            "stride": [dh, dw], "padding": [ph, pw], "groups": groups, "bias": bias is not None},
                 tensors)
+
+
+@expects_input("Conv2d")
+def _conv_input(attrs: dict) -> int:
+    return int(attrs["in_channels"])

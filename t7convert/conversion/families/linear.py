@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from t7convert.conversion.fields import tensor
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -18,3 +18,8 @@ def linear(m: T7Object, ctx) -> Node:
     if bias is not None:
         tensors["bias"] = bias
     return Node("Linear", {"in_features": in_f, "out_features": out_f, "bias": bias is not None}, tensors)
+
+
+@expects_input("Linear")
+def _linear_input(attrs: dict) -> tuple[int, ...]:
+    return (int(attrs["in_features"]),)

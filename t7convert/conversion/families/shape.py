@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from t7convert.conversion.fields import flag, long_list, optional_integer
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -19,3 +19,16 @@ def view(m: T7Object, ctx) -> Node:
 def reshape(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
     return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode")})
+
+
+@expects_input("View", "Reshape")
+def _flat_input(attrs: dict) -> tuple[int, ...] | None:
+    """A model that starts by viewing its input as fixed sizes (an MNIST MLP's ``View(784)``) takes
+    a vector of that many values per sample; with -1 in the sizes, the input cannot be told."""
+    sizes = attrs["sizes"]
+    if any(s < 0 for s in sizes) or attrs.get("num_input_dims") not in (None, 1):
+        return None
+    n = 1
+    for s in sizes:
+        n *= s
+    return (n,) if n > 0 else None

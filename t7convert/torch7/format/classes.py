@@ -18,12 +18,6 @@ TYPE_FUNCTION = 6               # a function written before reference tracking: 
 TYPE_LEGACY_RECUR_FUNCTION = 7  # upvalues are a plain list of values
 TYPE_RECUR_FUNCTION = 8         # upvalues are {name=, id=, value=} records
 
-TYPE_NAMES = {
-    TYPE_NIL: "nil", TYPE_NUMBER: "number", TYPE_STRING: "string", TYPE_TABLE: "table",
-    TYPE_TORCH: "torch object", TYPE_BOOLEAN: "boolean", TYPE_FUNCTION: "function",
-    TYPE_LEGACY_RECUR_FUNCTION: "function (legacy)", TYPE_RECUR_FUNCTION: "function",
-}
-
 # Element type name as it appears in class names -> numpy dtype (little-endian, as x86 Torch7 wrote).
 _ELEMENTS = {
     "Byte": np.dtype("<u1"), "Char": np.dtype("<i1"), "Short": np.dtype("<i2"), "Int": np.dtype("<i4"),

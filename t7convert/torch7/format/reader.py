@@ -171,7 +171,6 @@ class _Reader:
         self.labels: list[str] = []
         self.doc = T7Document(path=path, root=None, encoding=stream.encoding, long_size=stream.long_size,
                               file_size=file_size)
-        self.object_start = 0
 
     # --- errors ------------------------------------------------------------------------------
     def object_path(self) -> str:
@@ -241,7 +240,7 @@ class _Reader:
     def _object(self) -> Any:
         """Read one object: a value, or a generator that still needs children."""
         s = self.s
-        self.object_start = start = s.pos
+        start = s.pos
         tag = s.int("a type tag")
         if tag == C.TYPE_NIL:
             return None

@@ -1,0 +1,90 @@
+"""The description a converted file stores beside its tensors, and its validation on load.
+
+A converted file says what it is as plain data (never pickled code): ``format_version``, the writer,
+the source file, and the architecture (``kind`` "canonical" with a ResNet spec, or "generic" with the
+module tree). :func:`check_description` is run before anything is built from a file: an unknown
+version, or a description whose shape is wrong, is the file's fault and is said in one line naming
+the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder. Sizes are
+bounded (nodes, depth) so that a few bytes of description cannot ask for unbounded work.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from t7convert.common.errors import T7ConvertError
+
+#: 2: the ``format_version`` key (files of t7convert 0.1 wrote ``format: 1``, the same layout)
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+MAX_NODES = 200_000
+MAX_DEPTH = 400
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class DescriptionError(T7ConvertError):
+    """A converted file's stored description is not one t7convert can rebuild from."""
+
+
+def format_version(info: dict[str, Any]) -> int:
+    version = info.get("format_version", info.get("format"))
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DescriptionError(f"its t7convert description has no format_version (found {str(version)[:40]!r})")
+    if version not in READABLE_VERSIONS:
+        raise DescriptionError(f"its description has format_version {version}; this t7convert reads "
+                               f"{', '.join(map(str, READABLE_VERSIONS))} (written by a newer t7convert?)")
+    return version
+
+
+def check_description(info: Any) -> dict[str, Any]:
+    """``info`` itself when it is a description this version can rebuild; a DescriptionError otherwise."""
+    if not isinstance(info, dict):
+        raise DescriptionError(f"its t7convert description is a {type(info).__name__}, not a table")
+    format_version(info)
+    kind = info.get("kind")
+    if kind == "canonical":
+        if not isinstance(info.get("resnet"), dict):
+            raise DescriptionError("its canonical description has no resnet table")
+    elif kind == "generic":
+        check_tree(info.get("graph"), "graph")
+    else:
+        raise DescriptionError(f"its description's kind is {str(kind)[:40]!r}, not canonical or generic")
+    return info
+
+
+def _plain(value: Any, where: str, depth: int = 0) -> None:
+    """Attribute values are JSON scalars and (short, shallow) lists of them."""
+    if isinstance(value, _SCALARS):
+        return
+    if isinstance(value, list) and depth < 3 and len(value) <= 4096:
+        for i, v in enumerate(value):
+            _plain(v, f"{where}[{i}]", depth + 1)
+        return
+    raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
+
+
+def check_tree(spec: Any, where: str) -> None:
+    """A generic module tree: ``{op, attrs?, children?, source?}`` nodes, bounded in count and depth."""
+    stack = [(spec, where, 0)]
+    count = 0
+    while stack:
+        node, at, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise DescriptionError(f"its description has more than {MAX_NODES:,} nodes")
+        if depth > MAX_DEPTH:
+            raise DescriptionError(f"its description nests deeper than {MAX_DEPTH} levels at {at}")
+        if not isinstance(node, dict):
+            raise DescriptionError(f"its description has a {type(node).__name__} at {at}, not a node")
+        if not isinstance(node.get("op"), str):
+            raise DescriptionError(f"its description's node {at} has no op name")
+        attrs = node.get("attrs", {})
+        if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+            raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
+        for k, v in attrs.items():
+            _plain(v, f"{at}.attrs.{k}")
+        if not isinstance(node.get("source", ""), str):
+            raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
+        children = node.get("children", [])
+        if not isinstance(children, list):
+            raise DescriptionError(f"its description's {at}.children is not a list")
+        stack.extend((c, f"{at}.children[{i}]", depth + 1) for i, c in enumerate(children))

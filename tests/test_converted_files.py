@@ -1,0 +1,72 @@
+"""A converted file says what it is (a versioned description), and a damaged one is refused in one line."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch7_models as tm
+
+
+def _mlp(tmp_path):
+    """An MNIST-style MLP: it starts with View(784), so its input is a 784-vector (no --input-size)."""
+    return tm.save(tmp_path, "mlp", tm.sequential(tm.view(784), tm.linear(784, 16), tm.relu(), tm.linear(16, 10)))
+
+
+def _t7convert(*args):
+    return subprocess.run([sys.executable, "-m", "t7convert", *map(str, args)], capture_output=True, text=True)
+
+
+def test_a_view_mlp_converts_without_an_input_size(tmp_path):
+    out = tmp_path / "mlp.pth"
+    r = _t7convert(_mlp(tmp_path), "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "784 random input" in r.stdout and "PASS" in r.stdout
+
+
+def test_a_generic_file_holds_a_versioned_description(tmp_path):
+    out = tmp_path / "mlp.pth"
+    assert _t7convert(_mlp(tmp_path), "-o", out).returncode == 0
+    payload = torch.load(out, weights_only=True)
+    info = payload["t7convert"]
+    assert info["format_version"] == 2 and info["kind"] == "generic"
+    assert info["graph"]["op"] == "Sequential"
+
+
+def _rewritten(tmp_path, change):
+    out = tmp_path / "mlp.pth"
+    assert _t7convert(_mlp(tmp_path), "-o", out).returncode == 0
+    payload = torch.load(out, weights_only=True)
+    change(payload["t7convert"])
+    bad = tmp_path / "bad.pth"
+    torch.save(payload, bad)
+    return bad
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda d: d.update(format_version=99), "format_version 99"),
+    (lambda d: d.pop("format_version"), "no format_version"),
+    (lambda d: d.update(kind="weird"), "kind"),
+    (lambda d: d["graph"].update(children="nope"), "graph.children is not a list"),
+    (lambda d: d["graph"]["children"][1].pop("op"), "graph.children[1] has no op"),
+    (lambda d: d["graph"]["children"][1]["attrs"].pop("in_features"), "graph.children[1] (Linear)"),
+    (lambda d: d["graph"]["children"][1]["attrs"].update(in_features={"a": 1}), "not plain data"),
+    (lambda d: d["graph"]["children"][1].update(op="NoSuchOp"), "unknown op"),
+])
+def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
+    bad = _rewritten(tmp_path, change)
+    for command in (["parity", _mlp(tmp_path), bad],):
+        r = _t7convert(*command)
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("t7convert: error:") and words in lines[0], r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_load_refuses_a_damaged_description_with_the_file_named(tmp_path):
+    import t7convert
+
+    bad = _rewritten(tmp_path, lambda d: d.update(format_version=99))
+    with pytest.raises(t7convert.T7ConvertError, match=r"bad\.pth: .*format_version 99"):
+        t7convert.load(str(bad))
