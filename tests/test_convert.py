@@ -353,6 +353,12 @@ def test_a_module_used_twice_converts_to_safetensors_and_counts_once(tmp_path):
     x = tm.f32(2, 4)
     np.testing.assert_allclose(converted_output(tmp_path / "tied.safetensors", x),
                                reference_run(t7convert.read(src), x).output, rtol=1e-5)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "tied.safetensors"), framework="pt") as f:  # stored once, aliased
+        assert len(list(f.keys())) == 2 and json.loads(f.metadata()["t7convert_aliases"])
+    module = t7convert.load(str(tmp_path / "tied.safetensors"))
+    assert module.state_dict()["0.weight"].data_ptr() == module.state_dict()["2.weight"].data_ptr()
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):

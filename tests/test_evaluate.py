@@ -302,6 +302,12 @@ def test_cli_prints_the_table_and_writes_json(class_folder_set, tmp_path, monkey
     assert (report["top1_error"], report["top5_error"], report["images"]) == (top1, top5, len(CASES))
     assert report["comparison"]["published"]["top1"] == 24.01
     assert report["comparison"]["verdict"] == "not comparable"
+    args = ["evaluate", str(model_file), "--data", str(root), "--device", "cpu", "--workers", "0", "--no-progress",
+            "--json", str(out_json)]
+    again = CliRunner().invoke(cli, args)  # an existing report is replaced only with --force
+    assert again.exit_code == 2 and "exists" in again.output
+    assert CliRunner().invoke(cli, [*args, "--force"]).exit_code == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".t7convert-")]
 
 
 def test_cli_names_the_problem_in_one_line_with_exit_code_2(class_folder_set, tmp_path, monkeypatch):

@@ -29,24 +29,25 @@ from t7convert.cli import cli
               help="Allowed |measured - published| error in percentage points [0.15].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write the report as JSON to this file ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Replace an existing --json file.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def evaluate_command(model_path: str, data_dir: str, expect: str | None, device: str | None, ten_crop: bool,
                      amp: bool, batch_size: int | None, workers: int | None, limit: int | None,
                      channels_last: bool | None, interpolation: str, tolerance: float | None,
-                     json_path: str | None, progress: bool) -> None:
+                     json_path: str | None, force: bool, progress: bool) -> None:
     """Top-1/top-5 error of MODEL on ImageNet val, with the published figures and a verdict.
 
     MODEL is a converted file or a .t7 (converted on the fly). Exit status 1 when the verdict is
     DIFFERS; unreadable images are listed and left out, they do not stop the run.
     """
     import t7convert
-    from t7convert.common.atomic import check_writable
-    from t7convert.common.errors import T7ConvertError
+    from t7convert.common.atomic import atomic_output
     from t7convert.imagenet.evaluate import EvaluationReport, evaluate, identify_architecture
     from t7convert.imagenet.published import DEFAULT_TOLERANCE
+    from t7convert.pytorch.files import check_output
 
-    if json_path and json_path != "-":
-        check_writable(json_path)  # before an evaluation that may take an hour
+    if json_path and json_path != "-":  # checked before an evaluation that may take an hour
+        check_output(json_path, model_path, force=force)
     model = t7convert.load(model_path)
     architecture, source = identify_architecture(model, model_path, expect)
     result = evaluate(model, data_dir, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
@@ -59,9 +60,7 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     else:
         click.echo(report.table())
         if json_path:
-            try:
-                Path(json_path).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-            except OSError as e:
-                raise T7ConvertError(f"--json {json_path}: {e.strerror or e}") from None
+            with atomic_output(json_path) as tmp:  # the same writer and rules as convert's output
+                Path(tmp).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     if report.comparison.verdict == "differs":
         raise click.exceptions.Exit(1)

@@ -42,24 +42,33 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     with atomic_output(output) as tmp:
         if fmt == "safetensors":
             from safetensors.torch import save_file
-            save_file(_unshared(state), tmp, metadata={"t7convert": json.dumps(converted.info())})
+            unique, aliases = _unshared(state)
+            meta = {"t7convert": json.dumps(converted.info())}
+            if aliases:
+                meta["t7convert_aliases"] = json.dumps(aliases)
+            save_file(unique, tmp, metadata=meta)
         else:
             payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
             torch.save(payload, tmp)
     return os.path.getsize(output)
 
 
-def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """safetensors stores each tensor on its own: a module Torch7 shared between places (one weight
-    tensor under two keys) is written twice."""
-    seen: set[tuple[int, int]] = set()
-    out = {}
+def _unshared(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """safetensors refuses tensors that share memory: a module Torch7 shared between places (one
+    weight tensor under two keys) is stored once, and the other keys are recorded as its aliases
+    (``{alias: stored key}`` in the metadata), so that loading shares it again."""
+    first: dict[tuple[int, int, tuple, torch.dtype], str] = {}
+    out: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
     for k, v in state.items():
         v = v.contiguous()
-        key = (v.data_ptr(), v.numel())
-        out[k] = v.clone() if key in seen and v.numel() else v
-        seen.add(key)
-    return out
+        key = (v.data_ptr(), v.numel(), tuple(v.shape), v.dtype)
+        if v.numel() and key in first:
+            aliases[k] = first[key]
+            continue
+        first.setdefault(key, k)
+        out[k] = v
+    return out, aliases
 
 
 def load_converted(path: str, kind: str) -> nn.Module:
@@ -86,6 +95,11 @@ def _load_safetensors(path: str) -> nn.Module:
             meta = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
         info = json.loads(meta["t7convert"]) if "t7convert" in meta else None
+        aliases = json.loads(meta.get("t7convert_aliases", "{}"))
+        if not isinstance(aliases, dict) or not all(isinstance(v, str) and v in state for v in aliases.values()):
+            raise ValueError("its t7convert_aliases metadata names tensors the file does not hold")
+        for alias, stored in aliases.items():
+            state[str(alias)] = state[stored]
     except Exception as e:  # noqa: BLE001 - safetensors and json raise many kinds on damaged files
         raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
     return _module_for(path, info, state)
