@@ -92,7 +92,11 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
 
     start = time.perf_counter()
     try:
-        execution = run(model, x)
+        with np.errstate(all="ignore"):  # NaN/Inf are reported as such, not as numpy warnings
+            execution = run(model, x)
+        P.check_finite_reference(execution, model)
+    except P.NonFiniteReference as e:
+        raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}") from None
     except ModelError as e:
         hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed else ""
         raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None

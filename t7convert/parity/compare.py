@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -211,6 +212,48 @@ def compare_with_torch7(output: np.ndarray | None,
     return report
 
 
+class NonFiniteReference(T7ConvertError):
+    """Torch7's own model (its reference execution) yields NaN or Inf on the input: a problem of the
+    model or the input, not of the conversion, so no comparison can prove anything there."""
+
+
+def _module_at(model: Any, path: str) -> Any:
+    m = model
+    for index in re.findall(r"modules\[(\d+)\]", path):
+        kids = m.children if isinstance(m, T7Object) else []
+        i = int(index) - 1
+        if not 0 <= i < len(kids):
+            return None
+        m = kids[i]
+    return m
+
+
+def _why_non_finite(m: Any) -> str:
+    """A cause Torch7 files really have: batch normalization with a negative running variance."""
+    if isinstance(m, T7Object):
+        for m2 in [m, *(c for _, c in m.walk())]:
+            var = m2.get("running_var") if isinstance(m2, T7Object) else None
+            if isinstance(var, np.ndarray) and var.size and float(np.min(var)) < 0:
+                return ": its running_var is negative"
+    return ""
+
+
+def check_finite_reference(execution: Execution, model: Any) -> None:
+    """Raise :class:`NonFiniteReference` naming the first stage where Torch7's model yields NaN/Inf."""
+    for path in execution.order:
+        out = execution.outputs[path]
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            kind = "NaN" if np.isnan(out).any() else "Inf"
+            m = _module_at(model, path)
+            raise NonFiniteReference(f"Torch7's own model yields {kind} at {path} ({execution.label(path)})"
+                                     f"{_why_non_finite(m)}; nothing can be compared there (an input the model "
+                                     "is not meant for? give one with --input-size or --image)")
+    out = execution.output
+    if isinstance(out, np.ndarray) and out.dtype.kind == "f" and not np.isfinite(out).all():
+        raise NonFiniteReference("Torch7's own model yields NaN or Inf in its output; nothing can be compared "
+                                 "(an input the model is not meant for? give one with --input-size or --image)")
+
+
 def _tensor_output(execution: Execution) -> np.ndarray:
     if not isinstance(execution.output, np.ndarray):
         raise T7ConvertError("the model's output is a table of tensors; parity compares tensor outputs")
@@ -330,7 +373,9 @@ def verify(module: "torch.nn.Module", t7_model: Any, x: np.ndarray, *, rtol: flo
         total = sum(1 for _, m in model.walk() if not m.children) + 1
         done = iter(range(1, total + 1))
         ticks = lambda _path: progress(next(done, total), total)  # noqa: E731
-    execution = run(model, x, on_leaf=ticks)
+    with np.errstate(all="ignore"):  # NaN/Inf are reported as such below, not as numpy warnings
+        execution = run(model, x, on_leaf=ticks)
+    check_finite_reference(execution, model)
     seen = observe(module, x, device=device)
     if progress is not None:
         progress(total, total)
