@@ -155,7 +155,7 @@ def test_generic_flag_keeps_torch7s_module_tree(torch7_fixtures, tmp_path):
     assert t7(str(torch7_fixtures / "torch7/models/resnext11_c4x4d_C_cifar.t7"), "-o", str(out), "--generic").exit_code == 0
     saved = torch.load(out, weights_only=True)
     assert saved["t7convert"]["kind"] == "generic"
-    assert "0.weight" in saved["state_dict"]  # the first module of the Sequential
+    assert "m1.weight" in saved["state_dict"]  # the module at modules[1] of the Sequential
 
 
 # --- layer semantics, each against the reference execution -------------------------------------
@@ -190,7 +190,7 @@ def test_legacy_batchnorm_with_running_std_is_read_as_torch7_reads_it(tmp_path):
     model = tm.sequential(tm.conv(3, 4, 1, 1), bn)
     check_against_reference(tmp_path, model, tm.f32(2, 3, 4, 4))
     converted = api.convert_file(str(tm.save(tmp_path, "bn", model)), generic=True)
-    var = converted.state["1.running_var"]
+    var = converted.state["m2.running_var"]
     np.testing.assert_allclose(var, bn.running_std.astype(np.float64) ** -2 - 1e-3, rtol=1e-5)
     assert any("running_std" in n for n in converted.notes)
 
@@ -358,7 +358,7 @@ def test_a_module_used_twice_converts_to_safetensors_and_counts_once(tmp_path):
     with safe_open(str(tmp_path / "tied.safetensors"), framework="pt") as f:  # stored once, aliased
         assert len(list(f.keys())) == 2 and json.loads(f.metadata()["t7convert_aliases"])
     module = t7convert.load(str(tmp_path / "tied.safetensors"))
-    assert module.state_dict()["0.weight"].data_ptr() == module.state_dict()["2.weight"].data_ptr()
+    assert module.state_dict()["m1.weight"].data_ptr() == module.state_dict()["m3.weight"].data_ptr()
 
 
 def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):

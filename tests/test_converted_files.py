@@ -31,7 +31,11 @@ def test_a_generic_file_holds_a_versioned_description(tmp_path):
     payload = torch.load(out, weights_only=True)
     info = payload["t7convert"]
     assert info["format_version"] == 2 and info["kind"] == "generic"
-    assert info["graph"]["op"] == "Sequential"
+    graph = info["graph"]  # a DAG: each layer names the values it consumes; module names follow Torch7 paths
+    assert [n["name"] for n in graph["nodes"]] == ["m1", "m2", "m3", "m4"]
+    assert graph["nodes"][1] == {"name": "m2", "op": "Linear", "args": [["m1"]], "source": "modules[2]",
+                                 "attrs": {"in_features": 784, "out_features": 16, "bias": True}}
+    assert graph["output"] == ["m4"] and set(payload["state_dict"]) == {"m2.weight", "m2.bias", "m4.weight", "m4.bias"}
 
 
 def _rewritten(tmp_path, change):
@@ -48,11 +52,13 @@ def _rewritten(tmp_path, change):
     (lambda d: d.update(format_version=99), "format_version 99"),
     (lambda d: d.pop("format_version"), "no format_version"),
     (lambda d: d.update(kind="weird"), "kind"),
-    (lambda d: d["graph"].update(children="nope"), "graph.children is not a list"),
-    (lambda d: d["graph"]["children"][1].pop("op"), "graph.children[1] has no op"),
-    (lambda d: d["graph"]["children"][1]["attrs"].pop("in_features"), "graph.children[1] (Linear)"),
-    (lambda d: d["graph"]["children"][1]["attrs"].update(in_features={"a": 1}), "not plain data"),
-    (lambda d: d["graph"]["children"][1].update(op="NoSuchOp"), "unknown op"),
+    (lambda d: d["graph"].update(nodes="nope"), "graph.nodes is not a list"),
+    (lambda d: d["graph"]["nodes"][1].pop("op"), "graph.nodes[1] has no op"),
+    (lambda d: d["graph"]["nodes"][1]["attrs"].pop("in_features"), "graph.nodes[1] (Linear)"),
+    (lambda d: d["graph"]["nodes"][1]["attrs"].update(in_features={"a": 1}), "not plain data"),
+    (lambda d: d["graph"]["nodes"][1].update(op="NoSuchOp"), "unknown op"),
+    (lambda d: d["graph"]["nodes"][1].update(args=[["m9"]]), "refers to 'm9'"),
+    (lambda d: d["graph"].update(output=["nowhere"]), "graph.output refers to"),
 ])
 def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
     bad = _rewritten(tmp_path, change)

@@ -45,7 +45,11 @@ def check_description(info: Any) -> dict[str, Any]:
         if not isinstance(info.get("resnet"), dict):
             raise DescriptionError("its canonical description has no resnet table")
     elif kind == "generic":
-        check_tree(info.get("graph"), "graph")
+        graph = info.get("graph")
+        if isinstance(graph, dict) and "nodes" in graph:
+            check_dag(graph, "graph")
+        else:  # t7convert 0.1 stored the module tree
+            check_tree(graph, "graph")
     else:
         raise DescriptionError(f"its description's kind is {str(kind)[:40]!r}, not canonical or generic")
     return info
@@ -88,3 +92,49 @@ def check_tree(spec: Any, where: str) -> None:
         if not isinstance(children, list):
             raise DescriptionError(f"its description's {at}.children is not a list")
         stack.extend((c, f"{at}.children[{i}]", depth + 1) for i, c in enumerate(children))
+
+
+def _check_ref(ref: Any, known: dict[str, str], where: str) -> None:
+    if not (isinstance(ref, list) and 1 <= len(ref) <= 2 and isinstance(ref[0], str)
+            and (len(ref) == 1 or (isinstance(ref[1], int) and not isinstance(ref[1], bool) and 0 <= ref[1] < 1 << 20))):
+        raise DescriptionError(f"its description's {where} is not a reference to a value ([name] or [name, index])")
+    if ref[0] not in known:
+        raise DescriptionError(f"its description's {where} refers to {ref[0][:40]!r}, which no earlier node outputs")
+
+
+def check_dag(graph: dict[str, Any], where: str) -> None:
+    """A DAG: named nodes in an order where every argument comes from the input or an earlier node."""
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, list):
+        raise DescriptionError(f"its description's {where}.nodes is not a list")
+    if len(nodes) > MAX_NODES:
+        raise DescriptionError(f"its description has more than {MAX_NODES:,} nodes")
+    known = {"input": "input"}
+    for i, node in enumerate(nodes):
+        at = f"{where}.nodes[{i}]"
+        if not isinstance(node, dict):
+            raise DescriptionError(f"its description has a {type(node).__name__} at {at}, not a node")
+        name, op = node.get("name"), node.get("op")
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 200 or name in known:
+            raise DescriptionError(f"its description's {at} has no valid, unique name")
+        if not isinstance(op, str):
+            raise DescriptionError(f"its description's {at} has no op name")
+        args = node.get("args")
+        if not isinstance(args, list) or len(args) > 4096:
+            raise DescriptionError(f"its description's {at}.args is not a list of references")
+        for j, ref in enumerate(args):
+            _check_ref(ref, known, f"{at}.args[{j}]")
+        attrs = node.get("attrs", {})
+        if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+            raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
+        for k, v in attrs.items():
+            _plain(v, f"{at}.attrs.{k}")
+        if not isinstance(node.get("source", ""), str):
+            raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
+        known[name] = op
+    _check_ref(graph.get("output"), known, f"{where}.output")
+    stages = graph.get("stages", {})
+    if not isinstance(stages, dict):
+        raise DescriptionError(f"its description's {where}.stages is not a table")
+    for path, ref in stages.items():
+        _check_ref(ref, known, f"{where}.stages[{str(path)[:40]!r}]")

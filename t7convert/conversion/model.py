@@ -15,6 +15,7 @@ from t7convert.common.errors import T7ConvertError, T7FormatError
 from t7convert.common.version import __version__
 from t7convert.conversion.canonical import NotCanonical, recognize
 from t7convert.conversion.context import convert_graph
+from t7convert.conversion.dag import lower
 from t7convert.conversion.description import FORMAT_VERSION
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
@@ -29,7 +30,8 @@ class ConvertedModel:
     kind: str                                   # "canonical" or "generic"
     state: dict[str, Any]                       # state_dict arrays (numpy views of the .t7 file where possible)
     spec: ResNetSpec | None = None              # canonical architecture
-    graph: Node | None = None                   # generic architecture (and the converted graph in both cases)
+    graph: Node | None = None                   # the converted tree (recognition, input shape; both kinds)
+    dag: dict[str, Any] | None = None           # the generic architecture as stored: the tree lowered to a DAG
     source: str = ""
     title: str = ""
     parameters: int = 0                         # weights and biases, as Torch7's getParameters counts them
@@ -44,8 +46,8 @@ class ConvertedModel:
         if self.kind == "canonical":
             assert self.spec is not None
             return {"kind": "canonical", "resnet": self.spec.to_dict()}
-        assert self.graph is not None
-        return {"kind": "generic", "graph": self.graph.spec()}
+        assert self.dag is not None
+        return {"kind": "generic", "graph": self.dag}
 
     def info(self) -> dict[str, Any]:
         arch = self.spec.torchvision_name if self.spec else None
@@ -70,7 +72,8 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
     notes = list(ctx.notes)
     if where:
         notes.insert(0, f"the model is the file's {where}")
-    result = ConvertedModel(kind="generic", state=node.state_arrays(), graph=node, source=path,
+    dag, state = lower(node)
+    result = ConvertedModel(kind="generic", state=state, graph=node, dag=dag, source=path,
                             parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
     if generic:
         result.not_canonical = "--generic was given"

@@ -16,6 +16,7 @@ from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
+from t7convert.pytorch.graph_module import build_graph_module, graph_stage_modules
 from t7convert.pytorch.modules import build
 from t7convert.pytorch.resnet import ResNet
 
@@ -50,7 +51,9 @@ def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
     with torch.device("meta"):
         if kind == "canonical":
             module: nn.Module = ResNet(ResNetSpec.from_dict(info["resnet"]))
-        elif kind == "generic":
+        elif kind == "generic" and "nodes" in info["graph"]:
+            module = build_graph_module(info["graph"])
+        elif kind == "generic":  # t7convert 0.1's module tree (format 1)
             module = build(Node.from_spec(info["graph"]))
         else:
             raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
@@ -75,8 +78,11 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     rewritten = set(getattr(module, "t7convert_info", {}).get("rewritten_stages", ()))
     if isinstance(module, ResNet):
         return [(path, m) for path, m in module.stage_modules() if path not in rewritten]
-    # generic graphs: each module built from a node knows the Torch7 path it came from (a module inside
-    # an unwrapped DataParallelTable answers for the table's path, not its own position)
+    if hasattr(module, "t7_stages"):  # a DAG: each Torch7 path maps to the node that outputs its value
+        return [(path, sub) for path, sub in graph_stage_modules(module)
+                if path.count("modules[") <= 2 and path not in rewritten]
+    # t7convert 0.1's module trees: each module built from a node knows the Torch7 path it came from (a
+    # module inside an unwrapped DataParallelTable answers for the table's path, not its own position)
     return [(source, sub) for sub in module.modules()
             if (source := getattr(sub, "t7_source", "")) and source.count("modules[") <= 2
             and source not in rewritten]

@@ -9,7 +9,7 @@ from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.registry import input_hint
 from t7convert.conversion.tree import Node
-from t7convert.pytorch.modules import build
+from t7convert.pytorch.graph_module import build_graph_module
 
 
 def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
@@ -27,7 +27,7 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
         return hint
     channels = hint if isinstance(hint, int) else 3
     with torch.device("meta"):
-        module = build(converted.graph).eval()
+        module = build_graph_module(converted.dag).eval()
 
     def accepts(h: int, w: int) -> bool:
         try:

@@ -83,6 +83,21 @@ class Concat(nn.Module):
         return f"dimension={self.dim}"
 
 
+class CatTable(nn.Module):
+    """Concatenates a table of tensors along Torch7's absolute 1-based ``dim`` (the join of ``nn.Concat``,
+    whose branches the DAG runs as nodes of their own)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, xs):
+        return torch.cat(list(xs), self.dim - 1)
+
+    def extra_repr(self) -> str:
+        return f"dimension={self.dim}"
+
+
 class View(nn.Module):
     """``nn.View(sizes):setNumInputDims(n)``: a reshape that infers Torch7's batch dimension."""
 
@@ -316,6 +331,11 @@ def _cadd(a, children):
 @builds("JoinTable")
 def _join(a, children):
     return JoinTable(a["dim"], a.get("n_input_dims"))
+
+
+@builds("CatTable")
+def _cat_table(a, children):
+    return CatTable(a["dim"])
 
 
 @builds("Concat")

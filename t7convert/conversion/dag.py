@@ -1,0 +1,120 @@
+"""The converted graph as a DAG: nodes with input edges, what a converted generic file stores.
+
+The converters give a tree (:mod:`t7convert.conversion.tree`: containers hold their children), which
+is what the canonical recognition pattern-matches. A tree cannot say where a value goes (char-rnn's
+gates, pix2pix's skips), so what is stored and built is this lowering of it: every layer is a node
+``{name, op, attrs, args, source}`` whose ``args`` are references to the values it consumes
+(``["input"]`` for the graph input, ``[name]`` for a node's output, ``[name, i]`` for element ``i`` of
+a table a node outputs). A Sequential becomes a chain; ConcatTable fans out into a ``Table`` node
+(a Lua table of its branches' outputs) that CAddTable or JoinTable consume; Concat fans out and joins.
+``stages`` maps each Torch7 path to the value that module outputs, so parity can watch them.
+
+Node names come from the Torch7 path (``modules[5].modules[2]`` -> ``m5_2``; the root itself is
+``m``): they are the torch module names, so state_dict keys are ``m5_2.weight``, predictable from the
+Torch7 file. Lowering of containers is registered per op (:func:`lowers`), so a new container family
+adds its own rule in its family file.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import numpy as np
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.tree import Node
+
+Ref = list  # ["input"] | [name] | [name, index]
+INPUT: Ref = ["input"]
+#: ops that are plain functions of their arguments in the built graph (torch.fx call_function)
+TABLE_OP = "Table"
+
+Lowerer = Callable[["Lowering", Node, Ref], Ref]
+_LOWERERS: dict[str, Lowerer] = {}
+
+
+def lowers(*ops: str) -> Callable[[Lowerer], Lowerer]:
+    """Register how a container op of the tree becomes nodes of the DAG: ``fn(lowering, node, x) -> ref``."""
+    def register(fn: Lowerer) -> Lowerer:
+        for op in ops:
+            _LOWERERS[op] = fn
+        return fn
+    return register
+
+
+def module_name(source: str) -> str:
+    """``modules[5].modules[2]`` -> ``m5_2``: the torch module name of the layer at a Torch7 path."""
+    indices = re.findall(r"modules\[(\d+)\]", source)
+    return "m" + ("_".join(indices) if indices else "")
+
+
+class Lowering:
+    """Builds the DAG of one tree: its nodes, the state_dict arrays under their keys, the stages."""
+
+    def __init__(self) -> None:
+        self.nodes: list[dict[str, Any]] = []
+        self.state: dict[str, np.ndarray] = {}
+        self.stages: dict[str, Ref] = {}
+        self._names: set[str] = {"input"}
+
+    def _name(self, base: str) -> str:
+        name, k = base, 1
+        while name in self._names:
+            k += 1
+            name = f"{base}_v{k}"
+        self._names.add(name)
+        return name
+
+    def add(self, node: Node, args: list[Ref]) -> Ref:
+        """A layer node consuming ``args``; its tensors go to the state under ``name.tensor``."""
+        name = self._name(module_name(node.source))
+        entry: dict[str, Any] = {"name": name, "op": node.op, "args": [list(a) for a in args]}
+        if node.attrs:
+            entry["attrs"] = dict(node.attrs)
+        if node.source:
+            entry["source"] = node.source
+        self.nodes.append(entry)
+        for key, array in node.tensors.items():
+            self.state[f"{name}.{key}"] = array
+        return [name]
+
+    def table(self, refs: list[Ref], source: str = "") -> Ref:
+        """A Lua table of values (a ConcatTable's output), made by a plain function."""
+        name = self._name((module_name(source) if source else "t") + "_table")
+        self.nodes.append({"name": name, "op": TABLE_OP, "args": [list(r) for r in refs]})
+        return [name]
+
+    def lower(self, node: Node, x: Ref) -> Ref:
+        fn = _LOWERERS.get(node.op)
+        if fn is None and node.children:  # a container op must say how its children connect
+            raise T7ConvertError(f"{node.source or '<root>'}: no DAG lowering is registered for the container op {node.op}")
+        out = fn(self, node, x) if fn is not None else self.add(node, [x])
+        if node.source:
+            self.stages.setdefault(node.source, out)
+        return out
+
+
+@lowers("Sequential")
+def _sequential(g: Lowering, node: Node, x: Ref) -> Ref:
+    for child in node.children:
+        x = g.lower(child, x)
+    return x
+
+
+@lowers("ConcatTable")
+def _concat_table(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.table([g.lower(child, x) for child in node.children], node.source)
+
+
+@lowers("Concat")
+def _concat(g: Lowering, node: Node, x: Ref) -> Ref:
+    """Every child on the same input, joined along the absolute 1-based dimension."""
+    parts = g.table([g.lower(child, x) for child in node.children], node.source)
+    return g.add(Node("CatTable", {"dim": node.attrs["dim"]}, source=node.source), [parts])
+
+
+def lower(tree: Node) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(the DAG description, the state_dict arrays by key) of a converted tree."""
+    g = Lowering()
+    out = g.lower(tree, INPUT)
+    return {"nodes": g.nodes, "output": out, "stages": g.stages}, g.state
