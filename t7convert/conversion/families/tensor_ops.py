@@ -1,0 +1,137 @@
+"""Identity-at-inference modules, decorators and shape ops, read as nn's Lua code reads them.
+
+Dimensions stay 1-based (Torch7's) in the node attributes; the torch modules resolve them per input,
+because Torch7 resolves them per input: Sum/Max/Min/Squeeze shift a positive dimension by one when the
+input has ``nInputDims + 1`` dimensions, Unsqueeze and Transpose by the number of leading dimensions
+beyond ``numInputDims``, Replicate by one when the input has more than ``ndim`` dimensions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from t7convert.conversion.fields import flag, integer, number, optional_integer
+from t7convert.conversion.registry import converts
+from t7convert.conversion.tree import Node
+from t7convert.torch7.format import T7Object
+
+
+@converts("nn.GradientReversal", "nn.ZeroGrad", "nn.Contiguous")
+def identity_forward(m: T7Object, ctx) -> Node:
+    """Forward is the input (their work is in the backward pass, or a contiguous copy)."""
+    return Node("Identity")
+
+
+@converts("nn.WhiteNoise")
+def white_noise(m: T7Object, ctx) -> Node:
+    """At test time WhiteNoise.lua adds its ``mean`` (default 0) and no noise."""
+    mean = float(number(m, ctx, "mean", default=0.0))
+    return Node("AddConstant", {"value": mean}) if mean != 0 else Node("Identity")
+
+
+@converts("nn.Copy")
+def copy(m: T7Object, ctx) -> Node:
+    """Copy's output has the type of its ``output`` tensor (the constructor's outtype)."""
+    out = m.get("output")
+    dtype = None
+    if isinstance(out, np.ndarray):
+        if out.dtype == np.float64:
+            dtype = "float64"
+        elif out.dtype == np.float32:
+            dtype = "float32"
+        else:
+            raise ctx.fail(m, f"copies into a {out.dtype} tensor; only Float and Double outputs are supported")
+    return Node("Cast", {"dtype": dtype})
+
+
+@converts("nn.Decorator", "nn.DontCast", "nn.NaN", "nn.GPU")
+def decorator(m: T7Object, ctx) -> Node:
+    """Their forward is their inner module ``modules[1]``."""
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "has no inner module")
+    return ctx.child(kids[0], 1)
+
+
+@converts("nn.Select")
+def select(m: T7Object, ctx) -> Node:
+    return Node("Select", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index")})
+
+
+@converts("nn.Narrow")
+def narrow(m: T7Object, ctx) -> Node:
+    return Node("Narrow", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index"),
+                           "length": integer(m, ctx, "length", default=1)})
+
+
+@converts("nn.Squeeze")
+def squeeze(m: T7Object, ctx) -> Node:
+    return Node("Squeeze", {"dim": optional_integer(m, ctx, "dim"),
+                            "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+
+
+@converts("nn.Unsqueeze")
+def unsqueeze(m: T7Object, ctx) -> Node:
+    pos = integer(m, ctx, "pos")
+    if pos <= 0:
+        raise ctx.fail(m, f"pos {pos}: Unsqueeze needs a positive position")
+    return Node("Unsqueeze", {"pos": pos, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+
+
+@converts("nn.Transpose")
+def transpose(m: T7Object, ctx) -> Node:
+    perms = m.get("permutations")
+    if isinstance(perms, dict):
+        perms = [perms[k] for k in sorted(k for k in perms if isinstance(k, int))]
+    pairs = []
+    for p in perms if isinstance(perms, list) else [None]:
+        if isinstance(p, dict):
+            p = [p.get(1), p.get(2)]
+        elif isinstance(p, np.ndarray):
+            p = p.reshape(-1).tolist()
+        if (not isinstance(p, list) or len(p) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and int(v) == v for v in p)):
+            raise ctx.fail(m, f"permutations {perms!r} is not a list of dimension pairs")
+        pairs.append([int(p[0]), int(p[1])])
+    return Node("Transpose", {"pairs": pairs, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+
+
+@converts("nn.Replicate")
+def replicate(m: T7Object, ctx) -> Node:
+    dim = integer(m, ctx, "dim", default=1)
+    if dim <= 0:
+        raise ctx.fail(m, f"dim {dim}: Replicate needs a positive dimension")
+    return Node("Replicate", {"n": integer(m, ctx, "nfeatures"), "dim": dim,
+                              "ndim": optional_integer(m, ctx, "ndim")})
+
+
+@converts("nn.Sum", "nn.Mean")
+def sum_mean(m: T7Object, ctx) -> Node:
+    """Mean is Sum with sizeAverage (its constructor's default); Sum squeezes unless ``squeeze`` is false."""
+    average = flag(m, "sizeAverage")
+    if average is None:
+        average = m.class_name == "nn.Mean"
+    squeeze_flag = flag(m, "squeeze")
+    return Node("Sum", {"dim": integer(m, ctx, "dimension", default=1),
+                        "n_input_dims": optional_integer(m, ctx, "nInputDims"),
+                        "average": average, "squeeze": squeeze_flag is not False})
+
+
+@converts("nn.Max", "nn.Min")
+def max_min(m: T7Object, ctx) -> Node:
+    return Node("MaxMin", {"kind": "max" if m.class_name == "nn.Max" else "min",
+                           "dim": integer(m, ctx, "dimension", default=1),
+                           "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+
+
+@converts("nn.SpatialDropout", "nn.VolumetricDropout")
+def spatial_dropout(m: T7Object, ctx) -> Node:
+    """No v2 variant: at test time the output is always multiplied by 1 - p."""
+    p = float(number(m, ctx, "p", default=0.5))
+    if flag(m, "stochastic_inference"):
+        raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
+    return Node("Scale", {"factor": 1.0 - p})
+
+
+@converts("nn.Collapse")
+def collapse(m: T7Object, ctx) -> Node:
+    return Node("Collapse", {"n_input_dim": integer(m, ctx, "nInputDim")})
