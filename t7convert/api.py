@@ -12,6 +12,7 @@ same description in their metadata.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -37,6 +38,7 @@ def load(path: str, *, device: str | torch.device | None = None, generic: bool =
     return front_door(path, device=device, generic=generic)
 
 
+@dataclass
 class ConversionReport:
     """What ``convert`` did, for the summary the command prints (and ``--json``)."""
 
