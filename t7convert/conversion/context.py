@@ -5,7 +5,6 @@ the notes of what it fixed on the way. Every failure names the Torch7 class and 
 """
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -23,6 +22,11 @@ _TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean",
                    "centered", "normalized", "noise", "ones", "columns")
 
 
+#: Containers inside containers that a conversion follows; a module deeper than this is an input error.
+#: Far beyond any real network (a ResNet is 3 deep), and well within Python's recursion limit.
+MAX_DEPTH = 150
+
+
 @dataclass
 class ConversionContext:
     """State of one conversion: the current Torch7 path, notes for the summary, dropped fields."""
@@ -32,6 +36,7 @@ class ConversionContext:
     _path: list[str] = field(default_factory=list)
     converted: int = 0
     limit: int = 200_000  # modules; a few shared modules can make a tiny file's tree exponential
+    depth: int = 0  # containers around the module being converted
 
     @property
     def path(self) -> str:
@@ -44,6 +49,9 @@ class ConversionContext:
         if self.converted > self.limit:
             raise T7ConvertError(f"more than {self.limit:,} modules to convert: modules shared over and over "
                                  "make the graph's tree too large")
+        if self.depth > MAX_DEPTH:
+            raise T7ConvertError(f"modules nested too deeply to convert (more than {MAX_DEPTH} levels of "
+                                 f"containers, at {self.path})")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
         for name in _TRAINING_STATE:
@@ -53,9 +61,11 @@ class ConversionContext:
 
     def child(self, module: T7Object, index: int) -> Node:
         self._path.append(f"modules[{index}]")
+        self.depth += 1
         try:
             return self.convert(module)
         finally:
+            self.depth -= 1
             self._path.pop()
 
     def note(self, message: str) -> None:
@@ -70,6 +80,5 @@ def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:
     ctx = ConversionContext()
     try:
         return ctx.convert(model), ctx
-    except RecursionError:
-        raise T7ConvertError(f"modules nested too deeply to convert (beyond about {sys.getrecursionlimit() // 3} "
-                             "levels)") from None
+    except RecursionError:  # MAX_DEPTH is meant to come first; this only keeps the message one line
+        raise T7ConvertError(f"modules nested too deeply to convert (at {ctx.path})") from None

@@ -75,6 +75,10 @@ class Inspection:
     parameters: int | None = None
     legacy: Counter = field(default_factory=Counter)
     model: T7Object | None = None
+    #: entries of containers' ``modules`` tables that Torch7 never runs (key 0, negative, after a hole)
+    not_run: list[str] = field(default_factory=list)
+    #: why an nn object at the root is not a model that can be shown (wrappers in a cycle)
+    model_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = self.doc
@@ -92,7 +96,9 @@ class Inspection:
             "versions_missing": sorted({c for (c, v) in d.classes if v is None}),
             "tensor_types": dict(tensor_types), "tensors": len(d.tensors),
             "shared_storages": sum(1 for s in storages if s["tensors"] > 1), "storages": storages,
-            "functions": d.functions, "legacy_fields": dict(self.legacy), "modules": self.module_rows(),
+            "functions": d.functions, "legacy_fields": dict(self.legacy),
+            "model_error": self.model_error,
+            "not_run": list(self.not_run), "modules": self.module_rows(),
         }
 
     def module_rows(self) -> list[dict[str, Any]]:
@@ -110,16 +116,44 @@ def inspect_file(path: str, **read_options: Any) -> Inspection:
     ins = Inspection(doc=doc, root_kind=kind)
     try:
         model, _ = find_model(root)
-    except T7ConvertError:
+    except T7ConvertError as e:
         model = None  # not a model: a table of values, a tensor...
+        if isinstance(root, T7Object):
+            ins.model_error = str(e)
     if model is not None:
         ins.model = model
         ins.parameters = parameter_count(model)
+        ins.not_run = not_run(model)
         for _, m in model.walk(unique=True):
             for f in LEGACY_FIELDS:
                 if m.get(f) is not None:
                     ins.legacy[f] += 1
     return ins
+
+
+def not_run(model: T7Object) -> list[str]:
+    """One line per entry of a container's ``modules`` table outside ``1..#modules``: Torch7's
+    ``for i = 1, #self.modules`` never runs it, and neither does the converted model."""
+    out = []
+    for path, m in model.walk(unique=True):
+        mods = m.get("modules")
+        if not isinstance(mods, dict):
+            continue  # a list: keys exactly 1..n
+        n = len(m.children)
+        for key, value in mods.items():
+            if type(key) is int and 1 <= key <= n:
+                continue
+            what = value.class_name if isinstance(value, T7Object) else type(value).__name__
+            if type(key) is int and key > n:
+                why = f"after the hole at modules[{n + 1}]"
+            elif type(key) is int:
+                why = "Torch7 runs modules[1] onwards"
+            else:
+                why = "not a positive integer key"
+            where = f"{path}.modules" if path else "modules"
+            out.append(f"{where}[{key!r}] ({what}) is not run by Torch7 ({why}; {m.class_name} runs "
+                       f"{n} module{'s' if n != 1 else ''})")
+    return out
 
 
 def _own_params(m: T7Object) -> int:
@@ -180,6 +214,9 @@ def format_summary(ins: Inspection) -> str:
         out.append("classes without a version prefix (pre-versioning files): " + ", ".join(j["versions_missing"]))
     for f, n in j["legacy_fields"].items():
         out.append(f"legacy field {f} in {n} modules: {LEGACY_FIELDS[f]}")
+    out.extend(j["not_run"])
+    if j["model_error"]:
+        out.append(f"no model shown: {j['model_error']}")
     if j["functions"]:
         out.append(f"{j['functions']} serialized Lua functions (kept as bytes, never executed)")
     return "\n".join(out)

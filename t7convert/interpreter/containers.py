@@ -18,7 +18,7 @@ from t7convert.torch7.format import T7Object
 
 @layer("nn.Sequential")
 def sequential(m: T7Object, x, call: Call):
-    for i in range(len(m.children)):
+    for i in range(len(call.children)):
         x = call.child(i, x)
     return x
 
@@ -26,13 +26,13 @@ def sequential(m: T7Object, x, call: Call):
 @layer("nn.ConcatTable")
 def concat_table(m: T7Object, x, call: Call) -> list:
     """Every child on the same input (the same tensor: an in-place child changes it for the next)."""
-    return [call.child(i, x) for i in range(len(m.children))]
+    return [call.child(i, x) for i in range(len(call.children))]
 
 
 @layer(*WRAPPERS)
 def data_parallel_table(m: T7Object, x, call: Call):
     """The first replica, as ``model:get(1)``: the replicas hold the same weights."""
-    if not m.children:
+    if not call.children:
         raise call.fail("holds no module")
     return call.child(0, x)
 
@@ -58,7 +58,7 @@ def _join(parts: list[np.ndarray], dim1: int, call: Call) -> np.ndarray:
 
 @layer("nn.Concat")
 def concat(m: T7Object, x, call: Call) -> np.ndarray:
-    outs = [call.child(i, x) for i in range(len(m.children))]
+    outs = [call.child(i, x) for i in range(len(call.children))]
     return _join(_tensors(outs, call, "concatenate"), integer(m, "dimension", where=call.where), call)
 
 

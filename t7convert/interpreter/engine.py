@@ -35,11 +35,33 @@ def depth(path: str) -> int:
     return path.count("modules[")
 
 
+def modules_run(m: T7Object) -> list:
+    """The children Torch7 runs: ``for i = 1, #self.modules``, read here from the raw ``modules`` table.
+
+    Lua's ``#`` is a border of the table: ``modules[1] .. modules[n]`` present and ``modules[n + 1]``
+    absent. Keys 0 and below, and anything after a hole, are never run. (A table with holes has several
+    borders; the run from 1 up to the first hole is what containers built with ``table.insert`` give.)
+    Deliberately not :attr:`T7Object.children`, which the converters use, so that the reference
+    execution does not share a misreading of the table with them.
+    """
+    fields = m.fields if isinstance(m.fields, dict) else {}
+    table = fields.get("modules")
+    if isinstance(table, list):  # the reader's form for a table whose keys are exactly 1..n
+        return list(table)
+    if not isinstance(table, dict):
+        return []
+    numbers = {k for k in table if type(k) is int}  # Lua numbers; Python's True == 1, Lua's true is not
+    border = 0
+    while border + 1 in numbers:
+        border += 1
+    return [table[i] for i in range(1, border + 1)]
+
+
 def is_residual_block(m: T7Object) -> bool:
     """A Sequential holding ConcatTable then CAddTable: a ResNet/ResNeXt block (shortcut + branch)."""
     if m.class_name != "nn.Sequential":
         return False
-    names = [c.class_name for c in m.children if isinstance(c, T7Object)]
+    names = [c.class_name for c in modules_run(m) if isinstance(c, T7Object)]
     return any(a == "nn.ConcatTable" and b == "nn.CAddTable" for a, b in zip(names, names[1:]))
 
 
@@ -99,6 +121,14 @@ class Engine:
         self.execution = Execution(output=None)
         self.on_leaf = on_leaf
         self.calls = 0
+        self._children: dict[int, tuple[T7Object, list]] = {}
+
+    def children(self, m: T7Object) -> list:
+        """:func:`modules_run` of ``m``, read once per container per run."""
+        hit = self._children.get(id(m))
+        if hit is None or hit[0] is not m:
+            hit = self._children[id(m)] = (m, modules_run(m))
+        return hit[1]
 
     def wants(self, path: str, m: T7Object) -> bool:
         if not self.record or not path:
@@ -115,7 +145,7 @@ class Engine:
         except (ValueError, IndexError, TypeError, OverflowError) as e:
             # numpy's complaints about shapes and values: the model, its fields and the input do not fit
             raise ModelError(f"{path or 'the root'} ({m.class_name}): {type(e).__name__}: {e}") from None
-        if self.on_leaf is not None and not m.children:
+        if self.on_leaf is not None and not self.children(m):
             self.on_leaf(path)
         if self.wants(path, m) and isinstance(y, np.ndarray):
             ex = self.execution
@@ -140,10 +170,14 @@ class Call:
     def where(self) -> str:
         return self.path or "the root"
 
+    @property
+    def children(self) -> list:
+        """The children Torch7 runs, in order (:func:`modules_run`)."""
+        return self.engine.children(self.module)
+
     def child(self, index0: int, x: Any) -> Any:
         """Run child ``index0`` (0-based) of this container on ``x``."""
-        children = self.module.children
-        return self.engine.forward(children[index0], x, child_path(self.path, index0))
+        return self.engine.forward(self.children[index0], x, child_path(self.path, index0))
 
     def fail(self, message: str) -> ModelError:
         """An error naming this module; ``raise call.fail(...)``."""

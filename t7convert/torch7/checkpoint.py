@@ -19,11 +19,21 @@ _NN_PACKAGES = ("nn", "cudnn", "fbnn", "nngraph")
 
 def unwrap(model: Any) -> Any:
     """The model inside DataParallelTable wrappers (what fb.resnet.torch's ``model:get(1)`` returns)."""
+    seen: dict[int, int] = {}  # id of each wrapper passed -> its 1-based place in the chain
+    chain: list[T7Object] = []
     while isinstance(model, T7Object) and model.class_name in DATA_PARALLEL and model.children:
-        if not isinstance(model.children[0], T7Object):
+        seen[id(model)] = len(chain) + 1
+        chain.append(model)
+        first = model.children[0]
+        if not isinstance(first, T7Object):
             raise T7ConvertError(f"a {model.class_name} whose first replica is a "
-                                 f"{type(model.children[0]).__name__}, not a module")
-        model = model.children[0]
+                                 f"{type(first).__name__}, not a module")
+        if id(first) in seen:
+            start = seen[id(first)]
+            loop = " -> ".join(f"{m.class_name} (wrapper {i})" for i, m in enumerate(chain[start - 1:], start))
+            raise T7ConvertError(f"the DataParallelTable wrappers form a cycle: {loop} -> back to wrapper "
+                                 f"{start} (each one's modules[1] is the next)")
+        model = first
     return model
 
 

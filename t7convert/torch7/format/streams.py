@@ -224,7 +224,8 @@ class AsciiStream:
         self._eat_newline()
         if dtype.kind == "f":
             values = np.array(tokens).astype(np.float64)
-            return values.astype(dtype)
+            with np.errstate(over="ignore"):  # 1e39 in a FloatStorage: inf, as Torch7's %g read into a float gives
+                return values.astype(dtype)
         values = np.array([int(t) for t in tokens], dtype=object)
         info = np.iinfo(dtype)
         if any(v < info.min or v > info.max for v in values):

@@ -53,6 +53,16 @@ def as_storage(array: np.ndarray) -> T7Storage:
     return array.view(T7Storage)
 
 
+def lua_sequence(table: dict) -> list:
+    """``table[1], table[2], ...`` up to the first missing key (the Lua border from 1)."""
+    # only int keys: a bare True is the same dict key as 1 in Python but a different key in Lua
+    numbered = {k: v for k, v in table.items() if type(k) is int}
+    out = []
+    while len(out) + 1 in numbered:
+        out.append(numbered[len(out) + 1])
+    return out
+
+
 class T7ObjectKey:
     """A Lua table key that is itself a table, tensor or storage (nn.GPU keeps its devices in tables
     keyed by tensors). Lua compares such keys by identity, and so does this wrapper; ``value`` is the
@@ -154,13 +164,18 @@ class T7Object:
     # --- nn modules ------------------------------------------------------------------------------
     @property
     def children(self) -> list["T7Object"]:
-        """Child modules of a container (its ``modules`` field), in order."""
+        """Child modules of a container, in order: what Torch7's ``for i = 1, #self.modules`` runs.
+
+        That is the Lua sequence ``modules[1], modules[2], ...`` up to the first missing key. Other keys
+        (0, negative numbers, anything after a hole) are never run by Torch7 and are not children; Lua's
+        ``#`` on a table with holes may give any border, and this takes the contiguous run from 1, which
+        is what tables built with ``table.insert`` (as nn containers are) give.
+        """
         mods = self.get("modules")
         if isinstance(mods, list):
             return list(mods)
         if isinstance(mods, dict):
-            keys = sorted(k for k in mods if isinstance(k, int))
-            return [mods[k] for k in keys]
+            return lua_sequence(mods)
         return []
 
     @property
