@@ -73,7 +73,7 @@ def copy(m: T7Object, x, call: Call) -> np.ndarray:
 @layer("nn.Decorator", "nn.DontCast", "nn.GPU")
 def decorator(m: T7Object, x, call: Call):
     """``self.output = self.modules[1]:updateOutput(input)``."""
-    if not m.children:
+    if not call.children:  # the interpreter's own reading of `modules`
         raise call.fail("holds no module")
     return call.child(0, x)
 
@@ -81,7 +81,7 @@ def decorator(m: T7Object, x, call: Call):
 @layer("nn.NaN")
 def nan_check(m: T7Object, x, call: Call):
     """The inner module's output; dpnn's NaN raises an error when that output holds a NaN."""
-    if not m.children:
+    if not call.children:  # the interpreter's own reading of `modules`
         raise call.fail("holds no module")
     y = call.child(0, x)
     if isinstance(y, np.ndarray) and np.isnan(y).any():
