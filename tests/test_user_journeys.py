@@ -156,7 +156,7 @@ def test_converting_a_pth_says_what_the_input_is(tmp_path):
     before = big.read_bytes()
     done = cli("big.pth", cwd=tmp_path)  # the default output would be big.pth itself
     assert done.returncode == 2
-    assert "big.pth is a PyTorch file (already converted?)" in done.stderr and ".t7" in done.stderr
+    assert "big.pth is a PyTorch checkpoint file (already converted?)" in done.stderr and ".t7" in done.stderr
     assert "being converted" not in done.stderr and done.stderr.count("\n") == 1
     assert big.read_bytes() == before
     safe = tmp_path / "m.safetensors"

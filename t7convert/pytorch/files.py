@@ -47,7 +47,7 @@ def check_input(path: str) -> None:
         return  # the reader says what is wrong with it
     kind = converted_kind(head)
     if kind is not None:
-        what = "a PyTorch" if kind == "torch" else "a safetensors"
+        what = "a PyTorch checkpoint" if kind == "torch" else "a safetensors"
         raise T7ConvertError(f"{path} is {what} file (already converted?); t7convert converts .t7 files "
                              "(load this one with t7convert.load or torch.load)")
 
