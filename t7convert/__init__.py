@@ -5,17 +5,17 @@ import torch when first called.
 """
 from __future__ import annotations
 
-from typing import Any
+import typing as _typing
 
-from t7convert.common.errors import T7ConvertError, T7FormatError, UnsupportedModuleError
+from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
 from t7convert.common.version import __version__
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
 __all__ = ["read", "read_document", "write", "load", "convert", "T7ConvertError", "T7FormatError",
-           "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
+           "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
-def load(path: str, *, device: Any = None, generic: bool = False):
+def load(path: str, *, device: _typing.Any = None, generic: bool = False):
     """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
 
     A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast.
@@ -25,6 +25,8 @@ def load(path: str, *, device: Any = None, generic: bool = False):
     try:
         with open(path, "rb") as f:
             head = f.read(64)
+    except FileNotFoundError:
+        raise T7FileNotFoundError(f"{path}: no such file") from None
     except OSError as e:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
     kind = converted_kind(head)
@@ -39,7 +41,12 @@ def load(path: str, *, device: Any = None, generic: bool = False):
     return module.to(device) if device is not None else module
 
 
-def convert(path: str, output: str | None = None, **options: Any):
+def convert(path: str, output: str | None = None, **options: _typing.Any):
     """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
     from t7convert.api import convert as _convert
     return _convert(path, output, **options)
+
+
+def __dir__() -> list[str]:
+    """The public names only (not the modules and helpers that importing the package brings in)."""
+    return sorted(__all__)

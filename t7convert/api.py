@@ -21,7 +21,7 @@ from torch import nn
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import check_output, save
+from t7convert.pytorch.files import check_format, check_input, check_output, save
 from t7convert.pytorch.input_shape import default_input_shape
 
 __all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
@@ -59,6 +59,27 @@ class ConversionReport:
                 "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
                 "verification": v.to_dict() if v is not None else None}
 
+    def __str__(self) -> str:
+        """A few lines, as the command prints them: what the model is, its size, the verification, the output."""
+        c, v = self.converted, self.verification
+        lines = [f"{self.source}: {c.title}", f"  parameters: {c.parameters:,}"]
+        if v is None:
+            lines.append("  verification: not run")
+        else:
+            shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+            lines.append(f"  verification ({shape} random input): {v.summary()}")
+        if self.output and self.output_bytes:
+            lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
+        else:
+            lines.append("  output: not written")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        v = self.verification
+        verified = "not verified" if v is None else ("verified" if v.ok else "verification failed")
+        return (f"<ConversionReport {self.source!r} -> {self.output!r}: {self.converted.title}, "
+                f"{self.converted.parameters:,} parameters, {verified}>")
+
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
@@ -70,7 +91,9 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     is told each step, and during verification how many layers of how many have run.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
+    check_input(path)
     if output is not None:
+        fmt = check_format(output, fmt)
         check_output(output, path, force=force)
     step("reading and converting")
     converted = convert_file(path, generic=generic)
@@ -83,8 +106,13 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         report.input_shape = shape
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
-        report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
-                                         progress=lambda done, total: step(message, done, total))
+        try:
+            report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
+                                             progress=lambda done, total: step(message, done, total))
+        except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
+            hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
+                                          " or input_shape=(C, H, W))")
+            raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
     if output is not None:

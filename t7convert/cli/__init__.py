@@ -27,6 +27,9 @@ class _Group(DefaultGroup):
             sys.exit(code if isinstance(code, int) else 0)
         except click.exceptions.Exit as e:
             sys.exit(e.exit_code)
+        except click.exceptions.NoArgsIsHelpError as e:  # plain ``t7convert``: the help, not an error
+            click.echo(e.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as e:  # usage errors too: one line, like every other input error
             hint = ""
             if isinstance(e, click.UsageError) and e.ctx is not None:

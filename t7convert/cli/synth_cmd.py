@@ -25,4 +25,5 @@ def synth_command(arch: str, output: str, seed: int, force: bool) -> None:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
     check_writable(output)
     n = synthesize_file(arch, output, seed=seed)
-    click.echo(f"wrote {output}: {ARCHS[arch].description}; {n:,} parameters, {os.path.getsize(output):,} bytes")
+    click.echo(f"wrote {output}: {ARCHS[arch].description}, with random weights (not a trained model); "
+               f"{n:,} parameters, {os.path.getsize(output):,} bytes")

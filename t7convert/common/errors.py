@@ -10,6 +10,10 @@ class T7ConvertError(Exception):
     """Base class of every error t7convert raises about its input or its work."""
 
 
+class T7FileNotFoundError(T7ConvertError, FileNotFoundError):
+    """The file to read does not exist (caught as either a T7ConvertError or a FileNotFoundError)."""
+
+
 class T7FormatError(T7ConvertError, ValueError):
     """A file is not a valid Torch7 serialization.
 

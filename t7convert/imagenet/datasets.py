@@ -52,7 +52,7 @@ class ValidationSet:
     """The images to evaluate and their labels, in model-output indices."""
 
     root: str
-    layout: str  # "class folders" or "flat (ILSVRC2012 ground truth)"
+    layout: str  # "class folders" or "flat" (ILSVRC2012 file names, labelled from the ground truth)
     samples: list[Sample]
     num_classes: int
     class_names: list[str]
@@ -144,7 +144,7 @@ def _flat(root: Path, images: list[Path], num_outputs: int) -> ValidationSet:
         raise DataError(f"{root}: flat ILSVRC2012 validation layout has {IMAGENET_CLASSES} classes but the "
                         f"model has {num_outputs} outputs")
     samples = [Sample(str(p), by_stem[p.stem]) for p in images]
-    return ValidationSet(str(root), "flat (ILSVRC2012 ground truth)", samples, IMAGENET_CLASSES,
+    return ValidationSet(str(root), "flat", samples, IMAGENET_CLASSES,
                          imagenet_class_names())
 
 

@@ -319,7 +319,7 @@ class EvaluationReport:
         lines = [
             f"model         {self.model}"
             + (f"  [{c.architecture}, from {self.architecture_source}]" if c.architecture else ""),
-            f"data          {r.data_dir} ({r.layout})",
+            f"data          {r.data_dir} ({_LAYOUTS.get(r.layout, r.layout)})",
             f"images        {r.images:,} evaluated of {r.total_images:,}, {crop_text}, "
             f"{'Torch7' if r.interpolation == 'torch7' else 'PIL'} bicubic"
             + (f", {len(r.unreadable)} unreadable" if r.unreadable else ""),
@@ -350,6 +350,11 @@ class EvaluationReport:
             lines.append(f"unreadable    {len(r.unreadable)} image(s), left out of the error rates:")
             lines.extend(f"  {path}: {reason}" for path, reason in r.unreadable)
         return "\n".join(lines)
+
+
+_LAYOUTS = {"class folders": "one folder per class, labels in sorted order",
+            "flat": "ILSVRC2012_val_* images, labels from the ILSVRC2012 ground truth"}
+"""How the table names a data set's layout, each said once whatever the folder is called."""
 
 
 def _fmt(value: Optional[float], spec: str) -> str:

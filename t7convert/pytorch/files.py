@@ -17,9 +17,40 @@ from torch import nn
 from t7convert.common.atomic import atomic_output, check_writable
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.description import FORMAT_VERSION, check_description
-from t7convert.conversion.model import ConvertedModel
+from t7convert.conversion.model import ConvertedModel, converted_kind
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
+
+_EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors"}
+
+
+def check_format(output: str, fmt: str | None = None) -> str:
+    """The format to write ``output`` in: ``fmt``, else the one its extension names, else pth. A format
+    that contradicts the extension (a safetensors file named .pth) is refused."""
+    named = _EXTENSIONS.get(os.path.splitext(output)[1].lower())
+    if fmt is None:
+        return named or "pth"
+    if fmt not in ("pth", "safetensors"):
+        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    if named is not None and named != fmt:
+        suggestion = os.path.splitext(output)[0] + (".safetensors" if fmt == "safetensors" else ".pth")
+        raise T7ConvertError(f"{output}: the name says {named} but the format asked for is {fmt}; "
+                             f"name it {suggestion}, or ask for {named}")
+    return fmt
+
+
+def check_input(path: str) -> None:
+    """Refuse, before anything else, an input that is already a PyTorch or safetensors file (converted?)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return  # the reader says what is wrong with it
+    kind = converted_kind(head)
+    if kind is not None:
+        what = "a PyTorch checkpoint" if kind == "torch" else "a safetensors"
+        raise T7ConvertError(f"{path} is {what} file (already converted?); t7convert converts .t7 files "
+                             "(load this one with t7convert.load or torch.load)")
 
 
 def check_output(output: str, source: str | None = None, *, force: bool = False) -> None:
@@ -34,9 +65,7 @@ def check_output(output: str, source: str | None = None, *, force: bool = False)
 
 def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False) -> int:
     """Write the converted model atomically; returns the file size. Refuses to overwrite without force."""
-    fmt = fmt or ("safetensors" if output.endswith(".safetensors") else "pth")
-    if fmt not in ("pth", "safetensors"):
-        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    fmt = check_format(output, fmt)
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
     with atomic_output(output) as tmp:

@@ -42,11 +42,11 @@ class Arch:
 _IMAGENET = (64, 128, 256, 512)
 ARCHS: dict[str, Arch] = {
     "resnext_50_32x4d": Arch("imagenet", "resnext", (3, 4, 6, 3), _IMAGENET, cardinality=32, base_width=4, nested=True,
-                             description="ResNeXt-50 32x4d, as released (22.2% top-1 error)"),
+                             description="the architecture of the released ResNeXt-50 32x4d"),
     "resnext_101_32x4d": Arch("imagenet", "resnext", (3, 4, 23, 3), _IMAGENET, cardinality=32, base_width=4,
-                              nested=True, description="ResNeXt-101 32x4d, as released (21.2%)"),
+                              nested=True, description="the architecture of the released ResNeXt-101 32x4d"),
     "resnext_101_64x4d": Arch("imagenet", "resnext", (3, 4, 23, 3), _IMAGENET, cardinality=64, base_width=4,
-                              nested=True, description="ResNeXt-101 64x4d, as released (20.4%)"),
+                              nested=True, description="the architecture of the released ResNeXt-101 64x4d"),
     "resnet_18": Arch("imagenet", "basic", (2, 2, 2, 2), _IMAGENET, description="fb.resnet.torch ResNet-18"),
     "resnet_34": Arch("imagenet", "basic", (3, 4, 6, 3), _IMAGENET, description="fb.resnet.torch ResNet-34"),
     "resnet_50": Arch("imagenet", "bottleneck", (3, 4, 6, 3), _IMAGENET, description="fb.resnet.torch ResNet-50"),
