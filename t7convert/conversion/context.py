@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.families import activation, batchnorm, containers, conv, elementwise, linear, pooling, shape  # noqa: F401
+from t7convert.conversion.families import activation, batchnorm, containers, conv, elementwise, linear, pointwise, pooling, shape  # noqa: F401
 from t7convert.conversion.registry import converts, get_converter, supported_classes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object

@@ -11,7 +11,7 @@ this package imports them all. No torch import anywhere in here.
 """
 from __future__ import annotations
 
-from t7convert.interpreter import containers, convolution, elementwise, linear, normalization, pooling, shape, softmax  # noqa: F401
+from t7convert.interpreter import containers, convolution, elementwise, linear, normalization, pointwise, pooling, shape, softmax  # noqa: F401
 from t7convert.interpreter.engine import Execution, child_path, depth, is_residual_block, run, unwrap
 from t7convert.interpreter.registry import ModelError, layer, supported_classes
 
