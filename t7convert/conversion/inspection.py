@@ -59,8 +59,15 @@ def describe(m: T7Object) -> str:
             return f"{name}(threshold {g('threshold')}, value {g('val')})"
         if short in ("JoinTable", "Concat"):
             return f"{name}({g('dimension')})"
-        if short == "MulConstant":
+        if short in ("MulConstant", "AddConstant"):
             return f"{name}({g('constant_scalar')})"
+        if short in ("HardTanh", "Clamp"):
+            return f"{name}({g('min_val', -1)}, {g('max_val', 1)})"
+        if short in ("LeakyReLU", "ELU", "HardShrink", "SoftShrink", "Power"):
+            arg = {"LeakyReLU": ("negval", 0.01), "ELU": ("alpha", 1), "Power": ("pow", None)}.get(short, ("lambda", 0.5))
+            return f"{name}({g(*arg)})"
+        if short == "SoftPlus":
+            return f"{name}(beta {g('beta', 1)}, threshold {g('threshold', 20)})"
         if short == "Dropout":
             return f"{name}({g('p')}{', v2' if g('v2') else ''})"
     except Exception:  # noqa: BLE001 - odd field values: fall back to the class name, as the tree must print
