@@ -66,6 +66,17 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
 
+def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
+    """What tree nodes and DAG nodes share: plain-data attributes and a Torch7 path."""
+    attrs = node.get("attrs", {})
+    if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+        raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
+    for k, v in attrs.items():
+        _plain(v, f"{at}.attrs.{k}")
+    if not isinstance(node.get("source", ""), str):
+        raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
+
+
 def check_tree(spec: Any, where: str) -> None:
     """A generic module tree: ``{op, attrs?, children?, source?}`` nodes, bounded in count and depth."""
     stack = [(spec, where, 0)]
@@ -81,13 +92,7 @@ def check_tree(spec: Any, where: str) -> None:
             raise DescriptionError(f"its description has a {type(node).__name__} at {at}, not a node")
         if not isinstance(node.get("op"), str):
             raise DescriptionError(f"its description's node {at} has no op name")
-        attrs = node.get("attrs", {})
-        if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
-            raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
-        for k, v in attrs.items():
-            _plain(v, f"{at}.attrs.{k}")
-        if not isinstance(node.get("source", ""), str):
-            raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
+        _check_attrs_and_source(node, at)
         children = node.get("children", [])
         if not isinstance(children, list):
             raise DescriptionError(f"its description's {at}.children is not a list")
@@ -124,13 +129,7 @@ def check_dag(graph: dict[str, Any], where: str) -> None:
             raise DescriptionError(f"its description's {at}.args is not a list of references")
         for j, ref in enumerate(args):
             _check_ref(ref, known, f"{at}.args[{j}]")
-        attrs = node.get("attrs", {})
-        if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
-            raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
-        for k, v in attrs.items():
-            _plain(v, f"{at}.attrs.{k}")
-        if not isinstance(node.get("source", ""), str):
-            raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
+        _check_attrs_and_source(node, at)
         known[name] = op
     _check_ref(graph.get("output"), known, f"{where}.output")
     stages = graph.get("stages", {})
