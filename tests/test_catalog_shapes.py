@@ -142,7 +142,7 @@ def test_torch7s_squeeze_keeps_one_dimension_and_sum_of_a_vector_stays_1d():
     assert reference_run(M("nn.Squeeze"), x).output.shape == (1,)
     assert reference_run(M("nn.Sum", dimension=1), np.arange(3.0)).output.shape == (1,)
     assert reference_run(M("nn.Max", dimension=1), np.arange(3.0)).output.tolist() == [2.0]
-    from t7convert.pytorch.modules import MaxMin, Squeeze, Sum
+    from t7convert.pytorch.families.tensor_ops import MaxMin, Squeeze, Sum
     assert Squeeze(None, None)(torch.ones(1, 1)).shape == (1,)
     assert Sum(1, None, False)(torch.arange(3.0)).shape == (1,)
     assert MaxMin("max", 1, None)(torch.arange(3.0)).tolist() == [2.0]

@@ -122,7 +122,7 @@ def test_a_wrong_conversion_fails_verification_and_writes_nothing(tmp_path, monk
     model = tm.sequential(tm.conv(3, 4, kw=3, kh=5, pw=1, ph=2), tm.relu(), tm.view(-1, num_input_dims=3),
                           tm.linear(4 * 7 * 9, 2))
     src = tm.save(tmp_path, "m", model)
-    good = registry._CONVERTERS["cudnn.SpatialConvolution"]
+    good = registry.CONVERTERS.entries["cudnn.SpatialConvolution"]
 
     def transposed(m, ctx):
         node = good(m, ctx)
@@ -131,7 +131,7 @@ def test_a_wrong_conversion_fails_verification_and_writes_nothing(tmp_path, monk
         node.attrs["padding"] = node.attrs["padding"][::-1]
         return node
 
-    monkeypatch.setitem(registry._CONVERTERS, "cudnn.SpatialConvolution", transposed)
+    monkeypatch.setitem(registry.CONVERTERS.entries, "cudnn.SpatialConvolution", transposed)
     out = tmp_path / "m.pth"
     result = t7(str(src), "-o", str(out), "--input-size", "3,7,9")
     assert result.exit_code == 1

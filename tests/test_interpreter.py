@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import t7convert
 from t7convert import T7ConvertError, T7Object, UnsupportedModuleError
 from t7convert.interpreter import run, supported_classes
-from t7convert.interpreter.pooling import cudnn_size, thnn_size
+from t7convert.interpreter.families.pooling import cudnn_size, thnn_size
 from t7convert.torch7.format import as_storage
 
 RTOL = 1e-5

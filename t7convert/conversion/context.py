@@ -5,12 +5,11 @@ the notes of what it fixed on the way. Every failure names the Torch7 class and 
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.registry import discover
 from t7convert.conversion import families
 from t7convert.conversion.registry import converts, get_converter, supported_classes
 from t7convert.conversion.tree import Node
@@ -18,8 +17,7 @@ from t7convert.torch7.format import T7Object
 
 # Every module of ``families/`` is a layer family that registers itself: found, not listed, so that a
 # new family is one new file.
-for _family in pkgutil.iter_modules(families.__path__):
-    importlib.import_module(f"{families.__name__}.{_family.name}")
+discover(families)
 
 __all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes"]
 

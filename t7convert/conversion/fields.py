@@ -8,22 +8,32 @@ import numpy as np
 
 from t7convert.torch7.format import T7Object
 
+#: ``default=REQUIRED`` (the default): a missing field is an error. ``default=None``: it may be nil.
+REQUIRED: Any = object()
 
-def number(m: T7Object, ctx, *names: str, default: Any = None) -> Any:
-    """The first of ``names`` present on the module (old classes used other names), else ``default``."""
+
+def number(m: T7Object, ctx, *names: str, default: Any = REQUIRED) -> Any:
+    """The first of ``names`` present on the module (old classes used other names), else ``default``.
+
+    The reference execution's helper has the same shape (``number(m, where, *names, default=)``), so a
+    converter and its twin read fields side by side; neither imports the other.
+    """
     for name in names:
         v = m.get(name)
         if v is not None:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ctx.fail(m, f"field {name} is {v!r}, not a number")
             return v
-    if default is None:
+    if default is REQUIRED:
         raise ctx.fail(m, f"has no field {names[0]}")
     return default
 
 
-def integer(m: T7Object, ctx, *names: str, default: int | None = None) -> int:
+def integer(m: T7Object, ctx, *names: str, default: Any = REQUIRED) -> Any:
+    """An integral numeric field; ``default`` when nil (``default=None``: an optional one)."""
     v = number(m, ctx, *names, default=default)
+    if v is None:
+        return None
     if not math.isfinite(v) or int(v) != v:
         raise ctx.fail(m, f"field {names[0]} is {v}, not an integer")
     return int(v)
@@ -31,14 +41,17 @@ def integer(m: T7Object, ctx, *names: str, default: int | None = None) -> int:
 
 def optional_integer(m: T7Object, ctx, name: str) -> int | None:
     """An integer field that may be nil (nn.View's numInputDims, JoinTable's nInputDims)."""
-    return None if m.get(name) is None else integer(m, ctx, name)
+    return integer(m, ctx, name, default=None)
 
 
-def flag(m: T7Object, name: str) -> bool | None:
-    """A field as Lua tests it (``if self.v2 then``): nil is None, false is False, anything else
-    (0 and "" included) is True."""
-    v = m.get(name)
-    return None if v is None else v is not False
+def flag(m: T7Object, *names: str, default: bool | None = False) -> bool | None:
+    """A field as Lua tests it (``if self.v2 then``): false is False, anything else (0 and "" included)
+    is True; a module without any of ``names`` gets ``default`` (None where nil means something)."""
+    for name in names:
+        v = m.get(name)
+        if v is not None:
+            return v is not False
+    return default
 
 
 def tensor(m: T7Object, ctx, name: str, *, required: bool = True, shape: tuple[int, ...] | None = None

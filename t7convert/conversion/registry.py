@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 from t7convert.common.errors import UnsupportedModuleError
+from t7convert.common.registry import Registry
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -22,49 +23,35 @@ class Context(Protocol):
 
 
 Converter = Callable[[T7Object, "Context"], Node]
-_CONVERTERS: dict[str, Converter] = {}
+CONVERTERS: Registry[Converter] = Registry("converter")
 
-
-def converts(*class_names: str) -> Callable[[Converter], Converter]:
-    """Register ``fn`` as the converter of each Torch7 class in ``class_names``."""
-    def register(fn: Converter) -> Converter:
-        for name in class_names:
-            if name in _CONVERTERS:
-                raise ValueError(f"{name} already has a converter: {_CONVERTERS[name].__name__}")
-            _CONVERTERS[name] = fn
-        return fn
-    return register
+#: ``@converts("nn.X", "cudnn.X")`` files a converter under each Torch7 class it handles.
+converts = CONVERTERS.register
 
 
 def supported_classes() -> list[str]:
-    return sorted(_CONVERTERS)
+    return CONVERTERS.names()
 
 
 def get_converter(class_name: str, path: str) -> Converter:
-    try:
-        return _CONVERTERS[class_name]
-    except KeyError:
+    fn = CONVERTERS.get(class_name)
+    if fn is None:
         raise UnsupportedModuleError(
             f"no converter for Torch7 class {class_name} at {path or '<root>'}; supported: "
-            + ", ".join(supported_classes())) from None
+            + ", ".join(supported_classes()))
+    return fn
 
 
 # --- what input a converted op expects when it comes first ---------------------------------------
 InputHint = Callable[[dict], "tuple[int, ...] | int | None"]
-_INPUT_HINTS: dict[str, InputHint] = {}
+INPUT_HINTS: Registry[InputHint] = Registry("input hint")
 
-
-def expects_input(*ops: str) -> Callable[[InputHint], InputHint]:
-    """Register how a converted op, met first by the model's input, tells the input it expects: a
-    whole per-sample shape (a tuple: a Linear's feature vector), the number of planes of an image
-    (an int: a convolution's input planes), or None when it cannot tell."""
-    def register(fn: InputHint) -> InputHint:
-        for op in ops:
-            _INPUT_HINTS[op] = fn
-        return fn
-    return register
+#: ``@expects_input(op)`` files how a converted op, met first by the model's input, tells the input it
+#: expects: a whole per-sample shape (a tuple: a Linear's feature vector), the number of planes of an
+#: image (an int: a convolution's input planes), or None when it cannot tell.
+expects_input = INPUT_HINTS.register
 
 
 def input_hint(op: str, attrs: dict) -> "tuple[int, ...] | int | None":
-    fn = _INPUT_HINTS.get(op)
+    fn = INPUT_HINTS.get(op)
     return None if fn is None else fn(attrs)

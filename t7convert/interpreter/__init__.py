@@ -11,16 +11,12 @@ this package imports them all. No torch import anywhere in here.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
+from t7convert.common.registry import discover
+from t7convert.interpreter import families
 from t7convert.interpreter.engine import Execution, child_path, depth, is_residual_block, run, unwrap
 from t7convert.interpreter.registry import ModelError, layer, supported_classes
 
-# Every other module of this package is a layer family that registers itself: found, not listed.
-for _family in pkgutil.iter_modules(__path__):
-    if _family.name not in ("engine", "fields", "registry"):
-        importlib.import_module(f"{__name__}.{_family.name}")
+discover(families)  # every module of families/ is a layer family that registers itself
 
 __all__ = ["run", "Execution", "supported_classes", "layer", "ModelError", "unwrap", "child_path", "depth",
            "is_residual_block"]

@@ -15,41 +15,50 @@ import numpy as np
 from t7convert.interpreter.registry import ModelError
 from t7convert.torch7.format import T7Object
 
-_MISSING = object()
+#: ``default=REQUIRED`` (the default): a missing field is an error. ``default=None``: it may be nil.
+REQUIRED: Any = object()
 
 
-def number(m: T7Object, name: str, default: Any = _MISSING, *, where: str) -> float:
-    """A numeric field; ``default`` when absent (nil in Lua), an error when absent without one."""
-    value = m.get(name, None)
-    if value is None:
-        if default is _MISSING:
-            raise ModelError(f"{where} ({m.class_name}): field {name!r} is missing")
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"{where} ({m.class_name}): field {name!r} should be a number, "
-                         f"found {type(value).__name__}")
-    return value
+def number(m: T7Object, where: str, *names: str, default: Any = REQUIRED) -> Any:
+    """The first of ``names`` present on the module (older classes used other names), else ``default``.
+
+    The same shape as the converters' helper (``number(m, ctx, *names, default=)``), so that a layer's
+    converter and its reference twin read their fields side by side; each is written on its own.
+    """
+    for name in names:
+        value = m.get(name, None)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ModelError(f"{where} ({m.class_name}): field {name!r} should be a number, "
+                             f"found {type(value).__name__}")
+        return value
+    if default is REQUIRED:
+        raise ModelError(f"{where} ({m.class_name}): field {names[0]!r} is missing")
+    return default
 
 
-def integer(m: T7Object, name: str, default: Any = _MISSING, *, where: str) -> int:
-    """An integral numeric field (kernel sizes, strides, dimensions)."""
-    value = number(m, name, default, where=where)
+def integer(m: T7Object, where: str, *names: str, default: Any = REQUIRED) -> Any:
+    """An integral numeric field (kernel sizes, strides, dimensions); ``default`` when nil."""
+    value = number(m, where, *names, default=default)
     if value is None:
         return value
     if not math.isfinite(float(value)) or float(value) != int(value):
-        raise ModelError(f"{where} ({m.class_name}): field {name!r} should be an integer, found {value}")
+        raise ModelError(f"{where} ({m.class_name}): field {names[0]!r} should be an integer, found {value}")
     return int(value)
 
 
-def flag(m: T7Object, name: str, default: bool = False) -> bool:
-    """A field used as a Lua condition: only nil and false are false."""
-    value = m.get(name, None)
-    if value is None:
-        return default
-    return value is not False
+def flag(m: T7Object, *names: str, default: bool = False) -> bool:
+    """A field used as a Lua condition (``if self.inplace then``): only nil and false are false; a
+    module without any of ``names`` gets ``default``."""
+    for name in names:
+        value = m.get(name, None)
+        if value is not None:
+            return value is not False
+    return default
 
 
-def tensor(m: T7Object, name: str, *, where: str, required: bool = True) -> np.ndarray | None:
+def tensor(m: T7Object, where: str, name: str, *, required: bool = True) -> np.ndarray | None:
     """A tensor field as a fresh float64 array (never a view of the file's memory).
 
     ``None`` when the field is nil (e.g. ``bias`` after ``noBias()``) and not required; an empty tensor
@@ -66,7 +75,7 @@ def tensor(m: T7Object, name: str, *, where: str, required: bool = True) -> np.n
     return np.array(value, dtype=np.float64, copy=True)
 
 
-def sizes(m: T7Object, name: str, *, where: str) -> list[int]:
+def sizes(m: T7Object, where: str, name: str) -> list[int]:
     """A LongStorage (or table) of sizes, e.g. ``nn.View``'s ``size``, as a list of ints."""
     value = m.get(name, None)
     if value is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from t7convert.common.errors import T7ConvertError, UnsupportedModuleError
+from t7convert.common.registry import Registry
 from t7convert.torch7.format import T7Object
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -16,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 LayerFn = Callable[[T7Object, Any, "Call"], Any]
 
-_LAYERS: dict[str, LayerFn] = {}
+LAYERS: Registry[LayerFn] = Registry("reference implementation")
 
 
 class ModelError(T7ConvertError):
@@ -26,22 +27,13 @@ class ModelError(T7ConvertError):
     """
 
 
-def layer(*class_names: str) -> Callable[[LayerFn], LayerFn]:
-    """Register ``fn(module, input, call) -> output`` as the execution of these Torch7 classes."""
-
-    def register(fn: LayerFn) -> LayerFn:
-        for name in class_names:
-            if name in _LAYERS:
-                raise RuntimeError(f"{name} registered twice ({_LAYERS[name].__name__}, {fn.__name__})")
-            _LAYERS[name] = fn
-        return fn
-
-    return register
+#: ``@layer("nn.X", "cudnn.X")`` files ``fn(module, input, call) -> output`` as the execution of these classes.
+layer = LAYERS.register
 
 
 def supported_classes() -> list[str]:
     """Every Torch7 class name the reference execution can run, sorted."""
-    return sorted(_LAYERS)
+    return LAYERS.names()
 
 
 def lookup(module: Any, path: str) -> LayerFn:
@@ -49,9 +41,9 @@ def lookup(module: Any, path: str) -> LayerFn:
     where = path or "the root"
     if not isinstance(module, T7Object):
         raise ModelError(f"{where}: expected a Torch7 module, found {type(module).__name__}")
-    try:
-        return _LAYERS[module.class_name]
-    except KeyError:
+    fn = LAYERS.get(module.class_name)
+    if fn is None:
         raise UnsupportedModuleError(
             f"{where}: {module.class_name} has no reference implementation "
-            f"(supported: {', '.join(supported_classes())})") from None
+            f"(supported: {', '.join(supported_classes())})")
+    return fn

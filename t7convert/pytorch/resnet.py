@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from t7convert.conversion.resnet_spec import ResNetSpec
-from t7convert.pytorch.modules import View
+from t7convert.pytorch.families.shape import View
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:

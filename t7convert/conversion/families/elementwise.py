@@ -24,7 +24,7 @@ def dropout(m: T7Object, ctx) -> Node:
     p = float(number(m, ctx, "p", default=0.5))
     if flag(m, "stochastic_inference"):
         raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
-    v2 = bool(flag(m, "v2"))  # absent in files from before v2 existed: the original behaviour
+    v2 = flag(m, "v2")  # absent in files from before v2 existed: the original behaviour
     factor = 1.0 if v2 or p == 0 else 1.0 - p
     if factor != 1.0:
         ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")

@@ -34,12 +34,12 @@ def _hardtanh(lo: float, hi: float, inplace: bool) -> Node:
 def hardtanh(m: T7Object, ctx) -> Node:
     lo = float(number(m, ctx, "min_val", default=-1.0))
     hi = float(number(m, ctx, "max_val", default=1.0))
-    return _hardtanh(lo, hi, bool(flag(m, "inplace")))
+    return _hardtanh(lo, hi, flag(m, "inplace"))
 
 
 @converts("nn.ReLU6")
 def relu6(m: T7Object, ctx) -> Node:
-    return _hardtanh(0.0, 6.0, bool(flag(m, "inplace")))
+    return _hardtanh(0.0, 6.0, flag(m, "inplace"))
 
 
 @converts("nn.LeakyReLU")

@@ -25,7 +25,7 @@ def _geometry(m: T7Object, ctx, *, legacy_reset: bool) -> dict:
         "kernel": [kh, kw],
         "stride": [integer(m, ctx, "dH", default=default_h), integer(m, ctx, "dW", default=default_w)],
         "padding": [0, 0] if reset else [integer(m, ctx, "padH", default=0), integer(m, ctx, "padW", default=0)],
-        "ceil_mode": bool(flag(m, "ceil_mode")),
+        "ceil_mode": flag(m, "ceil_mode"),
         "adjust_last_window": "never" if m.class_name.startswith("cudnn.") else "if_padded",
     }
 
@@ -46,6 +46,6 @@ def average_pooling(m: T7Object, ctx) -> Node:
         legacy = m.get("ceil_mode") is None
         # THNN gets count_include_pad as Lua gives it (nil is false); updateOutput multiplies by kW*kH
         # unless `divide` is set: files from before the field existed (nil) hold the old sum pooling
-        attrs.update(count_include_pad=True if legacy else bool(flag(m, "count_include_pad")),
-                     divide=bool(flag(m, "divide")))
+        attrs.update(count_include_pad=True if legacy else flag(m, "count_include_pad"),
+                     divide=flag(m, "divide"))
     return Node("Pool2d", attrs)

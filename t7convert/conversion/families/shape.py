@@ -18,7 +18,7 @@ def view(m: T7Object, ctx) -> Node:
 @converts("nn.Reshape")
 def reshape(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
-    return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode")})
+    return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode", default=None)})
 
 
 @expects_input("View", "Reshape")

@@ -107,13 +107,10 @@ def replicate(m: T7Object, ctx) -> Node:
 @converts("nn.Sum", "nn.Mean")
 def sum_mean(m: T7Object, ctx) -> Node:
     """Mean is Sum with sizeAverage (its constructor's default); Sum squeezes unless ``squeeze`` is false."""
-    average = flag(m, "sizeAverage")
-    if average is None:
-        average = m.class_name == "nn.Mean"
-    squeeze_flag = flag(m, "squeeze")
+    average = flag(m, "sizeAverage", default=m.class_name == "nn.Mean")
     return Node("Sum", {"dim": integer(m, ctx, "dimension", default=1),
                         "n_input_dims": optional_integer(m, ctx, "nInputDims"),
-                        "average": average, "squeeze": squeeze_flag is not False})
+                        "average": average, "squeeze": flag(m, "squeeze", default=True)})
 
 
 @converts("nn.Max", "nn.Min")

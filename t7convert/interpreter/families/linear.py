@@ -12,8 +12,8 @@ from t7convert.torch7.format import T7Object
 @layer("nn.Linear")
 def linear(m: T7Object, x, call: Call) -> np.ndarray:
     x = array_input(x, m, where=call.where, ndims=(1, 2))
-    weight = tensor(m, "weight", where=call.where)
-    bias = tensor(m, "bias", where=call.where, required=False)
+    weight = tensor(m, call.where, "weight")
+    bias = tensor(m, call.where, "bias", required=False)
     if weight.ndim != 2:
         raise call.fail(f"weight should be 2-D, is {'x'.join(map(str, weight.shape))}")
     if x.shape[-1] != weight.shape[1]:

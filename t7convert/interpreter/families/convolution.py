@@ -70,15 +70,15 @@ def convolve(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *, kW: 
 
 
 def _geometry(m: T7Object, where: str) -> dict[str, int]:
-    kW = integer(m, "kW", where=where)
-    kH = integer(m, "kH", where=where)
-    dW = integer(m, "dW", 1, where=where)
-    dH = integer(m, "dH", 1, where=where)
+    kW = integer(m, where, "kW")
+    kH = integer(m, where, "kH")
+    dW = integer(m, where, "dW", default=1)
+    dH = integer(m, where, "dH", default=1)
     if m.get("padding") is not None:  # before padW/padH existed: one padding for both directions
-        padW = padH = integer(m, "padding", where=where)
+        padW = padH = integer(m, where, "padding")
     else:
-        padW = integer(m, "padW", 0, where=where)
-        padH = integer(m, "padH", 0, where=where)
+        padW = integer(m, where, "padW", default=0)
+        padH = integer(m, where, "padH", default=0)
     return dict(kW=kW, kH=kH, dW=dW, dH=dH, padW=padW, padH=padH)
 
 
@@ -86,8 +86,8 @@ def _geometry(m: T7Object, where: str) -> dict[str, int]:
 def spatial_convolution(m: T7Object, x, call: Call) -> np.ndarray:
     """nn's convolutions: no groups (a weight with fewer input planes fails, as it does in Torch7)."""
     x = array_input(x, m, where=call.where, ndims=(3, 4))
-    return convolve(x, tensor(m, "weight", where=call.where),
-                    tensor(m, "bias", where=call.where, required=False),
+    return convolve(x, tensor(m, call.where, "weight"),
+                    tensor(m, call.where, "bias", required=False),
                     groups=1, call=call, **_geometry(m, call.where))
 
 
@@ -95,9 +95,9 @@ def spatial_convolution(m: T7Object, x, call: Call) -> np.ndarray:
 def cudnn_spatial_convolution(m: T7Object, x, call: Call) -> np.ndarray:
     """cudnn's convolution: ``groups`` (default 1) splits input and output planes in order."""
     x = array_input(x, m, where=call.where, ndims=(3, 4))
-    return convolve(x, tensor(m, "weight", where=call.where),
-                    tensor(m, "bias", where=call.where, required=False),
-                    groups=integer(m, "groups", 1, where=call.where), call=call, **_geometry(m, call.where))
+    return convolve(x, tensor(m, call.where, "weight"),
+                    tensor(m, call.where, "bias", required=False),
+                    groups=integer(m, call.where, "groups", default=1), call=call, **_geometry(m, call.where))
 
 
 @layer("fbnn.SpatialConvolution")
@@ -105,7 +105,7 @@ def fbnn_spatial_convolution(m: T7Object, x, call: Call) -> np.ndarray:
     """fbcunn's convolution: cudnn's weights, padding in ``padLeft``/``padUp``, 4-D input only."""
     x = array_input(x, m, where=call.where, ndims=(4,))
     geometry = _geometry(m, call.where)
-    geometry["padW"] = integer(m, "padLeft", geometry["padW"], where=call.where)
-    geometry["padH"] = integer(m, "padUp", geometry["padH"], where=call.where)
-    return convolve(x, tensor(m, "weight", where=call.where),
-                    tensor(m, "bias", where=call.where, required=False), groups=1, call=call, **geometry)
+    geometry["padW"] = integer(m, call.where, "padLeft", default=geometry["padW"])
+    geometry["padH"] = integer(m, call.where, "padUp", default=geometry["padH"])
+    return convolve(x, tensor(m, call.where, "weight"),
+                    tensor(m, call.where, "bias", required=False), groups=1, call=call, **geometry)

@@ -24,8 +24,8 @@ def threshold(m: T7Object, x, call: Call) -> np.ndarray:
     ``val``; the in-place branch tests ``x <= threshold`` instead, which keeps NaN."""
     x = _tensor_in(m, x, call)
     default = 0 if m.class_name == "nn.ReLU" else 1e-6  # ReLU always constructs Threshold(0, 0)
-    th = float(number(m, "threshold", default, where=call.where))
-    val = float(number(m, "val", 0, where=call.where))
+    th = float(number(m, call.where, "threshold", default=default))
+    val = float(number(m, call.where, "val", default=0))
     if flag(m, "inplace"):
         if val > th:  # Threshold:validateParameters refuses this
             raise call.fail(f"in-place threshold with val {val} above threshold {th}")
@@ -47,7 +47,7 @@ def cudnn_relu(m: T7Object, x, call: Call) -> np.ndarray:
 @layer("nn.MulConstant")
 def mul_constant(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor_in(m, x, call)
-    c = float(number(m, "constant_scalar", where=call.where))
+    c = float(number(m, call.where, "constant_scalar"))
     if flag(m, "inplace"):
         x *= c
         return x
@@ -64,7 +64,7 @@ def dropout(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor_in(m, x, call)
     if flag(m, "stochastic_inference"):
         raise call.fail("stochastic_inference is set: Torch7 drops units at test time, the output is random")
-    p = float(number(m, "p", 0.5, where=call.where))
+    p = float(number(m, call.where, "p", default=0.5))
     out = x if flag(m, "inplace") else x.copy()
     if p > 0 and not flag(m, "v2"):
         out *= 1 - p
@@ -75,7 +75,7 @@ def dropout(m: T7Object, x, call: Call) -> np.ndarray:
 def fbnn_dropout(m: T7Object, x, call: Call) -> np.ndarray:
     """fbnn's Dropout always scales by (1 - p) at test time, into a new tensor."""
     x = _tensor_in(m, x, call)
-    return x * (1 - float(number(m, "p", 0.5, where=call.where)))
+    return x * (1 - float(number(m, call.where, "p", default=0.5)))
 
 
 @layer("nn.Identity")

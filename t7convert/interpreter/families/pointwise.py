@@ -68,8 +68,8 @@ def _thnn_hardtanh(m: T7Object, x: np.ndarray, lo: float, hi: float) -> np.ndarr
 def hardtanh(m: T7Object, x, call: Call) -> np.ndarray:
     """HardTanh:updateOutput sets ``min_val``/``max_val`` to -1/1 when nil; Clamp inherits it."""
     x = _tensor_in(m, x, call)
-    lo = float(number(m, "min_val", -1, where=call.where))
-    hi = float(number(m, "max_val", 1, where=call.where))
+    lo = float(number(m, call.where, "min_val", default=-1))
+    hi = float(number(m, call.where, "max_val", default=1))
     return _thnn_hardtanh(m, x, lo, hi)
 
 
@@ -83,7 +83,7 @@ def relu6(m: T7Object, x, call: Call) -> np.ndarray:
 def leaky_relu(m: T7Object, x, call: Call) -> np.ndarray:
     """``x > 0 ? x : x * negval``; in place ``if x <= 0: x *= negval`` (the same values)."""
     x = _tensor_in(m, x, call)
-    negval = float(number(m, "negval", 1 / 100, where=call.where))
+    negval = float(number(m, call.where, "negval", default=1 / 100))
     return _result(m, x, np.where(x > 0, x, x * negval))
 
 
@@ -91,7 +91,7 @@ def leaky_relu(m: T7Object, x, call: Call) -> np.ndarray:
 def elu(m: T7Object, x, call: Call) -> np.ndarray:
     """``x <= 0 ? (exp(x) - 1) * alpha : x``."""
     x = _tensor_in(m, x, call)
-    alpha = float(number(m, "alpha", 1, where=call.where))
+    alpha = float(number(m, call.where, "alpha", default=1))
     return _result(m, x, np.where(x <= 0, (np.exp(np.minimum(x, 0)) - 1) * alpha, x))
 
 
@@ -99,8 +99,8 @@ def elu(m: T7Object, x, call: Call) -> np.ndarray:
 def softplus(m: T7Object, x, call: Call) -> np.ndarray:
     """``x * beta > threshold ? x : log(1 + exp(beta x)) / beta`` (threshold 20 from the constructor)."""
     x = _tensor_in(m, x, call)
-    beta = float(number(m, "beta", 1, where=call.where))
-    threshold = float(number(m, "threshold", 20, where=call.where))
+    beta = float(number(m, call.where, "beta", default=1))
+    threshold = float(number(m, call.where, "threshold", default=20))
     bx = x * beta
     with np.errstate(over="ignore"):
         soft = np.log1p(np.exp(np.where(bx > threshold, 0.0, bx))) / beta
@@ -131,7 +131,7 @@ def tanh_shrink(m: T7Object, x, call: Call) -> np.ndarray:
 def hard_shrink(m: T7Object, x, call: Call) -> np.ndarray:
     """``x > lambda or x < -lambda ? x : 0`` (NaN gives 0)."""
     x = _tensor_in(m, x, call)
-    lam = float(number(m, "lambda", 0.5, where=call.where))
+    lam = float(number(m, call.where, "lambda", default=0.5))
     return np.where((x > lam) | (x < -lam), x, 0.0)
 
 
@@ -139,7 +139,7 @@ def hard_shrink(m: T7Object, x, call: Call) -> np.ndarray:
 def soft_shrink(m: T7Object, x, call: Call) -> np.ndarray:
     """``x > lambda ? x - lambda : x < -lambda ? x + lambda : 0`` (NaN gives 0)."""
     x = _tensor_in(m, x, call)
-    lam = float(number(m, "lambda", 0.5, where=call.where))
+    lam = float(number(m, call.where, "lambda", default=0.5))
     return np.where(x > lam, x - lam, np.where(x < -lam, x + lam, 0.0))
 
 
@@ -163,7 +163,7 @@ def logarithm(m: T7Object, x, call: Call) -> np.ndarray:
 def power(m: T7Object, x, call: Call) -> np.ndarray:
     """``self.output:pow(self.pow)``; ``pow`` has no default (the constructor refuses nil)."""
     x = _tensor_in(m, x, call)
-    p = float(number(m, "pow", where=call.where))
+    p = float(number(m, call.where, "pow"))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.power(x, p)
 
@@ -187,7 +187,7 @@ def add_constant(m: T7Object, x, call: Call) -> np.ndarray:
     c = m.get("constant_scalar")
     if isinstance(c, np.ndarray):
         raise call.fail("a tensor constant_scalar is not supported")
-    c = float(number(m, "constant_scalar", where=call.where))
+    c = float(number(m, call.where, "constant_scalar"))
     if flag(m, "inplace"):
         x += c
         return x

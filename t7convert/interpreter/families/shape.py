@@ -41,8 +41,8 @@ def view_shape(shape: tuple[int, ...], size: list[int], num_input_dims: int | No
 @layer("nn.View")
 def view(m: T7Object, x, call: Call) -> np.ndarray:
     x = array_input(x, m, where=call.where, ndims=tuple(range(0, 33)))
-    target = view_shape(x.shape, sizes(m, "size", where=call.where),
-                        integer(m, "numInputDims", None, where=call.where))
+    target = view_shape(x.shape, sizes(m, call.where, "size"),
+                        integer(m, call.where, "numInputDims", default=None))
     return x.reshape(target)
 
 
@@ -50,7 +50,7 @@ def view(m: T7Object, x, call: Call) -> np.ndarray:
 def reshape(m: T7Object, x, call: Call) -> np.ndarray:
     """Reshape.lua: the whole input, or each sample of a batch (``batchMode``, else guessed)."""
     x = array_input(x, m, where=call.where, ndims=tuple(range(1, 33)))
-    size = sizes(m, "size", where=call.where)
+    size = sizes(m, call.where, "size")
     batch_mode = m.get("batchMode")
     whole = batch_mode is False or (batch_mode is None and x.size == math.prod(size) and x.shape[0] != 1)
     return x.reshape(size if whole else (x.shape[0], *size))

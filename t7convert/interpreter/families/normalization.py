@@ -31,9 +31,9 @@ def running_var(m: T7Object, eps: float, where: str) -> np.ndarray:
     """The running variance as Torch7 holds it after loading, legacy ``running_std`` files included."""
     legacy_std = m.get("running_std")
     if m.effective_version < 2 and legacy_std is not None:
-        std = tensor(m, "running_std", where=where)
+        std = tensor(m, where, "running_std")
         return std ** -2 - eps
-    return tensor(m, "running_var", where=where)
+    return tensor(m, where, "running_var")
 
 
 @layer(*_DIMS)
@@ -45,11 +45,11 @@ def batch_normalization(m: T7Object, x, call: Call) -> np.ndarray:
         x = array_input(x, m, where=call.where, ndims=(n_dim - 1, n_dim))
         if x.ndim == n_dim - 1:
             x = x[None]
-    eps = float(number(m, "eps", 1e-5, where=call.where))
-    mean = tensor(m, "running_mean", where=call.where)
+    eps = float(number(m, call.where, "eps", default=1e-5))
+    mean = tensor(m, call.where, "running_mean")
     var = running_var(m, eps, call.where)
-    weight = tensor(m, "weight", where=call.where, required=False)
-    bias = tensor(m, "bias", where=call.where, required=False)
+    weight = tensor(m, call.where, "weight", required=False)
+    bias = tensor(m, call.where, "bias", required=False)
     axis = 1 if x.ndim == n_dim else 0
     features = x.shape[axis]
     for name, t in (("running_mean", mean), ("running_var", var), ("weight", weight), ("bias", bias)):
@@ -73,11 +73,11 @@ _FBNN_DIMS = {"fbnn.BatchNormalization": 2, "fbnn.SpatialBatchNormalization": 4}
 def fbnn_batch_normalization(m: T7Object, x, call: Call) -> np.ndarray:
     n_dim = _FBNN_DIMS[m.class_name]
     x = array_input(x, m, where=call.where, ndims=(n_dim,))
-    mean = tensor(m, "running_mean", where=call.where)
-    invstd = tensor(m, "running_std", where=call.where)
+    mean = tensor(m, call.where, "running_mean")
+    invstd = tensor(m, call.where, "running_std")
     affine = m.get("affine") is not False
-    weight = tensor(m, "weight", where=call.where, required=False) if affine else None
-    bias = tensor(m, "bias", where=call.where, required=False) if affine else None
+    weight = tensor(m, call.where, "weight", required=False) if affine else None
+    bias = tensor(m, call.where, "bias", required=False) if affine else None
     features = x.shape[1]
     for name, t in (("running_mean", mean), ("running_std", invstd), ("weight", weight), ("bias", bias)):
         if t is not None and t.size != features:

@@ -59,14 +59,14 @@ def _join(parts: list[np.ndarray], dim1: int, call: Call) -> np.ndarray:
 @layer("nn.Concat")
 def concat(m: T7Object, x, call: Call) -> np.ndarray:
     outs = [call.child(i, x) for i in range(len(call.children))]
-    return _join(_tensors(outs, call, "concatenate"), integer(m, "dimension", where=call.where), call)
+    return _join(_tensors(outs, call, "concatenate"), integer(m, call.where, "dimension"), call)
 
 
 @layer("nn.JoinTable")
 def join_table(m: T7Object, x, call: Call) -> np.ndarray:
     parts = _tensors(x, call, "join")
-    dim = integer(m, "dimension", where=call.where)
-    n_input_dims = integer(m, "nInputDims", None, where=call.where)
+    dim = integer(m, call.where, "dimension")
+    n_input_dims = integer(m, call.where, "nInputDims", default=None)
     if dim < 0:
         dim = parts[0].ndim + dim + 1
     elif n_input_dims is not None and parts[0].ndim == n_input_dims + 1:

@@ -54,7 +54,7 @@ def contiguous(m: T7Object, x, call: Call) -> np.ndarray:
 def white_noise(m: T7Object, x, call: Call) -> np.ndarray:
     """With ``train == false``: a copy of the input, plus ``mean`` when it is not 0 (no noise)."""
     x = _tensor(x, m, call, _ANY)
-    mean = number(m, "mean", 0, where=call.where)
+    mean = number(m, call.where, "mean", default=0)
     return x + mean if mean != 0 else x.copy()
 
 
@@ -93,8 +93,8 @@ def nan_check(m: T7Object, x, call: Call):
 def select(m: T7Object, x, call: Call) -> np.ndarray:
     """``input:select`` of a 1-D tensor is a Lua number, which ``output:resizeAs`` refuses."""
     x = _tensor(x, m, call, tuple(range(2, 33)))
-    dim = integer(m, "dimension", where=call.where)
-    index = integer(m, "index", where=call.where)
+    dim = integer(m, call.where, "dimension")
+    index = integer(m, call.where, "index")
     if dim < 0:
         dim = x.ndim + dim + 1
     ax = _axis(dim, x, call)
@@ -108,9 +108,9 @@ def select(m: T7Object, x, call: Call) -> np.ndarray:
 @layer("nn.Narrow")
 def narrow(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call)
-    dim = integer(m, "dimension", where=call.where)
-    offset = integer(m, "index", where=call.where)
-    length = integer(m, "length", 1, where=call.where)
+    dim = integer(m, call.where, "dimension")
+    offset = integer(m, call.where, "index")
+    length = integer(m, call.where, "length", default=1)
     if dim < 0:
         dim = x.ndim + dim + 1
     ax = _axis(dim, x, call)
@@ -134,8 +134,8 @@ def _torch_squeeze(shape: tuple[int, ...]) -> tuple[int, ...]:
 @layer("nn.Squeeze")
 def squeeze(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call)
-    dim = integer(m, "dim", None, where=call.where)
-    num_input_dims = integer(m, "numInputDims", None, where=call.where)
+    dim = integer(m, call.where, "dim", default=None)
+    num_input_dims = integer(m, call.where, "numInputDims", default=None)
     addone = False
     if num_input_dims is not None and x.ndim == num_input_dims + 1:
         if dim is not None:
@@ -155,8 +155,8 @@ def squeeze(m: T7Object, x, call: Call) -> np.ndarray:
 @layer("nn.Unsqueeze")
 def unsqueeze(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call, _ANY)
-    pos = integer(m, "pos", where=call.where)
-    n = integer(m, "numInputDims", None, where=call.where)
+    pos = integer(m, call.where, "pos")
+    n = integer(m, call.where, "numInputDims", default=None)
     offset = x.ndim - (x.ndim if n is None else n)
     if pos < 1 or offset < 0 or offset + pos > x.ndim + 1:
         raise call.fail(f"position {pos} (numInputDims {n}) does not fit a {x.ndim}-D input")
@@ -185,7 +185,7 @@ def _pairs(m: T7Object, call: Call) -> list[tuple[int, int]]:
 @layer("nn.Transpose")
 def transpose(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call)
-    n = integer(m, "numInputDims", None, where=call.where)
+    n = integer(m, call.where, "numInputDims", default=None)
     offset = 0 if n is None else x.ndim - n
     for a, b in _pairs(m, call):
         x = np.swapaxes(x, _axis(a + offset, x, call), _axis(b + offset, x, call))
@@ -196,9 +196,9 @@ def transpose(m: T7Object, x, call: Call) -> np.ndarray:
 def replicate(m: T7Object, x, call: Call) -> np.ndarray:
     """A stride-0 view: size nfeatures at the new dimension ``rdim``."""
     x = _tensor(x, m, call, _ANY)
-    nf = integer(m, "nfeatures", where=call.where)
-    dim = integer(m, "dim", 1, where=call.where)
-    ndim = integer(m, "ndim", None, where=call.where)
+    nf = integer(m, call.where, "nfeatures")
+    dim = integer(m, call.where, "dim", default=1)
+    ndim = integer(m, call.where, "ndim", default=None)
     if dim < 1 or dim > x.ndim + 1:
         raise call.fail(f"not enough input dimensions to replicate along dimension {dim}")
     rdim = dim + (1 if ndim is not None and x.ndim > ndim else 0)
@@ -210,8 +210,8 @@ def replicate(m: T7Object, x, call: Call) -> np.ndarray:
 
 
 def _positive_dimension(m: T7Object, x: np.ndarray, call: Call) -> int:
-    dim = integer(m, "dimension", 1, where=call.where)
-    n = integer(m, "nInputDims", None, where=call.where)
+    dim = integer(m, call.where, "dimension", default=1)
+    n = integer(m, call.where, "nInputDims", default=None)
     if dim < 0:
         dim = x.ndim + dim + 1
     elif n is not None and x.ndim == n + 1:
@@ -252,13 +252,13 @@ def spatial_dropout(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call)
     if flag(m, "stochastic_inference"):
         raise call.fail("stochastic inference drops channels at random at test time")
-    p = number(m, "p", 0.5, where=call.where)
+    p = number(m, call.where, "p", default=0.5)
     return x * (1 - p)
 
 
 @layer("nn.Collapse")
 def collapse(m: T7Object, x, call: Call) -> np.ndarray:
     x = _tensor(x, m, call)
-    n = integer(m, "nInputDim", where=call.where)
+    n = integer(m, call.where, "nInputDim")
     x = np.ascontiguousarray(x)
     return x.reshape(x.shape[0], -1) if x.ndim > n else x.reshape(-1)

@@ -66,17 +66,17 @@ def _counts(size: int, k: int, d: int, pad: int, n_out: int, include_pad: bool) 
 
 class _Geometry:
     def __init__(self, m: T7Object, where: str, *, legacy_avg: bool = False) -> None:
-        self.kW = integer(m, "kW", where=where)
-        self.kH = integer(m, "kH", where=where)
-        self.dW = integer(m, "dW", self.kW, where=where)
-        self.dH = integer(m, "dH", self.kH, where=where)
+        self.kW = integer(m, where, "kW")
+        self.kH = integer(m, where, "kH")
+        self.dW = integer(m, where, "dW", default=self.kW)
+        self.dH = integer(m, where, "dH", default=self.kH)
         self.legacy = legacy_avg and m.get("ceil_mode") is None
         if self.legacy:
             self.padW = self.padH = 0
             self.ceil = False
         else:
-            self.padW = integer(m, "padW", 0, where=where)
-            self.padH = integer(m, "padH", 0, where=where)
+            self.padW = integer(m, where, "padW", default=0)
+            self.padH = integer(m, where, "padH", default=0)
             self.ceil = flag(m, "ceil_mode")
 
 
@@ -111,7 +111,7 @@ def _pool(m: T7Object, x, call: Call, *, kind: str, cudnn: bool) -> np.ndarray:
                 raise call.fail("divide=false is not supported by cudnn.SpatialAveragePooling")
         else:
             divide = m.get("divide")
-            include_pad = True if g.legacy else flag(m, "count_include_pad", True)
+            include_pad = True if g.legacy else flag(m, "count_include_pad")  # nil reaches THNN as false
         windows = _windows(x4, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, Ho, Wo, 0.0)
         sums = windows.sum(axis=(-2, -1))
         rows = _counts(H, g.kH, g.dH, g.padH, Ho, include_pad)

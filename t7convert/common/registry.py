@@ -1,0 +1,61 @@
+"""One small registry mechanism, shared by every table that files a function under a name.
+
+The converters, the module builders, the reference execution's layers, the input hints and the shape
+maps are each one :class:`Registry`: they share the mechanics (decorator registration, refusing a name
+filed twice, listing what is covered), never the semantics, which stay in the subsystem that owns them.
+Families register themselves when their module is imported; :func:`discover` imports every module of a
+package, so a new family is one new file and no import list is edited.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Callable, Generic, Iterator, TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+
+class Registry(Generic[F]):
+    """Functions filed by name (a Torch7 class name, or a converted op), each name at most once."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what          # "converter", "builder"...: named in the duplicate error
+        self._entries: dict[str, F] = {}
+
+    def register(self, *names: str) -> Callable[[F], F]:
+        """A decorator filing the function under each of ``names`` (stack variants: nn.X, cudnn.X)."""
+        def file(fn: F) -> F:
+            for name in names:
+                if name in self._entries:
+                    raise ValueError(f"{name} already has a {self.what}: {self._entries[name].__qualname__}")
+                self._entries[name] = fn
+            return fn
+        return file
+
+    @property
+    def entries(self) -> dict[str, F]:
+        """The table itself (tests replace one entry with ``monkeypatch.setitem``)."""
+        return self._entries
+
+    def get(self, name: str) -> F | None:
+        return self._entries.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted (for "supported: ..." messages and the README's list)."""
+        return sorted(self._entries)
+
+
+def discover(package: ModuleType) -> list[str]:
+    """Import every module of ``package`` (each registers its families as it is imported)."""
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        found.append(info.name)
+    return found

@@ -1,0 +1,21 @@
+"""Builders: converted op -> torch module, one module per layer family (named as the converter's family
+in :mod:`t7convert.conversion.families`), with the custom modules Torch7's semantics need where
+``torch.nn`` has no exact equivalent. They live apart from the converters because they import torch at
+the top (their modules subclass ``nn.Module``), and converting or inspecting a file imports no torch.
+
+``@builds(op)`` files ``fn(attrs, children) -> nn.Module``; every module of this package is found by
+:func:`t7convert.common.registry.discover` when :mod:`t7convert.pytorch.modules` is imported.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import nn
+
+from t7convert.common.registry import Registry
+
+Builder = Callable[[dict[str, Any], list[nn.Module]], nn.Module]
+BUILDERS: Registry[Builder] = Registry("builder")
+
+#: ``@builds("Conv2d")`` files the builder of one converted op.
+builds = BUILDERS.register

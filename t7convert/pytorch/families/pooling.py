@@ -1,0 +1,73 @@
+"""Max and average pooling with Torch7's output sizes: THNN drops a last window that starts in the padding
+only when there is padding; cudnn.torch never does.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch.nn.functional as F
+from torch import nn
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.pytorch.families import builds
+
+
+def _pool_size(size: int, k: int, d: int, p: int, ceil: bool, adjust: bool) -> int:
+    span = (size - k + 2 * p) / d
+    out = (math.ceil(span) if ceil else math.floor(span)) + 1
+    if adjust and ceil and (out - 1) * d >= size + p:
+        out -= 1
+    return out
+
+
+class Pool2d(nn.Module):
+    """Max or average pooling with Torch7's output size.
+
+    nn's THNN kernels drop a last window that would start in the padding only when there is padding;
+    cudnn.torch never drops it; PyTorch always does. Where they differ, the input is padded on the
+    bottom/right (with -inf for max, zeros for average) so that PyTorch computes Torch7's windows.
+    """
+
+    def __init__(self, kind: str, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                 ceil_mode: bool, count_include_pad: bool = True, divide: bool = True,
+                 adjust_last_window: str = "if_padded") -> None:
+        super().__init__()
+        self.kind, self.kernel, self.stride, self.padding = kind, tuple(kernel), tuple(stride), tuple(padding)
+        self.ceil_mode, self.count_include_pad, self.divide = ceil_mode, count_include_pad, divide
+        self.adjust_last_window = adjust_last_window
+
+    def _torch7_out(self, h: int, w: int) -> tuple[int, int]:
+        padded = self.padding[0] > 0 or self.padding[1] > 0
+        adjust = self.adjust_last_window == "always" or (self.adjust_last_window == "if_padded" and padded)
+        return (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, adjust),
+                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, adjust))
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        want = self._torch7_out(h, w)
+        have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, True),
+                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, True))
+        if want != have:
+            if self.kind != "max":
+                raise T7ConvertError(f"Torch7 average pooling of a {h}x{w} input has a window outside the "
+                                     "padded input, which t7convert does not reproduce")
+            extra_h, extra_w = (want[0] - have[0]) * self.stride[0], (want[1] - have[1]) * self.stride[1]
+            x = F.pad(x, (0, extra_w, 0, extra_h), value=-math.inf)
+            y = F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=False)
+            return y[..., : want[0], : want[1]]
+        if self.kind == "max":
+            return F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        y = F.avg_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode,
+                         count_include_pad=self.count_include_pad)
+        return y if self.divide else y * (self.kernel[0] * self.kernel[1])
+
+    def extra_repr(self) -> str:
+        return (f"{self.kind}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+@builds("Pool2d")
+def build_pool2d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return Pool2d(a["kind"], a["kernel"], a["stride"], a["padding"], a["ceil_mode"], a.get("count_include_pad", True),
+                  a.get("divide", True), a.get("adjust_last_window", "if_padded"))
