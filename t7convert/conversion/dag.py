@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.registry import Registry
 from t7convert.conversion.tree import Node
 
 Ref = list  # ["input"] | [name] | [name, index]
@@ -30,16 +31,11 @@ INPUT: Ref = ["input"]
 TABLE_OP = "Table"
 
 Lowerer = Callable[["Lowering", Node, Ref], Ref]
-_LOWERERS: dict[str, Lowerer] = {}
+LOWERERS: Registry[Lowerer] = Registry("DAG lowering")
 
-
-def lowers(*ops: str) -> Callable[[Lowerer], Lowerer]:
-    """Register how a container op of the tree becomes nodes of the DAG: ``fn(lowering, node, x) -> ref``."""
-    def register(fn: Lowerer) -> Lowerer:
-        for op in ops:
-            _LOWERERS[op] = fn
-        return fn
-    return register
+#: ``@lowers(op)`` files how a container op of the tree becomes nodes of the DAG:
+#: ``fn(lowering, node, x) -> ref`` (``x`` is the reference to the container's input).
+lowers = LOWERERS.register
 
 
 def module_name(source: str) -> str:
@@ -85,7 +81,7 @@ class Lowering:
         return [name]
 
     def lower(self, node: Node, x: Ref) -> Ref:
-        fn = _LOWERERS.get(node.op)
+        fn = LOWERERS.get(node.op)
         if fn is None and node.children:  # a container op must say how its children connect
             raise T7ConvertError(f"{node.source or '<root>'}: no DAG lowering is registered for the container op {node.op}")
         out = fn(self, node, x) if fn is not None else self.add(node, [x])

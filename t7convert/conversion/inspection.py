@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion import context as _families  # noqa: F401 - registers every family
+from t7convert.conversion.registry import description
 from t7convert.torch7.checkpoint import find_model
 from t7convert.torch7.format import T7Document, T7Object, read_document
 from t7convert.torch7.parameters import parameter_count
@@ -23,56 +25,10 @@ LEGACY_FIELDS = {
 
 
 
-
 def describe(m: T7Object) -> str:
-    """A one-line description in the style of Torch7's ``__tostring__`` for the common layers."""
-    g = m.get
-    name = m.class_name
-    short = name.split(".", 1)[1] if "." in name else name
-    try:
-        if short in ("SpatialConvolution", "SpatialConvolutionMM"):
-            s = f"{name}({g('nInputPlane')} -> {g('nOutputPlane')}, {g('kW')}x{g('kH')}"
-            if (g("dW", 1), g("dH", 1)) != (1, 1) or g("padW", 0) or g("padH", 0):
-                s += f", {g('dW', 1)},{g('dH', 1)}"
-            if g("padW", 0) or g("padH", 0):
-                s += f", {g('padW', 0)},{g('padH', 0)}"
-            if g("groups", 1) not in (None, 1):
-                s += f", groups={g('groups')}"
-            return s + (")" if g("bias") is not None else ") without bias")
-        if short in ("SpatialBatchNormalization", "BatchNormalization"):
-            rm = g("running_mean")
-            n = rm.size if isinstance(rm, np.ndarray) else "?"
-            extra = "" if g("eps") in (None, 1e-5) else f", eps={g('eps')}"
-            extra += "" if g("weight") is not None else ", no affine"
-            return f"{name} ({'4D' if short.startswith('Spatial') else '2D'}) ({n}{extra})"
-        if short in ("SpatialMaxPooling", "SpatialAveragePooling"):
-            s = f"{name}({g('kW')}x{g('kH')}, {g('dW', 1)},{g('dH', 1)}, {g('padW', 0)},{g('padH', 0)})"
-            return s + (":ceil()" if g("ceil_mode") else "")
-        if short == "Linear":
-            w = g("weight")
-            return f"{name}({w.shape[1]} -> {w.shape[0]})" if isinstance(w, np.ndarray) and w.ndim == 2 else name
-        if short == "View":
-            size = g("size")
-            sizes = ", ".join(str(int(v)) for v in np.asarray(size).reshape(-1)) if size is not None else "?"
-            return f"{name}({sizes})" + (f":setNumInputDims({g('numInputDims')})" if g("numInputDims") else "")
-        if short in ("ReLU", "Threshold") and (g("threshold", 0), g("val", 0)) != (0, 0):
-            return f"{name}(threshold {g('threshold')}, value {g('val')})"
-        if short in ("JoinTable", "Concat"):
-            return f"{name}({g('dimension')})"
-        if short in ("MulConstant", "AddConstant"):
-            return f"{name}({g('constant_scalar')})"
-        if short in ("HardTanh", "Clamp"):
-            return f"{name}({g('min_val', -1)}, {g('max_val', 1)})"
-        if short in ("LeakyReLU", "ELU", "HardShrink", "SoftShrink", "Power"):
-            arg = {"LeakyReLU": ("negval", 0.01), "ELU": ("alpha", 1), "Power": ("pow", None)}.get(short, ("lambda", 0.5))
-            return f"{name}({g(*arg)})"
-        if short == "SoftPlus":
-            return f"{name}(beta {g('beta', 1)}, threshold {g('threshold', 20)})"
-        if short == "Dropout":
-            return f"{name}({g('p')}{', v2' if g('v2') else ''})"
-    except Exception:  # noqa: BLE001 - odd field values: fall back to the class name, as the tree must print
-        pass
-    return name
+    """A one-line description in the style of Torch7's ``__tostring__``: each family file says how its
+    classes print (``@describes``); other classes print their name."""
+    return description(m)
 
 
 @dataclass

@@ -55,3 +55,24 @@ expects_input = INPUT_HINTS.register
 def input_hint(op: str, attrs: dict) -> "tuple[int, ...] | int | None":
     fn = INPUT_HINTS.get(op)
     return None if fn is None else fn(attrs)
+
+
+# --- how `t7convert inspect` prints a module, as Torch7's __tostring__ does ---------------------------
+Describer = Callable[[T7Object], str]
+DESCRIBERS: Registry[Describer] = Registry("description")
+
+#: ``@describes("nn.X")`` files ``fn(module) -> str``: the one-line description ``inspect`` prints,
+#: with the main constructor arguments (``nn.SpatialConvolution(3 -> 64, 7x7, 2,2, 3,3)``). Written
+#: in the family file beside the converter; it must not raise on odd field values (it is shown for
+#: files that do not convert), so a failure falls back to the class name.
+describes = DESCRIBERS.register
+
+
+def description(m: T7Object) -> str:
+    fn = DESCRIBERS.get(m.class_name)
+    if fn is None:
+        return m.class_name
+    try:
+        return fn(m)
+    except Exception:  # noqa: BLE001 - odd field values: the tree must still print
+        return m.class_name

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from t7convert.conversion.fields import number
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -15,3 +15,9 @@ def threshold(m: T7Object, ctx) -> Node:
     if th == 0.0 and val == 0.0:
         return Node("ReLU")
     return Node("Threshold", {"threshold": th, "value": val})
+
+
+@describes("nn.ReLU", "cudnn.ReLU", "nn.Threshold")
+def _describe(m: T7Object) -> str:
+    th, val = m.get("threshold", 0), m.get("val", 0)
+    return m.class_name if (th, val) == (0, 0) else f"{m.class_name}(threshold {th}, value {val})"

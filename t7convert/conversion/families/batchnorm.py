@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from t7convert.conversion.fields import number, tensor
-from t7convert.conversion.registry import converts, expects_input
+from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -49,3 +49,15 @@ def batch_normalization(m: T7Object, ctx) -> Node:
 def _bn_input(attrs: dict) -> tuple[int, ...] | int:
     """Spatial BN takes images of its planes; plain BN a feature vector."""
     return int(attrs["num_features"]) if attrs["spatial"] else (int(attrs["num_features"]),)
+
+
+@describes("nn.BatchNormalization", "nn.SpatialBatchNormalization", "cudnn.BatchNormalization",
+           "cudnn.SpatialBatchNormalization", "fbnn.BatchNormalization", "fbnn.SpatialBatchNormalization")
+def _describe(m: T7Object) -> str:
+    """``nn.SpatialBatchNormalization (4D) (64)``, with eps when not the default and no affine."""
+    g = m.get
+    rm = g("running_mean")
+    n = rm.size if isinstance(rm, np.ndarray) else "?"
+    extra = "" if g("eps") in (None, 1e-5) else f", eps={g('eps')}"
+    extra += "" if g("weight") is not None else ", no affine"
+    return f"{m.class_name} ({'4D' if 'Spatial' in m.class_name else '2D'}) ({n}{extra})"

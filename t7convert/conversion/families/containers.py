@@ -6,7 +6,7 @@ have ``nInputDims + 1`` dimensions, and counted from the end when negative (Join
 from __future__ import annotations
 
 from t7convert.conversion.fields import integer, optional_integer
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.checkpoint import DATA_PARALLEL
 from t7convert.torch7.format import T7Object
@@ -50,3 +50,8 @@ def data_parallel(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, "has no replica")
     ctx.note(f"{m.class_name} unwrapped to its first replica")
     return ctx.child(kids[0], 1)
+
+
+@describes("nn.JoinTable", "nn.Concat")
+def _describe(m: T7Object) -> str:
+    return f"{m.class_name}({m.get('dimension')})"

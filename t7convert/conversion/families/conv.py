@@ -9,7 +9,7 @@ reshape by element count is exact. Convolutions saved without bias (cudnn >= 4 i
 from __future__ import annotations
 
 from t7convert.conversion.fields import integer, tensor
-from t7convert.conversion.registry import converts, expects_input
+from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -44,3 +44,17 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
 @expects_input("Conv2d")
 def _conv_input(attrs: dict) -> int:
     return int(attrs["in_channels"])
+
+
+@describes("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution", "fbnn.SpatialConvolution")
+def _describe(m: T7Object) -> str:
+    """``nn.SpatialConvolution(3 -> 64, 7x7, 2,2, 3,3)``, as Torch7 prints it (groups and a missing bias too)."""
+    g = m.get
+    s = f"{m.class_name}({g('nInputPlane')} -> {g('nOutputPlane')}, {g('kW')}x{g('kH')}"
+    if (g("dW", 1), g("dH", 1)) != (1, 1) or g("padW", 0) or g("padH", 0):
+        s += f", {g('dW', 1)},{g('dH', 1)}"
+    if g("padW", 0) or g("padH", 0):
+        s += f", {g('padW', 0)},{g('padH', 0)}"
+    if g("groups", 1) not in (None, 1):
+        s += f", groups={g('groups')}"
+    return s + (")" if g("bias") is not None else ") without bias")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from t7convert.conversion.fields import flag, number
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -52,3 +52,13 @@ def softmax(m: T7Object, ctx) -> Node:
 @converts("nn.LogSoftMax", "cudnn.LogSoftMax")
 def log_softmax(m: T7Object, ctx) -> Node:
     return Node("SoftMax", {"log": True, "over": _softmax_over(m)})
+
+
+@describes("nn.MulConstant")
+def _describe_constant(m: T7Object) -> str:
+    return f"{m.class_name}({m.get('constant_scalar')})"
+
+
+@describes("nn.Dropout", "fbnn.Dropout")
+def _describe_dropout(m: T7Object) -> str:
+    return f"{m.class_name}({m.get('p', 0.5)}{', v2' if m.get('v2') else ''})"

@@ -1,8 +1,10 @@
 """nn.Linear: weight (out, in), bias optional (``noBias()`` leaves it nil)."""
 from __future__ import annotations
 
+import numpy as np
+
 from t7convert.conversion.fields import tensor
-from t7convert.conversion.registry import converts, expects_input
+from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -23,3 +25,12 @@ def linear(m: T7Object, ctx) -> Node:
 @expects_input("Linear")
 def _linear_input(attrs: dict) -> tuple[int, ...]:
     return (int(attrs["in_features"]),)
+
+
+@describes("nn.Linear")
+def _describe(m: T7Object) -> str:
+    """``nn.Linear(2048 -> 1000)`` (and ``without bias``)."""
+    w = m.get("weight")
+    if not (isinstance(w, np.ndarray) and w.ndim == 2):
+        return m.class_name
+    return f"{m.class_name}({w.shape[1]} -> {w.shape[0]})" + ("" if m.get("bias") is not None else " without bias")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from t7convert.conversion.fields import flag, number
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -81,3 +81,20 @@ def add_constant(m: T7Object, ctx) -> Node:
 @converts("nn.SoftMin")
 def softmin(m: T7Object, ctx) -> Node:
     return Node("SoftMin")
+
+
+@describes("nn.HardTanh", "nn.Clamp")
+def _describe_range(m: T7Object) -> str:
+    return f"{m.class_name}({m.get('min_val', -1)}, {m.get('max_val', 1)})"
+
+
+@describes("nn.LeakyReLU", "nn.ELU", "nn.HardShrink", "nn.SoftShrink", "nn.Power", "nn.AddConstant")
+def _describe_argument(m: T7Object) -> str:
+    name, default = {"nn.LeakyReLU": ("negval", 0.01), "nn.ELU": ("alpha", 1), "nn.Power": ("pow", None),
+                     "nn.AddConstant": ("constant_scalar", None)}.get(m.class_name, ("lambda", 0.5))
+    return f"{m.class_name}({m.get(name, default)})"
+
+
+@describes("nn.SoftPlus")
+def _describe_softplus(m: T7Object) -> str:
+    return f"{m.class_name}(beta {m.get('beta', 1)}, threshold {m.get('threshold', 20)})"

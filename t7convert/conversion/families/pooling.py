@@ -9,7 +9,7 @@ floor mode, no padding, padding counted. cudnn.SpatialAveragePooling always coun
 from __future__ import annotations
 
 from t7convert.conversion.fields import flag, integer
-from t7convert.conversion.registry import converts
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -49,3 +49,11 @@ def average_pooling(m: T7Object, ctx) -> Node:
         attrs.update(count_include_pad=True if legacy else flag(m, "count_include_pad"),
                      divide=flag(m, "divide"))
     return Node("Pool2d", attrs)
+
+
+@describes("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling", "nn.SpatialAveragePooling", "cudnn.SpatialAveragePooling")
+def _describe(m: T7Object) -> str:
+    """``nn.SpatialMaxPooling(3x3, 2,2, 1,1):ceil()``."""
+    g = m.get
+    s = f"{m.class_name}({g('kW')}x{g('kH')}, {g('dW', 1)},{g('dH', 1)}, {g('padW', 0)},{g('padH', 0)})"
+    return s + (":ceil()" if g("ceil_mode") else "")

@@ -1,8 +1,10 @@
 """nn.View (sizes with -1, setNumInputDims) and nn.Reshape (batchMode)."""
 from __future__ import annotations
 
+import numpy as np
+
 from t7convert.conversion.fields import flag, long_list, optional_integer
-from t7convert.conversion.registry import converts, expects_input
+from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -32,3 +34,19 @@ def _flat_input(attrs: dict) -> tuple[int, ...] | None:
     for s in sizes:
         n *= s
     return (n,) if n > 0 else None
+
+
+@describes("nn.View")
+def _describe_view(m: T7Object) -> str:
+    """``nn.View(2048):setNumInputDims(3)``."""
+    size = m.get("size")
+    sizes = ", ".join(str(int(v)) for v in np.asarray(size).reshape(-1)) if size is not None else "?"
+    n = m.get("numInputDims")
+    return f"{m.class_name}({sizes})" + (f":setNumInputDims({n})" if n else "")
+
+
+@describes("nn.Reshape")
+def _describe_reshape(m: T7Object) -> str:
+    size = m.get("size")
+    sizes = "x".join(str(int(v)) for v in np.asarray(size).reshape(-1)) if size is not None else "?"
+    return f"{m.class_name}({sizes})"
