@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
@@ -115,6 +116,11 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
             raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
+        out = report.verification.output
+        if converted.kind == "generic":
+            converted.data_config = generic_data_config(shape, tuple(out.shape) if out is not None else None, batch)
+    elif converted.kind == "generic" and input_shape:
+        converted.data_config = generic_data_config(tuple(input_shape), None)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force)

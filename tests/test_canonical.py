@@ -211,3 +211,16 @@ def test_the_canonical_module_computes_what_torch7_computes_at_other_input_sizes
     report = verify(api.module_of(converted), converted.t7_model, x)
     assert report.ok, report.summary()
     assert report.output.shape[0] == 4  # Torch7's View makes one row per 2x2 pooled position
+
+
+def test_a_loaded_resnet_carries_fb_resnet_torchs_data_config(tmp_path):
+    """The bare torchvision state_dict holds no description; the loaded module still says what it eats:
+    fb.resnet.torch's ImageNet normalisation and resize, as `t7convert evaluate` reproduces them."""
+    from t7convert.imagenet.preprocess import IMAGENET_MEAN, IMAGENET_STD
+
+    src = tmp_path / "m.t7"
+    synthesize_file("resnext_tiny", str(src))
+    api.convert(str(src), str(tmp_path / "m.pth"))
+    config = t7convert.load(str(tmp_path / "m.pth")).data_config
+    assert config["input_size"] == [3, 224, 224] and config["crop"] == 224 and config["resize"] == 256
+    assert tuple(config["mean"]) == IMAGENET_MEAN and tuple(config["std"]) == IMAGENET_STD

@@ -8,6 +8,9 @@ import pytest
 import torch
 import torch7_models as tm
 
+import t7convert
+from t7convert import T7ConvertError, api
+
 
 def _mlp(tmp_path):
     """An MNIST-style MLP: it starts with View(784), so its input is a 784-vector (no --input-size)."""
@@ -76,3 +79,24 @@ def test_load_refuses_a_damaged_description_with_the_file_named(tmp_path):
     bad = _rewritten(tmp_path, lambda d: d.update(format_version=99))
     with pytest.raises(t7convert.T7ConvertError, match=r"bad\.pth: .*format_version 99"):
         t7convert.load(str(bad))
+
+
+def test_a_loaded_model_says_what_data_it_expects(tmp_path):
+    """Like timm's pretrained_cfg: the input size it was verified on and its number of classes."""
+    src = tm.save(tmp_path, "mlp", tm.sequential(tm.view(784), tm.linear(784, 16), tm.relu(), tm.linear(16, 10)))
+    out = tmp_path / "mlp.pth"
+    api.convert(str(src), str(out))
+    assert t7convert.load(str(out)).data_config == {"input_size": [784], "num_classes": 10}
+    stored = torch.load(out, weights_only=True)["t7convert"]["data_config"]
+    assert stored == {"input_size": [784], "num_classes": 10}
+
+
+def test_a_data_config_that_is_not_plain_data_is_refused(tmp_path):
+    src = tm.save(tmp_path, "mlp", tm.sequential(tm.linear(4, 2)))
+    out = tmp_path / "m.pth"
+    api.convert(str(src), str(out))
+    payload = torch.load(out, weights_only=True)
+    payload["t7convert"]["data_config"] = ["not", "a", "table"]
+    torch.save(payload, out)
+    with pytest.raises(T7ConvertError, match="data_config"):
+        t7convert.load(str(out))

@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from t7_compare import canonical
 
 import t7convert
 from t7convert import T7FormatError
 from t7convert.torch7.format import T7Function, T7Object, T7Table, TdsHash, TdsVec, as_storage, dumps, read_document
-from t7convert.torch7.format.compare import canonical
 
 FUZZ_CASES = int(os.environ.get("T7CONVERT_FUZZ_CASES", "0"))
 EXHAUSTIVE_LIMIT = 16_384 if FUZZ_CASES else 4_096   # bytes: truncate everywhere, plant everywhere

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from t7_compare import canonical, same
 
 import t7convert
 from t7convert import T7FormatError
@@ -29,7 +30,6 @@ from t7convert.torch7.format import (
     read_document,
     write,
 )
-from t7convert.torch7.format.compare import canonical, same
 
 VARIANTS = ("binary", "ascii", "long4")
 

@@ -1,7 +1,7 @@
 """Round trips: read(write(x)) is x, as Torch7 sees it, in all three encodings; write(read(f)) reads back
 the same for every fixture; storages shared by many views stay one storage.
 
-Equality is :func:`t7convert.format.compare.canonical`: Lua numbers are doubles (1 == 1.0, NaN == NaN,
+Equality is :func:`t7_compare.canonical` (tests/t7_compare.py): Lua numbers are doubles (1 == 1.0, NaN == NaN,
 -0.0 != 0), Lua strings are bytes ("abc" == b"abc"), a list is the table with keys 1..n, and sharing and
 cycles are part of the value.
 """
@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from t7_compare import canonical
 
 import t7convert
 from t7convert import T7ConvertError
@@ -35,7 +36,6 @@ from t7convert.torch7.format import (
     read_document,
     write,
 )
-from t7convert.torch7.format.compare import canonical
 
 ENCODINGS = [("binary", 8), ("ascii", 8), ("binary", 4)]
 # T7CONVERT_HYPOTHESIS_SCALE=20 runs twenty times as many generated examples (a longer, deeper search).

@@ -52,6 +52,11 @@ def check_description(info: Any) -> dict[str, Any]:
             check_tree(graph, "graph")
     else:
         raise DescriptionError(f"its description's kind is {str(kind)[:40]!r}, not canonical or generic")
+    config = info.get("data_config", {})
+    if not isinstance(config, dict):
+        raise DescriptionError(f"its data_config is a {type(config).__name__}, not a table")
+    for key, value in config.items():
+        _plain(value, f"data_config.{str(key)[:40]}")
     return info
 
 

@@ -40,6 +40,7 @@ class ConvertedModel:
     not_canonical: str | None = None            # why the canonical mapping did not apply
     rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
     t7_model: T7Object | None = None            # the Torch7 module tree it came from
+    data_config: dict[str, Any] = field(default_factory=dict)  # see data_config.py; stored with the description
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -55,6 +56,8 @@ class ConvertedModel:
                 "source": os.path.basename(self.source), "title": self.title, "architecture": arch, **self.architecture}
         if self.rewritten_stages:
             info["rewritten_stages"] = list(self.rewritten_stages)
+        if self.data_config:
+            info["data_config"] = dict(self.data_config)
         return info
 
 

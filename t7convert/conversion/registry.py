@@ -57,6 +57,32 @@ def input_hint(op: str, attrs: dict) -> "tuple[int, ...] | int | None":
     return None if fn is None else fn(attrs)
 
 
+Shrink = Callable[[dict], "tuple[int, int]"]
+SHRINKS: Registry[Shrink] = Registry("downsampling")
+
+#: ``@downsamples(op)`` files how much an op shrinks height and width, ``fn(attrs) -> (sh, sw)`` (its
+#: strides); ops without one keep the size. Used to plan an input size (:mod:`.input_plan`).
+downsamples = SHRINKS.register
+
+
+def shrink(op: str, attrs: dict) -> "tuple[int, int]":
+    fn = SHRINKS.get(op)
+    return (1, 1) if fn is None else tuple(fn(attrs))  # type: ignore[return-value]
+
+
+Extent = Callable[[dict], "tuple[int, int] | None"]
+EXTENTS: Registry[Extent] = Registry("fixed extent")
+
+#: ``@fixes_extent(op)`` files an op that expects a fixed (H, W) at its input, ``fn(attrs) -> (h, w)``
+#: or None (a trunk's final average pooling: its kernel).
+fixes_extent = EXTENTS.register
+
+
+def extent_fixed(op: str, attrs: dict) -> "tuple[int, int] | None":
+    fn = EXTENTS.get(op)
+    return None if fn is None else fn(attrs)
+
+
 # --- how `t7convert inspect` prints a module, as Torch7's __tostring__ does ---------------------------
 Describer = Callable[[T7Object], str]
 DESCRIBERS: Registry[Describer] = Registry("description")

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.data_config import canonical_data_config
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
@@ -64,7 +65,17 @@ def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
         raise T7ConvertError(f"the weights do not fit the stored architecture: {str(e).splitlines()[0]}") from None
     module.eval()
     module.t7convert_info = info  # type: ignore[attr-defined]
+    module.data_config = _data_config(info, module)  # type: ignore[attr-defined]
     return module
+
+
+def _data_config(info: dict[str, Any], module: nn.Module) -> dict[str, Any]:
+    """What the model expects (input size, normalisation...): fb.resnet.torch's for canonical ResNets,
+    the stored one for generic models (see :mod:`t7convert.conversion.data_config`)."""
+    if isinstance(module, ResNet):
+        spec = module.spec
+        return canonical_data_config(spec.stem, spec.num_classes)
+    return dict(info.get("data_config", {}))
 
 
 def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:

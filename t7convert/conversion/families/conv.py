@@ -9,7 +9,7 @@ reshape by element count is exact. Convolutions saved without bias (cudnn >= 4 i
 from __future__ import annotations
 
 from t7convert.conversion.fields import integer, tensor
-from t7convert.conversion.registry import converts, describes, expects_input
+from t7convert.conversion.registry import converts, describes, downsamples, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -44,6 +44,11 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
 @expects_input("Conv2d")
 def _conv_input(attrs: dict) -> int:
     return int(attrs["in_channels"])
+
+
+@downsamples("Conv2d")
+def _conv_strides(attrs: dict) -> tuple[int, int]:
+    return tuple(attrs["stride"])  # type: ignore[return-value]
 
 
 @describes("nn.SpatialConvolution", "nn.SpatialConvolutionMM", "cudnn.SpatialConvolution", "fbnn.SpatialConvolution")

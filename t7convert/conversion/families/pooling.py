@@ -9,7 +9,7 @@ floor mode, no padding, padding counted. cudnn.SpatialAveragePooling always coun
 from __future__ import annotations
 
 from t7convert.conversion.fields import flag, integer
-from t7convert.conversion.registry import converts, describes
+from t7convert.conversion.registry import converts, describes, downsamples, fixes_extent
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -57,3 +57,14 @@ def _describe(m: T7Object) -> str:
     g = m.get
     s = f"{m.class_name}({g('kW')}x{g('kH')}, {g('dW', 1)},{g('dH', 1)}, {g('padW', 0)},{g('padH', 0)})"
     return s + (":ceil()" if g("ceil_mode") else "")
+
+
+@downsamples("Pool2d")
+def _pool_strides(attrs: dict) -> tuple[int, int]:
+    return tuple(attrs["stride"])  # type: ignore[return-value]
+
+
+@fixes_extent("Pool2d")
+def _average_extent(attrs: dict) -> tuple[int, int] | None:
+    """An average pooling fixes the extent it pools over (a trunk's global pooling: 7x7 at 224)."""
+    return tuple(attrs["kernel"]) if attrs["kind"] == "avg" else None  # type: ignore[return-value]
