@@ -26,7 +26,7 @@ from t7convert.pytorch.files import check_format, check_input, check_output, sav
 from t7convert.pytorch.input_shape import default_input_shape
 
 __all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
-           "ConversionReport", "VerificationError", "default_input_shape"]
+           "ConversionReport", "VerificationError", "default_input_shape", "parity"]
 
 Progress = Callable[..., None]
 """``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
@@ -137,3 +137,51 @@ class VerificationError(T7ConvertError):
         super().__init__("verification failed: the converted model differs from the Torch7 graph"
                          + (f", first at {where}" if where else "") + "; nothing was written")
 
+
+
+def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
+           image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
+           seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False):
+    """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
+
+    The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
+    too), or ``image`` preprocessed as fb.resnet.torch's validation, or a seeded random batch of
+    ``input_shape`` (default: what the layers declare). The converted model is ``model_file``, or
+    ``t7_file`` converted on the fly; ``no_module`` checks only the reference execution against
+    ``reference_file``. Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
+    """
+    import time
+
+    import numpy as np
+
+    from t7convert.parity.compare import random_input, read_torch7_outputs
+    from t7convert.parity.run import run_parity
+
+    if device == "cuda" and not no_module:
+        import torch
+        if not torch.cuda.is_available():
+            raise T7ConvertError("--device cuda: no CUDA device is available")
+    # one parse serves both sides: the Torch7 modules for the reference execution, and (without
+    # model_file) the conversion
+    converted = convert_file(t7_file)
+    torch7 = read_torch7_outputs(reference_file) if reference_file else None
+    guessed = False
+    if torch7 is not None:
+        x = np.asarray(torch7.input, dtype=np.float32)
+        source: dict[str, Any] = {"kind": "reference", "file": reference_file}
+    elif image:
+        from t7convert.imagenet.preprocess import load_image, val_transform
+        x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
+        source = {"kind": "image", "file": image}
+    else:
+        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
+        guessed = not input_shape
+        x = random_input(shape, batch or 1, 0 if seed is None else seed)
+        source = {"kind": "random", "seed": 0 if seed is None else seed}
+    module, seconds = None, None
+    if not no_module:
+        start = time.perf_counter()
+        module = load(model_file) if model_file else module_of(converted)
+        seconds = time.perf_counter() - start
+    return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
+                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds)

@@ -87,6 +87,14 @@ def test_a_correct_conversion_passes_on_a_random_input_without_torch7(own_model)
     assert report["output"]["max_rel"] < 1e-5
 
 
+def test_the_python_api_runs_the_same_parity_as_the_command(own_model):
+    """The command only prints what ``t7convert.api.parity`` returns."""
+    result = api.parity(str(own_model), batch=2)
+    assert result.ok and result.shape == (2, 3, 8, 8)
+    assert result.render().splitlines()[-1] == "PARITY OK"
+    assert result.to_dict()["comparisons"][0]["top1_agreement"] == {"agree": 2, "total": 2}
+
+
 def _conv_with(module: torch.nn.Module, predicate) -> torch.nn.Conv2d:
     return next(m for m in module.modules() if isinstance(m, torch.nn.Conv2d) and predicate(m))
 
@@ -203,9 +211,11 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
 def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, monkeypatch):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
     model = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
+    import t7convert.parity.run as parity_run
+
     seen = []
-    observe = parity.observe
-    monkeypatch.setattr(parity, "observe", lambda module, x, **kw: seen.append(x) or observe(module, x, **kw))
+    observe = parity_run.observe
+    monkeypatch.setattr(parity_run, "observe", lambda module, x, **kw: seen.append(x) or observe(module, x, **kw))
     result = invoke(model, "--image", image, "--json")
     assert result.exit_code == 0, result.output
     facts = json.loads(result.output)
