@@ -31,9 +31,10 @@ def load(path: str, *, device: _typing.Any = None, generic: bool = False):
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
     kind = converted_kind(head)
     if kind is None:
+        converted = convert_file(path, generic=generic)  # before torch is imported: a bad file fails fast
         from t7convert.pytorch.build import module_of
 
-        module = module_of(convert_file(path, generic=generic))
+        module = module_of(converted)
     else:
         from t7convert.pytorch.files import load_converted
 

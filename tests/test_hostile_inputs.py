@@ -172,3 +172,14 @@ def test_ascii_float_beyond_float32_reads_as_inf_without_a_warning(tmp_path):
     result = subprocess.run([sys.executable, "-W", "error", "-m", "t7convert", "inspect", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert "RuntimeWarning" not in result.stderr and "overflow" not in result.stderr
+
+
+def test_loading_a_corrupt_t7_fails_before_torch_is_imported(tmp_path):
+    """A bad file is refused from the format layer alone: no second of torch import per bad file."""
+    bad = tmp_path / "bad.t7"
+    bad.write_bytes(b"\x04\x00\x00\x00" + b"\xff" * 12)
+    code = ("import sys, t7convert\n"
+            "try:\n    t7convert.load(sys.argv[1])\nexcept t7convert.T7ConvertError:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
