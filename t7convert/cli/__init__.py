@@ -36,14 +36,14 @@ class _Group(DefaultGroup):
                 hint = f" (see '{e.ctx.command_path} --help')"
             click.echo(f"t7convert: error: {e.format_message()}{hint}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except click.exceptions.Abort:
-            click.echo("t7convert: aborted", err=True)
+        except click.exceptions.Abort as e:
+            click.echo(_interrupted(e.__cause__, "aborted"), err=True)
             sys.exit(130)
         except T7ConvertError as e:
             click.echo(f"t7convert: error: {e}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except KeyboardInterrupt:
-            click.echo("t7convert: interrupted", err=True)
+        except KeyboardInterrupt as e:
+            click.echo(_interrupted(e, "interrupted"), err=True)
             sys.exit(130)
         except MemoryError:
             click.echo("t7convert: error: out of memory", err=True)
@@ -54,6 +54,15 @@ class _Group(DefaultGroup):
             click.echo(f"t7convert: internal error: {type(e).__name__}: {e} "
                        "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
             sys.exit(EXIT_INTERNAL)
+
+
+def _interrupted(cause: BaseException | None, word: str) -> str:
+    """What an interrupt did: nothing written, or (just after the rename) a complete output."""
+    from t7convert.common.atomic import InterruptedAfterWrite
+
+    if isinstance(cause, InterruptedAfterWrite):
+        return f"t7convert: interrupted after {cause.path} was written in full (it is complete)"
+    return f"t7convert: {word}"
 
 
 @click.group(cls=_Group, default="convert", default_if_no_args=False,

@@ -60,7 +60,7 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     else:
         click.echo(report.table())
         if json_path:
-            with atomic_output(json_path) as tmp:  # the same writer and rules as convert's output
+            with atomic_output(json_path, exclusive=not force) as tmp:  # the same writer and rules as convert's output
                 Path(tmp).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     if report.comparison.verdict == "differs":
         raise click.exceptions.Exit(1)

@@ -6,11 +6,26 @@ included, removes it and leaves an existing target untouched. SIGTERM and SIGHUP
 terminal) are handled like Ctrl-C while the file is written: the temporary file is removed, the previous
 handlers are restored, and the signal is delivered again so that the process ends as it would have.
 The temporary file is flushed to disk before the rename, and the folder after it.
+
+Only a regular file (or a symlink: the link itself is replaced) is ever replaced; a device, a FIFO or
+a folder at the output's name is refused. ``exclusive=True`` (an output written without ``--force``)
+creates the final name exclusively, so that of two simultaneous runs to one new name only one wins and
+the other says the name exists: ``os.link`` of the finished temporary file (atomic, fails when the name
+exists), else Linux's ``renameat2(RENAME_NOREPLACE)``; on a file system with neither (FAT, some network
+mounts) the check made before the work began is all there is, and the rename replaces. Temporary files
+are named ``.t7convert-PID-*.tmp``: a SIGKILL leaves one behind, and the next run writing to that folder
+removes those of ours whose process is gone (or started after the file was last written). A signal that
+arrives once the output is in place does not make it a lie: :class:`InterruptedAfterWrite` says the
+file is complete.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import re
 import signal
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -27,18 +42,32 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+class InterruptedAfterWrite(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM/SIGHUP) arrived after the output was complete and in place."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_PREFIX = ".t7convert-"
+_OURS = re.compile(r"^\.t7convert-(\d+)-[A-Za-z0-9_]+\.tmp$")
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path to write; on success it is renamed onto ``path``."""
+def atomic_output(path: str | os.PathLike, *, exclusive: bool = False) -> Iterator[str]:
+    """Yield a temporary path to write; on success it is renamed onto ``path``. ``exclusive``: fail with
+    "exists" rather than replace a file that appeared at ``path`` meanwhile."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    check_replaceable(path)
     installed = _install_handlers()  # before the file exists, so that no signal can leave it behind
+    written = False
     try:
+        remove_stale_temporaries(directory)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".t7convert-", suffix=".tmp", dir=directory)
+            fd, tmp = tempfile.mkstemp(prefix=f"{_PREFIX}{os.getpid()}-", suffix=".tmp", dir=directory)
             os.close(fd)
         except OSError as e:
             raise T7ConvertError(f"cannot write {path}: {e.strerror or e}") from None
@@ -46,15 +75,21 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
             yield tmp
             _fsync(tmp)
             os.chmod(tmp, _mode_for(path))
-            os.replace(tmp, path)
+            check_replaceable(path)
+            with _signals_deferred():  # the rename and knowing it happened are one step
+                _publish(tmp, path, exclusive)
+                written = True
             _fsync(directory, folder=True)
         except BaseException as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            if not written:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             if isinstance(e, OSError):
                 raise T7ConvertError(f"cannot write {path}: {e.strerror or e}") from None
+            if written and isinstance(e, KeyboardInterrupt) and not isinstance(e, Terminated):
+                raise InterruptedAfterWrite(path) from None
             raise
     except Terminated as e:
         _restore_handlers(installed)
@@ -63,6 +98,119 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         raise
     finally:
         _restore_handlers(installed)
+
+
+def check_replaceable(path: str) -> None:
+    """Refuse to put a file where a device, a FIFO, a socket or a folder is (as root, a rename would
+    replace /dev/null); a regular file or a symlink (the link is replaced, not its target) is fine."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        kinds = {stat.S_ISDIR: "a folder", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+                 stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+        kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+        raise T7ConvertError(f"{path} is {kind}; t7convert replaces only regular files, so choose another output")
+
+
+def _publish(tmp: str, path: str, exclusive: bool) -> None:
+    """Put the finished ``tmp`` at ``path``: replacing whatever regular file is there, or (``exclusive``)
+    only if nothing is, atomically, where the file system allows it."""
+    if not exclusive:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise T7ConvertError(f"{path} exists; pass --force to overwrite it") from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
+            raise
+        _rename_noreplace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _rename_noreplace(tmp: str, path: str) -> None:
+    """Linux's renameat2(RENAME_NOREPLACE) where libc has it; else a plain rename (documented above)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        os.replace(tmp, path)
+        return
+    at_fdcwd, rename_noreplace = -100, 1
+    if renameat2(at_fdcwd, os.fsencode(tmp), at_fdcwd, os.fsencode(path), rename_noreplace) == 0:
+        return
+    err = ctypes.get_errno()
+    if err == errno.EEXIST:
+        raise T7ConvertError(f"{path} exists; pass --force to overwrite it")
+    if err in (errno.EINVAL, errno.ENOSYS):  # the file system cannot: fall back
+        os.replace(tmp, path)
+        return
+    raise OSError(err, os.strerror(err), path)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP for the duration (they are delivered after it), where possible."""
+    held = {signal.SIGINT, *_SIGNALS}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def remove_stale_temporaries(directory: str) -> None:
+    """Remove ``.t7convert-PID-*.tmp`` files in ``directory`` that a killed run of ours left: the same
+    owner, and a process PID that no longer exists or that started after the file was last written."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        match = _OURS.match(name)
+        if not match:
+            continue
+        full = os.path.join(directory, name)
+        try:
+            st = os.lstat(full)
+            mine = st.st_uid == getattr(os, "getuid", lambda: st.st_uid)()
+            if stat.S_ISREG(st.st_mode) and mine and not _alive_since(int(match.group(1)), st.st_mtime):
+                os.unlink(full)
+        except OSError:
+            pass
+
+
+def _alive_since(pid: int, mtime: float) -> bool:
+    """Whether process ``pid`` exists and may have written a file last modified at ``mtime``."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    started = _start_time(pid)
+    return started is None or started <= mtime + 1
+
+
+def _start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from Linux's /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _raise_terminated(signum: int, _frame: Any) -> None:

@@ -5,7 +5,10 @@ the source file, and the architecture (``kind`` "canonical" with a ResNet spec, 
 module tree). :func:`check_description` is run before anything is built from a file: an unknown
 version, or a description whose shape is wrong, is the file's fault and is said in one line naming
 the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder. Sizes are
-bounded (nodes, depth) so that a few bytes of description cannot ask for unbounded work.
+bounded (nodes, depth, blocks, widths, kernel sizes, and a canonical model's blocks by the tensors the
+file holds) so that a few bytes of description cannot ask for unbounded work: a tree node shared between
+places (pickle stores a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a
+few KB) is refused, never walked again.
 """
 from __future__ import annotations
 
@@ -18,6 +21,11 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MAX_NODES = 200_000
 MAX_DEPTH = 400
+#: a ResNet of more blocks than this is no published model (ResNet-1001 has 333)
+MAX_BLOCKS = 2000
+MAX_STAGES = 16
+#: widths, planes, classes, kernel sizes, strides and paddings: at most this (2**24) in a stored description
+MAX_EXTENT = 1 << 24
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -35,8 +43,9 @@ def format_version(info: dict[str, Any]) -> int:
     return version
 
 
-def check_description(info: Any) -> dict[str, Any]:
-    """``info`` itself when it is a description this version can rebuild; a DescriptionError otherwise."""
+def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
+    """``info`` itself when it is a description this version can rebuild; a DescriptionError otherwise.
+    ``tensors``: how many tensors the file holds, which bounds how many blocks it can describe."""
     if not isinstance(info, dict):
         raise DescriptionError(f"its t7convert description is a {type(info).__name__}, not a table")
     format_version(info)
@@ -44,6 +53,7 @@ def check_description(info: Any) -> dict[str, Any]:
     if kind == "canonical":
         if not isinstance(info.get("resnet"), dict):
             raise DescriptionError("its canonical description has no resnet table")
+        check_resnet(info["resnet"], tensors)
     elif kind == "generic":
         graph = info.get("graph")
         if isinstance(graph, dict) and "nodes" in graph:
@@ -58,6 +68,45 @@ def check_description(info: Any) -> dict[str, Any]:
     for key, value in config.items():
         _plain(value, f"data_config.{str(key)[:40]}")
     return info
+
+
+def _count(d: dict[str, Any], key: str, default: Any, low: int = 1, high: int = MAX_EXTENT) -> int:
+    value = d.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DescriptionError(f"its canonical description's resnet.{key} is {str(value)[:40]!r}, "
+                               f"not a whole number from {low:,} to {high:,}")
+    return value
+
+
+def _counts(d: dict[str, Any], key: str, default: Any, high: int) -> list[int]:
+    values = d.get(key, default)
+    if not isinstance(values, list) or not 1 <= len(values) <= MAX_STAGES:
+        raise DescriptionError(f"its canonical description's resnet.{key} is not a list of 1 to "
+                               f"{MAX_STAGES} stages")
+    return [_count({key: v}, key, None, 1, high) for v in values]
+
+
+def check_resnet(spec: dict[str, Any], tensors: int | None) -> None:
+    """The ResNet a canonical description names is within bounds and has no more blocks than the file
+    has tensors for (each block stores at least 10: two convolutions, two batch norms of four)."""
+    if spec.get("block") not in ("basic", "bottleneck"):
+        raise DescriptionError(f"its canonical description's resnet.block is {str(spec.get('block'))[:40]!r}, "
+                               "not basic or bottleneck")
+    if spec.get("stem", "imagenet") not in ("imagenet", "cifar") or spec.get("shortcut", "B") not in ("B", "C"):
+        raise DescriptionError("its canonical description's resnet.stem or resnet.shortcut is not one t7convert "
+                               "builds (imagenet or cifar; B or C)")
+    layers = _counts(spec, "layers", None, MAX_BLOCKS)
+    widths = _counts(spec, "widths", [64, 128, 256, 512], MAX_EXTENT)
+    if len(widths) < len(layers):
+        raise DescriptionError(f"its canonical description has {len(layers)} stages but {len(widths)} widths")
+    for key, default in (("groups", 1), ("width_per_group", 64), ("num_classes", 1000), ("stem_width", 64)):
+        _count(spec, key, default)
+    blocks = sum(layers)
+    if blocks > MAX_BLOCKS:
+        raise DescriptionError(f"its canonical description has {blocks:,} blocks (more than {MAX_BLOCKS:,})")
+    if tensors is not None and 10 * blocks > tensors:
+        raise DescriptionError(f"its canonical description has {blocks:,} blocks but the file holds only "
+                               f"{tensors:,} tensors (each block has at least 10)")
 
 
 def _plain(value: Any, where: str, depth: int = 0) -> None:
@@ -86,6 +135,7 @@ def check_tree(spec: Any, where: str) -> None:
     """A generic module tree: ``{op, attrs?, children?, source?}`` nodes, bounded in count and depth."""
     stack = [(spec, where, 0)]
     count = 0
+    seen: set[int] = set()
     while stack:
         node, at, depth = stack.pop()
         count += 1
@@ -95,6 +145,10 @@ def check_tree(spec: Any, where: str) -> None:
             raise DescriptionError(f"its description nests deeper than {MAX_DEPTH} levels at {at}")
         if not isinstance(node, dict):
             raise DescriptionError(f"its description has a {type(node).__name__} at {at}, not a node")
+        if id(node) in seen:
+            raise DescriptionError(f"its description's {at} is a node already met elsewhere (nodes are shared "
+                                   "only in a DAG's references, never in a tree)")
+        seen.add(id(node))
         if not isinstance(node.get("op"), str):
             raise DescriptionError(f"its description's node {at} has no op name")
         _check_attrs_and_source(node, at)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from t7convert.common.atomic import atomic_output, check_writable
+from t7convert.common.atomic import atomic_output, check_replaceable, check_writable
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.description import FORMAT_VERSION, check_description
 from t7convert.conversion.model import ConvertedModel, converted_kind
@@ -58,8 +58,9 @@ def check_output(output: str, source: str | None = None, *, force: bool = False)
     checked before converting and verifying, so that no work is lost on it."""
     if source is not None and os.path.exists(output) and os.path.samefile(output, source):
         raise T7ConvertError(f"{output} is the file being converted; choose another output")
-    if os.path.exists(output) and not force:
+    if os.path.lexists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
+    check_replaceable(output)
     check_writable(output)
 
 
@@ -68,7 +69,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     fmt = check_format(output, fmt)
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
-    with atomic_output(output) as tmp:
+    with atomic_output(output, exclusive=not force) as tmp:
         if fmt == "safetensors":
             from safetensors.torch import save_file
             unique, aliases = _unshared(state)
@@ -134,15 +135,32 @@ def _load_safetensors(path: str) -> nn.Module:
     return _module_for(path, info, state)
 
 
+def _check_storage(state: dict[str, Any]) -> None:
+    """Every entry is a plain, contiguous tensor, as t7convert writes them. ``torch.load`` accepts expanded
+    (stride-0) and overlapping tensors, and ``load_state_dict(assign=True)`` keeps them: a few KB of file
+    would then stand for gigabytes of weights the first computation materialises."""
+    for key, value in state.items():
+        where = str(key)[:80]
+        if not isinstance(value, torch.Tensor):
+            raise T7ConvertError(f"its state_dict entry {where} is a {type(value).__name__}, not a tensor")
+        if value.layout is not torch.strided or value.is_quantized:
+            raise T7ConvertError(f"its state_dict entry {where} is a {value.layout} tensor, not a dense one")
+        if not value.is_contiguous():
+            raise T7ConvertError(f"its state_dict entry {where} is not contiguous (shape {tuple(value.shape)}, "
+                                 f"strides {value.stride()}): an expanded or overlapping tensor, which "
+                                 "t7convert never writes")
+
+
 def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
     """The module a converted file describes: its stored architecture, or one derived from a bare
     torchvision-layout state_dict. Anything malformed in it is the file's fault, said with its name."""
     try:
+        _check_storage(state)
         if info is None:
             spec = spec_from_state_dict(state)
             info = {"format_version": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
                     "kind": "canonical", "resnet": spec.to_dict()}
-        return module_from_state(check_description(info), state)
+        return module_from_state(check_description(info, len(state)), state)
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
     except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:

@@ -23,14 +23,7 @@ def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
         return tuple(sd[key].shape)  # type: ignore[attr-defined]
 
     stem_w = shape("conv1.weight")
-    blocks: dict[int, int] = {}
-    for key in sd:
-        m = _BLOCK.match(key)
-        if m:
-            s, b = int(m.group(1)), int(m.group(2))
-            blocks[s] = max(blocks.get(s, 0), b + 1)
-    if not blocks or sorted(blocks) != list(range(1, len(blocks) + 1)):
-        raise T7ConvertError("not a torchvision-layout ResNet state_dict: no layer1, layer2, ... blocks")
+    blocks = _blocks(sd)
     bottleneck = "layer1.0.conv3.weight" in sd
     layers = [blocks[s] for s in sorted(blocks)]
     widths, groups, wpg, stage_widths = [], 1, 64, []
@@ -62,6 +55,28 @@ def spec_from_state_dict(sd: Mapping[str, object]) -> ResNetSpec:
     if not _same_keys(spec, sd):
         raise T7ConvertError("the state_dict's keys and shapes match no ResNet/ResNeXt t7convert can build")
     return spec
+
+
+def _blocks(sd: Mapping[str, object]) -> dict[int, int]:
+    """{stage: number of blocks} from the ``layer{s}.{b}.`` keys, numbered as torchvision numbers them (stages
+    from 1, blocks from 0, no gaps): a key naming block 99999999 is refused here, before any module of that
+    many blocks is built, even on the meta device."""
+    indices: dict[int, set[int]] = {}
+    for key in sd:
+        m = _BLOCK.match(key)
+        if m and len(m.group(1)) < 4 and len(m.group(2)) < 6:
+            indices.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+        elif m:
+            raise T7ConvertError(f"not a torchvision-layout ResNet state_dict: a key names {key.split('.')[0]} "
+                                 f"block {m.group(2)[:20]}")
+    if not indices or sorted(indices) != list(range(1, len(indices) + 1)):
+        raise T7ConvertError("not a torchvision-layout ResNet state_dict: no layer1, layer2, ... blocks")
+    for stage, found in indices.items():
+        if found != set(range(len(found))):
+            last = max(found)
+            raise T7ConvertError(f"not a torchvision-layout ResNet state_dict: layer{stage} has {len(found)} blocks "
+                                 f"but a key names block {last}")
+    return {stage: len(found) for stage, found in indices.items()}
 
 
 def _same_keys(spec: ResNetSpec, sd: Mapping[str, object]) -> bool:

@@ -1,0 +1,271 @@
+"""Converted files (and .t7 inputs) built to ask for unbounded work, and outputs that must not clobber.
+
+Each reproduction is generated here, small, and run where a hang or a runaway allocation is the failure
+mode in a subprocess under a memory cap (``resource.setrlimit``) and a timeout, so that a regression ends
+as a failed test, not a stuck machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch7_models as tm
+
+from t7convert import T7ConvertError
+
+MEMORY_CAP = 6 << 30   # address space: torch's import alone reserves ~2 GB of it
+TIMEOUT = 60
+
+
+def capped(code: str, *args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter limited to MEMORY_CAP bytes of address space."""
+    prelude = f"import resource\nresource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n"
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code), *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+LOAD = """
+import sys, t7convert
+try:
+    t7convert.load(sys.argv[1])
+except t7convert.T7ConvertError as e:
+    print("REFUSED", str(e).splitlines()[0]); sys.exit(0)
+print("LOADED")
+"""
+
+
+def refused(path, *words: str) -> str:
+    r = capped(LOAD, str(path))
+    assert r.returncode == 0 and r.stdout.startswith("REFUSED"), (r.returncode, r.stdout, r.stderr[-2000:])
+    line = r.stdout.strip()
+    assert len(line.splitlines()) == 1
+    for w in words:
+        assert w in line, line
+    return line
+
+
+def cli(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return capped("import sys\nfrom t7convert.cli import main\nsys.argv = ['t7convert', *sys.argv[1:]]\nmain()\n",
+                  *map(str, args), timeout=timeout)
+
+
+def assert_input_error(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr[-2000:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+# --- converted files that describe a huge model -------------------------------------------------------
+def tiny_resnet_state() -> dict[str, torch.Tensor]:
+    from t7convert.conversion.resnet_spec import ResNetSpec
+    from t7convert.pytorch.resnet import ResNet
+
+    spec = ResNetSpec(block="basic", layers=[1], widths=[4], num_classes=3, stem="cifar", stem_width=4)
+    return ResNet(spec).state_dict()
+
+
+def canonical_info(layers) -> dict:
+    return {"format_version": 2, "kind": "canonical",
+            "resnet": {"block": "basic", "layers": layers, "widths": [4], "num_classes": 3, "stem": "cifar",
+                       "stem_width": 4}}
+
+
+def test_a_canonical_description_of_a_hundred_million_blocks_is_refused_before_building(tmp_path):
+    path = tmp_path / "huge.pth"
+    torch.save({"t7convert": canonical_info([10 ** 8]), "state_dict": tiny_resnet_state()}, path)
+    assert path.stat().st_size < 20_000
+    refused(path, "huge.pth", "resnet.layers")
+
+
+def test_a_safetensors_description_of_a_hundred_million_blocks_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "huge.safetensors"
+    save_file({"fc.bias": torch.zeros(3)}, str(path), metadata={"t7convert": json.dumps(canonical_info([10 ** 8]))})
+    assert path.stat().st_size < 400
+    refused(path, "huge.safetensors", "resnet.layers")
+
+
+@pytest.mark.parametrize("resnet, words", [
+    ({"layers": [1] * 100}, "stages"),
+    ({"widths": [10 ** 8]}, "widths"),
+    ({"stem_width": -4}, "stem_width"),
+    ({"num_classes": "many"}, "num_classes"),
+    ({"block": "weird"}, "block"),
+    ({"layers": [1.5]}, "layers"),
+    ({"groups": 0}, "groups"),
+])
+def test_a_canonical_description_out_of_bounds_is_refused_in_one_line(tmp_path, resnet, words):
+    info = canonical_info([1])
+    info["resnet"].update(resnet)
+    path = tmp_path / "bad.pth"
+    torch.save({"t7convert": info, "state_dict": tiny_resnet_state()}, path)
+    refused(path, words)
+
+
+def test_a_bare_state_dict_naming_block_99999999_is_refused(tmp_path):
+    sd = tiny_resnet_state()
+    sd["layer1.99999999.conv1.weight"] = sd["layer1.0.conv1.weight"].clone()
+    path = tmp_path / "bare.pth"
+    torch.save(sd, path)
+    refused(path, "layer1")
+
+
+def test_a_format_1_tree_of_shared_children_is_refused_not_expanded(tmp_path):
+    node = {"op": "Identity"}
+    for _ in range(40):
+        node = {"op": "Sequential", "children": [node, node]}  # pickled once, 2**40 nodes when walked
+    path = tmp_path / "tree.pth"
+    torch.save({"t7convert": {"format": 1, "kind": "generic", "graph": node}, "state_dict": {}}, path)
+    assert path.stat().st_size < 20_000
+    refused(path, "nodes")
+
+
+# --- tensors whose storage is smaller than they are ---------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda: torch.zeros(1).expand(3, 4),                  # stride 0: one stored value
+    lambda: torch.zeros(4, 3).t(),                        # transposed: not the layout t7convert writes
+    lambda: torch.zeros(6).as_strided((3, 4), (1, 1)),    # overlapping rows
+])
+def test_a_state_dict_with_expanded_or_overlapping_tensors_is_refused(tmp_path, make):
+    sd = tiny_resnet_state()
+    sd["fc.weight"] = make()
+    path = tmp_path / "expanded.pth"
+    torch.save(sd, path)
+    refused(path, "fc.weight", "contiguous")
+
+
+def test_a_stride_0_weight_of_gigabytes_is_refused_without_materialising_it(tmp_path):
+    """2**28 float32 elements (1 GiB) over one stored value: the file is a few KB."""
+    payload = {"t7convert": {"format_version": 2, "kind": "generic",
+                             "graph": {"nodes": [{"name": "m1", "op": "Linear", "args": [["input"]],
+                                                  "attrs": {"in_features": 1 << 14, "out_features": 1 << 14,
+                                                            "bias": False}}], "output": ["m1"]}},
+               "state_dict": {"m1.weight": torch.zeros(1).expand(1 << 14, 1 << 14)}}
+    path = tmp_path / "wide.pth"
+    torch.save(payload, path)
+    assert path.stat().st_size < 10_000
+    refused(path, "m1.weight", "contiguous")
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+def small_model(tmp_path):
+    return tm.save(tmp_path, "small", tm.sequential(tm.linear(4, 3), tm.relu()))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "chardev", "folder"])
+def test_force_replaces_only_regular_files(tmp_path, kind):
+    import stat
+
+    from t7convert import api
+
+    target = tmp_path / "out.pth"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        try:  # what /dev/null is: as root, a rename would have replaced it with a regular file
+            os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("creating a device node needs root")
+    before = os.lstat(target).st_mode
+    with pytest.raises(T7ConvertError, match="replaces only regular files"):
+        api.convert(str(small_model(tmp_path)), str(target), force=True, input_shape=(4,))
+    words = ["is a directory"] if kind == "folder" else ["replaces only regular files"]  # click says a folder's
+    assert_input_error(cli(small_model(tmp_path), "-o", target, "--force"), *words)
+    assert os.lstat(target).st_mode == before
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_force_through_a_symlink_replaces_the_link_not_its_target(tmp_path):
+    from t7convert import api
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    link = tmp_path / "out.pth"
+    link.symlink_to(victim)
+    api.convert(str(small_model(tmp_path)), str(link), force=True, input_shape=(4,))
+    assert victim.read_text() == "keep" and not link.is_symlink() and link.stat().st_size > 0
+
+
+def test_a_name_taken_while_converting_is_not_replaced_without_force(tmp_path):
+    from t7convert.common.atomic import atomic_output
+
+    target = tmp_path / "out.pth"
+    with pytest.raises(T7ConvertError, match="out.pth exists; pass --force"):
+        with atomic_output(target, exclusive=True) as tmp:
+            with open(tmp, "w") as f:
+                f.write("ours")
+            target.write_text("the other run's")  # a simultaneous conversion finished first
+    assert target.read_text() == "the other run's"
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_two_simultaneous_conversions_to_one_new_name_one_wins(tmp_path):
+    src, out = small_model(tmp_path), tmp_path / "out.pth"
+    code = "import sys\nfrom t7convert.cli import main\nsys.argv = ['t7convert', *sys.argv[1:]]\nmain()\n"
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(src), "-o", str(out), "--no-verify"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=TIMEOUT), p.stderr.read()) for p in runs]
+    assert sorted(code for code, _ in results) == [0, 2], results
+    assert "exists; pass --force" in next(err for code, err in results if code == 2)
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_a_temporary_left_by_sigkill_is_removed_by_the_next_run_in_that_folder(tmp_path):
+    import signal
+
+    from t7convert.common.atomic import atomic_output
+
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        from t7convert.common.atomic import atomic_output
+        with atomic_output(sys.argv[1]) as tmp:
+            open(tmp, "w").write("half")
+            print(tmp, flush=True)
+            time.sleep(120)
+        """), str(tmp_path / "a.pth")], stdout=subprocess.PIPE, text=True)
+    left = writer.stdout.readline().strip()
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=TIMEOUT)
+    assert os.path.exists(left)
+    foreign = tmp_path / ".t7convert-notours.tmp"
+    foreign.write_text("not named as ours: kept")
+    with atomic_output(tmp_path / "b.pth") as tmp:
+        live = tmp
+        with open(tmp, "w") as f:
+            f.write("whole")
+        assert os.path.exists(live)
+    assert not os.path.exists(left) and foreign.exists()
+    assert (tmp_path / "b.pth").read_text() == "whole"
+
+
+def test_an_interrupt_just_after_the_rename_says_the_output_is_complete(tmp_path):
+    src, out = small_model(tmp_path), tmp_path / "out.pth"
+    code = textwrap.dedent("""
+        import sys
+        from t7convert.common import atomic
+        real = atomic._fsync
+        def fsync(path, *, folder=False):
+            real(path, folder=folder)
+            if folder:
+                raise KeyboardInterrupt  # Ctrl-C once the rename is done
+        atomic._fsync = fsync
+        from t7convert.cli import main
+        sys.argv = ['t7convert', *sys.argv[1:]]
+        main()
+        """)
+    r = subprocess.run([sys.executable, "-c", code, str(src), "-o", str(out)], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 130, r.stderr
+    assert "written in full" in r.stderr and "aborted" not in r.stderr, r.stderr
+    import t7convert
+    assert isinstance(t7convert.load(str(out)), torch.nn.Module)
