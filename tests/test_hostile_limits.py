@@ -269,3 +269,60 @@ def test_an_interrupt_just_after_the_rename_says_the_output_is_complete(tmp_path
     assert "written in full" in r.stderr and "aborted" not in r.stderr, r.stderr
     import t7convert
     assert isinstance(t7convert.load(str(out)), torch.nn.Module)
+
+
+# --- errors that are the input's (exit 2), not t7convert's (exit 3) ----------------------------------
+def generic_pool_file(tmp_path, **attrs):
+    src = tm.save(tmp_path, "pool", tm.sequential(tm.maxpool(2, 2, 2, 2)))
+    out = tmp_path / "pool.pth"
+    from t7convert import api
+
+    api.convert(str(src), str(out), input_shape=(1, 4, 4))
+    payload = torch.load(out, weights_only=True)
+    payload["t7convert"]["graph"]["nodes"][0]["attrs"].update(attrs)
+    bad = tmp_path / "bad.pth"
+    torch.save(payload, bad)
+    return src, bad
+
+
+@pytest.mark.parametrize("attrs", [{"stride": [0, 0]}, {"stride": "2"}, {"kernel": [2, -2]}, {"padding": [1e9, 0]}])
+def test_a_crafted_pooling_geometry_is_an_input_error(tmp_path, attrs):
+    src, bad = generic_pool_file(tmp_path, **attrs)
+    assert_input_error(cli("parity", src, bad, "--input-size", "1,4,4"), "bad.pth", "attrs.")
+
+
+def test_a_legacy_raw_pickle_checkpoint_loads_weights_only(tmp_path):
+    from t7convert import api
+
+    src = tm.save(tmp_path, "lin", tm.sequential(tm.linear(4, 3)))
+    out = tmp_path / "lin.pth"
+    api.convert(str(src), str(out))
+    legacy = tmp_path / "legacy.pth"
+    torch.save(torch.load(out, weights_only=True), legacy, _use_new_zipfile_serialization=False)
+    import t7convert
+
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        assert torch.equal(t7convert.load(str(legacy))(x), t7convert.load(str(out))(x))
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 KiB tmpfs: a real ENOSPC (mounting one needs root)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("name", ["big.pth", "big.safetensors"])
+def test_a_full_disk_is_an_input_error_and_leaves_nothing(tmp_path, full_disk, name):
+    from t7convert import api
+
+    src = tm.save(tmp_path, "big", tm.sequential(tm.linear(400, 300)))
+    with pytest.raises(T7ConvertError, match="no space left on the device"):
+        api.convert(str(src), str(full_disk / name), verify=False)
+    assert os.listdir(full_disk) == []

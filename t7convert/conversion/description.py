@@ -120,6 +120,23 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
 
+#: attributes that size a layer, in every op that has them: (least value, most value)
+_GEOMETRY = {**dict.fromkeys(("kernel_size", "kernel", "stride", "dilation", "groups"), (1, MAX_EXTENT)),
+             **dict.fromkeys(("in_channels", "out_channels", "in_features", "out_features", "num_features"),
+                             (0, MAX_EXTENT)),
+             "padding": (-MAX_EXTENT, MAX_EXTENT)}
+
+
+def _check_geometry(value: Any, where: str, low: int, high: int) -> None:
+    """A size, stride or padding is a whole number (or a short list of them) within bounds: a stored
+    stride of 0 or "2" is the file's fault, said here rather than as a division by zero later."""
+    values = value if isinstance(value, list) and 1 <= len(value) <= 8 else [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise DescriptionError(f"its description's {where} is {str(value)[:40]!r}, not whole numbers "
+                                   f"from {low:,} to {high:,}")
+
+
 def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
     """What tree nodes and DAG nodes share: plain-data attributes and a Torch7 path."""
     attrs = node.get("attrs", {})
@@ -127,6 +144,8 @@ def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
         raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
     for k, v in attrs.items():
         _plain(v, f"{at}.attrs.{k}")
+        if k in _GEOMETRY:
+            _check_geometry(v, f"{at}.attrs.{k}", *_GEOMETRY[k])
     if not isinstance(node.get("source", ""), str):
         raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
 

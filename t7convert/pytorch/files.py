@@ -70,17 +70,42 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
     with atomic_output(output, exclusive=not force) as tmp:
-        if fmt == "safetensors":
-            from safetensors.torch import save_file
-            unique, aliases = _unshared(state)
-            meta = {"t7convert": json.dumps(converted.info())}
-            if aliases:
-                meta["t7convert_aliases"] = json.dumps(aliases)
-            save_file(unique, tmp, metadata=meta)
-        else:
-            payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
-            torch.save(payload, tmp)
+        try:
+            _write(converted, state, tmp, fmt)
+        except T7ConvertError:
+            raise
+        except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
+            raise T7ConvertError(f"cannot write {output}: {_write_failure(e, tmp, state)}") from None
     return os.path.getsize(output)
+
+
+def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str) -> None:
+    if fmt == "safetensors":
+        from safetensors.torch import save_file
+        unique, aliases = _unshared(state)
+        meta = {"t7convert": json.dumps(converted.info())}
+        if aliases:
+            meta["t7convert_aliases"] = json.dumps(aliases)
+        save_file(unique, tmp, metadata=meta)
+    else:
+        payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
+        torch.save(payload, tmp)
+
+
+def _write_failure(error: BaseException, tmp: str, state: dict[str, torch.Tensor]) -> str:
+    """Why writing failed, in words: torch says "unexpected pos 1408 vs 1302" when the disk is full, so
+    the free space of the folder is what tells."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    needed = sum(t.numel() * t.element_size() for t in state.values())
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(tmp)))
+        free = st.f_bavail * st.f_frsize
+    except (OSError, AttributeError):
+        free = None
+    if "No space left" in str(error) or (free is not None and free < needed + (1 << 20)):
+        return f"no space left on the device (it needs about {needed / 1e6:,.1f} MB)"
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
 
 
 def _unshared(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -108,7 +133,7 @@ def load_converted(path: str, kind: str) -> nn.Module:
 
 def _load_torch_file(path: str) -> nn.Module:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
         raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
     if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and isinstance(obj.get("state_dict"), dict):
@@ -116,6 +141,13 @@ def _load_torch_file(path: str) -> nn.Module:
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return _module_for(path, None, obj)
     raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot interpret")
+
+
+def _is_zip(path: str) -> bool:
+    """torch.save's archive (mapped, not read); a legacy raw-pickle checkpoint
+    (``_use_new_zipfile_serialization=False``) cannot be mapped and is read as it is, still weights only."""
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def _load_safetensors(path: str) -> nn.Module:
