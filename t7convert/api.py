@@ -85,10 +85,12 @@ class ConversionReport:
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
             batch: int = 1, rtol: float = 1e-5, seed: int = 0,
-            progress: Progress | None = None) -> ConversionReport:
+            progress: Progress | None = None, memory_limit: int | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
-    A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing. ``progress``
+    A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing; one that would
+    need more than ``memory_limit`` bytes (default: half the available memory) is refused before it runs
+    (see :mod:`t7convert.parity.memory`). ``progress``
     is told each step, and during verification how many layers of how many have run.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
@@ -102,9 +104,11 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     if verify:
         from t7convert.parity.compare import random_input
         from t7convert.parity.compare import verify as run_parity
+        from t7convert.parity.memory import check_budget
 
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         report.input_shape = shape
+        check_budget(converted.info(), converted.state, (batch, *shape), memory_limit)
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
         try:
@@ -141,7 +145,8 @@ class VerificationError(T7ConvertError):
 
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
-           seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False):
+           seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
+           memory_limit: int | None = None):
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -155,6 +160,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     import numpy as np
 
     from t7convert.parity.compare import random_input, read_torch7_outputs
+    from t7convert.parity.memory import check_budget
     from t7convert.parity.run import run_parity
 
     if device == "cuda" and not no_module:
@@ -176,9 +182,13 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     else:
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
+        if not no_module:
+            check_budget(converted.info(), converted.state, (batch or 1, *shape), memory_limit)
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
         source = {"kind": "random", "seed": 0 if seed is None else seed}
     module, seconds = None, None
+    if not no_module and source["kind"] != "random":
+        check_budget(converted.info(), converted.state, tuple(x.shape), memory_limit)
     if not no_module:
         start = time.perf_counter()
         module = load(model_file) if model_file else module_of(converted)

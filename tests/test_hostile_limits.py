@@ -326,3 +326,42 @@ def test_a_full_disk_is_an_input_error_and_leaves_nothing(tmp_path, full_disk, n
     with pytest.raises(T7ConvertError, match="no space left on the device"):
         api.convert(str(src), str(full_disk / name), verify=False)
     assert os.listdir(full_disk) == []
+
+
+# --- verification memory plan --------------------------------------------------------------------
+def test_a_convolution_padded_by_15000_is_refused_before_the_verification_runs(tmp_path):
+    """3x30224x30224 float64 padded input alone is 22 GB: the OOM killer ended the run with no message."""
+    src = tm.save(tmp_path, "pad", tm.sequential(tm.conv(3, 4, 3, 3, pw=15000, ph=15000)))
+    assert src.stat().st_size < 2000
+    r = cli(src, "-o", tmp_path / "pad.pth")
+    assert_input_error(r, "verification on a 1x3x224x224 input would need", "GB", "--no-verify", "--input-size")
+    assert not (tmp_path / "pad.pth").exists()
+    assert_input_error(cli("parity", src, "--input-size", "3,8,8"), "would need", "--memory-limit")
+    assert cli(src, "-o", tmp_path / "pad.pth", "--no-verify").returncode == 0
+
+
+def test_the_memory_limit_is_an_option_of_convert_and_parity(tmp_path):
+    from t7convert import api
+
+    src = tm.save(tmp_path, "ok", tm.sequential(tm.conv(3, 8, 3, 3, pw=1, ph=1), tm.relu()))
+    with pytest.raises(T7ConvertError, match=r"would need 0\.\d MB \(the limit is 0\.0 MB\)"):
+        api.convert(str(src), str(tmp_path / "ok.pth"), input_shape=(3, 32, 32), memory_limit=10_000)
+    assert api.convert(str(src), str(tmp_path / "ok.pth"), input_shape=(3, 32, 32),
+                       memory_limit=1 << 30).verification.ok
+    with pytest.raises(T7ConvertError, match="would need"):
+        api.parity(str(src), input_shape=(3, 32, 32), memory_limit=10_000)
+    assert_input_error(cli(src, "-o", tmp_path / "o.pth", "--memory-limit", "lots"), "--memory-limit")
+
+
+def test_the_plan_counts_padding_columns_and_every_output():
+    from t7convert.conversion.context import convert_graph
+    from t7convert.conversion.dag import lower
+    from t7convert.conversion.model import ConvertedModel
+    from t7convert.parity.memory import plan_bytes
+
+    node, _ = convert_graph(tm.sequential(tm.conv(3, 4, 3, 3, pw=1, ph=1), tm.relu()))
+    dag, state = lower(node)
+    info = ConvertedModel(kind="generic", state=state, graph=node, dag=dag).info()
+    outputs = 2 * 4 * 10 * 10                     # conv and relu outputs, 4 planes of 10x10
+    window = 8 * (3 * 12 * 12 + 3 * 9 * 10 * 10)  # float64 padded input and its 3*3x3 columns
+    assert plan_bytes(info, state, (1, 3, 10, 10)) == 12 * outputs + 12 * 300 + window

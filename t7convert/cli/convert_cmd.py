@@ -22,12 +22,15 @@ from t7convert.cli.options import input_size as input_size_option
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
 @click.option("--input-size", default=None, metavar="C,H,W",
               help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
+@click.option("--memory-limit", metavar="SIZE", default=None,
+              help="Refuse a verification planned to need more (e.g. 8GB; default: half the available memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
-                    input_size: str | None, as_json: bool) -> None:
+                    input_size: str | None, memory_limit: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
     from t7convert.api import VerificationError, convert
     from t7convert.cli.summary import print_summary
+    from t7convert.parity.memory import parse_memory_limit
 
     if output is None:
         stem = os.path.splitext(path)[0]
@@ -35,7 +38,8 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     steps = _progress(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=input_size_option(input_size), progress=steps)
+                         input_shape=input_size_option(input_size), progress=steps,
+                         memory_limit=parse_memory_limit(memory_limit))
     except VerificationError as e:
         steps.close()
         print_summary(e.report, as_json=as_json, err=True)

@@ -35,10 +35,12 @@ from t7convert.cli.options import input_size as input_size_option
               help="Largest relative error (max |error| / max |reference|) a stage may have.")
 @click.option("--no-module", is_flag=True,
               help="Check only the reference execution against --reference; load no PyTorch model.")
+@click.option("--memory-limit", metavar="SIZE", default=None,
+              help="Refuse a run planned to need more (e.g. 8GB; default: half the available memory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def parity(t7_file: str, model_file: str | None, reference_file: str | None,
            image: str | None, input_size: str | None, batch: int | None, seed: int | None, device: str,
-           rtol: float, no_module: bool, as_json: bool) -> None:
+           rtol: float, no_module: bool, memory_limit: str | None, as_json: bool) -> None:
     """Compare the converted model with the Torch7 model, stage by stage.
 
     \b
@@ -47,6 +49,7 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     t7convert parity model.t7 --reference model.ref.t7   against real Torch7's outputs as well
     """
     from t7convert import api
+    from t7convert.parity.memory import parse_memory_limit
 
     if reference_file and (image or input_size or batch is not None or seed is not None):
         raise click.UsageError("--reference brings its own input: drop --image, --input-size, --batch, --seed")
@@ -57,7 +60,7 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
                                "(give --reference, and no MODEL)")
     result = api.parity(t7_file, model_file, reference_file=reference_file, image=image,
                         input_shape=input_size_option(input_size), batch=batch, seed=seed, device=device,
-                        rtol=rtol, no_module=no_module)
+                        rtol=rtol, no_module=no_module, memory_limit=parse_memory_limit(memory_limit))
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else result.render())
     if not result.ok:
         # SystemExit, not ctx.exit(1): the group runs click in non-standalone mode, where an Exit's code
