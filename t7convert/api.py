@@ -12,6 +12,7 @@ same description in their metadata.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -99,6 +100,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         fmt = check_format(output, fmt)
         check_output(output, path, force=force)
     step("reading and converting")
+    identity = _identity(path)
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
@@ -127,8 +129,27 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         converted.data_config = generic_data_config(tuple(input_shape), None)
     if output is not None:
         step(f"writing {output}")
-        report.output_bytes = save(converted, output, fmt=fmt, force=force)
+        report.output_bytes = save(converted, output, fmt=fmt, force=force,
+                                   before_publish=lambda: _unchanged(path, identity))
     return report
+
+
+def _identity(path: str) -> tuple[int, int, int, int] | None:
+    """What tells that a file was changed: its device, inode, size and modification time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _unchanged(path: str, before: tuple[int, int, int, int] | None) -> None:
+    """The input is memory-mapped and its weights are written from the mapping: a file rewritten while
+    it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
+    the output's bytes are written, before they are put in place."""
+    if _identity(path) != before:
+        raise T7ConvertError(f"{path} changed while it was being converted (its size or modification time "
+                             "differs); nothing was written: convert it again once it is complete")
 
 
 class VerificationError(T7ConvertError):

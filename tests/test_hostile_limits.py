@@ -365,3 +365,30 @@ def test_the_plan_counts_padding_columns_and_every_output():
     outputs = 2 * 4 * 10 * 10                     # conv and relu outputs, 4 planes of 10x10
     window = 8 * (3 * 12 * 12 + 3 * 9 * 10 * 10)  # float64 padded input and its 3*3x3 columns
     assert plan_bytes(info, state, (1, 3, 10, 10)) == 12 * outputs + 12 * 300 + window
+
+
+# --- inputs changing underneath -------------------------------------------------------------------
+def test_an_input_rewritten_during_the_conversion_is_not_saved(tmp_path, monkeypatch):
+    """The weights are written from the memory-mapped input: a rewrite between verification and save
+    (all-zero weights, "PASS") must not reach the output."""
+    import time
+
+    from t7convert import api
+    from t7convert.parity import compare
+
+    src = tm.save(tmp_path, "lin", tm.sequential(tm.linear(4, 3)))
+    real = compare.verify
+
+    def verify_then_rewrite(*args, **kwargs):
+        report = real(*args, **kwargs)
+        time.sleep(0.01)
+        data = bytearray(src.read_bytes())
+        data[-12:] = bytes(12)
+        src.write_bytes(bytes(data))
+        return report
+
+    monkeypatch.setattr(compare, "verify", verify_then_rewrite)
+    out = tmp_path / "lin.pth"
+    with pytest.raises(T7ConvertError, match=r"changed while it was being converted .*; nothing was written"):
+        api.convert(str(src), str(out), input_shape=(4,))
+    assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -64,8 +64,10 @@ def check_output(output: str, source: str | None = None, *, force: bool = False)
     check_writable(output)
 
 
-def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False) -> int:
-    """Write the converted model atomically; returns the file size. Refuses to overwrite without force."""
+def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False,
+         before_publish: Callable[[], None] | None = None) -> int:
+    """Write the converted model atomically; returns the file size. Refuses to overwrite without force.
+    ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing."""
     fmt = check_format(output, fmt)
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
@@ -76,6 +78,8 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
             raise
         except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
             raise T7ConvertError(f"cannot write {output}: {_write_failure(e, tmp, state)}") from None
+        if before_publish is not None:
+            before_publish()
     return os.path.getsize(output)
 
 
