@@ -392,3 +392,22 @@ def test_an_input_rewritten_during_the_conversion_is_not_saved(tmp_path, monkeyp
     with pytest.raises(T7ConvertError, match=r"changed while it was being converted .*; nothing was written"):
         api.convert(str(src), str(out), input_shape=(4,))
     assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+# --- what inspect and messages print ----------------------------------------------------------------
+def test_a_view_of_two_to_the_25_sizes_is_refused_and_inspected_in_one_short_line(tmp_path):
+    """A zero-stride LongTensor of 2**25 ones: 256 MiB once read, a few bytes in the file."""
+    import numpy as np
+
+    from t7convert.conversion.inspection import MAX_DESCRIPTION, describe
+
+    sizes = np.lib.stride_tricks.as_strided(np.ones(1, np.int64), (1 << 25,), (0,))
+    view = tm.module("nn.View", size=sizes)
+    src = tm.save(tmp_path, "view", tm.sequential(view))
+    assert src.stat().st_size < 2000
+    r = cli("inspect", src, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert max(map(len, r.stdout.splitlines())) < MAX_DESCRIPTION + 40, r.stdout[:500]
+    text = describe(view)
+    assert text.startswith("nn.View(1, 1, 1") and len(text) <= MAX_DESCRIPTION
+    assert_input_error(cli(src, "-o", tmp_path / "v.pth", timeout=30), "size", "33,554,432 sizes")

@@ -77,9 +77,17 @@ def tensor(m: T7Object, ctx, name: str, *, required: bool = True, shape: tuple[i
     return v
 
 
+#: torch's limit on a tensor's dimensions: a longer size list (a zero-stride LongTensor of 2**25 ones
+#: is a few bytes of file) is refused before it is turned into a Python list
+MAX_SIZES = 64
+
+
 def long_list(m: T7Object, ctx, name: str) -> list[int]:
     """A LongStorage / LongTensor / Lua list field as a list of ints (nn.View's ``size``)."""
     v = m.get(name)
+    if getattr(v, "size", 0) > MAX_SIZES or (isinstance(v, list) and len(v) > MAX_SIZES):
+        raise ctx.fail(m, f"field {name} has {getattr(v, 'size', None) or len(v):,} sizes; a tensor has at "
+                          f"most {MAX_SIZES} dimensions")
     if isinstance(v, np.ndarray):
         values = np.asarray(v).reshape(-1).tolist()
     elif isinstance(v, list):

@@ -25,10 +25,30 @@ LEGACY_FIELDS = {
 
 
 
+#: what ``inspect`` prints of one module: longer descriptions end in "…"; a size list (a LongStorage
+#: field such as nn.View's ``size``) is shown by its first MAX_LISTED values
+MAX_DESCRIPTION = 240
+MAX_LISTED = 64
+
+
 def describe(m: T7Object) -> str:
     """A one-line description in the style of Torch7's ``__tostring__``: each family file says how its
-    classes print (``@describes``); other classes print their name."""
-    return description(m)
+    classes print (``@describes``); other classes print their name. Bounded: a View whose size is a
+    zero-stride LongTensor of 2**25 ones is described from its first values, in one short line."""
+    text = description(_shortened(m))
+    return text if len(text) <= MAX_DESCRIPTION else text[:MAX_DESCRIPTION - 1] + "…"
+
+
+def _shortened(m: T7Object) -> T7Object:
+    """``m`` with integer arrays longer than MAX_LISTED cut to that many (weights, floats, keep their shape)."""
+    fields = m.fields if isinstance(m.fields, dict) else {}
+    long = {k: v for k, v in fields.items()
+            if isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.size > MAX_LISTED}
+    if not long:
+        return m
+    short = type(fields)(fields)
+    short.update({k: v.reshape(-1)[:MAX_LISTED] for k, v in long.items()})
+    return T7Object(m.class_name, m.version, short, m.header)
 
 
 @dataclass
