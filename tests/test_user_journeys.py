@@ -228,3 +228,22 @@ def test_synth_says_the_released_architecture_has_random_weights(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "random weights" in done.stdout and "%" not in done.stdout
     assert os.path.getsize(tmp_path / "x.t7") > 0
+
+
+# --- 10. synth writes either ResNeXt layout, and --help is not cut --------------------------------
+def test_synth_flat_layout_has_the_fixtures_exact_byte_count(tmp_path, torch7_fixtures):
+    fixture = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
+    out = tmp_path / "tiny.t7"
+    r = cli("synth", "resnext_tiny", "-o", str(out), "--layout", "flat")
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size == fixture.stat().st_size
+    nested = tmp_path / "nested.t7"
+    assert cli("synth", "resnext_tiny", "-o", str(nested)).returncode == 0
+    assert nested.stat().st_size != fixture.stat().st_size  # the released files' inner Sequential
+
+
+def test_the_top_level_help_shows_whole_command_descriptions():
+    r = cli("--help")
+    commands = r.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands
+    assert "Convert a .t7 model to PyTorch, verified against the Torch7 graph." in " ".join(commands.split())

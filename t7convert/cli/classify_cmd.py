@@ -6,7 +6,7 @@ import click
 from t7convert.cli import cli
 
 
-@cli.command("classify")
+@cli.command("classify", short_help="Most probable ImageNet classes of each image.")
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
 @click.argument("images", metavar="IMAGE...", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False))

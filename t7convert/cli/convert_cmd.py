@@ -11,8 +11,8 @@ from t7convert.cli import FINISHED, cli
 from t7convert.cli.options import input_size as input_size_option
 
 
-@cli.command("convert")
-@click.argument("path", type=click.Path(dir_okay=False))
+@cli.command("convert", short_help="Convert a .t7 model to PyTorch, verified against the Torch7 graph.")
+@click.argument("path", metavar="FILE.t7", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Output file (default: the input's name with .pth or .safetensors).")
 @click.option("--format", "fmt", type=click.Choice(["pth", "safetensors"]), default=None,

@@ -9,7 +9,7 @@ import click
 from t7convert.cli import cli
 
 
-@cli.command("evaluate")
+@cli.command("evaluate", short_help="ImageNet top-1/top-5 error, with fb.resnet.torch's preprocessing.")
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="ImageNet val: class sub-folders (sorted = label order) or flat ILSVRC2012_val_*.JPEG.")

@@ -16,7 +16,7 @@ from t7convert.cli import cli
 from t7convert.cli.options import input_size as input_size_option
 
 
-@cli.command("parity")
+@cli.command("parity", short_help="Compare the converted model with the Torch7 graph, stage by stage.")
 @click.argument("t7_file", metavar="FILE.t7", type=click.Path(exists=True, dir_okay=False))
 @click.argument("model_file", metavar="[MODEL]", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--reference", "reference_file", metavar="REF.t7", type=click.Path(exists=True, dir_okay=False),

@@ -238,10 +238,17 @@ def synthesize(name: str | Arch, *, seed: int = 0) -> T7Object:
     return root
 
 
-def synthesize_file(name: str | Arch, path: str, *, seed: int = 0) -> int:
-    """Write a synthesized checkpoint; returns its parameter count."""
+def synthesize_file(name: str | Arch, path: str, *, seed: int = 0, nested: bool | None = None) -> int:
+    """Write a synthesized checkpoint; returns its parameter count. ``nested`` overrides the layout of
+    a ResNeXt branch: the released files wrap its first six layers in an inner Sequential (True), the
+    ResNeXt code as published builds it flat (False); None keeps the architecture's own."""
+    import dataclasses
+
     from t7convert.torch7.parameters import parameter_count
 
-    root = synthesize(name, seed=seed)
+    arch = ARCHS[name] if isinstance(name, str) else name
+    if nested is not None:
+        arch = dataclasses.replace(arch, nested=nested)
+    root = synthesize(arch, seed=seed)
     write(path, root)
     return parameter_count(root)
