@@ -25,6 +25,21 @@ LEGACY_FIELDS = {
 
 
 
+def _storage_role(first_path: str | None) -> str:
+    """What a shared storage holds, from the field of its first tensor: getParameters() flattens the
+    weights into one storage and the gradients into another, which look alike otherwise."""
+    if not first_path:
+        return ""
+    field_name = first_path.removesuffix(".storage").rsplit(".", 1)[-1]
+    if field_name.startswith("grad"):
+        role = "the gradients (training state, not converted)"
+    elif field_name in ("weight", "bias"):
+        role = "the weights"
+    else:
+        role = f"{field_name}"
+    return f": {role}, first at {first_path.removesuffix('.storage')}"
+
+
 def describe(m: T7Object) -> str:
     """A one-line description in the style of Torch7's ``__tostring__``: each family file says how its
     classes print (``@describes``); other classes print their name."""
@@ -172,7 +187,8 @@ def format_summary(ins: Inspection) -> str:
     big = sorted(j["storages"], key=lambda s: -s["size"])[:4]
     for s in big:
         if s["tensors"] > 1:
-            out.append(f"storage #{s['index']} {s['class']} of {s['size']:,} elements shared by {s['tensors']} tensors")
+            out.append(f"storage #{s['index']} {s['class']} of {s['size']:,} elements shared by {s['tensors']} tensors"
+                       + _storage_role(s["first_path"]))
     if j["versions_missing"]:
         out.append("classes without a version prefix (pre-versioning files): " + ", ".join(j["versions_missing"]))
     for f, n in j["legacy_fields"].items():
