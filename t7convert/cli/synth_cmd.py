@@ -9,7 +9,8 @@ from t7convert.cli import cli
 from t7convert.torch7.synth import ARCHS
 
 
-@cli.command("synth", short_help="Write a random-weight fb.resnet.torch / ResNeXt checkpoint.", help="Write a fb.resnet.torch / ResNeXt checkpoint with random weights, laid out as the "
+@cli.command("synth", short_help="Write a random-weight fb.resnet.torch / ResNeXt checkpoint.",
+             help="Write a fb.resnet.torch / ResNeXt checkpoint with random weights, laid out as the "
              "released files are (one flattened weight storage, gradWeights, cudnn classes).\n\nARCH: "
              + ", ".join(sorted(ARCHS)))
 @click.argument("arch", type=click.Choice(sorted(ARCHS)), metavar="ARCH")

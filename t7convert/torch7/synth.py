@@ -56,7 +56,9 @@ ARCHS: dict[str, Arch] = {
     "resnext_tiny": Arch("imagenet", "resnext", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16, cardinality=32,
                          base_width=4, nested=True, description="ResNeXt 32x1d, ImageNet trunk, widths / 4, 1 block per stage"),
     "resnext_tiny_b": Arch("imagenet", "resnext", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16, cardinality=4,
-                           base_width=16, form="B", description="the same trunk with ResNeXt form B branches"),
+                           base_width=16, form="B",
+                           description="ResNeXt 4x4d with form B branches (split, transform, join), ImageNet trunk, "
+                                       "widths / 4, 1 block per stage"),
     "resnet_tiny": Arch("imagenet", "basic", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16,
                         description="basic-block ResNet, ImageNet trunk, widths / 4"),
     "resnext_cifar_tiny": Arch("cifar", "resnext", (1, 1, 1), (16, 32, 64), stem_width=16, cardinality=4,
