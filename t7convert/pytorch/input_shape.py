@@ -23,6 +23,8 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
     assert converted.graph is not None
     first = _first_layer(converted.graph)
     hint = input_hint(first.op, first.attrs) if first is not None else None
+    if isinstance(hint, tuple) and None in hint:
+        return _free_sizes(converted, hint)
     if isinstance(hint, tuple):
         return hint
     channels = hint if isinstance(hint, int) else 3
@@ -49,6 +51,23 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
         if time.monotonic() > deadline:
             break
     raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+
+
+def _free_sizes(converted: ConvertedModel, hint: tuple) -> tuple[int, ...]:
+    """A hint's free sizes (None: a sequence's length, a volume's sides), all set to the first common
+    or small size that a shape-only run maps to one output per input."""
+    with torch.device("meta"):
+        module = build_graph_module(converted.dag).eval()
+    for size in [32, 16, 64, 224, 28, 8] + list(range(1, 65)):
+        shape = tuple(size if s is None else s for s in hint)
+        try:
+            with torch.no_grad():
+                out = module(torch.empty(2, *shape, device="meta"))
+        except Exception:  # noqa: BLE001 - a shape this graph rejects
+            continue
+        if isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2:
+            return shape
+    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size")
 
 
 def _planned_size(graph: Node) -> tuple[int, int] | None:
