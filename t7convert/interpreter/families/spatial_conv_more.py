@@ -91,9 +91,10 @@ def full_convolve(x: np.ndarray, w: np.ndarray, stride, pad, adj, call: Call) ->
 
 
 def batch_of(x, m: T7Object, call: Call, ndims: tuple[int, ...]) -> tuple[np.ndarray, bool]:
-    """The input as float64 with a batch dimension, and whether it had one (the larger of ``ndims``)."""
+    """The input as float64 with a batch dimension, and whether it had one (``ndims``: the unbatched
+    rank, and the batched one where the layer takes batches)."""
     x = np.asarray(array_input(x, m, where=call.where, ndims=ndims), dtype=np.float64)
-    batched = x.ndim == max(ndims)
+    batched = len(ndims) > 1 and x.ndim == ndims[1]
     return (x if batched else x[None]), batched
 
 

@@ -54,7 +54,7 @@ def temporal_convolution(m: T7Object, x, call: Call) -> np.ndarray:
 
 @layer("nn.TemporalSubSampling")
 def temporal_subsampling(m: T7Object, x, call: Call) -> np.ndarray:
-    xb, _ = batch_of(x, m, call, (2,))
+    xb = batch_of(x, m, call, (2,))[0][0]
     n = at_least(m, call, "inputFrameSize", 1)
     _check_features(call, xb.shape[1], n)
     kw, dw, count = _window(m, call, xb.shape[0])

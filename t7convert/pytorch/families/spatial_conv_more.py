@@ -48,11 +48,12 @@ def build_depthwise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return DepthWiseConv2d(*_conv_args(a))
 
 
-def _batched(x: torch.Tensor, what: str, ndims: tuple[int, int]) -> tuple[torch.Tensor, bool]:
-    """A batched view of an input of ``ndims`` (unbatched, batched) dimensions, and whether it was batched."""
+def _batched(x: torch.Tensor, what: str, ndims: tuple[int, ...]) -> tuple[torch.Tensor, bool]:
+    """A batched view of an input of ``ndims`` (the unbatched rank, and the batched one where the layer
+    takes batches) dimensions, and whether it was batched."""
     if x.dim() not in ndims:
-        raise T7ConvertError(f"{what}: expects a {ndims[0]}-D or {ndims[1]}-D input, got {x.dim()}-D")
-    return (x, True) if x.dim() == ndims[1] else (x.unsqueeze(0), False)
+        raise T7ConvertError(f"{what}: expects a {' or '.join(f'{n}-D' for n in ndims)} input, got {x.dim()}-D")
+    return (x, True) if len(ndims) > 1 and x.dim() == ndims[1] else (x.unsqueeze(0), False)
 
 
 class ConvLocal2d(nn.Module):
@@ -101,7 +102,7 @@ class ConvMap2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         what = "nn.SpatialFullConvolutionMap" if self.full else "nn.SpatialConvolutionMap"
-        xb, batched = _batched(x, what, (3, 3) if self.full else (3, 4))
+        xb, batched = _batched(x, what, (3,) if self.full else (3, 4))
         planes = xb.shape[1]
         # THNN accepts more planes than the table uses, but a batch is then read with the declared stride
         if planes < self.in_channels or (planes != self.in_channels and batched):
