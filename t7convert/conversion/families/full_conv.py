@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from t7convert.conversion.families.spatial_conv_more import conv_node, geometry, planes
+from t7convert.conversion.families.spatial_conv_more import conv_node, geometry, planes, shaped
 from t7convert.conversion.fields import integer, tensor
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
@@ -42,12 +42,12 @@ def _full_convolution(m: T7Object, ctx, axes: str, *, legacy: bool) -> Node:
     weight = tensor(m, ctx, "weight")
     if legacy and m.get("adjW") is None and weight.ndim == len(shape):
         weight = weight.transpose(1, 0, *range(2, weight.ndim))  # backCompatibility's transpose(1, 2)
-    if weight.size != int(np.prod(shape)):
+    if weight.size != int(np.prod(shape)) or (weight.ndim == len(shape) and weight.shape != shape):
         raise ctx.fail(m, f"weight has shape {tuple(weight.shape)}, expected {shape}")
     weight = weight.reshape(shape)
     geo["output_padding"] = _adjustments(m, ctx, axes, geo["stride"])
     return conv_node(m, ctx, "ConvTransposeNd", len(axes), n_in, n_out, geo, weight,
-                     tensor(m, ctx, "bias", required=False, shape=(n_out,)), groups=groups)
+                     shaped(m, ctx, "bias", (n_out,), required=False), groups=groups)
 
 
 @converts("nn.SpatialFullConvolution", "cudnn.SpatialFullConvolution")

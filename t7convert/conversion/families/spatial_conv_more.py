@@ -37,6 +37,15 @@ def _at_least(m: T7Object, ctx, name: str, value: int, minimum: int) -> int:
     return value
 
 
+def shaped(m: T7Object, ctx, name: str, shape: tuple[int, ...], *, required: bool = True) -> np.ndarray | None:
+    """A tensor field in the layout THNN views it in: another rank with the same elements is the same
+    memory (the MM classes' 2-D weights, Local's 3-D view), the same rank with other sizes a mistake."""
+    v = m.get(name)
+    if isinstance(v, np.ndarray) and v.size and v.ndim == len(shape) and tuple(v.shape) != tuple(shape):
+        raise ctx.fail(m, f"{name} has shape {tuple(v.shape)}, expected {tuple(shape)}")
+    return tensor(m, ctx, name, required=required, shape=shape)
+
+
 def geometry(m: T7Object, ctx, axes: str, *, padding: bool = True, dilation: bool = False,
              legacy_padding: bool = False) -> dict[str, list[int]]:
     """Kernel, stride, padding and dilation in torch's order of ``axes`` ("HW" or "THW"), from Torch7's
@@ -69,9 +78,9 @@ def conv_node(m: T7Object, ctx, op: str, dims: int, n_in: int, n_out: int, geo: 
 def spatial_dilated_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = planes(m, ctx, "nInputPlane", "nOutputPlane")
     geo = geometry(m, ctx, "HW", dilation=True)
-    weight = tensor(m, ctx, "weight", shape=(n_out, n_in, *geo["kernel_size"]))
+    weight = shaped(m, ctx, "weight", (n_out, n_in, *geo["kernel_size"]))
     return conv_node(m, ctx, "ConvNd", 2, n_in, n_out, geo, weight,
-                     tensor(m, ctx, "bias", required=False, shape=(n_out,)))
+                     shaped(m, ctx, "bias", (n_out,), required=False))
 
 
 @converts("nn.SpatialDepthWiseConvolution")
@@ -82,8 +91,8 @@ def spatial_depthwise_convolution(m: T7Object, ctx) -> Node:
     if m.get("padding") is not None:  # updateOutput's backward compatibility: one padding for both
         geo["padding"] = [_at_least(m, ctx, "padding", integer(m, ctx, "padding"), 0)] * 2
     kh, kw = geo["kernel_size"]
-    weight = tensor(m, ctx, "weight", shape=(mult, n_in, kh, kw))
-    bias = tensor(m, ctx, "bias", required=False, shape=(mult, n_in))
+    weight = shaped(m, ctx, "weight", (mult, n_in, kh, kw))
+    bias = shaped(m, ctx, "bias", (mult, n_in), required=False)
     weight = weight.transpose(1, 0, 2, 3).reshape(n_in * mult, 1, kh, kw)
     bias = None if bias is None else bias.T.reshape(n_in * mult)
     return conv_node(m, ctx, "DepthWiseConv2d", 2, n_in, n_in * mult, geo, weight, bias, groups=n_in)
@@ -101,8 +110,8 @@ def spatial_convolution_local(m: T7Object, ctx) -> Node:
     for name, want in (("oH", oh), ("oW", ow)):
         if integer(m, ctx, name, default=want) != want:
             raise ctx.fail(m, f"field {name} is {m.get(name)}, but iH, iW, kH, kW, dH, dW, padH, padW give {want}")
-    weight = tensor(m, ctx, "weight", shape=(oh, ow, n_out, n_in, kh, kw))
-    bias = tensor(m, ctx, "bias", shape=(n_out, oh, ow))
+    weight = shaped(m, ctx, "weight", (oh, ow, n_out, n_in, kh, kw))
+    bias = shaped(m, ctx, "bias", (n_out, oh, ow))
     return Node("ConvLocal2d", {"in_channels": n_in, "out_channels": n_out, "input_size": [ih, iw],
                                 "output_size": [oh, ow], **{k: geo[k] for k in ("kernel_size", "stride", "padding")}},
                 {"weight": weight, "bias": bias})
@@ -126,8 +135,8 @@ def _connections(m: T7Object, ctx) -> tuple[list[int], list[int], int, int]:
 def spatial_convolution_map(m: T7Object, ctx) -> Node:
     ins, outs, n_in, n_out = _connections(m, ctx)
     geo = geometry(m, ctx, "HW", padding=False)
-    weight = tensor(m, ctx, "weight", shape=(len(ins), *geo["kernel_size"]))
-    bias = tensor(m, ctx, "bias", shape=(n_out,))
+    weight = shaped(m, ctx, "weight", (len(ins), *geo["kernel_size"]))
+    bias = shaped(m, ctx, "bias", (n_out,))
     return Node("ConvMap2d", {"full": m.class_name == "nn.SpatialFullConvolutionMap", "in_channels": n_in,
                               "out_channels": n_out, "kernel_size": geo["kernel_size"], "stride": geo["stride"],
                               "inputs": ins, "outputs": outs}, {"weight": weight, "bias": bias})
@@ -138,7 +147,7 @@ def spatial_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "nInputPlane")
     geo = geometry(m, ctx, "HW", padding=False)
     return Node("SpatialSubSampling", {"channels": n, "kernel_size": geo["kernel_size"], "stride": geo["stride"]},
-                {"weight": tensor(m, ctx, "weight", shape=(n,)), "bias": tensor(m, ctx, "bias", shape=(n,))})
+                {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 
 @expects_input("ConvNd", "DepthWiseConv2d")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from t7convert.conversion.families.spatial_conv_more import planes
-from t7convert.conversion.fields import flag, integer, tensor
+from t7convert.conversion.families.spatial_conv_more import planes, shaped
+from t7convert.conversion.fields import flag, integer
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -32,10 +32,10 @@ def _window(m: T7Object, ctx) -> tuple[int, int]:
 def temporal_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = planes(m, ctx, "inputFrameSize", "outputFrameSize")
     kw, dw = _window(m, ctx)
-    weight = tensor(m, ctx, "weight", shape=(n_out, kw, n_in))
+    weight = shaped(m, ctx, "weight", (n_out, kw, n_in))
     return Node("TemporalConv", {"in_features": n_in, "out_features": n_out, "kernel": kw, "stride": dw},
                 {"weight": np.ascontiguousarray(weight.transpose(0, 2, 1)),
-                 "bias": tensor(m, ctx, "bias", shape=(n_out,))})
+                 "bias": shaped(m, ctx, "bias", (n_out,))})
 
 
 @converts("nn.TemporalSubSampling")
@@ -43,15 +43,15 @@ def temporal_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "inputFrameSize")
     kw, dw = _window(m, ctx)
     return Node("TemporalSubSampling", {"features": n, "kernel": kw, "stride": dw},
-                {"weight": tensor(m, ctx, "weight", shape=(n,)), "bias": tensor(m, ctx, "bias", shape=(n,))})
+                {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 
 @converts("nn.TemporalRowConvolution")
 def temporal_row_convolution(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "inputFrameSize")
     kw, dw = _window(m, ctx)
-    tensors = {"weight": tensor(m, ctx, "weight", shape=(n, 1, kw))}
-    bias = tensor(m, ctx, "bias", required=False, shape=(n,))
+    tensors = {"weight": shaped(m, ctx, "weight", (n, 1, kw))}
+    bias = shaped(m, ctx, "bias", (n,), required=False)
     if bias is not None:
         tensors["bias"] = bias
     return Node("TemporalRowConv", {"features": n, "kernel": kw, "stride": dw,

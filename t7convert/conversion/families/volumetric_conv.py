@@ -8,8 +8,7 @@ and layout. Inputs are nIn x T x H x W volumes, batched or not.
 """
 from __future__ import annotations
 
-from t7convert.conversion.families.spatial_conv_more import conv_node, geometry, planes
-from t7convert.conversion.fields import tensor
+from t7convert.conversion.families.spatial_conv_more import conv_node, geometry, planes, shaped
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -19,9 +18,9 @@ from t7convert.torch7.format import T7Object
 def volumetric_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = planes(m, ctx, "nInputPlane", "nOutputPlane")
     geo = geometry(m, ctx, "THW", dilation=m.class_name == "nn.VolumetricDilatedConvolution")
-    weight = tensor(m, ctx, "weight", shape=(n_out, n_in, *geo["kernel_size"]))
+    weight = shaped(m, ctx, "weight", (n_out, n_in, *geo["kernel_size"]))
     return conv_node(m, ctx, "ConvNd", 3, n_in, n_out, geo, weight,
-                     tensor(m, ctx, "bias", required=False, shape=(n_out,)))
+                     shaped(m, ctx, "bias", (n_out,), required=False))
 
 
 @describes("nn.VolumetricConvolution", "cudnn.VolumetricConvolution", "nn.VolumetricDilatedConvolution")

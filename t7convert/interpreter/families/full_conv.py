@@ -41,7 +41,7 @@ def _full(m: T7Object, x, call: Call, axes: str, *, legacy: bool) -> np.ndarray:
     if legacy and m.get("adjW") is None and w.ndim == n + 2:
         w = w.swapaxes(0, 1)
     shape = (n_in, n_out // groups, *kernel)
-    if w.size != int(np.prod(shape)):
+    if w.size != int(np.prod(shape)) or (w.ndim == len(shape) and w.shape != shape):
         raise call.fail(f"weight has shape {'x'.join(map(str, w.shape))}, expected {'x'.join(map(str, shape))}")
     w = np.ascontiguousarray(w).reshape(shape)
     b = tensor(m, call.where, "bias", required=False)

@@ -34,11 +34,11 @@ from t7convert.torch7.format import T7Object
 def shaped(m: T7Object, call: Call, name: str, shape: tuple[int, ...], *, required: bool = True
            ) -> np.ndarray | None:
     """A tensor field in the shape THNN views it in (the same elements in another rank are the same
-    memory, as the Lua code's views and resizes treat them)."""
+    memory, as the Lua code's views and resizes treat them; the same rank with other sizes is not)."""
     v = tensor(m, call.where, name, required=required)
     if v is None:
         return None
-    if v.size != int(np.prod(shape)):
+    if v.size != int(np.prod(shape)) or (v.ndim == len(shape) and v.shape != shape):
         raise call.fail(f"{name} has shape {'x'.join(map(str, v.shape))}, expected {'x'.join(map(str, shape))}")
     return v.reshape(shape)
 
