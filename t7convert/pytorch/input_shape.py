@@ -58,7 +58,7 @@ def _free_sizes(converted: ConvertedModel, hint: tuple) -> tuple[int, ...]:
     or small size that a shape-only run maps to one output per input."""
     with torch.device("meta"):
         module = build_graph_module(converted.dag).eval()
-    for size in [32, 16, 64, 224, 28, 8] + list(range(1, 65)):
+    for size in dict.fromkeys([32, 16, 64, 224, 28, 8, *range(1, 65)]):
         shape = tuple(size if s is None else s for s in hint)
         try:
             with torch.no_grad():
