@@ -23,7 +23,7 @@ from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
-from t7convert.pytorch.input_shape import default_input_shape
+from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
 __all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
            "ConversionReport", "VerificationError", "default_input_shape", "parity"]
@@ -106,6 +106,8 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         report.input_shape = shape
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
+        if isinstance(shape, Unbatched):  # a model that takes one sample only
+            x = x[0]
         message = "verifying against the reference execution of the Torch7 graph"
         try:
             report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
@@ -177,6 +179,8 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
+        if isinstance(shape, Unbatched):
+            x = x[0]
         source = {"kind": "random", "seed": 0 if seed is None else seed}
     module, seconds = None, None
     if not no_module:

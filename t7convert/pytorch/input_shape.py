@@ -11,40 +11,56 @@ from t7convert.conversion.model import ConvertedModel
 from t7convert.pytorch.graph_module import build_graph_module
 
 
+class Unbatched(tuple):
+    """A per-sample input shape for a model that takes one sample only (no batch dimension in front):
+    Torch7's SpatialFullConvolutionMap and TemporalSubSampling accept nothing else."""
+
+
 def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
     """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
     CIFAR, what the layers declare (:mod:`t7convert.conversion.input_plan`: the first layer's feature
     vector or planes, the size a final average pooling implies), checked by one shape-only run on the
     meta device; only when the layers leave the size open, the first common or small size that such a
-    run maps to one output per input."""
+    run maps to one output per input. A model that takes no batch gets an :class:`Unbatched` shape."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
     dag = converted.dag
     hint = declared_input(dag)
-    if isinstance(hint, tuple):
+    if isinstance(hint, tuple) and None not in hint:
         return hint
-    channels = hint if isinstance(hint, int) else 3
     with torch.device("meta"):
         module = build_graph_module(dag).eval()
+    if isinstance(hint, tuple):  # free sizes (a sequence's length, a volume's sides): one size for all
+        candidates = [tuple(size if s is None else s for s in hint)
+                      for size in dict.fromkeys([32, 16, 64, 224, 28, 8, *range(1, 65)])]
+    else:
+        channels = hint if isinstance(hint, int) else 3
+        planned = planned_size(dag)
+        common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
+        sizes = ([planned] if planned else []) + [(s, s) for s in common]
+        sizes += [(h, t - h) for t in range(2, 65) for h in range(1, t)]
+        candidates = [(channels, h, w) for h, w in sizes]
+    for batched in (True, False):
+        found = _first_accepted(module, candidates, batched)
+        if found is not None:
+            return found if batched else Unbatched(found)
+    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
 
-    def accepts(h: int, w: int) -> bool:
-        try:
-            with torch.no_grad():
-                out = module(torch.empty(2, channels, h, w, device="meta"))
-        except Exception:  # noqa: BLE001 - a shape this graph rejects
-            return False
-        # nn.View infers a batch from the element count: a wrong size can pass as more samples
-        return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2
 
-    planned = planned_size(dag)
-    common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
-    candidates = ([planned] if planned else []) + [(s, s) for s in common]
-    candidates += [(h, t - h) for t in range(2, 65) for h in range(1, t)]
+def _first_accepted(module: torch.nn.Module, candidates: list[tuple[int, ...]], batched: bool
+                    ) -> tuple[int, ...] | None:
+    """The first shape a shape-only run maps to one output per input (a batch of 2, or one sample)."""
     # shape-only runs, but a large graph takes a while each; CPU time, so a loaded machine finds the same size
     deadline = time.process_time() + 15.0
-    for h, w in candidates:
-        if accepts(h, w):
-            return (channels, h, w)
+    for shape in candidates:
+        try:
+            with torch.no_grad():
+                out = module(torch.empty(*((2,) if batched else ()), *shape, device="meta"))
+        except Exception:  # noqa: BLE001 - a shape this graph rejects
+            out = None
+        # nn.View infers a batch from the element count: a wrong size can pass as more samples
+        if isinstance(out, torch.Tensor) and out.dim() >= 1 and (not batched or out.shape[0] == 2):
+            return shape
         if time.process_time() > deadline:
             break
-    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+    return None
