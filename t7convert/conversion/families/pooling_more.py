@@ -137,11 +137,12 @@ def fractional_max(m: T7Object, ctx) -> Node:
 
 
 @expects_input("FractionalMaxPool")
-def _fractional_input(attrs: dict) -> tuple[int, ...] | None:
-    """The smallest input the fixed regions fit, when the samples are for one sample (a batch of one)."""
+def _fractional_input(attrs: dict) -> tuple[int, ...] | int:
+    """The smallest input the fixed regions fit when the samples are for one sample (a batch of one),
+    else their plane count."""
     batch, planes = attrs["samples_shape"][:2]
     if batch != 1 or "output" not in attrs:
-        return None
+        return planes
     return (planes, *(o + p for o, p in zip(attrs["output"], attrs["pool"])))
 
 

@@ -193,6 +193,8 @@ class FractionalMaxPool(nn.Module):
         outs = self.output or [math.floor(s * r) for s, r in zip(sizes, self.ratio)]
         if min(outs) < 1 or any(o + p - 1 >= s for o, p, s in zip(outs, self.pool, sizes)):
             raise T7ConvertError(f"fractional max pooling: pool {self.pool} and output {outs} do not fit {sizes}")
+        if x.is_meta:  # a shape-only run: the regions need the samples' values
+            return x.new_empty(*x.shape[:-nd], *outs)
         # sample index of each spatial dim: spatial (H, W) <- (1, 0); volumetric (H, W, T) <- (2, 1, 0)
         which = [1, 0] if nd == 2 else [2, 1, 0]
         y = x4
