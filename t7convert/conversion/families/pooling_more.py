@@ -21,9 +21,11 @@ set ``newRandomPool`` and ``randomSamples`` exist; only then is the output a fun
 """
 from __future__ import annotations
 
+import numpy as np
+
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import Lowering, Ref, lowers
-from t7convert.conversion.fields import flag, integer, number, tensor
+from t7convert.conversion.fields import flag, integer, number
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -120,30 +122,34 @@ def fractional_max(m: T7Object, ctx) -> Node:
     ratios = [number(m, ctx, f"ratio{a}", default=None) for a in axes]
     if None in outs and (None in ratios or not all(0 < r < 1 for r in ratios)):
         raise ctx.fail(m, "has neither output sizes (outW, outH...) nor ratios in (0, 1)")
-    samples = tensor(m, ctx, "randomSamples", required=False)
-    if samples is None or not flag(m, "newRandomPool"):
+    samples = m.get("randomSamples")
+    if not isinstance(samples, np.ndarray) or samples.size == 0 or not flag(m, "newRandomPool"):
         raise ctx.fail(m, "draws new random pooling regions at every forward in Torch7 (no fixPoolingRegions() "
                           "with saved randomSamples): its output is not a function of its input")
     if samples.ndim != 3 or samples.shape[2] != len(axes):
         raise ctx.fail(m, f"randomSamples has shape {tuple(samples.shape)}, expected (batch, planes, {len(axes)})")
-    attrs: dict = {"pool": pool, "samples_shape": list(samples.shape)}
+    if samples.dtype.kind != "f" or not np.isfinite(samples).all():
+        raise ctx.fail(m, f"randomSamples holds {samples.dtype} values that are not all finite floats")
+    # kept exactly, in the attributes: THNN computes the regions in the tensor type (float or double)
+    attrs: dict = {"pool": pool, "samples": samples.tolist(),
+                   "precision": "float64" if samples.dtype == np.float64 else "float32"}
     if None in outs:
         attrs["ratio"] = [float(r) for r in ratios]
     else:
         attrs["output"] = outs
         if min(outs) < 1:
             raise ctx.fail(m, f"output size {outs} must be positive")
-    return Node("FractionalMaxPool", attrs, tensors={"samples": samples})
+    return Node("FractionalMaxPool", attrs)
 
 
 @expects_input("FractionalMaxPool")
 def _fractional_input(attrs: dict) -> tuple[int, ...] | int:
     """The smallest input the fixed regions fit when the samples are for one sample (a batch of one),
     else their plane count."""
-    batch, planes = attrs["samples_shape"][:2]
+    batch, planes = np.shape(attrs["samples"])[:2]
     if batch != 1 or "output" not in attrs:
-        return planes
-    return (planes, *(o + p for o, p in zip(attrs["output"], attrs["pool"])))
+        return int(planes)
+    return (int(planes), *(o + p for o, p in zip(attrs["output"], attrs["pool"])))
 
 
 # --- LP, adaptive, temporal ----------------------------------------------------------------------

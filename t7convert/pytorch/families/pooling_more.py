@@ -155,14 +155,15 @@ class MaxUnpoolTHNN(nn.Module):
         return out.unflatten(-1, tuple(sizes))
 
 
-def _intervals(sample: torch.Tensor, n_in: int, n_out: int, pool: int) -> torch.Tensor:
-    """SpatialFractionalMaxPooling_generateIntervals in the samples' precision: window starts
-    ``(long)((i + u) * alpha) - (long)(u * alpha)``, the last at ``n_in - pool``; ``sample`` (...)."""
-    alpha = torch.tensor(n_in - pool, dtype=sample.dtype) / torch.tensor(n_out - 1, dtype=sample.dtype)
-    i = torch.arange(n_out - 1, dtype=sample.dtype)
-    starts = ((i + sample.unsqueeze(-1)) * alpha).long() - (sample * alpha).long().unsqueeze(-1)
-    last = torch.full((*sample.shape, 1), n_in - pool, dtype=torch.long)
-    return torch.cat([starts, last], -1)
+def _intervals(samples: np.ndarray, n_in: int, n_out: int, pool: int) -> np.ndarray:
+    """SpatialFractionalMaxPooling_generateIntervals in the samples' precision (THNN's ``real``): window
+    starts ``(long)((i + u) * alpha) - (long)(u * alpha)``, the last at ``n_in - pool``; (..., n_out)."""
+    real = samples.dtype.type
+    alpha = real(n_in - pool) / real(n_out - 1) if n_out > 1 else real(0)
+    i = np.arange(n_out - 1, dtype=samples.dtype)
+    u = samples[..., None]
+    starts = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    return np.concatenate([starts, np.full(samples.shape + (1,), n_in - pool, np.int64)], -1)
 
 
 class FractionalMaxPool(nn.Module):
@@ -176,10 +177,10 @@ class FractionalMaxPool(nn.Module):
     """
 
     def __init__(self, pool: list[int], output: list[int] | None, ratio: list[float] | None,
-                 samples: torch.Tensor | None = None) -> None:
+                 samples: list, precision: str) -> None:
         super().__init__()
         self.pool, self.output, self.ratio = pool, output, ratio  # all in the input's last-dims order
-        self.register_buffer("samples", samples if samples is not None else torch.empty(0))
+        self.samples = np.array(samples, dtype=np.float64 if precision == "float64" else np.float32)
 
     def forward(self, x):
         nd = len(self.pool)
@@ -199,8 +200,8 @@ class FractionalMaxPool(nn.Module):
         which = [1, 0] if nd == 2 else [2, 1, 0]
         y = x4
         for i in range(nd):
-            starts = _intervals(self.samples[:, :, which[i]].cpu(), sizes[i], outs[i], self.pool[i])
-            taps = (starts.unsqueeze(-1) + torch.arange(self.pool[i])).flatten(-2).to(x.device)  # (n, c, o*k)
+            starts = _intervals(self.samples[:, :, which[i]], sizes[i], outs[i], self.pool[i])
+            taps = torch.from_numpy((starts[..., None] + np.arange(self.pool[i])).reshape(n, c, -1)).to(x.device)
             dim = 2 + i
             index = taps.view(n, c, *([1] * i), -1, *([1] * (nd - i - 1))).expand(
                 *[s if j != dim else taps.shape[-1] for j, s in enumerate(y.shape)])
@@ -314,7 +315,7 @@ def build_max_unpool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
 
 @builds("FractionalMaxPool")
 def build_fractional(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FractionalMaxPool(a["pool"], a.get("output"), a.get("ratio"), torch.empty(a["samples_shape"]))
+    return FractionalMaxPool(a["pool"], a.get("output"), a.get("ratio"), a["samples"], a.get("precision", "float32"))
 
 
 @builds("AdaptivePool2d")
