@@ -63,6 +63,7 @@ CASES = [
     LayerCase("spatial-unpool-ceil-padded", lambda: unpool(1, 1, k=3, ceil=True), (2, 2, 7, 8)),
     LayerCase("spatial-unpool-unbatched", lambda: unpool(), (3, 4, 6)),
     LayerCase("volumetric-unpool", lambda: vol_unpool(), (1, 2, 4, 5, 4)),
+    LayerCase("volumetric-unpool-unbatched", lambda: vol_unpool(), (2, 4, 4, 5)),
     LayerCase("spatial-fractional-fixed", lambda: fractional(
         "nn.SpatialFractionalMaxPooling", dict(poolSizeW=2, poolSizeH=3), uniform(2, 3, 2), outW=4, outH=3),
         (2, 3, 7, 8)),

@@ -184,9 +184,7 @@ def max_unpooling(m: T7Object, x, call: Call) -> np.ndarray:
         idx = idx.reshape(xb.shape[0], xb.shape[1], -1)
     if (idx < 0).any() or (idx >= out.shape[-1]).any():
         raise call.fail("found an invalid max index (a pooling window held no maximum)")
-    for n, c in np.ndindex(*xb.shape[:2]):
-        for q in range(idx.shape[-1]):  # in THNN's order: a later write wins
-            out[n, c, idx[n, c, q]] = flat_x[n, c, q]
+    np.put_along_axis(out, idx, flat_x, axis=-1)  # windows do not overlap (kernel == stride): no index twice
     out = out.reshape(xb.shape[:2] + tuple(osz))
     return out if x.ndim == nd + 2 else out[0]
 
