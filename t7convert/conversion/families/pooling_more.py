@@ -169,6 +169,13 @@ def feature_lp(m: T7Object, ctx) -> Node:
                                   "batch_mode": bool(flag(m, "batch_mode"))})
 
 
+@expects_input("FeatureLPPool")
+def _feature_lp_input(attrs: dict) -> int | None:
+    """In batch mode an image's planes are the features: at least ``width`` of them. Without it the first
+    dimension is the features, which a batched guess cannot give."""
+    return attrs["width"] if attrs["batch_mode"] else None
+
+
 @converts("nn.SpatialAdaptiveMaxPooling", "nn.SpatialAdaptiveAveragePooling")
 def spatial_adaptive(m: T7Object, ctx) -> Node:
     h, w = integer(m, ctx, "H"), integer(m, ctx, "W")
