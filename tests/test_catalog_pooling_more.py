@@ -123,6 +123,24 @@ def test_unpooling_puts_its_input_where_its_poolings_maxima_were(tmp_path):
     assert rel(want, expected) <= 1e-12
 
 
+def test_the_graph_gives_the_unpooling_its_poolings_input_and_a_reused_pooling_its_latest(tmp_path):
+    """The DAG node of an unpooling takes (its input, the input of the pooling it reads); a pooling module run
+    twice gives each later unpooling the indices of its latest run, as Torch7's fields would hold."""
+    pool = tm.maxpool(2, 2, 2, 2)
+    model = tm.sequential(pool, M("nn.SpatialMaxUnpooling", pooling=pool), M("nn.MulConstant", constant_scalar=-1.0,
+                          inplace=False), pool, M("nn.SpatialMaxUnpooling", pooling=pool))
+    src = tm.save(tmp_path, "m", model)
+    converted = api.convert(str(src), None, input_shape=(2, 4, 6)).converted
+    nodes = {n["source"]: n for n in converted.dag["nodes"] if n.get("source")}
+    assert nodes["modules[2]"]["args"] == [["m1"], ["input"]]
+    assert nodes["modules[5]"]["args"] == [["m4"], ["m3"]] and nodes["modules[5]"]["attrs"]["pooling"] == "modules[4]"
+    x = tm.f32(1, 2, 4, 6)
+    _, want = convert_and_run(tmp_path, model, x)
+    first = reference_run(tm.sequential(pool, M("nn.SpatialMaxUnpooling", pooling=pool)), x).output
+    second = reference_run(tm.sequential(pool, M("nn.SpatialMaxUnpooling", pooling=pool)), -first).output
+    assert rel(want, second) == 0
+
+
 def test_volumetric_unpooling_of_a_padded_pooling(tmp_path):
     pool = M("nn.VolumetricMaxPooling", 2, kT=2, kW=2, kH=2, dT=2, dW=2, dH=2, padT=1, padW=0, padH=1, ceil_mode=False)
     x = tm.f32(1, 2, 5, 4, 5)
