@@ -239,9 +239,10 @@ def _describe_unpooling(m: T7Object) -> str:
 
 @describes("nn.SpatialFractionalMaxPooling", "nn.VolumetricFractionalMaxPooling")
 def _describe_fractional(m: T7Object) -> str:
+    """``nn.SpatialFractionalMaxPooling(4x4, 2,2)``: output sizes (or ratios), then pool sizes."""
     g = m.get
     axes = "WH" if m.class_name == "nn.SpatialFractionalMaxPooling" else "TWH"
-    outs = ",".join(str(g(f"out{a}", g(f"ratio{a}"))) for a in axes)
+    outs = "x".join(str(g(f"out{a}", g(f"ratio{a}"))) for a in axes)
     return f"{m.class_name}({outs}, {','.join(str(g(f'poolSize{a}')) for a in axes)})"
 
 
