@@ -42,6 +42,9 @@ class ConversionContext:
     converted: int = 0
     limit: int = 200_000  # modules; a few shared modules can make a tiny file's tree exponential
     depth: int = 0  # containers around the module being converted
+    #: id(module) -> the paths it was converted at so far (a module shared by reference, such as the
+    #: pooling an nn.SpatialMaxUnpooling reads, is found by identity: :meth:`paths_of`)
+    module_paths: dict = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -59,6 +62,7 @@ class ConversionContext:
                                  f"containers, at {self.path})")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
+        self.module_paths.setdefault(id(module), []).append(node.source)
         for name in _TRAINING_STATE:
             if module.get(name) is not None:
                 self.dropped[name] += 1
@@ -72,6 +76,10 @@ class ConversionContext:
         finally:
             self.depth -= 1
             self._path.pop()
+
+    def paths_of(self, module: T7Object) -> list[str]:
+        """The paths ``module`` (this very object) was converted at before now, in order."""
+        return list(self.module_paths.get(id(module), ()))
 
     def note(self, message: str) -> None:
         if message not in self.notes:

@@ -51,6 +51,9 @@ class Lowering:
         self.nodes: list[dict[str, Any]] = []
         self.state: dict[str, np.ndarray] = {}
         self.stages: dict[str, Ref] = {}
+        #: Torch7 path -> the value that module received, in the order they were lowered (a module reading
+        #: another module's state from the same forward, as nn.SpatialMaxUnpooling does, takes it from here)
+        self.inputs: dict[str, Ref] = {}
         self._names: set[str] = {"input"}
 
     def _name(self, base: str) -> str:
@@ -82,6 +85,8 @@ class Lowering:
 
     def lower(self, node: Node, x: Ref) -> Ref:
         fn = LOWERERS.get(node.op)
+        if node.source:
+            self.inputs.setdefault(node.source, x)
         if fn is None and node.children:  # a container op must say how its children connect
             raise T7ConvertError(f"{node.source or '<root>'}: no DAG lowering is registered for the container op {node.op}")
         out = fn(self, node, x) if fn is not None else self.add(node, [x])

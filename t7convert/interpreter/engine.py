@@ -122,6 +122,9 @@ class Engine:
         self.on_leaf = on_leaf
         self.calls = 0
         self._children: dict[int, tuple[T7Object, list]] = {}
+        #: id(module) -> what its forward in this run left in its fields for another module to read
+        #: (nn.SpatialMaxUnpooling reads its pooling's ``indices``, ``iheight``, ``iwidth``)
+        self.module_state: dict[int, Any] = {}
 
     def children(self, m: T7Object) -> list:
         """:func:`modules_run` of ``m``, read once per container per run."""
