@@ -8,6 +8,7 @@ views the vectors as one row).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -102,6 +103,29 @@ def _euclidean_input(attrs: dict) -> tuple[int, ...]:
 @expects_input("Cosine")
 def _cosine_input(attrs: dict) -> tuple[int, ...]:
     return (int(attrs["in_features"]),)
+
+
+# Table-input ops tell the table they take as a list of sample shapes (the input-spec protocol of
+# ``expects_input``: a list is a Lua table; each element gets the batch dimension in front).
+@expects_input("CosineDistance", "DotProduct", "PairwiseDistance")
+def _pair_input(attrs: dict) -> Any:
+    return [(5,), (5,)]
+
+
+@expects_input("Bilinear")
+def _bilinear_input(attrs: dict) -> Any:
+    return [(int(attrs["in1"]),), (int(attrs["in2"]),)]
+
+
+@expects_input("MM")
+def _mm_input(attrs: dict) -> Any:
+    """Batches of 3x4 by 4x5 matrices, stored transposed where the op transposes them."""
+    return [(4, 3) if attrs["trans_a"] else (3, 4), (5, 4) if attrs["trans_b"] else (4, 5)]
+
+
+@expects_input("MV")
+def _mv_input(attrs: dict) -> Any:
+    return [(4, 3) if attrs["trans"] else (3, 4), (4,)]
 
 
 def _size(m: T7Object, name: str, dims: tuple[int, ...]) -> str:

@@ -6,6 +6,8 @@ and so does the converted module (it accepts float and integer tensors alike).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from t7convert.conversion.fields import integer, number, tensor
@@ -86,6 +88,27 @@ def kmeans(m: T7Object, ctx) -> Node:
 @expects_input("Kmeans")
 def _kmeans_input(attrs: dict) -> tuple[int, ...]:
     return (int(attrs["dim"]),)
+
+
+# Index inputs are told as integer tensor specs (``{shape, dtype, low, high, batch}``, the
+# input-spec protocol of ``expects_input``), so that a verification draws valid indices.
+@expects_input("LookupTable")
+def _lookup_input(attrs: dict) -> Any:
+    return {"shape": [3], "dtype": "int64", "low": 1, "high": int(attrs["num"])}
+
+
+@expects_input("SparseLinear")
+def _sparse_input(attrs: dict) -> Any:
+    """A batch of samples of 4 (index, value) rows (legacy mode); the values are integers too."""
+    return {"shape": [4, 2], "dtype": "int64", "low": 1, "high": int(attrs["in_features"])}
+
+
+@expects_input("IndexLinear")
+def _index_linear_input(attrs: dict) -> Any:
+    """One sample: {keys, values}, keys such that ``key + offset`` is a row of the weight."""
+    low = -int(attrs["offset"])
+    return [{"shape": [3], "dtype": "int64", "low": low, "high": low + int(attrs["in_features"]) - 1,
+             "batch": False}, {"shape": [3], "batch": False}]
 
 
 def _shape(m: T7Object) -> str:
