@@ -155,3 +155,13 @@ def test_reproduces_real_torch7(torch7_fixtures, fixture_id):
         got = t7convert.load(str(folder / f"{fixture_id}.t7"))(torch.from_numpy(x)).numpy()
     assert rel(got, np.array(ref["output"])) <= 1e-5
     assert rel(reference_run(t7convert.read(folder / f"{fixture_id}.t7"), x).output, np.array(ref["output"])) <= 1e-5
+
+
+def test_cudnn_lrn_takes_an_old_files_K_over_k(tmp_path):
+    """cudnn.SpatialCrossMapLRN:updateOutput moves ``K`` (old files) into ``k`` before running."""
+    x = rng.standard_normal((1, 3, 2, 2))
+    model = tm.module("cudnn.SpatialCrossMapLRN", size=3, alpha=0.3, beta=0.5, k=1.0, K=4.0)
+    padded = np.pad(x ** 2, ((0, 0), (1, 1), (0, 0), (0, 0)))
+    window = sum(padded[:, i:i + 3] for i in range(3))
+    got, ref = both(tmp_path, model, x)
+    assert rel(ref, x * (4.0 + 0.1 * window) ** -0.5) < 1e-12 and rel(got, ref) < 1e-5

@@ -100,6 +100,8 @@ CASES = [
     LayerCase("normalize-inf", lambda: normalize(math.inf, 0.1), (3, 6)),
     LayerCase("lrn-5", lambda: lrn(5, 1e-2, 0.75, 1.0), (2, 7, 4, 3)),
     LayerCase("lrn-3-k2", lambda: lrn(3, 0.5, 0.6, 2.0), (2, 2, 3, 3)),
+    LayerCase("lrn-cudnn-old-K", lambda: M("cudnn.SpatialCrossMapLRN", size=3, alpha=0.2, beta=0.75, k=1.0, K=3.0),
+              (2, 4, 3, 3)),
     LayerCase("lrn-cudnn", lambda: lrn(5, 1e-1, 0.75, 1.0, cls="cudnn.SpatialCrossMapLRN"), (2, 6, 3, 3)),
     LayerCase("layernorm", lambda: layer_norm(6), (1, 6)),
     LayerCase("layernorm-batch-quirk", lambda: layer_norm(5, 1e-5), (3, 5)),

@@ -45,7 +45,12 @@ def cross_map_lrn(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"field size is {size}: only odd window sizes have a centred window in Torch7")
     return Node("CrossMapLRN", {"size": size, "alpha": float(number(m, ctx, "alpha", default=1e-4)),
                                 "beta": float(number(m, ctx, "beta", default=0.75)),
-                                "k": float(number(m, ctx, "k", default=1.0))})
+                                "k": float(number(m, ctx, *_k_fields(m), default=1.0))})
+
+
+def _k_fields(m: T7Object) -> tuple[str, ...]:
+    """cudnn's updateOutput moves an old file's ``K`` into ``k`` first; nn only reads ``k``."""
+    return ("K", "k") if m.class_name.startswith("cudnn.") else ("k",)
 
 
 # --- LayerNormalization -------------------------------------------------------------------------

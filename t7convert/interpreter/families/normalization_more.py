@@ -46,7 +46,9 @@ def cross_map_lrn(m: T7Object, x, call: Call) -> np.ndarray:
     size = integer(m, call.where, "size")
     alpha = float(number(m, call.where, "alpha", default=1e-4))
     beta = float(number(m, call.where, "beta", default=0.75))
-    k = float(number(m, call.where, "k", default=1))
+    # cudnn's updateOutput first does ``if self.K then self.k, self.K = self.K, nil end`` (old files)
+    k_names = ("K", "k") if m.class_name.startswith("cudnn.") else ("k",)
+    k = float(number(m, call.where, *k_names, default=1))
     pre_pad = (size - 1) / 2 + 1
     if size < 1 or pre_pad != int(pre_pad):
         raise call.fail(f"size {size}: the window is centred only for odd sizes")
