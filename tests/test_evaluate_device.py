@@ -199,7 +199,7 @@ def test_nvjpeg_path_decodes_jpeg_bytes_on_the_device_and_falls_back_to_pillow(t
     Image.fromarray(rng.integers(0, 256, (260, 270, 3), dtype=np.uint8)).save(png)
 
     def pillow_for_nvjpeg(data, device):  # decode_jpeg(mode=UNCHANGED) gives C x H x W uint8
-        return [None] + [torch.from_numpy(np.asarray(Image.open(pipeline.io.BytesIO(bytes(d.numpy())))))
+        return [None] + [torch.from_numpy(np.array(Image.open(pipeline.io.BytesIO(bytes(d.numpy())))))
                          .permute(2, 0, 1) for d in data[1:]]
 
     monkeypatch.setattr(pipeline, "_decode_jpegs", pillow_for_nvjpeg)

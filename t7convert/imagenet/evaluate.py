@@ -242,6 +242,7 @@ def _evaluate(model: torch.nn.Module, data_dir: PathLike, world: World, *, ten_c
     if channels_last is None:
         channels_last = dev.type == "cuda"
     crops = 10 if ten_crop else 1
+    asked_batch_size = batch_size
     batch_size = batch_size or (8 if ten_crop else 64)
     if batch_size < 1:
         raise T7ConvertError(f"batch size must be at least 1, got {batch_size}")
@@ -256,7 +257,7 @@ def _evaluate(model: torch.nn.Module, data_dir: PathLike, world: World, *, ten_c
     world.check_same_samples(samples)
     mine = shard(samples, world)
     warnings = list(dataset.warnings)
-    if batch_size > len(samples):
+    if asked_batch_size and asked_batch_size > len(samples):
         warnings.append(f"batch size {batch_size} is larger than the {len(samples)} images; "
                         "all of them went in one batch")
 

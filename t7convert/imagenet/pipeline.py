@@ -135,6 +135,7 @@ class _Batch:
     others: list[Any] = field(default_factory=list)  # float images and JPEG bytes, in order
 
     def pin_memory(self) -> "_Batch":  # DataLoader(pin_memory=True) calls this on custom batches
+        self.labels = self.labels.pin_memory()
         if self.images is not None:
             self.images = self.images.pin_memory()
         if self.packed is not None:
