@@ -173,6 +173,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
         from t7convert.imagenet.preprocess import load_image, val_transform
+        _check_imagenet_input(converted, image)
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
     else:
@@ -189,3 +190,26 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         seconds = time.perf_counter() - start
     return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
                       torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds)
+
+
+def _check_imagenet_input(converted: ConvertedModel, image: str) -> None:
+    """``--image`` applies fb.resnet.torch's ImageNet validation transform (3x224x224): refuse a model
+    that says it takes something else rather than feed it a meaningless input."""
+    from t7convert.conversion.input_plan import declared_input, planned_size
+
+    wants = None
+    if converted.spec is not None and converted.spec.stem == "cifar":
+        wants = "a CIFAR ResNet taking 3x32x32 images"
+    elif converted.spec is None and converted.dag is not None:
+        hint = declared_input(converted.dag)
+        if isinstance(hint, int) and hint != 3 or isinstance(hint, tuple) and tuple(hint) != (3, 224, 224):
+            shape = "x".join("?" if s is None else str(s) for s in hint) if isinstance(hint, tuple) else f"{hint} planes"
+            wants = f"a model whose first layer takes {shape}"
+        elif (planned := planned_size(converted.dag)) is not None and planned != (224, 224):
+            wants = f"a model whose final average pooling implies 3x{planned[0]}x{planned[1]} input"
+            if planned == (32, 32):
+                wants += " (CIFAR)"
+    if wants:
+        raise T7ConvertError(f"{image}: --image applies fb.resnet.torch's ImageNet transform (resize 256, crop 224, "
+                             f"3x224x224), but this is {wants}; use --input-size for a random input of its size, "
+                             "or --reference with Torch7's own dump")

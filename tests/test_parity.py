@@ -225,6 +225,16 @@ def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, mo
     np.testing.assert_allclose(seen[0][0], torch7_val, atol=1e-6)
 
 
+def test_an_image_is_refused_for_a_cifar_model_instead_of_feeding_it_imagenet_input(torch7_fixtures):
+    image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
+    model = torch7_fixtures / "torch7" / "models" / "resnet20_cifar_shortcutA.t7"
+    result = invoke(model, "--image", image)
+    assert result.exit_code == 2
+    assert "CIFAR" in result.output and "3x32x32" in result.output and "--input-size" in result.output
+    canonical = torch7_fixtures / "torch7" / "models" / "resnext11_c4x4d_C_cifar.t7"  # the torchvision-layout route
+    assert "CIFAR ResNet taking 3x32x32" in invoke(canonical, "--image", image).output
+
+
 # --- bad input ----------------------------------------------------------------------------------
 def test_bad_input_exits_2(own_model, tmp_path):
     garbage = tmp_path / "garbage.t7"
