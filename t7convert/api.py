@@ -188,6 +188,8 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         start = time.perf_counter()
         module = load(model_file) if model_file else module_of(converted)
         seconds = time.perf_counter() - start
+        if model_file:
+            _check_same_graph(converted, module, t7_file, model_file)
     return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
                       torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds)
 
@@ -213,3 +215,38 @@ def _check_imagenet_input(converted: ConvertedModel, image: str) -> None:
         raise T7ConvertError(f"{image}: --image applies fb.resnet.torch's ImageNet transform (resize 256, crop 224, "
                              f"3x224x224), but this is {wants}; use --input-size for a random input of its size, "
                              "or --reference with Torch7's own dump")
+
+
+def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:
+    """(a readable name, what must be equal) of a converted model's description."""
+    if info.get("kind") == "canonical":
+        return str(info.get("title") or info.get("architecture")), info.get("resnet")
+    nodes = info.get("graph", {}).get("nodes", [])
+    return f"a generic graph of {len(nodes)} nodes", [(n.get("op"), n.get("attrs")) for n in nodes]
+
+
+def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str, model_file: str) -> None:
+    """Refuse in one line to compare two different architectures (a CIFAR .t7 against an ImageNet .pth):
+    their stages cannot line up, and a table of inf would only hide the reason."""
+    from t7convert.parity.run import GraphMismatch
+
+    info = getattr(module, "t7convert_info", None)
+    if info is None:
+        return
+    if getattr(module, "spec", None) is not None and "resnet" not in info:
+        info = {"kind": "canonical", "title": module.spec.title, "resnet": module.spec.to_dict()}
+    theirs_name, theirs = _architecture_of(info)
+    ours_info = {**converted.info(), "title": converted.title}
+    if info.get("kind") != "canonical" and converted.dag is not None:  # a --generic file of a canonical model
+        ours_info = {"kind": "generic", "graph": converted.dag}
+    ours_name, ours = _architecture_of(ours_info)
+    if ours == theirs:
+        return
+    detail = ""
+    if isinstance(ours, list) and isinstance(theirs, list):
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if a != b:
+                detail = f"; first difference at node {i + 1}: {a[0]} {a[1]} against {b[0]} {b[1]}"[:300]
+                break
+    raise GraphMismatch(f"{model_file} is not a conversion of {t7_file}: it holds {theirs_name}, the .t7 "
+                        f"{ours_name}{detail}")

@@ -32,6 +32,11 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 REFERENCE_NAME = "reference execution (float64 NumPy)"
 
 
+class GraphMismatch(T7ConvertError):
+    """The converted file given to parity describes another architecture than the .t7: a failed
+    comparison (exit 1), not bad input."""
+
+
 @dataclass
 class ParityRun:
     """What one parity run compared and found: one report per comparison (the converted module against
