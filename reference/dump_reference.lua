@@ -10,7 +10,8 @@ Writes the table {input = FloatTensor, output = FloatTensor, stages = {...}}:
             'float'), Scale(256) (shorter side to 256, bicubic), ColorNormalize (ImageNet mean/std),
             CenterCrop(224), as a batch of one.
   * output: the model's output in evaluate mode (model:evaluate(), float, on the CPU).
-  * stages: stages[i] = model.modules[i].output for the FIRST sample, read after the forward pass.
+  * stages: stages[i] = model.modules[i].output for the FIRST sample (a 1-D output whole: a batch of one
+            whose batch dimension a View dropped), read after the forward pass.
             Torch7 modules share tensors, so a module followed by an in-place layer holds that layer's
             result (a BatchNorm before ReLU(true) ends up holding the ReLU's output); t7convert knows
             this. A stage whose output is not a tensor is stored as an empty table.
@@ -197,7 +198,7 @@ for i, m in ipairs(model.modules or {}) do
    if torch.isTensor(o) and o:dim() > 1 then
       stages[i] = o[1]:clone():float()
    elseif torch.isTensor(o) and o:dim() == 1 then
-      stages[i] = o:narrow(1, 1, 1):clone():float()
+      stages[i] = o:clone():float()  -- a batch of one whose batch dimension a View dropped: all of it
    else
       stages[i] = {}
    end

@@ -88,6 +88,12 @@ class ParityRun:
         return "\n".join(lines)
 
 
+def first_sample(stage: np.ndarray) -> np.ndarray:
+    """What dump_reference.lua stores of a stage: ``o[1]`` of a batched output; a 1-D output (a batch
+    of one whose batch dimension an nn.View dropped) whole."""
+    return stage if stage.ndim == 1 else stage[0]
+
+
 def _fmt(v: float) -> str:
     return f"{v:.2e}" if math.isfinite(v) else str(v)
 
@@ -117,7 +123,7 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
     if torch7 is not None:
         result.reports.append(compare_with_torch7(
             execution.output,
-            lambda p: ((execution.final[p][0], "") if p in execution.final and execution.final[p].ndim
+            lambda p: ((first_sample(execution.final[p]), "") if p in execution.final and execution.final[p].ndim
                        else (None, "the reference execution has no tensor output there")),
             torch7, execution, rtol=rtol, candidate=REFERENCE_NAME))
     if module is None:
@@ -135,7 +141,7 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
                 return None, "Torch7 overwrote this output in place by a module that is not a stage"
             if q not in seen.stages or not seen.stages[q].ndim:
                 return None, f"the converted model has no stage {q}"
-            return seen.stages[q][0], ("" if q == path else f"Torch7's tensor holds {q}'s output (in place)")
+            return first_sample(seen.stages[q]), ("" if q == path else f"Torch7's tensor holds {q}'s output (in place)")
         result.reports.insert(0, compare_with_torch7(seen.output, module_first_sample, torch7, execution,
                                                      rtol=rtol, candidate=name, error=seen.error))
     result.reports.append(compare_with_execution(seen.output, seen.stages, execution, rtol=rtol, candidate=name,
