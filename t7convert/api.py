@@ -143,7 +143,8 @@ class VerificationError(T7ConvertError):
 
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
-           seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False):
+           seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
+           progress: Progress | None = None):
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -163,8 +164,10 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         import torch
         if not torch.cuda.is_available():
             raise T7ConvertError("--device cuda: no CUDA device is available")
+    step = progress or (lambda _msg, _done=None, _total=None: None)
     # one parse serves both sides: the Torch7 modules for the reference execution, and (without
     # model_file) the conversion
+    step("reading and converting")
     converted = convert_file(t7_file)
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
@@ -185,13 +188,15 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         source = {"kind": "random", "seed": 0 if seed is None else seed}
     module, seconds = None, None
     if not no_module:
+        step("loading the converted model")
         start = time.perf_counter()
         module = load(model_file) if model_file else module_of(converted)
         seconds = time.perf_counter() - start
         if model_file:
             _check_same_graph(converted, module, t7_file, model_file)
     return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
-                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds)
+                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
+                      progress=progress)
 
 
 def _check_imagenet_input(converted: ConvertedModel, image: str) -> None:

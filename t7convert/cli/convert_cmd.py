@@ -9,6 +9,7 @@ import click
 
 from t7convert.cli import FINISHED, cli
 from t7convert.cli.options import input_size as input_size_option
+from t7convert.cli.progress import StepBar
 
 
 @cli.command("convert", short_help="Convert a .t7 model to PyTorch, verified against the Torch7 graph.")
@@ -32,7 +33,7 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     if output is None:
         stem = os.path.splitext(path)[0]
         output = stem + (".safetensors" if fmt == "safetensors" else ".pth")
-    steps = _progress(as_json)
+    steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
                          input_shape=input_size_option(input_size), progress=steps)
@@ -47,30 +48,3 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     else:
         print_summary(report)
     FINISHED["nothing_left_to_clean_up"] = True
-
-
-class _progress:
-    """A tqdm bar on stderr when it is a terminal: the steps, and the layers of the verification."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.bar = None
-
-    def __call__(self, message: str, done: int | None = None, total: int | None = None) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if self.bar is None or (total is not None and self.bar.total != total):
-            self.close()
-            self.bar = tqdm(total=total, desc="t7convert", unit=" layers" if total else "it", file=sys.stderr,
-                            leave=False, bar_format=None if total else "{desc}: {postfix}")
-        if done is not None:
-            self.bar.n = done
-            self.bar.refresh()
-        self.bar.set_postfix_str(message, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -38,7 +39,8 @@ from t7convert.cli import cli
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write the report as JSON to this file ('-' for stdout).")
 @click.option("--force", is_flag=True, help="Replace an existing --json file.")
-@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: when stderr is a terminal, so logs get none].")
 def evaluate_command(model_path: str, data_dir: str, expect: str | None, device: str | None, ten_crop: bool,
                      amp: str | None, resize_on: str | None, decode: str, batch_size: int | None,
                      workers: int | None, limit: int | None,
@@ -65,7 +67,8 @@ def evaluate_command(model_path: str, data_dir: str, expect: str | None, device:
     architecture, source = identify_architecture(model, model_path, expect)
     result = evaluate(model, data_dir, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
                       device=device, amp=amp, channels_last=channels_last, limit=limit,
-                      interpolation=interpolation, progress=progress, resize_on=resize_on, decode=decode)
+                      interpolation=interpolation,
+                      progress=sys.stderr.isatty() if progress is None else progress, resize_on=resize_on, decode=decode)
     if not _is_rank_zero():
         return  # every process has the totals; one prints them
     report = EvaluationReport.build(Path(model_path).name, architecture, source, result,

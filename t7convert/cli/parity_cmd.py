@@ -55,15 +55,20 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     if no_module and (model_file or not reference_file):
         raise click.UsageError("--no-module checks the reference execution against --reference only "
                                "(give --reference, and no MODEL)")
+    from t7convert.cli.progress import StepBar
     from t7convert.parity.run import GraphMismatch
 
+    steps = StepBar(quiet=False)
     try:
         result = api.parity(t7_file, model_file, reference_file=reference_file, image=image,
                             input_shape=input_size_option(input_size), batch=batch, seed=seed, device=device,
-                            rtol=rtol, no_module=no_module)
+                            rtol=rtol, no_module=no_module, progress=steps)
     except GraphMismatch as e:
+        steps.close()
         click.echo(f"t7convert: parity failed: {e}", err=True)
         sys.exit(1)
+    finally:
+        steps.close()
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else result.render())
     if not result.ok:
         # SystemExit, not ctx.exit(1): the group runs click in non-standalone mode, where an Exit's code

@@ -10,7 +10,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -101,15 +101,22 @@ def _fmt(v: float) -> str:
 def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, Any],
                module: "torch.nn.Module | None" = None, model_file: str | None = None,
                torch7: Torch7Outputs | None = None, device: str = "cpu", rtol: float = 1e-5,
-               guessed_input: bool = False, load_seconds: float | None = None) -> ParityRun:
+               guessed_input: bool = False, load_seconds: float | None = None,
+               progress: Callable[..., None] | None = None) -> ParityRun:
     """Run the reference execution of ``t7_model`` on ``x`` and compare: with ``torch7`` (real Torch7's
-    dump), and the converted ``module`` (None: the reference against Torch7 only) with both."""
+    dump), and the converted ``module`` (None: the reference against Torch7 only) with both.
+    ``progress(message, done=None, total=None)`` is told each step, and the layers as they run."""
+    step = progress or (lambda _msg, _done=None, _total=None: None)
     result = ParityRun(t7_file, model_file, tuple(x.shape), source, device, rtol)
     start = time.perf_counter()
     shape = "x".join(map(str, x.shape))
+    leaves = sum(1 for _, m in t7_model.walk() if not m.children) if hasattr(t7_model, "walk") else 0
+    done = iter(range(1, leaves + 1))
+    message = "reference execution (float64 NumPy)"
+    step(message, 0, leaves or None)
     try:
         with np.errstate(all="ignore"):  # NaN/Inf are reported as such, not as numpy warnings
-            execution = run(t7_model, x)
+            execution = run(t7_model, x, on_leaf=lambda _path: step(message, next(done, leaves), leaves))
         check_finite_reference(execution, t7_model)
     except NonFiniteReference as e:
         raise T7ConvertError(f"{t7_file}: on input {shape}: {e}") from None
@@ -131,8 +138,10 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
 
     if load_seconds is not None:
         result.seconds["load_module"] = load_seconds
+    step(f"running the converted model ({device})")
     seen = observe(module, x, device=device)
     result.seconds["module"] = seen.seconds
+    step("comparing")
     name = f"converted model ({os.path.basename(model_file) if model_file else 'converted on the fly'}, {device})"
     if torch7 is not None:
         def module_first_sample(path: str) -> tuple[np.ndarray | None, str]:
