@@ -47,7 +47,7 @@ class ConversionReport:
     converted: ConvertedModel
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
-    input_shape: tuple[int, ...] | None = None
+    input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -66,7 +66,8 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+            from t7convert.parity.compare import describe_spec
+            shape = describe_spec(self.input_shape) if self.input_shape else "?"
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -82,7 +83,7 @@ class ConversionReport:
 
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
-            force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
+            force: bool = False, verify: bool = True, input_shape: Any = None,
             batch: int = 1, rtol: float = 1e-5, seed: int = 0,
             progress: Progress | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
@@ -99,10 +100,11 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        from t7convert.parity.compare import random_input
+        from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
 
-        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
+        shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
+            else default_input_shape(converted)
         report.input_shape = shape
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
@@ -112,7 +114,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
             hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
                                           " or input_shape=(C, H, W))")
-            raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+            raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
     if output is not None:

@@ -2,28 +2,30 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.model import ConvertedModel
-from t7convert.conversion.registry import input_hint
+from t7convert.conversion.registry import node_input_hint
 from t7convert.conversion.tree import Node
 from t7convert.pytorch.graph_module import build_graph_module
 
 
-def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
+def default_input_shape(converted: ConvertedModel) -> Any:
     """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
     CIFAR, what the first layer declares (:func:`t7convert.conversion.registry.expects_input`: a
     Linear's or a fixed View's feature vector, a convolution's planes), the size its final average
     pooling implies (its kernel times the strides before it), else the first size (common ones first,
-    then small ones) that a shape-only run on the meta device maps to one output per input."""
+    then small ones) that a shape-only run on the meta device maps to one output per input. A model
+    that takes a Lua table gets the table spec its first op declares (a list; see
+    :func:`t7convert.conversion.registry.node_input_hint`)."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
     assert converted.graph is not None
-    first = _first_layer(converted.graph)
-    hint = input_hint(first.op, first.attrs) if first is not None else None
-    if isinstance(hint, tuple):
+    hint = node_input_hint(converted.graph)
+    if isinstance(hint, (tuple, list, dict)):
         return hint
     channels = hint if isinstance(hint, int) else 3
     with torch.device("meta"):
@@ -36,7 +38,10 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
         except Exception:  # noqa: BLE001 - a shape this graph rejects
             return False
         # nn.View infers a batch from the element count: a wrong size can pass as more samples
-        return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2
+        first = out
+        while isinstance(first, (list, tuple)) and first:  # a table output: its first tensor
+            first = first[0]
+        return isinstance(first, torch.Tensor) and first.dim() >= 1 and first.shape[0] == 2
 
     planned = _planned_size(converted.graph)
     common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
@@ -77,13 +82,3 @@ def _strides(node: Node) -> tuple[int, int]:
         h, w = _strides(child)
         sh, sw = sh * h, sw * w
     return sh, sw
-
-
-def _first_layer(node: Node) -> Node | None:
-    """The first module the input meets (through Sequentials and the first branch of tables)."""
-    while node.op in ("Sequential", "ConcatTable", "Concat"):
-        if not node.children:
-            return None
-        node = node.children[0]
-    return node
-
