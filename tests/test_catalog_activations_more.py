@@ -108,7 +108,7 @@ def test_bad_fields_are_refused_with_class_field_and_path(tmp_path, layer, field
     with pytest.raises(T7ConvertError, match=rf"{layer.class_name}.*{field}|{field}.*{layer.class_name}") as e:
         api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(4,))
     assert "modules[2]" in str(e.value)
-    assert CliRunner().invoke(cli, ["convert", str(src), str(tmp_path / "c.pth")]).exit_code == 2
+    assert CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "c.pth")]).exit_code == 2
     assert not (tmp_path / "c.pth").exists()
 
 

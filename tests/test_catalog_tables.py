@@ -152,7 +152,7 @@ def test_bad_fields_are_refused_with_class_field_and_path(tmp_path, layer, field
     with pytest.raises(T7ConvertError, match=rf"{layer.class_name}.*{field}|{field}.*{layer.class_name}") as e:
         api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(4,))
     assert "modules[2]" in str(e.value)
-    assert CliRunner().invoke(cli, ["convert", str(src), str(tmp_path / "c.pth")]).exit_code == 2
+    assert CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "c.pth")]).exit_code == 2
     assert not (tmp_path / "c.pth").exists()
 
 
@@ -196,3 +196,14 @@ def test_reproduces_real_torch7(torch7_fixtures, tmp_path, fixture_id):
         assert a.shape == b.shape == r.shape
         scale = max(np.abs(b).max(initial=0), 1e-12)
         assert np.abs(a - b).max(initial=0) / scale <= 1e-5 and np.abs(r - b).max(initial=0) / scale <= 1e-5
+
+
+def test_parallel_refuses_a_slice_without_a_module(tmp_path):
+    """Torch7 runs module i on slice i for every slice: a third slice for two modules fails, in both."""
+    model = M("nn.Parallel", inputDimension=2, outputDimension=2, modules=[tm.linear(5, 3), tm.linear(5, 2)])
+    module = _converted(tmp_path, model)
+    x = tm.f32(4, 3, 5)
+    with pytest.raises(T7ConvertError, match="3 slices"):
+        reference_run(model, x)
+    with pytest.raises(T7ConvertError, match="3 slices"):
+        _run(module, x)

@@ -96,13 +96,13 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
             execution = run(model, x)
         P.check_finite_reference(execution, model)
     except P.NonFiniteReference as e:
-        raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}") from None
+        raise T7ConvertError(f"{t7_file}: on input {P.describe_input(x)}: {e}") from None
     except ModelError as e:
         hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed else ""
-        raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+        raise T7ConvertError(f"{t7_file}: on input {P.describe_input(x)}: {e}{hint}") from None
     seconds = {"reference_execution": time.perf_counter() - start}
-    if not isinstance(execution.output, np.ndarray):
-        raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; parity compares tensor outputs")
+    if torch7 is not None and not isinstance(execution.output, np.ndarray):
+        raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; Torch7 reference files hold one")
 
     reports: list[P.ParityReport] = []
     exec_name = "reference execution (float64 NumPy)"
@@ -137,13 +137,14 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
                                                 observed=seen.observed))
 
     ok = all(r.ok for r in reports)
-    facts = {"file": t7_file, "model": model_file, "input": {"shape": list(x.shape), **source},
+    shape = list(x.shape) if isinstance(x, np.ndarray) else P.describe_input(x)  # a table: "{2x5, 2x3}"
+    facts = {"file": t7_file, "model": model_file, "input": {"shape": shape, **source},
              "device": device, "rtol": rtol, "ok": ok, "seconds": {k: round(v, 3) for k, v in seconds.items()},
              "comparisons": [r.to_dict() for r in reports]}
     if as_json:
         click.echo(json.dumps(facts, indent=1))
     else:
-        _print(facts, reports, x.shape, source)
+        _print(facts, reports, P.describe_input(x), source)
     if not ok:
         # SystemExit, not ctx.exit(1): the group runs click in non-standalone mode, where an Exit's code
         # is returned instead of becoming the process's exit status.
@@ -154,10 +155,10 @@ def _fmt(v: float) -> str:
     return f"{v:.2e}" if math.isfinite(v) else str(v)
 
 
-def _print(facts: dict, reports: list, shape: tuple, source: dict) -> None:
+def _print(facts: dict, reports: list, shape: str, source: dict) -> None:
     where = {"reference": f"from {source.get('file')}", "image": f"from {source.get('file')}",
              "random": f"seeded random, seed {source.get('seed')}"}[source["kind"]]
-    click.echo(f"parity of {facts['file']}: input {'x'.join(map(str, shape))} ({where}); "
+    click.echo(f"parity of {facts['file']}: input {shape} ({where}); "
                f"tolerance {facts['rtol']:g} relative (max |error| / max |reference|)")
     for r in reports:
         click.echo("")

@@ -5,6 +5,9 @@ and char-rnn's global ``OneHot``).
 
 In the stored DAG (:mod:`t7convert.conversion.dag`) the containers' children are nodes of their own
 (stages for parity): Parallel selects slice i for child i and joins (``Select`` ... ``CatTable``),
+(``ParallelJoin`` also checks that the input has one slice per child:
+Torch7 runs as many children as there are slices, and fails on a slice without a child; fewer slices
+than children fail here at the ``Select`` of a missing slice, where Torch7 would join fewer outputs),
 ParallelTable gives child i element ``[x, i]`` and makes a ``Table``, DepthConcat joins with
 ``DepthCatTable``, Bottle and Inception wrap their child between a node that folds the input's leading
 dimensions (``BottleIn``, ``ToBatch``) and one that unfolds the child's output (``BottleOut``,
@@ -98,8 +101,8 @@ def _lower_parallel(g: Lowering, node: Node, x: Ref) -> Ref:
     for i, child in enumerate(node.children, 1):
         part = g.add(Node("Select", {"dim": node.attrs["in_dim"], "index": i}, source=node.source), [x])
         outs.append(g.lower(child, part))
-    return g.add(Node("CatTable", {"dim": node.attrs["out_dim"]}, source=node.source),
-                 [g.table(outs, node.source)])
+    join = {"dim": node.attrs["out_dim"], "in_dim": node.attrs["in_dim"], "n": len(node.children)}
+    return g.add(Node("ParallelJoin", join, source=node.source), [g.table(outs, node.source), x])
 
 
 @lowers("ParallelTable")

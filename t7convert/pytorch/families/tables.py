@@ -50,6 +50,24 @@ class DepthCatTable(nn.Module):
         return f"dimension={self.dim}"
 
 
+class ParallelJoin(nn.Module):
+    """nn.Parallel's join along ``dim`` (absolute), after checking the input had one slice per child
+    along ``in_dim`` (Torch7 fails on a slice that has no child)."""
+
+    def __init__(self, dim: int, in_dim: int, n: int) -> None:
+        super().__init__()
+        self.dim, self.in_dim, self.n = dim, in_dim, n
+
+    def forward(self, xs, x):
+        if x.shape[self.in_dim - 1] != self.n:
+            raise T7ConvertError(f"nn.Parallel: the input has {x.shape[self.in_dim - 1]} slices along dimension "
+                                 f"{self.in_dim} for {self.n} modules")
+        return torch.cat(list(xs), _dim0(self.dim, xs[0].dim(), "nn.Parallel"))
+
+    def extra_repr(self) -> str:
+        return f"outputDimension={self.dim}, inputDimension={self.in_dim}, modules={self.n}"
+
+
 class BottleIn(nn.Module):
     """Bottle: an input of more than ``n_input_dim`` dimensions has its leading ones folded into one."""
 
@@ -312,6 +330,11 @@ class OneHot(nn.Module):
 @builds("DepthCatTable")
 def build_depth_cat(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return DepthCatTable(int(a["dim"]))
+
+
+@builds("ParallelJoin")
+def build_parallel_join(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return ParallelJoin(int(a["dim"]), int(a["in_dim"]), int(a["n"]))
 
 
 @builds("BottleIn")
