@@ -295,7 +295,9 @@ class Index(nn.Module):
     def forward(self, xs):
         t, idx = xs[0], xs[1]
         d = _dim0(self.dim, t.dim(), "nn.Index")
-        idx = idx.long().reshape(-1)
+        if idx.dim() != 1:
+            raise T7ConvertError("nn.Index: the indices should be a vector")
+        idx = idx.long()
         if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > t.shape[d]):
             raise T7ConvertError(f"nn.Index: an index is out of range 1..{t.shape[d]}")
         return t.index_select(d, idx - 1)
