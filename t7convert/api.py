@@ -48,7 +48,7 @@ class ConversionReport:
     converted: ConvertedModel
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
-    input_shape: tuple[int, ...] | None = None
+    input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -67,7 +67,8 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+            from t7convert.parity.compare import describe_spec
+            shape = describe_spec(self.input_shape) if self.input_shape else "?"
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -83,7 +84,7 @@ class ConversionReport:
 
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
-            force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
+            force: bool = False, verify: bool = True, input_shape: Any = None,
             batch: int = 1, rtol: float = 1e-5, seed: int = 0,
             progress: Progress | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
@@ -100,10 +101,11 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     converted = convert_file(path, generic=generic)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        from t7convert.parity.compare import random_input
+        from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
 
-        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
+        shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
+            else default_input_shape(converted)
         report.input_shape = shape
         x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         if isinstance(shape, Unbatched):  # a model that takes one sample only
@@ -115,14 +117,16 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
             hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
                                           " or input_shape=(C, H, W))")
-            raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+            raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
         out = report.verification.output
         if converted.kind == "generic":
-            converted.data_config = generic_data_config(shape, tuple(out.shape) if out is not None else None, batch)
+            out_shape = tuple(out.shape) if out is not None and out.shape else None
+            converted.data_config = generic_data_config(shape, out_shape, batch)
     elif converted.kind == "generic" and input_shape:
-        converted.data_config = generic_data_config(tuple(input_shape), None)
+        converted.data_config = generic_data_config(input_shape if isinstance(input_shape, (list, dict))
+                                                    else tuple(input_shape), None)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from t7convert.parity.compare import describe_spec
+
 
 def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if as_json:
@@ -25,7 +27,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if v is None:
         echo("verification: skipped (--no-verify)")
     else:
-        shape = "x".join(str(d) for d in report.input_shape) if report.input_shape else "?"
+        shape = describe_spec(report.input_shape) if report.input_shape else "?"
         echo(f"verification ({shape} random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:

@@ -77,6 +77,15 @@ class Lowering:
             self.state[f"{name}.{key}"] = array
         return [name]
 
+    def add_whole(self, node: Node, args: list[Ref]) -> Ref:
+        """A container kept as one module (MapTable): its children stored as a tree in its entry,
+        their tensors under ``name.0.weight`` (the module's own naming of its children)."""
+        ref = self.add(Node(node.op, node.attrs, source=node.source), args)
+        self.nodes[-1]["children"] = [c.spec() for c in node.children]
+        for key, array in node.state_arrays().items():
+            self.state[f"{ref[0]}.{key}"] = array
+        return ref
+
     def table(self, refs: list[Ref], source: str = "") -> Ref:
         """A Lua table of values (a ConcatTable's output), made by a plain function."""
         name = self._name((module_name(source) if source else "t") + "_table")

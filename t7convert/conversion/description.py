@@ -135,6 +135,8 @@ def check_dag(graph: dict[str, Any], where: str) -> None:
         for j, ref in enumerate(args):
             _check_ref(ref, known, f"{at}.args[{j}]")
         _check_attrs_and_source(node, at)
+        for j, child in enumerate(node.get("children", [])):  # a container kept as one module (MapTable)
+            check_tree(child, f"{at}.children[{j}]")
         known[name] = op
     _check_ref(graph.get("output"), known, f"{where}.output")
     stages = graph.get("stages", {})

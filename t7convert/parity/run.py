@@ -23,6 +23,7 @@ from t7convert.parity.compare import (
     check_finite_reference,
     compare_with_execution,
     compare_with_torch7,
+    describe_input,
     observe,
 )
 
@@ -44,7 +45,7 @@ class ParityRun:
 
     file: str
     model: str | None
-    shape: tuple[int, ...]
+    shape: Any                       # the input's shape; for a table input, its description ("{2x5, 2x3}")
     source: dict[str, Any]
     device: str
     rtol: float
@@ -56,7 +57,8 @@ class ParityRun:
         return all(r.ok for r in self.reports)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "model": self.model, "input": {"shape": list(self.shape), **self.source},
+        shape = list(self.shape) if isinstance(self.shape, tuple) else self.shape
+        return {"file": self.file, "model": self.model, "input": {"shape": shape, **self.source},
                 "device": self.device, "rtol": self.rtol, "ok": self.ok,
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
                 "comparisons": [r.to_dict() for r in self.reports]}
@@ -65,7 +67,8 @@ class ParityRun:
         """The table the command prints: every stage's shape and errors, what was not compared, the verdict."""
         where = {"reference": f"from {self.source.get('file')}", "image": f"from {self.source.get('file')}",
                  "random": f"seeded random, seed {self.source.get('seed')}"}[self.source["kind"]]
-        lines = [f"parity of {self.file}: input {'x'.join(map(str, self.shape))} ({where}); "
+        shape = "x".join(map(str, self.shape)) if isinstance(self.shape, tuple) else self.shape
+        lines = [f"parity of {self.file}: input {shape} ({where}); "
                  f"tolerance {self.rtol:g} relative (max |error| / max |reference|)"]
         for r in self.reports:
             lines += ["", f"{r.candidate} vs {r.reference}"]
@@ -107,9 +110,10 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
     dump), and the converted ``module`` (None: the reference against Torch7 only) with both.
     ``progress(message, done=None, total=None)`` is told each step, and the layers as they run."""
     step = progress or (lambda _msg, _done=None, _total=None: None)
-    result = ParityRun(t7_file, model_file, tuple(x.shape), source, device, rtol)
+    result = ParityRun(t7_file, model_file, tuple(x.shape) if isinstance(x, np.ndarray) else describe_input(x),
+                       source, device, rtol)
     start = time.perf_counter()
-    shape = "x".join(map(str, x.shape))
+    shape = describe_input(x)
     leaves = sum(1 for _, m in t7_model.walk() if not m.children) if hasattr(t7_model, "walk") else 0
     done = iter(range(1, leaves + 1))
     message = "reference execution (float64 NumPy)"
@@ -124,8 +128,8 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
         hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed_input else ""
         raise T7ConvertError(f"{t7_file}: on input {shape}: {e}{hint}") from None
     result.seconds["reference_execution"] = time.perf_counter() - start
-    if not isinstance(execution.output, np.ndarray):
-        raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; parity compares tensor outputs")
+    if torch7 is not None and not isinstance(execution.output, np.ndarray):
+        raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; Torch7 reference files hold one")
 
     if torch7 is not None:
         result.reports.append(compare_with_torch7(

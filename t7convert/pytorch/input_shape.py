@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.input_plan import declared_input, planned_size
+from t7convert.conversion.input_plan import planned_size
 from t7convert.conversion.model import ConvertedModel
+from t7convert.conversion.registry import node_input_hint
 from t7convert.pytorch.graph_module import build_graph_module
 
 
@@ -16,17 +18,20 @@ class Unbatched(tuple):
     Torch7's SpatialFullConvolutionMap and TemporalSubSampling accept nothing else."""
 
 
-def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
+def default_input_shape(converted: ConvertedModel) -> Any:
     """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
-    CIFAR, what the layers declare (:mod:`t7convert.conversion.input_plan`: the first layer's feature
-    vector or planes, the size a final average pooling implies), checked by one shape-only run on the
-    meta device; only when the layers leave the size open, the first common or small size that such a
-    run maps to one output per input. A model that takes no batch gets an :class:`Unbatched` shape."""
+    CIFAR, what the layers declare (the first op's feature vector or planes, through the containers
+    around it: :func:`t7convert.conversion.registry.node_input_hint`; the size a final average pooling
+    implies: :mod:`t7convert.conversion.input_plan`), checked by a shape-only run on the meta device;
+    only when the layers leave the size open, the first common or small size that such a run maps to
+    one output per input. A model that takes one sample only gets an :class:`Unbatched` shape, one that
+    takes a Lua table the table spec its first op declares (a list)."""
     if converted.spec is not None:
         return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
+    assert converted.graph is not None and converted.dag is not None
     dag = converted.dag
-    hint = declared_input(dag)
-    if isinstance(hint, tuple) and None not in hint:
+    hint = node_input_hint(converted.graph)
+    if isinstance(hint, (list, dict)) or isinstance(hint, tuple) and None not in hint:
         return hint
     with torch.device("meta"):
         module = build_graph_module(dag).eval()
@@ -58,6 +63,8 @@ def _first_accepted(module: torch.nn.Module, candidates: list[tuple[int, ...]], 
                 out = module(torch.empty(*((2,) if batched else ()), *shape, device="meta"))
         except Exception:  # noqa: BLE001 - a shape this graph rejects
             out = None
+        while isinstance(out, (list, tuple)) and out:  # a table output: its first tensor
+            out = out[0]
         # nn.View infers a batch from the element count: a wrong size can pass as more samples
         if isinstance(out, torch.Tensor) and out.dim() >= 1 and (not batched or out.shape[0] == 2):
             return shape
