@@ -32,10 +32,19 @@ def generic_data_config(input_size: Any, output_shape: tuple[int, ...] | None,
     if isinstance(input_size, tuple) and all(isinstance(s, int) for s in input_size):
         config["input_size"] = [int(s) for s in input_size]
     elif isinstance(input_size, (list, dict)):  # a Lua table input: the spec it was verified on
-        config["input_table"] = input_size
+        config["input_table"] = _plain(input_size)
     if output_shape is not None:
         if len(output_shape) == 2 and output_shape[0] == batch:
             config["num_classes"] = int(output_shape[1])
         elif len(output_shape) == 1 and batch == 1:
             config["num_classes"] = int(output_shape[0])
     return config
+
+
+def _plain(spec: Any) -> Any:
+    """A table input spec as JSON-plain data (tuples become lists), as descriptions hold it."""
+    if isinstance(spec, (list, tuple)):
+        return [_plain(s) for s in spec]
+    if isinstance(spec, dict):
+        return {str(k): _plain(v) for k, v in spec.items()}
+    return spec

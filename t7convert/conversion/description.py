@@ -55,8 +55,7 @@ def check_description(info: Any) -> dict[str, Any]:
     config = info.get("data_config", {})
     if not isinstance(config, dict):
         raise DescriptionError(f"its data_config is a {type(config).__name__}, not a table")
-    for key, value in config.items():
-        _plain(value, f"data_config.{str(key)[:40]}")
+    _json_data(config, "data_config")
     return info
 
 
@@ -67,6 +66,22 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     if isinstance(value, list) and depth < 3 and len(value) <= 4096:
         for i, v in enumerate(value):
             _plain(v, f"{where}[{i}]", depth + 1)
+        return
+    raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
+
+
+def _json_data(value: Any, where: str, depth: int = 0) -> None:
+    """The data config's values: JSON scalars, and lists and string-keyed tables of them (a table
+    input's spec nests), bounded in depth and length."""
+    if isinstance(value, _SCALARS):
+        return
+    if depth < 8 and isinstance(value, list) and len(value) <= 4096:
+        for i, v in enumerate(value):
+            _json_data(v, f"{where}[{i}]", depth + 1)
+        return
+    if depth < 8 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
+        for k, v in value.items():
+            _json_data(v, f"{where}.{k[:40]}", depth + 1)
         return
     raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
