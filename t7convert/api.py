@@ -102,9 +102,13 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         from t7convert.parity.compare import random_input
         from t7convert.parity.compare import verify as run_parity
 
-        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
-        report.input_shape = shape
-        x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
+        if input_shape is None and converted.inputs is not None:  # a table, or token indices
+            from t7convert.conversion.graph_inputs import random_inputs
+            x = random_inputs(converted.inputs, batch, seed)
+        else:
+            shape = tuple(input_shape) if input_shape else default_input_shape(converted)
+            report.input_shape = shape
+            x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
         message = "verifying against the reference execution of the Torch7 graph"
         try:
             report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
@@ -112,13 +116,19 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
             hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
                                           " or input_shape=(C, H, W))")
-            raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+            raise T7ConvertError(f"{path}: on input {_shape_text(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force)
     return report
+
+
+def _shape_text(x: Any) -> str:
+    if isinstance(x, list):
+        return "{" + ", ".join(_shape_text(v) for v in x) + "}"
+    return "x".join(map(str, x.shape))
 
 
 class VerificationError(T7ConvertError):

@@ -17,6 +17,7 @@ from t7convert.conversion.canonical import NotCanonical, recognize
 from t7convert.conversion.context import convert_graph
 from t7convert.conversion.dag import lower
 from t7convert.conversion.description import FORMAT_VERSION
+from t7convert.conversion.graph_inputs import model_inputs
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
 from t7convert.torch7.checkpoint import find_model
@@ -40,6 +41,7 @@ class ConvertedModel:
     not_canonical: str | None = None            # why the canonical mapping did not apply
     rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
     t7_model: T7Object | None = None            # the Torch7 module tree it came from
+    inputs: dict[str, Any] | None = None        # a table or index input (graph_inputs.model_inputs)
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -74,7 +76,8 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
         notes.insert(0, f"the model is the file's {where}")
     dag, state = lower(node)
     result = ConvertedModel(kind="generic", state=state, graph=node, dag=dag, source=path,
-                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
+                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model,
+                            inputs=model_inputs(node, model))
     if generic:
         result.not_canonical = "--generic was given"
     else:

@@ -184,7 +184,14 @@ class Call:
         return ModelError(f"{self.where} ({self.module.class_name}): {message}")
 
 
-def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2,
+def _own_copy(x: Any) -> Any:
+    """A float64 copy of an input: a tensor, or a (nested) list of them for a model that takes a table."""
+    if isinstance(x, (list, tuple)):
+        return [_own_copy(v) for v in x]
+    return np.array(x, dtype=np.float64, copy=True)
+
+
+def run(model: Any, x: Any, *, record: bool = True, record_depth: int = 2,
         paths: Collection[str] = (), on_leaf: Callable[[str], None] | None = None) -> Execution:
     """Execute a parsed Torch7 model on ``x`` in evaluate mode, in float64 NumPy.
 
@@ -195,6 +202,6 @@ def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2
     ``on_leaf(path)`` is called after each non-container module runs (for progress bars).
     """
     engine = Engine(record=record, record_depth=record_depth, paths=paths, on_leaf=on_leaf)
-    data = np.array(x, dtype=np.float64, copy=True)  # ours to overwrite, as in-place layers will
+    data = _own_copy(x)  # ours to overwrite, as in-place layers will
     engine.execution.output = engine.forward(unwrap(model), data, "")
     return engine.execution

@@ -180,8 +180,8 @@ def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarr
                                            False, f"not reached: {error}"))
             break
     if output is not None:
-        report.output = _diff("output", "", output, _tensor_output(execution), rtol)
-        report.top1 = _top1(output, execution.output)
+        report.output = _output_diff(output, execution.output, rtol)
+        report.top1 = _top1(output, execution.output) if isinstance(output, np.ndarray) else None
     return report
 
 
@@ -253,12 +253,6 @@ def check_finite_reference(execution: Execution, model: Any) -> None:
                 raise NonFiniteReference(f"Torch7's own model yields NaN at {path} ({execution.label(path)})"
                                          f"{why}; nothing can be compared there")
             return
-
-
-def _tensor_output(execution: Execution) -> np.ndarray:
-    if not isinstance(execution.output, np.ndarray):
-        raise T7ConvertError("the model's output is a table of tensors; parity compares tensor outputs")
-    return execution.output
 
 
 # --- Torch7 reference files ----------------------------------------------------------------------
@@ -347,10 +341,8 @@ def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
     start = time.perf_counter()
     try:
         with torch.no_grad():
-            y = module(torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype))
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"the module returned {type(y).__name__}, not a tensor")
-        output: np.ndarray | None = y.detach().to("cpu", torch.float64).numpy()
+            y = module(_to_torch(x, device, dtype))
+        output: Any = _from_torch(y)
         error = None
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         output, error = None, f"the converted model failed to run: {str(e).splitlines()[0][:300]}"
@@ -358,6 +350,42 @@ def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
         for h in handles:
             h.remove()
     return Observation(output, captured, time.perf_counter() - start, error, [p for p, _ in watched])
+
+
+def _to_torch(x: Any, device: str, dtype: Any) -> Any:
+    """The input as torch tensors: a list of them for a model that takes a Lua table."""
+    import torch
+    if isinstance(x, (list, tuple)):
+        return [_to_torch(v, device, dtype) for v in x]
+    return torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype)
+
+
+def _from_torch(y: Any) -> Any:
+    """A module's output as float64 arrays on the CPU (a list where it returned a table)."""
+    import torch
+    if isinstance(y, (list, tuple)):
+        return [_from_torch(v) for v in y]
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"the module returned {type(y).__name__}, not a tensor or a list of them")
+    return y.detach().to("cpu", torch.float64).numpy()
+
+
+def _flat(value: Any, where: str = "output") -> list[tuple[str, Any]]:
+    """(name, tensor) for a tensor or each tensor of a (nested) table: ``output[1]``, ``output[2]``..."""
+    if isinstance(value, (list, tuple)):
+        return [item for i, v in enumerate(value, 1) for item in _flat(v, f"{where}[{i}]")]
+    return [(where, value)]
+
+
+def _output_diff(output: Any, reference: Any, rtol: float) -> StageDiff:
+    """The output's difference; for a table of outputs, the worst of its tensors (each relative to its
+    own scale: a state vector and log-probabilities differ in size)."""
+    got, want = _flat(output), _flat(reference)
+    if len(got) != len(want):
+        return StageDiff("output", "", (), math.inf, math.inf, False,
+                         f"{len(got)} output tensors where the reference has {len(want)}")
+    diffs = [_diff(name if len(want) > 1 else "output", "", a, b, rtol) for (name, a), (_, b) in zip(got, want)]
+    return max(diffs, key=lambda d: d.max_rel)
 
 
 def verify(module: "torch.nn.Module", t7_model: Any, x: np.ndarray, *, rtol: float = DEFAULT_RTOL,
