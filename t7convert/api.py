@@ -48,6 +48,7 @@ class ConversionReport:
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
     input_shape: tuple[int, ...] | None = None
+    input_text: str = ""              # the verification input of a table or index model ({3, 3x24})
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -57,6 +58,8 @@ class ConversionReport:
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
                 "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
+                "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
+                "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}
 
     def __str__(self) -> str:
@@ -66,7 +69,7 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+            shape = self.input_text or ("x".join(map(str, self.input_shape)) if self.input_shape else "?")
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -83,12 +86,13 @@ class ConversionReport:
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
-            batch: int = 1, rtol: float = 1e-5, seed: int = 0,
+            batch: int = 1, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
             progress: Progress | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
     A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing. ``progress``
-    is told each step, and during verification how many layers of how many have run.
+    is told each step, and during verification how many layers of how many have run. ``key``: the dotted
+    path of the model in a checkpoint table (``protos.rnn``); by default the one its project documents.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
@@ -96,15 +100,16 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         fmt = check_format(output, fmt)
         check_output(output, path, force=force)
     step("reading and converting")
-    converted = convert_file(path, generic=generic)
+    converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
         from t7convert.parity.compare import random_input
         from t7convert.parity.compare import verify as run_parity
 
         if input_shape is None and converted.inputs is not None:  # a table, or token indices
-            from t7convert.conversion.graph_inputs import random_inputs
+            from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
             x = random_inputs(converted.inputs, batch, seed)
+            report.input_text = describe_inputs(converted.inputs, batch)
         else:
             shape = tuple(input_shape) if input_shape else default_input_shape(converted)
             report.input_shape = shape

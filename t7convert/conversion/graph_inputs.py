@@ -48,10 +48,7 @@ def _gmodule_inputs(node: Node, model: T7Object) -> dict[str, Any]:
         hint = _hint(node, i)
         if hint is None and saved is not None:
             hint = {"shape": list(saved[i].shape[1:])}
-        if hint is None:
-            raise T7ConvertError(f"cannot tell what input {i + 1} of the gModule is (no layer it reaches declares "
-                                 "a size, and the file keeps no input it ran on); convert with --no-verify")
-        specs.append(hint)
+        specs.append(hint if hint is not None else {"shape": None})
     return {"table": n > 1, "inputs": specs}
 
 
@@ -96,12 +93,32 @@ def _hint(node: Node, i: int) -> dict[str, Any] | None:
     return None
 
 
+def check_vocabulary(inputs: dict[str, Any] | None, extras: dict[str, Any]) -> None:
+    """A checkpoint's vocabulary must have as many tokens as the model's index input takes; the state
+    inputs no layer declares (char-rnn's prev_c meets a CMulTable first) are ``rnn_size`` vectors, as
+    the checkpoint's options say (char-rnn's sample.lua makes them ``zeros(1, rnn_size)``)."""
+    size = extras.get("rnn_size")
+    if inputs is not None and extras.get("project") == "char-rnn" and isinstance(size, int):
+        for spec in inputs["inputs"][1:]:
+            if spec["shape"] is None:
+                spec["shape"] = [size]
+    tokens = extras.get("tokens")
+    sizes = [s["index"] for s in (inputs or {}).get("inputs", []) if s.get("index")]
+    if tokens is not None and sizes and sizes[0] != len(tokens):
+        where = "vocab" if extras.get("project") == "char-rnn" else "idx_to_token"
+        raise T7ConvertError(f"the checkpoint's {where} has {len(tokens)} tokens but the model's input takes "
+                             f"indices 1..{sizes[0]}")
+
+
 def random_inputs(spec: dict[str, Any], batch: int, seed: int) -> Any:
     """A seeded input for ``spec``: standard-normal float32 values, or indices (as float32 values in
     1..V, as char-rnn's sampler feeds them); a list when the model takes a table."""
     rng = np.random.default_rng(seed)
     out = []
-    for s in spec["inputs"]:
+    for i, s in enumerate(spec["inputs"], 1):
+        if s["shape"] is None:
+            raise T7ConvertError(f"cannot tell what input {i} of the gModule is (no layer it reaches declares a "
+                                 "size, and the file keeps no input it ran on); convert with --no-verify")
         shape = (batch, *s["shape"])
         if s.get("index"):
             out.append(rng.integers(1, int(s["index"]) + 1, size=shape).astype(np.float32))
@@ -112,6 +129,6 @@ def random_inputs(spec: dict[str, Any], batch: int, seed: int) -> Any:
 
 def describe_inputs(spec: dict[str, Any], batch: int) -> str:
     """``{3, 3x24, 3x24}`` / ``3x5 indices``: the verification input, for the summary."""
-    parts = ["x".join(map(str, (batch, *s["shape"]))) + (f" indices in 1..{s['index']}" if s.get("index") else "")
+    parts = ["x".join(map(str, (batch, *(s["shape"] if s["shape"] is not None else ["?"])))) + (f" indices in 1..{s['index']}" if s.get("index") else "")
              for s in spec["inputs"]]
     return "{" + ", ".join(parts) + "}" if spec["table"] else parts[0]
