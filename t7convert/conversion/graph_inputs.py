@@ -35,7 +35,7 @@ def model_inputs(node: Node, model: T7Object) -> dict[str, Any] | None:
 
 
 def _first_leaf(node: Node) -> Node | None:
-    while node.children and node.op in ("Sequential", "LanguageModel"):
+    while node.children and node.op == "Sequential":
         node = node.children[0]
     return None if node.children else node
 
