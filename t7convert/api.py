@@ -13,7 +13,7 @@ same description in their metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
 from t7convert.pytorch.input_shape import default_input_shape
 
-__all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
+__all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
            "ConversionReport", "VerificationError", "default_input_shape"]
 
 Progress = Callable[..., None]
@@ -134,6 +134,31 @@ def _shape_text(x: Any) -> str:
     if isinstance(x, list):
         return "{" + ", ".join(_shape_text(v) for v in x) + "}"
     return "x".join(map(str, x.shape))
+
+
+def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,
+           seed: int = 123, key: str | None = None) -> Iterator[str]:
+    """Text from a char-rnn or torch-rnn checkpoint (the ``.t7`` or its converted file), a piece at a
+    time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
+    is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
+    draws (Torch7's cannot be reproduced). Runs in float64."""
+    from t7convert.conversion.model import converted_kind
+    from t7convert.pytorch.sampling import sample_text
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if kind is None:
+        converted = convert_file(path, key=key)
+        module, info = module_of(converted), converted.info()
+    else:
+        from t7convert.pytorch.files import load_converted
+        module = load_converted(path, kind)
+        info = getattr(module, "t7convert_info", None) or {}
+    return sample_text(module.double().eval(), info, primetext=primetext, length=length, sample=sample,
+                       temperature=temperature, seed=seed)
 
 
 class VerificationError(T7ConvertError):

@@ -129,6 +129,8 @@ def random_inputs(spec: dict[str, Any], batch: int, seed: int) -> Any:
 
 def describe_inputs(spec: dict[str, Any], batch: int) -> str:
     """``{3, 3x24, 3x24}`` / ``3x5 indices``: the verification input, for the summary."""
-    parts = ["x".join(map(str, (batch, *(s["shape"] if s["shape"] is not None else ["?"])))) + (f" indices in 1..{s['index']}" if s.get("index") else "")
-             for s in spec["inputs"]]
+    parts = []
+    for s in spec["inputs"]:
+        shape = "x".join(map(str, (batch, *(s["shape"] if s["shape"] is not None else ["?"]))))
+        parts.append(shape + (f" indices in 1..{s['index']}" if s.get("index") else ""))
     return "{" + ", ".join(parts) + "}" if spec["table"] else parts[0]

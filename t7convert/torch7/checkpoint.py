@@ -129,20 +129,28 @@ def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
+def _token(value: Any) -> str:
+    """A vocabulary entry as one character per byte (latin-1 of its bytes): char-rnn and torch-rnn
+    split text into bytes (``gmatch'.'``, ``s:sub(i, i)``), so a token is a byte, whatever the reader
+    could decode."""
+    raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    return raw.decode("latin-1")
+
+
 def _extras(root: Any, model: T7Object, project: str | None) -> dict[str, Any]:
     """What a sampler needs beside the weights: the vocabulary (tokens in index order) and options."""
     if project == "char-rnn":
         opt = root.get("opt") if isinstance(root.get("opt"), dict) else {}
         vocab = root.get("vocab") if isinstance(root.get("vocab"), dict) else {}
         tokens = sorted(vocab, key=lambda c: vocab[c])
-        return {"project": project, "tokens": [_text(t) for t in tokens],
+        return {"project": project, "tokens": [_token(t) for t in tokens],
                 "indices": [int(vocab[t]) for t in tokens],
                 **{k: opt.get(k) for k in ("model", "num_layers", "rnn_size") if isinstance(opt.get(k), (int, float, str))}}
     if project == "torch-rnn":
         tokens = model.get("idx_to_token")
         tokens = list(tokens) if isinstance(tokens, list) else [tokens[k] for k in sorted(tokens)] \
             if isinstance(tokens, dict) else []
-        return {"project": project, "tokens": [_text(t) for t in tokens],
+        return {"project": project, "tokens": [_token(t) for t in tokens],
                 **{k: model.get(k) for k in ("model_type", "num_layers", "rnn_size", "wordvec_dim")
                    if isinstance(model.get(k), (int, float, str))}}
     return {}
