@@ -3,10 +3,11 @@
 An image trunk takes one tensor whose size can be searched for; a gModule takes a list of inputs
 (char-rnn: the character indices, then prev_c/prev_h of every layer), and a language model takes
 1-based token indices, not real numbers. Each input is described as ``{"shape": per-sample shape,
-"index": V}`` (``index`` set when the values are token indices in 1..V, else absent). The shapes come
-from, in order: what the model last ran on (a gModule saved without ``clearState`` keeps its inputs in
-the innode's ``data.input``), else the first layer each input reaches (a Linear's feature count, a
-OneHot's or LookupTable's vocabulary).
+"index": V}`` (``index`` set when the values are token indices in 1..V, else absent; ``whole`` when the
+shape includes the batch). The shapes come from, in order: what the model last ran on (a gModule saved
+without ``clearState`` keeps its inputs in the innode's ``data.input``: taken whole, since Torch7
+models also run on unbatched inputs), else the first layer each input reaches (a Linear's feature
+count, a OneHot's or LookupTable's vocabulary).
 """
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def _gmodule_inputs(node: Node, model: T7Object) -> dict[str, Any]:
     specs = []
     for i in range(n):
         hint = _hint(node, i)
-        if hint is None and saved is not None:
-            hint = {"shape": list(saved[i].shape[1:])}
+        if saved is not None:  # exactly what it ran on, batch (or none) included
+            hint = {**(hint or {}), "shape": list(saved[i].shape), "whole": True}
         specs.append(hint if hint is not None else {"shape": None})
     return {"table": n > 1, "inputs": specs}
 
@@ -119,7 +120,7 @@ def random_inputs(spec: dict[str, Any], batch: int, seed: int) -> Any:
         if s["shape"] is None:
             raise T7ConvertError(f"cannot tell what input {i} of the gModule is (no layer it reaches declares a "
                                  "size, and the file keeps no input it ran on); convert with --no-verify")
-        shape = (batch, *s["shape"])
+        shape = tuple(s["shape"]) if s.get("whole") else (batch, *s["shape"])
         if s.get("index"):
             out.append(rng.integers(1, int(s["index"]) + 1, size=shape).astype(np.float32))
         else:
@@ -131,6 +132,7 @@ def describe_inputs(spec: dict[str, Any], batch: int) -> str:
     """``{3, 3x24, 3x24}`` / ``3x5 indices``: the verification input, for the summary."""
     parts = []
     for s in spec["inputs"]:
-        shape = "x".join(map(str, (batch, *(s["shape"] if s["shape"] is not None else ["?"]))))
+        sizes = s["shape"] if s.get("whole") else [batch, *(s["shape"] if s["shape"] is not None else ["?"])]
+        shape = "x".join(map(str, sizes))
         parts.append(shape + (f" indices in 1..{s['index']}" if s.get("index") else ""))
     return "{" + ", ".join(parts) + "}" if spec["table"] else parts[0]
