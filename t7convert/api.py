@@ -106,10 +106,13 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         from t7convert.parity.compare import random_input
         from t7convert.parity.compare import verify as run_parity
 
-        if input_shape is None and converted.inputs is not None:  # a table, or token indices
+        spec = converted.inputs  # a table, or token indices
+        if spec is not None and input_shape is not None and not spec["table"]:  # indices of the size given
+            spec = {**spec, "inputs": [{**spec["inputs"][0], "shape": list(input_shape), "whole": False}]}
+        if spec is not None and (input_shape is None or not spec["table"]):
             from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
-            x = random_inputs(converted.inputs, batch, seed)
-            report.input_text = describe_inputs(converted.inputs, batch)
+            x = random_inputs(spec, batch, seed)
+            report.input_text = describe_inputs(spec, batch)
         else:
             shape = tuple(input_shape) if input_shape else default_input_shape(converted)
             report.input_shape = shape

@@ -21,6 +21,8 @@ CASES = all_cases()
 def _inputs(case, rng):
     shapes = case.input if isinstance(case.input, list) else [case.input]
     xs = [(rng.uniform(0.1, 2.0, s) if case.positive else rng.standard_normal(s)).astype(np.float32) for s in shapes]
+    if case.indices:
+        xs[0] = rng.integers(1, case.indices + 1, shapes[0]).astype(np.float32)
     return xs if isinstance(case.input, list) else xs[0]
 
 

@@ -30,8 +30,9 @@ def model_inputs(node: Node, model: T7Object) -> dict[str, Any] | None:
     if node.op == "gModule":
         return _gmodule_inputs(node, model)
     first = _first_leaf(node)
-    if first is not None and first.op in INDEX_OPS:
-        return {"table": False, "inputs": [{"shape": [TOKENS], "index": int(first.attrs[INDEX_OPS[first.op]])}]}
+    if first is not None and first.op in INDEX_OPS:  # OneHot takes a vector of N indices; LookupTable N x T
+        shape = [] if first.op == "OneHot" else [TOKENS]
+        return {"table": False, "inputs": [{"shape": shape, "index": int(first.attrs[INDEX_OPS[first.op]])}]}
     return None
 
 
