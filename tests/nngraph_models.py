@@ -2,8 +2,9 @@
 ``gmodule.lua``, ``node.lua``): ``nngraph.Node`` objects whose ``data`` tables hold the module,
 ``mapindex`` (``{1 = parent data, parent data = 1, ...}``), ``selectindex`` / ``nSplitOutputs`` for
 ``:split``, ``annotations``; ``children`` tables ``{1 = node, node = 1}``; the dummy input node (split
-into one select node per input when there are several) and output node; ``forwardnodes`` in
-topological order; ``modules`` in node order.
+into one select node per input when there are several) and output node (``gModule.outnode`` is the
+backward graph's copy: the same data, the outputs as children); ``forwardnodes`` in topological
+order; ``modules`` in node order.
 
     g = Graph()
     x, y = g.input(), g.input()
@@ -60,8 +61,13 @@ class Graph:
             _connect(head, x)
         outnode = self._new(tuple(outputs))
         order = _topsort(self.nodes, innode, outnode)
+        # gModule.outnode is the backward graph's node: the same data, the outputs as its children
+        kids = T7Table({i: n for i, n in enumerate(outputs, 1)})
+        kids.update({n: i for i, n in enumerate(outputs, 1)})
+        bg_out = T7Object("nngraph.Node", 1, {"data": outnode.fields["data"], "children": kids,
+                                              "id": outnode.fields["id"], "marked": False, "visited": False})
         modules = [n.fields["data"]["module"] for n in order if n.fields["data"].get("module") is not None]
-        return tm.module("nn.gModule", forwardnodes=T7List(order), innode=innode, outnode=outnode,
+        return tm.module("nn.gModule", forwardnodes=T7List(order), innode=innode, outnode=bg_out,
                          nInputs=len(inputs), modules=T7List(modules), output=np.empty(0, np.float32))
 
 
