@@ -103,7 +103,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        from t7convert.parity.compare import random_input
+        from t7convert.parity.compare import random_input, shape_text
         from t7convert.parity.compare import verify as run_parity
 
         spec = converted.inputs  # a table, or token indices
@@ -124,19 +124,13 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
             hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
                                           " or input_shape=(C, H, W))")
-            raise T7ConvertError(f"{path}: on input {_shape_text(x)}: {e}{hint}") from None
+            raise T7ConvertError(f"{path}: on input {shape_text(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force)
     return report
-
-
-def _shape_text(x: Any) -> str:
-    if isinstance(x, list):
-        return "{" + ", ".join(_shape_text(v) for v in x) + "}"
-    return "x".join(map(str, x.shape))
 
 
 def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,

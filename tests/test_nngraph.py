@@ -129,3 +129,12 @@ def test_the_hand_made_dag_fixture_reproduces_torch7(torch7_fixtures, tmp_path):
     for got, want in zip(run(t7convert.read(folder / "nngraph_dag_two_in_two_out.t7"), list(ref["input"])).output,
                          ref["output"]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_parity_command_compares_table_inputs_and_outputs_with_torch7(torch7_fixtures):
+    folder = torch7_fixtures / "torch7" / "graphs"
+    result = CliRunner().invoke(cli, ["parity", str(folder / "charrnn_lstm_2x24.t7"),
+                                      "--reference", str(folder / "charrnn_lstm_2x24.ref.t7")])
+    assert result.exit_code == 0, result.output
+    assert "input {3, 3x24, 3x24, 3x24, 3x24}" in result.output and "PARITY OK" in result.output
+    assert "modules[36]  nn.LogSoftMax" in result.output  # a stage per gModule node

@@ -76,12 +76,16 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     torch7 = P.read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
     if torch7 is not None:
-        x = np.asarray(torch7.input, dtype=np.float32)
+        x = P.as_float32(torch7.input)
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
         from t7convert.imagenet.preprocess import load_image, val_transform
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
+    elif converted.inputs is not None and input_size is None:  # a table of inputs, or token indices
+        from t7convert.conversion.graph_inputs import random_inputs
+        x = random_inputs(converted.inputs, batch or 1, 0 if seed is None else seed)
+        source = {"kind": "random", "seed": 0 if seed is None else seed}
     else:
         from t7convert.pytorch.input_shape import default_input_shape
 
@@ -96,13 +100,11 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
             execution = run(model, x)
         P.check_finite_reference(execution, model)
     except P.NonFiniteReference as e:
-        raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}") from None
+        raise T7ConvertError(f"{t7_file}: on input {P.shape_text(x)}: {e}") from None
     except ModelError as e:
         hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed else ""
-        raise T7ConvertError(f"{t7_file}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+        raise T7ConvertError(f"{t7_file}: on input {P.shape_text(x)}: {e}{hint}") from None
     seconds = {"reference_execution": time.perf_counter() - start}
-    if not isinstance(execution.output, np.ndarray):
-        raise T7ConvertError(f"{t7_file}: the model outputs a table of tensors; parity compares tensor outputs")
 
     reports: list[P.ParityReport] = []
     exec_name = "reference execution (float64 NumPy)"
@@ -137,27 +139,32 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
                                                 observed=seen.observed))
 
     ok = all(r.ok for r in reports)
-    facts = {"file": t7_file, "model": model_file, "input": {"shape": list(x.shape), **source},
+    facts = {"file": t7_file, "model": model_file, "input": {"shape": _shapes(x), **source},
              "device": device, "rtol": rtol, "ok": ok, "seconds": {k: round(v, 3) for k, v in seconds.items()},
              "comparisons": [r.to_dict() for r in reports]}
     if as_json:
         click.echo(json.dumps(facts, indent=1))
     else:
-        _print(facts, reports, x.shape, source)
+        _print(facts, reports, P.shape_text(x), source)
     if not ok:
         # SystemExit, not ctx.exit(1): the group runs click in non-standalone mode, where an Exit's code
         # is returned instead of becoming the process's exit status.
         sys.exit(1)
 
 
+def _shapes(x: Any) -> list:
+    """The input's shape, or the list of its tensors' shapes for a table of inputs."""
+    return [_shapes(v) for v in x] if isinstance(x, list) else list(np.shape(x))
+
+
 def _fmt(v: float) -> str:
     return f"{v:.2e}" if math.isfinite(v) else str(v)
 
 
-def _print(facts: dict, reports: list, shape: tuple, source: dict) -> None:
+def _print(facts: dict, reports: list, shape: str, source: dict) -> None:
     where = {"reference": f"from {source.get('file')}", "image": f"from {source.get('file')}",
              "random": f"seeded random, seed {source.get('seed')}"}[source["kind"]]
-    click.echo(f"parity of {facts['file']}: input {'x'.join(map(str, shape))} ({where}); "
+    click.echo(f"parity of {facts['file']}: input {shape} ({where}); "
                f"tolerance {facts['rtol']:g} relative (max |error| / max |reference|)")
     for r in reports:
         click.echo("")

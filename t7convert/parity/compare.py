@@ -207,8 +207,8 @@ def compare_with_torch7(output: np.ndarray | None,
         report.stages.append(_diff(path, execution.label(path), got, expected, rtol,
                                    "; ".join(n for n in ("first sample", how) if n)))
     if output is not None:
-        report.output = _diff("output", "", output, torch7.output, rtol)
-        report.top1 = _top1(output, torch7.output)
+        report.output = _output_diff(output, torch7.output, rtol)
+        report.top1 = _top1(output, torch7.output) if isinstance(output, np.ndarray) else None
     return report
 
 
@@ -261,8 +261,8 @@ class Torch7Outputs:
     """What ``dump_reference.lua`` writes: the input, the output and the top-level stages."""
 
     source: str
-    input: np.ndarray
-    output: np.ndarray
+    input: Any                # a tensor, or a list of them (a model taking a table)
+    output: Any
     stages: list[Any]
 
 
@@ -276,6 +276,9 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
     tensors = {}
     for key in ("input", "output"):
         value = get(key)
+        if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+            tensors[key] = list(value)  # a model taking or returning a Lua table
+            continue
         if not isinstance(value, np.ndarray) or value.size == 0:
             raise T7ConvertError(f"{path}: no {key} tensor (expected a table {{input=, output=, stages=}})")
         tensors[key] = value
@@ -294,6 +297,20 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
 def model_in(root: Any) -> T7Object:
     """The module a ``.t7`` file holds (see :func:`t7convert.checkpoint.find_model`)."""
     return find_model(root)[0]
+
+
+def as_float32(x: Any) -> Any:
+    """A float32 copy of an input tensor, or of each tensor of a table of inputs."""
+    if isinstance(x, (list, tuple)):
+        return [as_float32(v) for v in x]
+    return np.asarray(x, dtype=np.float32)
+
+
+def shape_text(x: Any) -> str:
+    """``3x224x224``, or ``{3, 3x24}`` for a table of inputs."""
+    if isinstance(x, (list, tuple)):
+        return "{" + ", ".join(shape_text(v) for v in x) + "}"
+    return "x".join(map(str, np.shape(x)))
 
 
 def random_input(shape: Sequence[int], batch: int, seed: int) -> np.ndarray:
