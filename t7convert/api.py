@@ -135,7 +135,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
 
 def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,
            seed: int = 123, key: str | None = None) -> Iterator[str]:
-    """Text from a char-rnn or torch-rnn checkpoint (the ``.t7`` or its converted file), a piece at a
+    """Text from a char-rnn, torch-rnn or rnn checkpoint (the ``.t7`` or its converted file), a piece at a
     time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
     is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
     draws (Torch7's cannot be reproduced). Runs in float64."""

@@ -73,7 +73,8 @@ def test_inspect_lists_a_tables_entries(tmp_path):
 
 @pytest.mark.parametrize("case, where, project", [
     ("charrnn_lstm_2x24", "protos.rnn", "char-rnn"), ("charrnn_gru_1x32", "protos.rnn", "char-rnn"),
-    ("charrnn_rnn_2x28", "protos.rnn", "char-rnn"), ("torchrnn_lstm_2x24_w16", "model", "torch-rnn")])
+    ("charrnn_rnn_2x28", "protos.rnn", "char-rnn"), ("torchrnn_lstm_2x24_w16", "model", "torch-rnn"),
+    ("rnnlib_fastlstm_2x24", "model", "rnn")])
 def test_language_model_fixtures_are_found_and_verified(torch7_fixtures, tmp_path, case, where, project):
     report = api.convert(str(torch7_fixtures / "torch7" / "graphs" / f"{case}.t7"), str(tmp_path / "m.pth"))
     assert report.verification.ok, report.verification.summary()

@@ -15,7 +15,8 @@ from t7convert.cli import cli
 from t7convert.interpreter import run
 
 FIXTURES = [("charrnn_lstm_2x24", "The keeper ", 200), ("charrnn_gru_1x32", "When the ", 200),
-            ("charrnn_rnn_2x28", "He ", 200), ("torchrnn_lstm_2x24_w16", "The lamp ", 150)]
+            ("charrnn_rnn_2x28", "He ", 200), ("torchrnn_lstm_2x24_w16", "The lamp ", 150),
+            ("rnnlib_fastlstm_2x24", "The keeper ", 100)]
 
 
 @pytest.mark.parametrize("case, prime, length", FIXTURES, ids=[f[0] for f in FIXTURES])
@@ -67,4 +68,4 @@ def test_a_prime_outside_the_vocabulary_and_a_non_language_model_are_refused(tmp
     assert result.exit_code == 2 and "vocabulary lacks" in result.output
     other = tm.save(tmp_path, "lin", tm.sequential(tm.linear(3, 2)))
     result = CliRunner().invoke(cli, ["sample", str(other)])
-    assert result.exit_code == 2 and "not a char-rnn or torch-rnn checkpoint" in result.output
+    assert result.exit_code == 2 and "nothing to sample" in result.output

@@ -1,4 +1,5 @@
-"""``t7convert sample CHECKPOINT``: text from a char-rnn or torch-rnn language model, streamed."""
+"""``t7convert sample CHECKPOINT``: text from a char-rnn, torch-rnn or Element-Research rnn language model,
+streamed."""
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,8 @@ from t7convert.cli import cli
 @click.option("--key", default=None, metavar="PATH", help="The model's entry in the checkpoint table (dotted path).")
 def sample_command(path: str, primetext: str, length: int, temperature: float, sample_on: str, seed: int,
                    key: str | None) -> None:
-    """Generate text from a char-rnn or torch-rnn CHECKPOINT (.t7, or the file t7convert made of it)."""
+    """Generate text from a char-rnn, torch-rnn or rnn (evaluate-rnnlm.lua) CHECKPOINT (.t7, or the file
+    t7convert made of it)."""
     from t7convert.api import sample
 
     pieces = sample(path, primetext=primetext, length=length, temperature=temperature,

@@ -107,7 +107,7 @@ def check_vocabulary(inputs: dict[str, Any] | None, extras: dict[str, Any]) -> N
     tokens = extras.get("tokens")
     sizes = [s["index"] for s in (inputs or {}).get("inputs", []) if s.get("index")]
     if tokens is not None and sizes and sizes[0] != len(tokens):
-        where = "vocab" if extras.get("project") == "char-rnn" else "idx_to_token"
+        where = "idx_to_token" if extras.get("project") == "torch-rnn" else "vocab"
         raise T7ConvertError(f"the checkpoint's {where} has {len(tokens)} tokens but the model's input takes "
                              f"indices 1..{sizes[0]}")
 

@@ -1,4 +1,5 @@
-"""Generating text from a converted char-rnn or torch-rnn language model, as each project's sampler does.
+"""Generating text from a converted char-rnn, torch-rnn or Element-Research rnn language model, as each
+project's sampler does (rnn: see :func:`_rnnlib`).
 
 char-rnn (karpathy/char-rnn ``sample.lua``): the one-step gModule takes ``{x, state...}`` (per layer
 prev_c and prev_h for an LSTM, prev_h otherwise: ``1 x rnn_size`` zeros at the start) and returns
@@ -32,9 +33,13 @@ def sample_text(module: nn.Module, info: dict[str, Any], *, primetext: str = "",
     """Text as the checkpoint's project samples it (see the module docstring), a piece at a time."""
     checkpoint = info.get("checkpoint") or {}
     project = checkpoint.get("project")
+    if project == "rnn":
+        yield from _rnnlib(module, checkpoint["tokens"], primetext, length, _chooser(
+            sample, temperature, torch.Generator().manual_seed(seed)))
+        return
     if project not in ("char-rnn", "torch-rnn"):
-        raise T7ConvertError("not a char-rnn or torch-rnn checkpoint (its converted description names no "
-                             "vocabulary): nothing to sample")
+        raise T7ConvertError("not a char-rnn, torch-rnn or rnn language model checkpoint (its converted "
+                             "description names no vocabulary): nothing to sample")
     if length < 0 or temperature <= 0:
         raise T7ConvertError("--length must be at least 0 and --temperature above 0")
     tokens = list(checkpoint["tokens"])
@@ -101,6 +106,44 @@ def _torchrnn(module: nn.Module, prime: str, index: dict[str, int], length: int,
         sampled.append(i)
         yield i
         scores = run([i])[0, -1]
+
+
+EOS = "<eos>"
+
+
+def _rnnlib(module: nn.Module, tokens: list[str], primetext: str, length: int, choose) -> Iterator[str]:
+    """Element-Research rnn's evaluate-rnnlm.lua ``--nsample`` loop: forget, then feed ``<eos>`` and the
+    prime's tokens one at a time as 1 x 1 inputs (the Sequencer remembering its state), then ``length``
+    chosen tokens fed back the same way; the prime's and the generated tokens joined by single spaces.
+    A character-level vocabulary (every token but ``<eos>`` one character, space written ``_`` as the
+    PTB layout does) splits the prime into characters, a word-level one into words."""
+    from t7convert.pytorch.families.rnnlib import Sequencer
+    index = {t: i for i, t in enumerate(tokens)}
+    chars = all(len(t) == 1 for t in tokens if t != EOS)
+    words = [("_" if c == " " and "_" in index else c) for c in primetext] if chars else primetext.split()
+    missing = sorted({w for w in words if w not in index})
+    if missing:
+        raise T7ConvertError(f"the prime text holds tokens the vocabulary lacks: {missing[:10]}")
+    sequencers = [m for m in module.modules() if isinstance(m, Sequencer)]
+    for seq in sequencers:
+        seq.forget()
+        seq.remembering = True
+    dtype = next(module.parameters()).dtype
+    try:
+        with torch.no_grad():
+            def step(i: int) -> torch.Tensor:
+                return module(torch.tensor([[i + 1]], dtype=dtype))[-1]
+            scores = step(index[EOS]) if EOS in index else None
+            for n, w in enumerate(words):
+                yield w if n == 0 else " " + w
+                scores = step(index[w])
+            for n in range(length):
+                i = 0 if scores is None else choose(scores, True)
+                yield tokens[i] if n == 0 and not words else " " + tokens[i]
+                scores = step(i)
+    finally:
+        for seq in sequencers:
+            seq.remembering = False
 
 
 class _Stateful:

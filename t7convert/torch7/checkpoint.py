@@ -45,7 +45,8 @@ class Located:
     """Where the model of a file is, and what else the file's table held.
 
     ``where``: "" for the root, else the dotted key path (``protos.rnn``). ``project``: the training
-    code whose checkpoint layout was recognised (``char-rnn``, ``torch-rnn``), or None. ``extras``:
+    code whose checkpoint layout was recognised (``char-rnn``, ``torch-rnn``, ``rnn`` for Element-Research
+    rnn's example xplogs), or None. ``extras``:
     plain data the converted file keeps in its description (a vocabulary, the sampler's options).
     ``others``: one line per other top-level entry of the table.
     """
@@ -111,7 +112,10 @@ def _find(root: Any) -> tuple[T7Object, str, str | None]:
         for key in _MODEL_KEYS:
             if isinstance(root.get(key), T7Object):
                 model = root[key]
-                return model, key, "torch-rnn" if model.class_name == "nn.LanguageModel" else None
+                if model.class_name == "nn.LanguageModel":
+                    return model, key, "torch-rnn"
+                # Element-Research rnn's examples save {model, vocab, opt, dataset, ...} (an xplog)
+                return model, key, "rnn" if isinstance(root.get("vocab"), dict) and "dataset" in root else None
         modules = [k for k, v in root.items() if isinstance(v, T7Object)]
         if len(modules) == 1:
             return root[modules[0]], str(modules[0]), None
@@ -146,6 +150,10 @@ def _extras(root: Any, model: T7Object, project: str | None) -> dict[str, Any]:
         return {"project": project, "tokens": [_token(t) for t in tokens],
                 "indices": [int(vocab[t]) for t in tokens],
                 **{k: opt.get(k) for k in ("model", "num_layers", "rnn_size") if isinstance(opt.get(k), (int, float, str))}}
+    if project == "rnn":  # vocab: token -> index; tokens are words (characters in a char-level model)
+        vocab = root["vocab"]
+        tokens = sorted(vocab, key=lambda t: vocab[t])
+        return {"project": project, "tokens": [_text(t) for t in tokens], "indices": [int(vocab[t]) for t in tokens]}
     if project == "torch-rnn":
         tokens = model.get("idx_to_token")
         tokens = list(tokens) if isinstance(tokens, list) else [tokens[k] for k in sorted(tokens)] \

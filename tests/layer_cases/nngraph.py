@@ -8,6 +8,7 @@ import numpy as np
 import torch7_models as tm
 
 from layer_cases import LayerCase
+from t7convert.torch7.format import as_storage
 from t7convert.torch7.format.values import T7List
 
 M = tm.module
@@ -71,3 +72,33 @@ CASES = [
     LayerCase("torchrnn-language-model-lstm", lambda: language_model("nn.LSTM"), (2, 6), indices=9),
     LayerCase("torchrnn-language-model-rnn", lambda: language_model("nn.VanillaRNN"), (2, 6), indices=9),
 ]
+
+
+def fast_lstm(d: int, h: int):
+    """Element-Research rnn's FastLSTM with its nngraph recurrentModule (FastLSTM:nngraphModel)."""
+    i2g = tm.linear(d, 4 * h)
+    o2g = M("nn.LinearNoBias", weight=tm.f32(4 * h, h, scale=h ** -0.5))
+    g = ng.Graph()
+    x, prev_h, prev_c = g.input(), g.input(), g.input()
+    sums = g.node(M("nn.CAddTable"), g.node(i2g, x, name="i2h"), g.node(o2g, prev_h, name="h2h"))
+    reshaped = g.node(M("nn.Reshape", size=as_storage(np.array([4, h], np.int64))), sums)
+    n1, n2, n3, n4 = g.split(g.node(ng.split_table(2), reshaped), 4)
+    in_gate, transform = g.node(M("nn.Sigmoid"), n1), g.node(M("nn.Tanh"), n2)
+    forget, out_gate = g.node(M("nn.Sigmoid"), n3), g.node(M("nn.Sigmoid"), n4)
+    next_c = g.node(M("nn.CAddTable"), g.node(M("nn.CMulTable"), forget, prev_c),
+                    g.node(M("nn.CMulTable"), in_gate, transform))
+    next_h = g.node(M("nn.CMulTable"), out_gate, g.node(M("nn.Tanh"), next_c))
+    cell = g.module([x, prev_h, prev_c], [next_h, next_c])
+    return M("nn.FastLSTM", inputSize=d, outputSize=h, i2g=i2g, o2g=o2g, recurrentModule=cell, p=0, bn=False,
+             modules=T7List([cell]))
+
+
+def rnnlib_language_model(v: int = 8, d: int = 4, h: int = 5):
+    step = tm.sequential(fast_lstm(d, h), fast_lstm(h, h), tm.linear(h, v), M("nn.LogSoftMax"))
+    recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
+    lm = tm.sequential(M("nn.LookupTable", weight=tm.f32(v, d)), ng.split_table(1),
+                       M("nn.Sequencer", modules=T7List([recursor]), module=recursor))
+    return M("nn.Serial", modules=T7List([lm]))
+
+
+CASES.append(LayerCase("rnnlib-fastlstm-language-model", rnnlib_language_model, (4, 3), indices=8))

@@ -65,10 +65,16 @@ def _sequence(value: Any) -> list:
 
 def _module_index(modules: list, module: Any, ordinal: int) -> int | None:
     """The place of a node's module in ``modules``: the ordinal-th (nngraph adds them in node order),
-    else the first identical one (a module a script put in two nodes), else None."""
+    else the first identical one (a module a script put in two nodes), else the ordinal-th when it is
+    of the same class (dpnn's Serial writes the node's module and the list entry as two copies), else
+    None. The node's own ``data.module`` is what Lua runs, so it is what is converted."""
     if ordinal < len(modules) and modules[ordinal] is module:
         return ordinal
-    return next((i for i, c in enumerate(modules) if c is module), None)
+    same = next((i for i, c in enumerate(modules) if c is module), None)
+    if same is None and ordinal < len(modules) and isinstance(module, T7Object) \
+            and getattr(modules[ordinal], "class_name", None) == module.class_name:
+        return ordinal
+    return same
 
 
 def _entries(m: T7Object, ctx) -> tuple[list[_Entry], int, int]:
@@ -139,7 +145,11 @@ def gmodule(m: T7Object, ctx) -> Node:
     n_inputs = m.get("nInputs")
     if not isinstance(n_inputs, (int, float)):  # nngraph's fallback for old files: #innode.children
         n_inputs = len(_sequence(m.get("innode").get("children")))
-    children = [ctx.child(c, i) for i, c in enumerate(m.children, 1)]
+    modules = list(m.children)
+    for e in entries:  # Lua runs each node's data.module: a copy apart from the list is what counts
+        if e.module is not None:
+            modules[e.module] = e.data["module"]
+    children = [ctx.child(c, i) for i, c in enumerate(modules, 1)]
     nodes = []
     for e in entries:
         if e.module is None and e.select is None and not e.args and e is not entries[first]:

@@ -7,13 +7,14 @@ collected in a per-node buffer indexed by ``child.data.mapindex[node.data]`` (th
 one input gives that value to its module, with several the list, and a node without a module outputs
 what it was given. The gModule's input is the innode's input list (``{input}`` when ``nInputs <= 1``);
 its output is the outnode's input list, unwrapped when the outnode has a single input. Each module runs
-as the child of the gModule at its place in ``modules``, so its output is recorded at that path.
+at its place in ``modules`` (the k-th module node is ``modules[k]``), so its output is recorded at that
+path; what runs is the node's own ``data.module``, as in Lua.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from t7convert.interpreter.engine import Call
+from t7convert.interpreter.engine import Call, child_path
 from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
 from t7convert.torch7.format.values import lua_sequence
@@ -44,6 +45,9 @@ class _Places:
             place = self.next
         else:
             place = next((i for i, c in enumerate(self.modules) if c is module), -1)
+        if place < 0 and self.next < len(self.modules) and isinstance(module, T7Object) \
+                and getattr(self.modules[self.next], "class_name", None) == module.class_name:
+            place = self.next  # a copy of the list's entry (dpnn's Serial writes them apart)
         if place < 0:
             raise call.fail(f"{_describe(node)}: its data.module is not in the gModule's modules")
         self.next += 1
@@ -98,4 +102,5 @@ def _evaluate(node: T7Object, data: dict, received: list, places: _Places, call:
     module = data.get("module")
     if module is None:
         return value
-    return call.child(places.of(module, call, node), value)
+    # Lua runs data.module itself; its place in modules names its path
+    return call.engine.forward(module, value, child_path(call.path, places.of(module, call, node)))
