@@ -35,6 +35,8 @@ def default_input_shape(converted: ConvertedModel) -> tuple[int, ...]:
                 out = module(torch.empty(2, channels, h, w, device="meta"))
         except Exception:  # noqa: BLE001 - a shape this graph rejects
             return False
+        while isinstance(out, list) and out:  # a table of outputs (SplitTable): its first tensor
+            out = out[0]
         # nn.View infers a batch from the element count: a wrong size can pass as more samples
         return isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2
 
