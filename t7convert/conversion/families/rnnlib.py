@@ -69,12 +69,21 @@ def fast_lstm(m: T7Object, ctx) -> Node:
     i2g, o2g = m.get("i2g"), m.get("o2g")
     if not isinstance(i2g, T7Object) or not isinstance(o2g, T7Object):
         raise ctx.fail(m, "fields i2g and o2g (its input and recurrent Linears) are missing")
-    w_ih = tensor(i2g, ctx, "weight", shape=(4 * h, d))
-    b_ih = tensor(i2g, ctx, "bias", shape=(4 * h,))
-    w_hh = tensor(o2g, ctx, "weight", shape=(4 * h, h))
+    w_ih = _inner(m, ctx, i2g, "i2g", "weight", (4 * h, d))
+    b_ih = _inner(m, ctx, i2g, "i2g", "bias", (4 * h,))
+    w_hh = _inner(m, ctx, o2g, "o2g", "weight", (4 * h, h))
     return Node("FastLSTM", {"input_size": d, "hidden_size": h},
                 {"weight_ih": _blocks(w_ih, h), "weight_hh": _blocks(w_hh, h), "bias_ih": _blocks(b_ih, h),
                  "bias_hh": np.zeros(4 * h, np.float32)})
+
+
+def _inner(m: T7Object, ctx, inner: T7Object, name: str, field: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A tensor of FastLSTM's i2g / o2g, its shape checked against inputSize and outputSize."""
+    value = inner.get(field)
+    if not isinstance(value, np.ndarray) or value.size != int(np.prod(shape)):
+        got = getattr(value, "shape", type(value).__name__)
+        raise ctx.fail(m, f"field {name}.{field} has shape {got}, expected {shape} (from inputSize, outputSize)")
+    return tensor(inner, ctx, field, shape=shape)
 
 
 @lowers("Sequencer")
