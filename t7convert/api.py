@@ -13,7 +13,7 @@ same description in their metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -25,7 +25,7 @@ from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
 from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
-__all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
+__all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
            "ConversionReport", "VerificationError", "default_input_shape", "parity"]
 
 Progress = Callable[..., None]
@@ -49,6 +49,7 @@ class ConversionReport:
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
     input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
+    input_text: str = ""              # the verification input of a table or index model ({3, 3x24})
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -58,6 +59,8 @@ class ConversionReport:
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
                 "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
+                "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
+                "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}
 
     def __str__(self) -> str:
@@ -68,7 +71,7 @@ class ConversionReport:
             lines.append("  verification: not run")
         else:
             from t7convert.parity.compare import describe_spec
-            shape = describe_spec(self.input_shape) if self.input_shape else "?"
+            shape = self.input_text or (describe_spec(self.input_shape) if self.input_shape else "?")
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -85,12 +88,13 @@ class ConversionReport:
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input_shape: Any = None,
-            batch: int = 1, rtol: float = 1e-5, seed: int = 0,
+            batch: int = 1, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
             progress: Progress | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
     A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing. ``progress``
-    is told each step, and during verification how many layers of how many have run.
+    is told each step, and during verification how many layers of how many have run. ``key``: the dotted
+    path of the model in a checkpoint table (``protos.rnn``); by default the one its project documents.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
@@ -98,18 +102,27 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         fmt = check_format(output, fmt)
         check_output(output, path, force=force)
     step("reading and converting")
-    converted = convert_file(path, generic=generic)
+    converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
         from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
 
-        shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
-            else default_input_shape(converted)
-        report.input_shape = shape
-        x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
-        if isinstance(shape, Unbatched):  # a model that takes one sample only
-            x = x[0]
+        spec = converted.inputs  # a gModule's table, or token indices (conversion.graph_inputs)
+        if spec is not None and input_shape is not None and not spec["table"] and not isinstance(input_shape, (list, dict)):
+            spec = {**spec, "inputs": [{**spec["inputs"][0], "shape": list(input_shape), "whole": False}]}
+        if spec is not None and (input_shape is None or not spec["table"]):
+            from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
+            x = random_inputs(spec, batch, seed)
+            report.input_text = describe_inputs(spec, batch)
+            shape = None
+        else:  # a sample's shape, or the table spec the first op declares
+            shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
+                else default_input_shape(converted)
+            report.input_shape = shape
+            x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
+            if isinstance(shape, Unbatched):  # a model that takes one sample only
+                x = x[0]
         message = "verifying against the reference execution of the Torch7 graph"
         try:
             report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
@@ -131,6 +144,31 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force)
     return report
+
+
+def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,
+           seed: int = 123, key: str | None = None) -> Iterator[str]:
+    """Text from a char-rnn, torch-rnn or rnn checkpoint (the ``.t7`` or its converted file), a piece at a
+    time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
+    is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
+    draws (Torch7's cannot be reproduced). Runs in float64."""
+    from t7convert.conversion.model import converted_kind
+    from t7convert.pytorch.sampling import sample_text
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if kind is None:
+        converted = convert_file(path, key=key)
+        module, info = module_of(converted), converted.info()
+    else:
+        from t7convert.pytorch.files import load_converted
+        module = load_converted(path, kind)
+        info = getattr(module, "t7convert_info", None) or {}
+    return sample_text(module.double().eval(), info, primetext=primetext, length=length, sample=sample,
+                       temperature=temperature, seed=seed)
 
 
 class VerificationError(T7ConvertError):
@@ -176,13 +214,18 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
     if torch7 is not None:
-        x = np.asarray(torch7.input, dtype=np.float32)
+        from t7convert.parity.compare import as_float32
+        x = as_float32(torch7.input)  # a tensor, or a table of them (a gModule's inputs)
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
         from t7convert.imagenet.preprocess import load_image, val_transform
         _check_imagenet_input(converted, image)
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
+    elif converted.inputs is not None and not input_shape:  # a gModule's table of inputs, or token indices
+        from t7convert.conversion.graph_inputs import random_inputs
+        x = random_inputs(converted.inputs, batch or 1, 0 if seed is None else seed)
+        source = {"kind": "random", "seed": 0 if seed is None else seed}
     else:
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape

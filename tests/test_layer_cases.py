@@ -19,7 +19,11 @@ CASES = all_cases()
 
 
 def _inputs(case, rng):
-    return _draw(case.input, rng, case.positive)
+    x = _draw(case.input, rng, case.positive)
+    if case.indices:  # token indices (LookupTable first): 1..indices, as float, the way Torch7 scripts feed them
+        first = rng.integers(1, case.indices + 1, np.shape(x[0] if isinstance(x, list) else x)).astype(np.float32)
+        x = [first, *x[1:]] if isinstance(x, list) else first
+    return x
 
 
 def _draw(spec, rng, positive: bool):

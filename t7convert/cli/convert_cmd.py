@@ -23,9 +23,12 @@ from t7convert.cli.progress import StepBar
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
 @click.option("--input-size", default=None, metavar="C,H,W",
               help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
+@click.option("--key", default=None, metavar="PATH",
+              help="The model's entry in a checkpoint table, as a dotted path (protos.rnn, model, netG); "
+                   "default: the one the checkpoint's project documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
-                    input_size: str | None, as_json: bool) -> None:
+                    input_size: str | None, key: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
     from t7convert.api import VerificationError, convert
     from t7convert.cli.summary import print_summary
@@ -36,7 +39,7 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=input_size_option(input_size), progress=steps)
+                         input_shape=input_size_option(input_size), key=key, progress=steps)
     except VerificationError as e:
         steps.close()
         print_summary(e.report, as_json=as_json, err=True)

@@ -18,6 +18,11 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
         echo(f"  loads into torchvision.models.{c.spec.torchvision_name}()")
     if c.not_canonical:
         echo(f"  generic module tree: {c.not_canonical}")
+    if c.found_in:
+        if c.checkpoint.get("project"):
+            echo(f"checkpoint: {c.checkpoint['project']} (vocabulary and sampler options kept in the description)")
+        for line in c.others:
+            echo(f"  also in the file: {line}")
     echo(f"parameters: {c.parameters:,}")
     if c.dropped:
         echo("dropped: " + ", ".join(f"{name} ({n})" for name, n in c.dropped.most_common()))

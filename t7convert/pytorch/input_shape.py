@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.input_plan import planned_size
+from t7convert.conversion.input_plan import declared_input, planned_size
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.registry import node_input_hint
 from t7convert.pytorch.graph_module import build_graph_module
@@ -31,6 +31,8 @@ def default_input_shape(converted: ConvertedModel) -> Any:
     assert converted.graph is not None and converted.dag is not None
     dag = converted.dag
     hint = node_input_hint(converted.graph)
+    if hint is None:  # the root's containers say nothing (an nngraph gModule): the first layer the input meets
+        hint = declared_input(dag)
     if isinstance(hint, (list, dict)) or isinstance(hint, tuple) and None not in hint:
         return hint
     with torch.device("meta"):
