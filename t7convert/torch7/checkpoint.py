@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.torch7.format import T7Object
+from t7convert.torch7.format import T7Object, describe_value
 
 # Multi-GPU wrappers: every replica holds the same weights; the first one is the model.
 DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
@@ -58,5 +58,4 @@ def _find(root: Any) -> tuple[T7Object, str]:
             return root[modules[0]], str(modules[0])
     if isinstance(root, list) and root and isinstance(root[0], T7Object):
         return root[0], "[1]"
-    kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-    raise T7ConvertError(f"the file holds a {kind}, not a Torch7 nn model")
+    raise T7ConvertError(f"the file holds {describe_value(root)}, not a Torch7 nn model")
