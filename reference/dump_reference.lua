@@ -167,7 +167,7 @@ for n = 60, 1, -1 do
    if placeholderChunk then break end
 end
 
-local loadReport = {cuda = 0, functions = 0, functionError = nil}
+local loadReport = {cuda = false, functions = 0, functionError = nil}
 
 local function load(path)
    local factory, load_ = torch.factory, loadstring
@@ -176,7 +176,7 @@ local function load(path)
       torch.factory = function(name)
          local twin = CUDA_TWINS[name]
          if twin and factory(twin) then
-            loadReport.cuda = loadReport.cuda + 1
+            loadReport.cuda = true
             return factory(twin)
          end
          return factory(name)
@@ -193,7 +193,7 @@ local function load(path)
    -- torch.save's binary files, then ascii ones, then binary ones from a 4-byte-long build ('b32'),
    -- as t7convert's reader detects them
    local function attempt(mode)
-      loadReport.cuda, loadReport.functions = 0, 0
+      loadReport.cuda, loadReport.functions = false, 0
       return pcall(torch.load, path, mode)
    end
    local ok, result = attempt(nil)
@@ -545,9 +545,8 @@ if torch.type(model) == 'table' then
 end
 model = firstReplica(model)
 if not (model and model.forward) then refuse(modelPath .. ' holds no nn module') end
-if loadReport.cuda > 0 then
-   print(string.format('read %d CUDA tensors and storages as CPU ones (DUMP_CUDA_AS_CPU=0 to refuse them)',
-                       loadReport.cuda))
+if loadReport.cuda then
+   print('read the CUDA tensors and storages as CPU ones (DUMP_CUDA_AS_CPU=0 to refuse them)')
 end
 if loadReport.functions > 0 then
    print(string.format('%d Lua functions in the file did not load (%s) and were replaced by placeholders',

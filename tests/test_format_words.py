@@ -235,3 +235,33 @@ def test_dumps_of_a_read_value_round_trips_through_at(tmp_path):
     again.write_bytes(dumps(model))
     np.testing.assert_array_equal(t7convert.read(again).at("modules[2].modules[1].weight"),
                                   model.at("modules[2].modules[1].weight"))
+
+
+# --- cunn's DataParallelTable ---------------------------------------------------------------------------
+
+def _data_parallel(version: int, header: tuple) -> object:
+    inner = tm.sequential(tm.linear(4, 3), tm.module("nn.ReLU"))
+    dpt = tm.module("nn.DataParallelTable", version=version, modules=[inner], dimension=1, gpuAssignments=[1, 2])
+    dpt.header = header
+    return dpt
+
+
+def test_a_data_parallel_table_as_cunn_writes_it_reads_and_converts(tmp_path):
+    """cunn's DataParallelTable:__write (version 3) writes gpuAssignments, then the fields table."""
+    path = tmp_path / "dpt.t7"
+    write(path, _data_parallel(3, ([1, 2],)))
+    data = path.read_bytes()
+    after_name = data.index(_lua_string(b"nn.DataParallelTable")) + len(_lua_string(b"nn.DataParallelTable"))
+    assert struct.unpack_from("<ii", data, after_name) == (3, 2)  # a table (object #2): gpuAssignments
+    model = t7convert.read(path)
+    assert model.header == ([1, 2],) and model.at("modules[1].modules[1]").class_name == "nn.Linear"
+    converted = convert_file(str(path))
+    assert any("DataParallelTable" in n for n in converted.notes) and converted.parameters == 4 * 3 + 3
+
+
+def test_a_data_parallel_table_before_version_2_has_only_its_fields(tmp_path):
+    path = tmp_path / "dpt1.t7"
+    write(path, _data_parallel(1, ()))
+    assert t7convert.read(path).header == ()
+    with pytest.raises(T7ConvertError):
+        write(tmp_path / "bad.t7", _data_parallel(3, ()))  # cunn's version 3 always writes the header

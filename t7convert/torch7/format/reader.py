@@ -424,7 +424,7 @@ class _Reader:
 
     def _object_fields(self, obj: T7Object) -> Generator:
         header = []
-        for _ in range(C.HEADER_OBJECTS.get(obj.class_name, 0)):
+        for _ in range(C.header_objects(obj.class_name, obj.version)):
             header.append((yield ""))
         obj.header = tuple(header)
         fields = yield ""
