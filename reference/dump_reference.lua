@@ -169,6 +169,16 @@ end
 
 local loadReport = {cuda = false, functions = 0, functionError = nil}
 
+local function upvalueIndex(fn, name)
+   local i = 1
+   while true do
+      local n = debug.getupvalue(fn, i)
+      if n == nil then return nil end
+      if n == name then return i end
+      i = i + 1
+   end
+end
+
 local function load(path)
    local factory, load_ = torch.factory, loadstring
    if cudaAsCpu then
@@ -182,14 +192,20 @@ local function load(path)
          return factory(name)
       end
    end
-   -- File:readObject reads a function as loadstring(dumped bytecode), then its upvalues
-   loadstring = function(code, ...)
+   -- File:readObject reads a function as loadstring(dumped bytecode), then its upvalues. File.lua
+   -- keeps loadstring in a local (local loadstring = loadstring or load): replace that upvalue.
+   local readObject = torch.getmetatable('torch.File').readObject
+   local slot = upvalueIndex(readObject, 'loadstring')
+   if slot then load_ = select(2, debug.getupvalue(readObject, slot)) end
+   local function tolerant(code, ...)
       local f, err = load_(code, ...)
       if f then return f end
       loadReport.functions = loadReport.functions + 1
       loadReport.functionError = loadReport.functionError or err
       return placeholderChunk()
    end
+   local global = loadstring
+   if slot then debug.setupvalue(readObject, slot, tolerant) else loadstring = tolerant end
    -- torch.save's binary files, then ascii ones, then binary ones from a 4-byte-long build ('b32'),
    -- as t7convert's reader detects them
    local function attempt(mode)
@@ -202,7 +218,8 @@ local function load(path)
       local retried, value = attempt(mode)
       if retried then ok, result = true, value end
    end
-   torch.factory, loadstring = factory, load_
+   torch.factory = factory
+   if slot then debug.setupvalue(readObject, slot, load_) else loadstring = global end
    if not ok then
       local class = tostring(result):match('unknown Torch class <(.-)>')
       if class then
@@ -451,7 +468,10 @@ local AVERAGE_POOLINGS = {['nn.SpatialAveragePooling'] = true, ['cudnn.SpatialAv
 local BRANCHES = {['nn.Concat'] = true, ['nn.ConcatTable'] = true, ['nn.DepthConcat'] = true,
                   ['nn.ParallelTable'] = true}
 
+local TABLE_INPUTS = {['nn.ParallelTable'] = true, ['nn.MapTable'] = true}
+
 local function firstLayer(m)
+   if TABLE_INPUTS[torch.type(m)] then return nil end  -- a Lua table of inputs: no tensor size to tell
    if DATA_PARALLEL[torch.type(m)] or (m.modules and #m.modules > 0 and torch.type(m) ~= 'nn.gModule') then
       return m.modules and m.modules[1] and firstLayer(m.modules[1])
    end
@@ -533,9 +553,10 @@ local function derivedInputSize(model)
       end
       if os.clock() > deadline then break end
    end
+   local example = (first and first.inputFrameSize) and ('FRAMES,' .. first.inputFrameSize) or '3,224,224'
    refuse(string.format('cannot tell which input %s takes (its first layer, %s, does not say, and no common '
-                        .. 'size runs); set DUMP_INPUT_SIZE, for example DUMP_INPUT_SIZE=3,224,224',
-                        modelPath, first and torch.type(first) or 'none'))
+                        .. 'size runs); set DUMP_INPUT_SIZE, for example DUMP_INPUT_SIZE=%s',
+                        modelPath, first and torch.type(first) or 'none', example))
 end
 
 -- the model --------------------------------------------------------------------------------------
@@ -604,7 +625,12 @@ else
 end
 
 -- the run ----------------------------------------------------------------------------------------
-local output = model:forward(input)
+local ran, output = pcall(function() return model:forward(input) end)
+if not ran then
+   refuse(string.format('the model does not run on a %s input (%s): %s; set DUMP_INPUT_SIZE',
+                        table.concat(input:size():totable(), 'x'), source,
+                        (tostring(output):gsub('%s*stack traceback:.*', ''):gsub('\n', ' '))))
+end
 local stages = {}
 for i, m in ipairs(model.modules or {}) do
    local o = m.output
