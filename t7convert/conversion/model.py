@@ -88,6 +88,9 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
     notes = list(ctx.notes)
     if where:
         notes.insert(0, f"the model is the file's {where}")
+    if any(name.startswith("torch.Cuda") for name, _ in doc.classes):
+        # cutorch writes a CudaTensor's data as a FloatTensor's (classes.py): nothing is lost
+        notes.insert(0, "CUDA tensors read as CPU tensors")
     dag, state = lower(node)
     result = ConvertedModel(kind="generic", state=state, graph=node, dag=dag, source=path,
                             parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model,

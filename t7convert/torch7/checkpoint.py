@@ -13,6 +13,7 @@ import numpy as np
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.torch7.format import T7Object
+from t7convert.torch7.format import describe_value as in_torch7_words
 
 # Multi-GPU wrappers: every replica holds the same weights; the first one is the model.
 DATA_PARALLEL = ("nn.DataParallelTable", "nn.DataParallel", "fbnn.DataParallel")
@@ -121,8 +122,7 @@ def _find(root: Any) -> tuple[T7Object, str, str | None]:
             return root[modules[0]], str(modules[0]), None
     if isinstance(root, list) and root and isinstance(root[0], T7Object):
         return root[0], "[1]", None
-    kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-    raise T7ConvertError(f"the file holds a {kind}, not a Torch7 nn model")
+    raise T7ConvertError(f"the file holds {in_torch7_words(root)}, not a Torch7 nn model")
 
 
 def _is_latest_pointer(root: dict) -> bool:
