@@ -37,8 +37,10 @@ def get_converter(class_name: str, path: str) -> Converter:
     fn = CONVERTERS.get(class_name)
     if fn is None:
         raise UnsupportedModuleError(
-            f"no converter for Torch7 class {class_name} at {path or '<root>'}; supported: "
-            + ", ".join(supported_classes()))
+            f"no converter for Torch7 class {class_name[:80]} at {path or '<root>'} (t7convert converts "
+            f"{len(CONVERTERS.names())} classes, listed in its README); a class of your own can be added by a plugin "
+            "package: a converter, a builder and a reference twin under the entry points t7convert.converters, "
+            "t7convert.builders and t7convert.reference (README: \"Your own layers\")")
     return fn
 
 
