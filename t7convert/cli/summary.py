@@ -32,7 +32,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if v is None:
         echo("verification: skipped (--no-verify)")
     else:
-        shape = describe_spec(report.input_shape) if report.input_shape else "?"
+        shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
         echo(f"verification ({shape} random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:

@@ -326,7 +326,10 @@ class OneHot(nn.Module):
         idx = x.long()
         if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > self.n):
             raise T7ConvertError(f"OneHot: an index is out of range 1..{self.n}")
-        return F.one_hot(idx - 1, self.n).to(torch.float32)
+        # the output has the input's floating type (Torch7's output is a tensor of the module's type, which
+        # :double() / :float() set together with the indices'); integer indices give float32
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        return F.one_hot(idx - 1, self.n).to(dtype)
 
 
 @builds("DepthCatTable")
