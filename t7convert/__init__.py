@@ -11,7 +11,7 @@ from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7Forma
 from t7convert.common.version import __version__
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
-__all__ = ["read", "read_document", "write", "load", "convert", "T7ConvertError", "T7FormatError",
+__all__ = ["read", "read_document", "write", "load", "convert", "preprocess", "T7ConvertError", "T7FormatError",
            "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
@@ -46,6 +46,16 @@ def convert(path: str, output: str | None = None, **options: _typing.Any):
     """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
     from t7convert.api import convert as _convert
     return _convert(path, output, **options)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """``t7convert.preprocess``: fb.resnet.torch's exact transforms (:mod:`t7convert.imagenet.preprocess`),
+    imported on first use so that ``import t7convert`` stays light."""
+    if name == "preprocess":
+        import importlib
+
+        return importlib.import_module("t7convert.imagenet.preprocess")
+    raise AttributeError(f"module 't7convert' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

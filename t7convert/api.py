@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -24,9 +24,9 @@ from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
-from t7convert.pytorch.input_shape import default_input_shape
+from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
-__all__ = ["convert", "convert_file", "load", "save", "module_from_state", "stage_modules", "ConvertedModel",
+__all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
            "ConversionReport", "VerificationError", "default_input_shape", "parity"]
 
 Progress = Callable[..., None]
@@ -49,7 +49,8 @@ class ConversionReport:
     converted: ConvertedModel
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
-    input_shape: tuple[int, ...] | None = None
+    input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
+    input_text: str = ""              # the verification input of a table or index model ({3, 3x24})
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -59,6 +60,8 @@ class ConversionReport:
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
                 "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
+                "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
+                "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}
 
     def __str__(self) -> str:
@@ -68,7 +71,8 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            shape = "x".join(map(str, self.input_shape)) if self.input_shape else "?"
+            from t7convert.parity.compare import describe_spec
+            shape = self.input_text or (describe_spec(self.input_shape) if self.input_shape else "?")
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -84,15 +88,16 @@ class ConversionReport:
 
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
-            force: bool = False, verify: bool = True, input_shape: tuple[int, ...] | None = None,
-            batch: int = 1, rtol: float = 1e-5, seed: int = 0,
+            force: bool = False, verify: bool = True, input_shape: Any = None,
+            batch: int = 1, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
             progress: Progress | None = None, memory_limit: int | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
     A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing; one that would
     need more than ``memory_limit`` bytes (default: half the available memory) is refused before it runs
-    (see :mod:`t7convert.parity.memory`). ``progress``
-    is told each step, and during verification how many layers of how many have run.
+    (see :mod:`t7convert.parity.memory`). ``progress`` is told each step, and during verification how
+    many layers of how many have run. ``key``: the dotted path of the model in a checkpoint table
+    (``protos.rnn``); by default the one its project documents.
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
@@ -101,17 +106,31 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         check_output(output, path, force=force)
     step("reading and converting")
     identity = _identity(path)
-    converted = convert_file(path, generic=generic)
+    converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     if verify:
-        from t7convert.parity.compare import random_input
+        from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
         from t7convert.parity.memory import check_budget
 
-        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
-        report.input_shape = shape
-        check_budget(converted.info(), converted.state, (batch, *shape), memory_limit)
-        x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
+        spec = converted.inputs  # a gModule's table, or token indices (conversion.graph_inputs)
+        if spec is not None and input_shape is not None and not spec["table"] and not isinstance(input_shape, (list, dict)):
+            spec = {**spec, "inputs": [{**spec["inputs"][0], "shape": list(input_shape), "whole": False}]}
+        if spec is not None and (input_shape is None or not spec["table"]):
+            from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
+            x = random_inputs(spec, batch, seed)
+            report.input_text = describe_inputs(spec, batch)
+            shape = None
+        else:  # a sample's shape, or the table spec the first op declares
+            shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
+                else default_input_shape(converted)
+            report.input_shape = shape
+            if isinstance(shape, tuple):  # a tensor input: its memory is planned (a table's is small)
+                check_budget(converted.info(), converted.state,
+                             tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape), memory_limit)
+            x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
+            if isinstance(shape, Unbatched):  # a model that takes one sample only
+                x = x[0]
         message = "verifying against the reference execution of the Torch7 graph"
         try:
             report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
@@ -119,14 +138,16 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
             hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
                                           " or input_shape=(C, H, W))")
-            raise T7ConvertError(f"{path}: on input {'x'.join(map(str, x.shape))}: {e}{hint}") from None
+            raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
         out = report.verification.output
         if converted.kind == "generic":
-            converted.data_config = generic_data_config(shape, tuple(out.shape) if out is not None else None, batch)
+            out_shape = tuple(out.shape) if out is not None and out.shape else None
+            converted.data_config = generic_data_config(shape, out_shape, batch)
     elif converted.kind == "generic" and input_shape:
-        converted.data_config = generic_data_config(tuple(input_shape), None)
+        converted.data_config = generic_data_config(input_shape if isinstance(input_shape, (list, dict))
+                                                    else tuple(input_shape), None)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
@@ -152,6 +173,31 @@ def _unchanged(path: str, before: tuple[int, int, int, int] | None) -> None:
                              "differs); nothing was written: convert it again once it is complete")
 
 
+def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,
+           seed: int = 123, key: str | None = None) -> Iterator[str]:
+    """Text from a char-rnn, torch-rnn or rnn checkpoint (the ``.t7`` or its converted file), a piece at a
+    time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
+    is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
+    draws (Torch7's cannot be reproduced). Runs in float64."""
+    from t7convert.conversion.model import converted_kind
+    from t7convert.pytorch.sampling import sample_text
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if kind is None:
+        converted = convert_file(path, key=key)
+        module, info = module_of(converted), converted.info()
+    else:
+        from t7convert.pytorch.files import load_converted
+        module = load_converted(path, kind)
+        info = getattr(module, "t7convert_info", None) or {}
+    return sample_text(module.double().eval(), info, primetext=primetext, length=length, sample=sample,
+                       temperature=temperature, seed=seed)
+
+
 class VerificationError(T7ConvertError):
     """The converted model does not reproduce the Torch7 graph; nothing was written."""
 
@@ -167,7 +213,7 @@ class VerificationError(T7ConvertError):
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
-           memory_limit: int | None = None):
+           progress: Progress | None = None, memory_limit: int | None = None):
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -188,31 +234,104 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         import torch
         if not torch.cuda.is_available():
             raise T7ConvertError("--device cuda: no CUDA device is available")
+    step = progress or (lambda _msg, _done=None, _total=None: None)
     # one parse serves both sides: the Torch7 modules for the reference execution, and (without
     # model_file) the conversion
+    step("reading and converting")
     converted = convert_file(t7_file)
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
     if torch7 is not None:
-        x = np.asarray(torch7.input, dtype=np.float32)
+        from t7convert.parity.compare import as_float32
+        x = as_float32(torch7.input)  # a tensor, or a table of them (a gModule's inputs)
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
         from t7convert.imagenet.preprocess import load_image, val_transform
+        _check_imagenet_input(converted, image)
         x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
         source = {"kind": "image", "file": image}
+    elif converted.inputs is not None and not input_shape:  # a gModule's table of inputs, or token indices
+        from t7convert.conversion.graph_inputs import random_inputs
+        x = random_inputs(converted.inputs, batch or 1, 0 if seed is None else seed)
+        source = {"kind": "random", "seed": 0 if seed is None else seed}
     else:
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
-        if not no_module:
-            check_budget(converted.info(), converted.state, (batch or 1, *shape), memory_limit)
+        if not no_module and isinstance(shape, tuple):
+            check_budget(converted.info(), converted.state,
+                         tuple(shape) if isinstance(shape, Unbatched) else (batch or 1, *shape), memory_limit)
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
+        if isinstance(shape, Unbatched):
+            x = x[0]
         source = {"kind": "random", "seed": 0 if seed is None else seed}
     module, seconds = None, None
-    if not no_module and source["kind"] != "random":
+    if not no_module and source["kind"] != "random" and isinstance(x, np.ndarray):
         check_budget(converted.info(), converted.state, tuple(x.shape), memory_limit)
     if not no_module:
+        step("loading the converted model")
         start = time.perf_counter()
         module = load(model_file) if model_file else module_of(converted)
         seconds = time.perf_counter() - start
+        if model_file:
+            _check_same_graph(converted, module, t7_file, model_file)
     return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
-                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds)
+                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
+                      progress=progress)
+
+
+def _check_imagenet_input(converted: ConvertedModel, image: str) -> None:
+    """``--image`` applies fb.resnet.torch's ImageNet validation transform (3x224x224): refuse a model
+    that says it takes something else rather than feed it a meaningless input."""
+    from t7convert.conversion.input_plan import declared_input, planned_size
+
+    wants = None
+    if converted.spec is not None and converted.spec.stem == "cifar":
+        wants = "a CIFAR ResNet taking 3x32x32 images"
+    elif converted.spec is None and converted.dag is not None:
+        hint = declared_input(converted.dag)
+        if isinstance(hint, int) and hint != 3 or isinstance(hint, tuple) and tuple(hint) != (3, 224, 224):
+            shape = "x".join("?" if s is None else str(s) for s in hint) if isinstance(hint, tuple) else f"{hint} planes"
+            wants = f"a model whose first layer takes {shape}"
+        elif (planned := planned_size(converted.dag)) is not None and planned != (224, 224):
+            wants = f"a model whose final average pooling implies 3x{planned[0]}x{planned[1]} input"
+            if planned == (32, 32):
+                wants += " (CIFAR)"
+    if wants:
+        raise T7ConvertError(f"{image}: --image applies fb.resnet.torch's ImageNet transform (resize 256, crop 224, "
+                             f"3x224x224), but this is {wants}; use --input-size for a random input of its size, "
+                             "or --reference with Torch7's own dump")
+
+
+def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:
+    """(a readable name, what must be equal) of a converted model's description."""
+    if info.get("kind") == "canonical":
+        return str(info.get("title") or info.get("architecture")), info.get("resnet")
+    nodes = info.get("graph", {}).get("nodes", [])
+    return f"a generic graph of {len(nodes)} nodes", [(n.get("op"), n.get("attrs")) for n in nodes]
+
+
+def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str, model_file: str) -> None:
+    """Refuse in one line to compare two different architectures (a CIFAR .t7 against an ImageNet .pth):
+    their stages cannot line up, and a table of inf would only hide the reason."""
+    from t7convert.parity.run import GraphMismatch
+
+    info = getattr(module, "t7convert_info", None)
+    if info is None:
+        return
+    if getattr(module, "spec", None) is not None and "resnet" not in info:
+        info = {"kind": "canonical", "title": module.spec.title, "resnet": module.spec.to_dict()}
+    theirs_name, theirs = _architecture_of(info)
+    ours_info = {**converted.info(), "title": converted.title}
+    if info.get("kind") != "canonical" and converted.dag is not None:  # a --generic file of a canonical model
+        ours_info = {"kind": "generic", "graph": converted.dag}
+    ours_name, ours = _architecture_of(ours_info)
+    if ours == theirs:
+        return
+    detail = ""
+    if isinstance(ours, list) and isinstance(theirs, list):
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if a != b:
+                detail = f"; first difference at node {i + 1}: {a[0]} {a[1]} against {b[0]} {b[1]}"[:300]
+                break
+    raise GraphMismatch(f"{model_file} is not a conversion of {t7_file}: it holds {theirs_name}, the .t7 "
+                        f"{ours_name}{detail}")

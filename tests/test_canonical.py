@@ -17,7 +17,7 @@ from t7convert import api
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 from t7convert.pytorch.resnet import ResNet
-from t7convert.torch7.synth import synthesize_file
+from t7convert.torch7.synth import ARCHS, synthesize_file
 
 TORCHVISION = {  # name: (block, layers, groups, width_per_group)
     "resnet18": ("basic", [2, 2, 2, 2], 1, 64),
@@ -107,6 +107,9 @@ def test_form_b_folds_into_the_grouped_convolution_exactly(tmp_path):
     report = api.convert(str(src), str(tmp_path / "b.pth"))
     assert report.converted.kind == "canonical" and report.verification.ok
     assert report.converted.spec.groups == 4
+    assert any("form B: the 4 parallel branches" in n for n in report.converted.notes)  # the summary says so
+    # synth's description and the recognised title name the same cardinality x group width
+    assert "4x4d" in report.converted.title and "4x4d" in ARCHS["resnext_tiny_b"].description
 
 
 def _bottleneck_block(cin: int, planes: int, stride: int, *, bias: bool = False, eps: float = 1e-5,

@@ -91,6 +91,18 @@ def test_cli_prints_the_same_and_names_unreadable_images(cat, tmp_path, monkeypa
     assert "broken.jpg" in bad.output and "cannot decode" in bad.output
 
 
+def test_a_broken_image_among_others_is_reported_and_the_others_are_classified(cat, tmp_path, monkeypatch):
+    model_file = tmp_path / "resnet-101.t7"
+    model_file.write_bytes(b"stand-in: t7convert.load is replaced below")
+    monkeypatch.setattr(t7convert, "load", lambda path, **kw: FixedBeliefs())
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really")
+    r = CliRunner().invoke(cli, ["classify", str(model_file), str(cat), str(broken), str(cat), "--device", "cpu"])
+    assert r.exit_code == 2
+    assert r.output.count("Classes for") == 2                     # both good images, around the broken one
+    assert "1 of 3 images could not be read" in r.output and "broken.jpg" in r.output
+
+
 def test_a_model_that_is_not_1000_way_gets_numbered_classes(cat):
     three_way = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 3))
     (result,) = classify(three_way, [cat], device="cpu")

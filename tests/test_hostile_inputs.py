@@ -132,11 +132,12 @@ def test_cyclic_wrappers_are_input_errors_not_endless_loops(tmp_path, build):
     with pytest.raises(T7ConvertError, match="cycle"):
         reference_run(t7convert.read(src), tm.f32(1, 3))
     assert "cycle" in format_summary(inspect_file(str(src)))
-    # inspect and parity import no torch: well within 2 s where the loop never ended
+    # inspect imports no torch: well within 2 s where the loop never ended
     result = cli("inspect", str(src), timeout=2)
     assert result.returncode == 0 and "cycle" in result.stdout, result.stderr
-    assert_input_error(cli("parity", str(src), "--input-size", "3", timeout=2), "cycle")
-    # converting imports torch first (seconds), so the limit is looser; the loop never ended
+    # parity and convert import torch first (seconds on a loaded machine), so the limit is looser; the
+    # loop never ended
+    assert_input_error(cli("parity", str(src), "--input-size", "3", timeout=30), "cycle")
     assert_input_error(cli(str(src), "-o", str(tmp_path / "c.pth"), timeout=30), "cycle")
 
 

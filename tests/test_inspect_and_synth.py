@@ -125,3 +125,12 @@ def test_every_small_architecture_converts_and_verifies(tmp_path):
         synthesize_file(name, str(path))
         report = t7convert.convert(str(path), str(tmp_path / f"{name}.pth"))
         assert report.verification.ok, (name, report.verification.summary())
+
+
+def test_inspect_says_which_flattened_storage_holds_the_weights_and_which_the_gradients(tmp_path):
+    src = tmp_path / "tiny.t7"
+    synthesize_file("resnext_tiny", str(src))
+    lines = [line for line in t7("inspect", str(src)).output.splitlines() if line.startswith("storage #")]
+    assert len(lines) == 2
+    assert "the weights, first at modules[1].weight" in lines[0]
+    assert "the gradients (training state, not converted), first at modules[1].gradWeight" in lines[1]

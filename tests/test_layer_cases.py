@@ -19,9 +19,25 @@ CASES = all_cases()
 
 
 def _inputs(case, rng):
-    shapes = case.input if isinstance(case.input, list) else [case.input]
-    xs = [(rng.uniform(0.1, 2.0, s) if case.positive else rng.standard_normal(s)).astype(np.float32) for s in shapes]
-    return xs if isinstance(case.input, list) else xs[0]
+    x = _draw(case.input, rng, case.positive)
+    if case.indices:  # token indices (LookupTable first): 1..indices, as float, the way Torch7 scripts feed them
+        first = rng.integers(1, case.indices + 1, np.shape(x[0] if isinstance(x, list) else x)).astype(np.float32)
+        x = [first, *x[1:]] if isinstance(x, list) else first
+    return x
+
+
+def _draw(spec, rng, positive: bool):
+    """A shape (batch first), a list of specs (a Lua table, nested as it is), or ``{shape, dtype, low,
+    high}`` for an integer tensor (indices, a mask)."""
+    if isinstance(spec, list):
+        return [_draw(s, rng, positive) for s in spec]
+    if isinstance(spec, dict):
+        return rng.integers(spec["low"], spec["high"] + 1, size=tuple(spec["shape"])).astype(spec["dtype"])
+    return (rng.uniform(0.1, 2.0, spec) if positive else rng.standard_normal(spec)).astype(np.float32)
+
+
+def _torch(x):
+    return [_torch(v) for v in x] if isinstance(x, list) else torch.from_numpy(x)
 
 
 def _flat(value):
@@ -35,7 +51,7 @@ def test_the_layer_converts_verifies_loads_and_runs_like_the_reference(tmp_path,
     model = case.build()
     src = tm.save(tmp_path, "m", model)
     out = tmp_path / "m.pth"
-    shape = case.input if not isinstance(case.input, list) else None
+    shape = case.input if isinstance(case.input, tuple) else None  # a table input: the model's own hint
     report = api.convert(str(src), str(out), input_shape=shape[1:] if shape else None,
                          batch=shape[0] if shape else 1, force=True)
     assert report.verification.ok, report.verification.summary()
@@ -45,7 +61,7 @@ def test_the_layer_converts_verifies_loads_and_runs_like_the_reference(tmp_path,
     want = _flat(reference_run(t7convert.read(src), x).output)
     module = t7convert.load(str(out))
     with torch.no_grad():
-        got = _flat(module([torch.from_numpy(v) for v in x] if isinstance(x, list) else torch.from_numpy(x)))
+        got = _flat(module(_torch(x)))
     assert len(got) == len(want)
     for a, b in zip(got, want):
         assert a.shape == b.shape

@@ -225,6 +225,29 @@ def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, mo
     np.testing.assert_allclose(seen[0][0], torch7_val, atol=1e-6)
 
 
+def test_an_image_is_refused_for_a_cifar_model_instead_of_feeding_it_imagenet_input(torch7_fixtures):
+    image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
+    model = torch7_fixtures / "torch7" / "models" / "resnet20_cifar_shortcutA.t7"
+    result = invoke(model, "--image", image)
+    assert result.exit_code == 2
+    assert "CIFAR" in result.output and "3x32x32" in result.output and "--input-size" in result.output
+    canonical = torch7_fixtures / "torch7" / "models" / "resnext11_c4x4d_C_cifar.t7"  # the torchvision-layout route
+    assert "CIFAR ResNet taking 3x32x32" in invoke(canonical, "--image", image).output
+
+
+def test_a_converted_file_of_another_model_is_named_in_one_line_and_exits_1(torch7_fixtures, tmp_path):
+    models = torch7_fixtures / "torch7" / "models"
+    imagenet = tmp_path / "imagenet.pth"
+    api.convert(str(models / "resnext_tiny_32x1d_C_imagenet.t7"), str(imagenet))
+    result = CliRunner().invoke(cli, ["parity", str(models / "resnext11_c4x4d_C_cifar.t7"), str(imagenet)])
+    assert result.exit_code == 1
+    assert "is not a conversion of" in result.output and "CIFAR" in result.output
+    assert "inf" not in result.output and "Traceback" not in result.output
+    generic = tmp_path / "generic.pth"  # the same model converted --generic still compares
+    api.convert(str(models / "resnext_tiny_32x1d_C_imagenet.t7"), str(generic), generic=True)
+    assert invoke(models / "resnext_tiny_32x1d_C_imagenet.t7", generic).exit_code == 0
+
+
 # --- bad input ----------------------------------------------------------------------------------
 def test_bad_input_exits_2(own_model, tmp_path):
     garbage = tmp_path / "garbage.t7"

@@ -289,3 +289,11 @@ def test_unreadable_images_are_reported_naming_the_file(tmp_path, name, content,
     with pytest.raises(t7convert.T7ConvertError, match=message) as caught:
         pp.load_image(path)
     assert name in str(caught.value)
+
+
+def test_the_transforms_are_reachable_as_t7convert_preprocess():
+    """``from t7convert import preprocess`` (the name the README and older scripts use) is the package's."""
+    from t7convert import preprocess
+    from t7convert.imagenet import preprocess as where_it_lives
+
+    assert preprocess is where_it_lives

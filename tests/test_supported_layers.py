@@ -12,11 +12,11 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def _readme_classes() -> set[str]:
     text = README.read_text(encoding="utf-8")
-    section = text.split("### Supported Torch7 layers", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    block = text.split("<!-- supported-layers", 1)[1].split("<!-- /supported-layers -->", 1)[0]
     names: set[str] = set()
-    for token in re.findall(r"`([A-Za-z/]+\.[A-Za-z0-9]+)`", section):
-        packages, cls = token.rsplit(".", 1)
-        names.update(f"{p}.{cls}" for p in packages.split("/"))
+    for line in block.splitlines()[1:]:  # "- `family`: `nn.A`, `cudnn.A`, `OneHot`"
+        if line.startswith("- `"):
+            names.update(re.findall(r"`([^`]+)`", line.split(":", 1)[1]))
     return names
 
 

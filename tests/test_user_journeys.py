@@ -228,3 +228,59 @@ def test_synth_says_the_released_architecture_has_random_weights(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "random weights" in done.stdout and "%" not in done.stdout
     assert os.path.getsize(tmp_path / "x.t7") > 0
+
+
+# --- 10. synth writes either ResNeXt layout, and --help is not cut --------------------------------
+def test_synth_flat_layout_has_the_fixtures_exact_byte_count(tmp_path, torch7_fixtures):
+    fixture = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
+    out = tmp_path / "tiny.t7"
+    r = cli("synth", "resnext_tiny", "-o", str(out), "--layout", "flat")
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size == fixture.stat().st_size
+    nested = tmp_path / "nested.t7"
+    assert cli("synth", "resnext_tiny", "-o", str(nested)).returncode == 0
+    assert nested.stat().st_size != fixture.stat().st_size  # the released files' inner Sequential
+
+
+def test_the_top_level_help_shows_whole_command_descriptions():
+    r = cli("--help")
+    commands = r.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands
+    assert "Convert a .t7 model to PyTorch, verified against the Torch7 graph." in " ".join(commands.split())
+
+
+# --- 11. long commands show their steps on a terminal, and nothing in logs ----------------------
+def _parity_stderr(src, *, tty: bool) -> str:
+    import os
+    import pty
+
+    if not tty:
+        return cli("parity", str(src), "--input-size", "3,8,8").stderr
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a size
+    proc = subprocess.Popen([sys.executable, "-m", "t7convert", "parity", str(src), "--input-size", "3,8,8"],
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_parity_shows_its_steps_on_a_terminal_and_nothing_when_logged(tmp_path):
+    src = tm.save(tmp_path, "m", tm.sequential(tm.conv(3, 4, 3, 3, 1, 1, 1, 1), tm.relu(), tm.maxpool(2, 2, 2, 2)))
+    on_terminal = _parity_stderr(src, tty=True)
+    assert "reading and converting" in on_terminal and "reference execution" in on_terminal
+    assert _parity_stderr(src, tty=False) == ""

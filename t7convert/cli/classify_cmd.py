@@ -6,7 +6,7 @@ import click
 from t7convert.cli import cli
 
 
-@cli.command("classify")
+@cli.command("classify", short_help="Most probable ImageNet classes of each image.")
 @click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
 @click.argument("images", metavar="IMAGE...", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False))
@@ -18,8 +18,18 @@ def classify_command(model_path: str, images: tuple[str, ...], top: int, device:
                      interpolation: str) -> None:
     """Most probable classes of each IMAGE (softmax of MODEL's output), best first."""
     import t7convert
+    from t7convert.common.errors import T7ConvertError
     from t7convert.imagenet.classify import format_like_classify_lua, iter_classify
 
+    broken: list[str] = []
+
+    def unreadable(image: str, error: T7ConvertError) -> None:
+        broken.append(image)
+        click.echo(f"t7convert: error: {error}", err=True)
+
     model = t7convert.load(model_path)
-    for result in iter_classify(model, images, top=top, device=device, interpolation=interpolation):
+    for result in iter_classify(model, images, top=top, device=device, interpolation=interpolation,
+                                on_unreadable=unreadable):
         click.echo(format_like_classify_lua([result]), nl=False)
+    if broken:
+        raise T7ConvertError(f"{len(broken)} of {len(images)} images could not be read: {', '.join(broken)[:300]}")

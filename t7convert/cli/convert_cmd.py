@@ -9,10 +9,11 @@ import click
 
 from t7convert.cli import FINISHED, cli
 from t7convert.cli.options import input_size as input_size_option
+from t7convert.cli.progress import StepBar
 
 
-@cli.command("convert")
-@click.argument("path", type=click.Path(dir_okay=False))
+@cli.command("convert", short_help="Convert a .t7 model to PyTorch, verified against the Torch7 graph.")
+@click.argument("path", metavar="FILE.t7", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Output file (default: the input's name with .pth or .safetensors).")
 @click.option("--format", "fmt", type=click.Choice(["pth", "safetensors"]), default=None,
@@ -24,9 +25,12 @@ from t7convert.cli.options import input_size as input_size_option
               help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
 @click.option("--memory-limit", metavar="SIZE", default=None,
               help="Refuse a verification planned to need more (e.g. 8GB; default: half the available memory).")
+@click.option("--key", default=None, metavar="PATH",
+              help="The model's entry in a checkpoint table, as a dotted path (protos.rnn, model, netG); "
+                   "default: the one the checkpoint's project documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
-                    input_size: str | None, memory_limit: str | None, as_json: bool) -> None:
+                    input_size: str | None, memory_limit: str | None, key: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
     from t7convert.api import VerificationError, convert
     from t7convert.cli.summary import print_summary
@@ -35,10 +39,10 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     if output is None:
         stem = os.path.splitext(path)[0]
         output = stem + (".safetensors" if fmt == "safetensors" else ".pth")
-    steps = _progress(as_json)
+    steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=input_size_option(input_size), progress=steps,
+                         input_shape=input_size_option(input_size), key=key, progress=steps,
                          memory_limit=parse_memory_limit(memory_limit))
     except VerificationError as e:
         steps.close()
@@ -51,30 +55,3 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     else:
         print_summary(report)
     FINISHED["nothing_left_to_clean_up"] = True
-
-
-class _progress:
-    """A tqdm bar on stderr when it is a terminal: the steps, and the layers of the verification."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.bar = None
-
-    def __call__(self, message: str, done: int | None = None, total: int | None = None) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if self.bar is None or (total is not None and self.bar.total != total):
-            self.close()
-            self.bar = tqdm(total=total, desc="t7convert", unit=" layers" if total else "it", file=sys.stderr,
-                            leave=False, bar_format=None if total else "{desc}: {postfix}")
-        if done is not None:
-            self.bar.n = done
-            self.bar.refresh()
-        self.bar.set_postfix_str(message, refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

@@ -8,8 +8,8 @@ import click
 from t7convert.cli import cli
 
 
-@cli.command("inspect")
-@click.argument("path", type=click.Path(dir_okay=False))
+@cli.command("inspect", short_help="Show what a .t7 file holds, without converting it.")
+@click.argument("path", metavar="FILE.t7", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (includes the parameter count).")
 @click.option("--long-size", type=click.Choice(["4", "8"]), default=None,
               help="Bytes per long in a binary file (detected when not given; 4 for files from Windows builds).")

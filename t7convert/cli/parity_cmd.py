@@ -16,7 +16,7 @@ from t7convert.cli import cli
 from t7convert.cli.options import input_size as input_size_option
 
 
-@cli.command("parity")
+@cli.command("parity", short_help="Compare the converted model with the Torch7 graph, stage by stage.")
 @click.argument("t7_file", metavar="FILE.t7", type=click.Path(exists=True, dir_okay=False))
 @click.argument("model_file", metavar="[MODEL]", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--reference", "reference_file", metavar="REF.t7", type=click.Path(exists=True, dir_okay=False),
@@ -58,9 +58,21 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
     if no_module and (model_file or not reference_file):
         raise click.UsageError("--no-module checks the reference execution against --reference only "
                                "(give --reference, and no MODEL)")
-    result = api.parity(t7_file, model_file, reference_file=reference_file, image=image,
-                        input_shape=input_size_option(input_size), batch=batch, seed=seed, device=device,
-                        rtol=rtol, no_module=no_module, memory_limit=parse_memory_limit(memory_limit))
+    from t7convert.cli.progress import StepBar
+    from t7convert.parity.run import GraphMismatch
+
+    steps = StepBar(quiet=False)
+    try:
+        result = api.parity(t7_file, model_file, reference_file=reference_file, image=image,
+                            input_shape=input_size_option(input_size), batch=batch, seed=seed, device=device,
+                            rtol=rtol, no_module=no_module, progress=steps,
+                            memory_limit=parse_memory_limit(memory_limit))
+    except GraphMismatch as e:
+        steps.close()
+        click.echo(f"t7convert: parity failed: {e}", err=True)
+        sys.exit(1)
+    finally:
+        steps.close()
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else result.render())
     if not result.ok:
         # SystemExit, not ctx.exit(1): the group runs click in non-standalone mode, where an Exit's code

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from t7convert.parity.compare import describe_spec
+
 
 def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if as_json:
@@ -16,6 +18,11 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
         echo(f"  loads into torchvision.models.{c.spec.torchvision_name}()")
     if c.not_canonical:
         echo(f"  generic module tree: {c.not_canonical}")
+    if c.found_in:
+        if c.checkpoint.get("project"):
+            echo(f"checkpoint: {c.checkpoint['project']} (vocabulary and sampler options kept in the description)")
+        for line in c.others:
+            echo(f"  also in the file: {line}")
     echo(f"parameters: {c.parameters:,}")
     if c.dropped:
         echo("dropped: " + ", ".join(f"{name} ({n})" for name, n in c.dropped.most_common()))
@@ -25,7 +32,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if v is None:
         echo("verification: skipped (--no-verify)")
     else:
-        shape = "x".join(str(d) for d in report.input_shape) if report.input_shape else "?"
+        shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
         echo(f"verification ({shape} random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:

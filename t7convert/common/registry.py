@@ -59,3 +59,20 @@ def discover(package: ModuleType) -> list[str]:
         importlib.import_module(f"{package.__name__}.{info.name}")
         found.append(info.name)
     return found
+
+
+def load_plugins(group: str) -> list[str]:
+    """Import the modules other packages declare under the entry-point ``group`` (each registers its
+    own families as it is imported, as a family file here does): a user's ``MyLab.FancyLayer`` is a
+    plugin package, not a fork. A plugin that fails to import is named in the error."""
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken plugin must say which it is
+            raise ImportError(f"the t7convert plugin {ep.name!r} ({ep.value}, entry point group {group}) "
+                              f"failed to import: {type(e).__name__}: {e}") from e
+        loaded.append(ep.name)
+    return loaded

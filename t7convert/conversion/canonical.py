@@ -19,6 +19,7 @@ without affine parameters given weight 1 and bias 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -54,17 +55,21 @@ def _is_conv(n: Node, k: int, stride: int | None = None, groups: int | None = No
             and (groups is None or a["groups"] == groups))
 
 
-def _flatten(nodes: list[Node]) -> list[Node]:
-    """Nested Sequentials spliced into one list, form-B split-and-join folded into grouped layers."""
+def _flatten(nodes: list[Node], note: Callable[[str], None] | None = None) -> list[Node]:
+    """Nested Sequentials spliced into one list, form-B split-and-join folded into grouped layers
+    (``note`` is told, for the summary)."""
     out: list[Node] = []
     i = 0
     while i < len(nodes):
         n = nodes[i]
         if n.op == "Sequential":
-            out += _flatten(n.children)
+            out += _flatten(n.children, note)
         elif n.op == "ConcatTable" and i + 1 < len(nodes) and nodes[i + 1].op == "JoinTable":
             _expect(_joins_channels(nodes[i + 1]), "a JoinTable that does not join channels")
             out += _fold_form_b(n)
+            if note is not None:
+                note(f"form B: the {len(n.children)} parallel branches of each block folded into grouped "
+                     "convolutions (exact: the same sums in the same order)")
             i += 1
         else:
             out.append(n)
@@ -257,7 +262,7 @@ def _block(m: _Mapper, name: str, block: Node, inplanes: int, stride: int):
             f"{name}: not Sequential(ConcatTable(branch, shortcut), CAddTable, ReLU)")
     _expect(len(kids[0].children) == 2, f"{name}: the ConcatTable does not hold a branch and a shortcut")
     branch, shortcut = kids[0].children
-    layers = _flatten([branch])
+    layers = _flatten([branch], m.note)
     ops = [n.op for n in layers]
     if ops == ["Conv2d", "BatchNorm", "ReLU", "Conv2d", "BatchNorm", "ReLU", "Conv2d", "BatchNorm"]:
         c1, b1, _, c2, b2, _, c3, b3 = layers

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.common.registry import discover
+from t7convert.common.registry import discover, load_plugins
 from t7convert.conversion import families
 from t7convert.conversion.registry import converts, get_converter, supported_classes
 from t7convert.conversion.tree import Node
@@ -18,6 +18,7 @@ from t7convert.torch7.format import T7Object
 # Every module of ``families/`` is a layer family that registers itself: found, not listed, so that a
 # new family is one new file.
 discover(families)
+load_plugins("t7convert.converters")  # other packages' families (see the README: "Your own layers")
 
 __all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes"]
 
@@ -42,6 +43,9 @@ class ConversionContext:
     converted: int = 0
     limit: int = 200_000  # modules; a few shared modules can make a tiny file's tree exponential
     depth: int = 0  # containers around the module being converted
+    #: id(module) -> the paths it was converted at so far (a module shared by reference, such as the
+    #: pooling an nn.SpatialMaxUnpooling reads, is found by identity: :meth:`paths_of`)
+    module_paths: dict = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -59,6 +63,7 @@ class ConversionContext:
                                  f"containers, at {self.path})")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
+        self.module_paths.setdefault(id(module), []).append(node.source)
         for name in _TRAINING_STATE:
             if module.get(name) is not None:
                 self.dropped[name] += 1
@@ -72,6 +77,10 @@ class ConversionContext:
         finally:
             self.depth -= 1
             self._path.pop()
+
+    def paths_of(self, module: T7Object) -> list[str]:
+        """The paths ``module`` (this very object) was converted at before now, in order."""
+        return list(self.module_paths.get(id(module), ()))
 
     def note(self, message: str) -> None:
         if message not in self.notes:

@@ -51,6 +51,9 @@ class Lowering:
         self.nodes: list[dict[str, Any]] = []
         self.state: dict[str, np.ndarray] = {}
         self.stages: dict[str, Ref] = {}
+        #: Torch7 path -> the value that module received, in the order they were lowered (a module reading
+        #: another module's state from the same forward, as nn.SpatialMaxUnpooling does, takes it from here)
+        self.inputs: dict[str, Ref] = {}
         self._names: set[str] = {"input"}
 
     def _name(self, base: str) -> str:
@@ -61,9 +64,10 @@ class Lowering:
         self._names.add(name)
         return name
 
-    def add(self, node: Node, args: list[Ref]) -> Ref:
-        """A layer node consuming ``args``; its tensors go to the state under ``name.tensor``."""
-        name = self._name(module_name(node.source))
+    def add(self, node: Node, args: list[Ref], *, name: str = "", suffix: str = "") -> Ref:
+        """A layer node consuming ``args``; its tensors go to the state under ``name.tensor``. Its name
+        is ``name``, else the Torch7 path's (:func:`module_name`) followed by ``suffix``."""
+        name = self._name(name or module_name(node.source) + suffix)
         entry: dict[str, Any] = {"name": name, "op": node.op, "args": [list(a) for a in args]}
         if node.attrs:
             entry["attrs"] = dict(node.attrs)
@@ -74,17 +78,29 @@ class Lowering:
             self.state[f"{name}.{key}"] = array
         return [name]
 
-    def table(self, refs: list[Ref], source: str = "") -> Ref:
+    def add_whole(self, node: Node, args: list[Ref]) -> Ref:
+        """A container kept as one module (MapTable): its children stored as a tree in its entry,
+        their tensors under ``name.0.weight`` (the module's own naming of its children)."""
+        ref = self.add(Node(node.op, node.attrs, source=node.source), args)
+        self.nodes[-1]["children"] = [c.spec() for c in node.children]
+        for key, array in node.state_arrays().items():
+            self.state[f"{ref[0]}.{key}"] = array
+        return ref
+
+    def table(self, refs: list[Ref], source: str = "", *, name: str = "") -> Ref:
         """A Lua table of values (a ConcatTable's output), made by a plain function."""
-        name = self._name((module_name(source) if source else "t") + "_table")
+        name = self._name(name or (module_name(source) if source else "t") + "_table")
         self.nodes.append({"name": name, "op": TABLE_OP, "args": [list(r) for r in refs]})
         return [name]
 
-    def lower(self, node: Node, x: Ref) -> Ref:
+    def lower(self, node: Node, x: Ref, *, suffix: str = "") -> Ref:
+        """The nodes of ``node`` on the value ``x``; a layer's name gets ``suffix`` (an nngraph annotation)."""
         fn = LOWERERS.get(node.op)
+        if node.source:
+            self.inputs.setdefault(node.source, x)
         if fn is None and node.children:  # a container op must say how its children connect
             raise T7ConvertError(f"{node.source or '<root>'}: no DAG lowering is registered for the container op {node.op}")
-        out = fn(self, node, x) if fn is not None else self.add(node, [x])
+        out = fn(self, node, x) if fn is not None else self.add(node, [x], suffix=suffix)
         if node.source:
             self.stages.setdefault(node.source, out)
         return out

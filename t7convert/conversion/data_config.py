@@ -23,17 +23,28 @@ def canonical_data_config(stem: str, num_classes: int) -> dict[str, Any]:
     return {"input_size": [3, 32, 32], "num_classes": num_classes, **FB_RESNET_CIFAR}
 
 
-def generic_data_config(input_size: tuple[int, ...] | None, output_shape: tuple[int, ...] | None,
+def generic_data_config(input_size: Any, output_shape: tuple[int, ...] | None,
                         batch: int = 1) -> dict[str, Any]:
     """What is known of a generic model's data: the per-sample input size it was verified on and, when
     it outputs one vector per sample, the vector's length (its classes, for a classifier). A batch of
     one may come out as a plain vector: nn.View without setNumInputDims drops Torch7's batch of 1."""
     config: dict[str, Any] = {}
-    if input_size:
+    if isinstance(input_size, tuple) and all(isinstance(s, int) for s in input_size):
         config["input_size"] = [int(s) for s in input_size]
+    elif isinstance(input_size, (list, dict)):  # a Lua table input: the spec it was verified on
+        config["input_table"] = _plain(input_size)
     if output_shape is not None:
         if len(output_shape) == 2 and output_shape[0] == batch:
             config["num_classes"] = int(output_shape[1])
         elif len(output_shape) == 1 and batch == 1:
             config["num_classes"] = int(output_shape[0])
     return config
+
+
+def _plain(spec: Any) -> Any:
+    """A table input spec as JSON-plain data (tuples become lists), as descriptions hold it."""
+    if isinstance(spec, (list, tuple)):
+        return [_plain(s) for s in spec]
+    if isinstance(spec, dict):
+        return {str(k): _plain(v) for k, v in spec.items()}
+    return spec

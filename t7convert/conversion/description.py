@@ -65,8 +65,7 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     config = info.get("data_config", {})
     if not isinstance(config, dict):
         raise DescriptionError(f"its data_config is a {type(config).__name__}, not a table")
-    for key, value in config.items():
-        _plain(value, f"data_config.{str(key)[:40]}")
+    _json_data(config, "data_config")
     return info
 
 
@@ -135,6 +134,22 @@ def _check_geometry(value: Any, where: str, low: int, high: int) -> None:
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             raise DescriptionError(f"its description's {where} is {str(value)[:40]!r}, not whole numbers "
                                    f"from {low:,} to {high:,}")
+
+
+def _json_data(value: Any, where: str, depth: int = 0) -> None:
+    """The data config's values: JSON scalars, and lists and string-keyed tables of them (a table
+    input's spec nests), bounded in depth and length."""
+    if isinstance(value, _SCALARS):
+        return
+    if depth < 8 and isinstance(value, list) and len(value) <= 4096:
+        for i, v in enumerate(value):
+            _json_data(v, f"{where}[{i}]", depth + 1)
+        return
+    if depth < 8 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
+        for k, v in value.items():
+            _json_data(v, f"{where}.{k[:40]}", depth + 1)
+        return
+    raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
 
 def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
@@ -208,6 +223,8 @@ def check_dag(graph: dict[str, Any], where: str) -> None:
         for j, ref in enumerate(args):
             _check_ref(ref, known, f"{at}.args[{j}]")
         _check_attrs_and_source(node, at)
+        for j, child in enumerate(node.get("children", [])):  # a container kept as one module (MapTable)
+            check_tree(child, f"{at}.children[{j}]")
         known[name] = op
     _check_ref(graph.get("output"), known, f"{where}.output")
     stages = graph.get("stages", {})

@@ -13,7 +13,7 @@ import numpy as np
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion import context as _families  # noqa: F401 - registers every family
 from t7convert.conversion.registry import description
-from t7convert.torch7.checkpoint import find_model
+from t7convert.torch7.checkpoint import find_model, table_summary
 from t7convert.torch7.format import T7Document, T7Object, read_document
 from t7convert.torch7.parameters import parameter_count
 
@@ -29,6 +29,21 @@ LEGACY_FIELDS = {
 #: field such as nn.View's ``size``) is shown by its first MAX_LISTED values
 MAX_DESCRIPTION = 240
 MAX_LISTED = 64
+
+
+def _storage_role(first_path: str | None) -> str:
+    """What a shared storage holds, from the field of its first tensor: getParameters() flattens the
+    weights into one storage and the gradients into another, which look alike otherwise."""
+    if not first_path:
+        return ""
+    field_name = first_path.removesuffix(".storage").rsplit(".", 1)[-1]
+    if field_name.startswith("grad"):
+        role = "the gradients (training state, not converted)"
+    elif field_name in ("weight", "bias"):
+        role = "the weights"
+    else:
+        role = f"{field_name}"
+    return f": {role}, first at {first_path.removesuffix('.storage')}"
 
 
 def describe(m: T7Object) -> str:
@@ -62,6 +77,9 @@ class Inspection:
     not_run: list[str] = field(default_factory=list)
     #: why an nn object at the root is not a model that can be shown (wrappers in a cycle)
     model_error: str | None = None
+    #: a table's top-level entries, one line each (``vocab: a vocabulary of 65 tokens``)
+    entries: list[str] = field(default_factory=list)
+    found_in: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = self.doc
@@ -82,6 +100,7 @@ class Inspection:
             "functions": d.functions, "legacy_fields": dict(self.legacy),
             "model_error": self.model_error,
             "not_run": list(self.not_run), "modules": self.module_rows(),
+            "entries": list(self.entries), "model_key": self.found_in or None,
         }
 
     def module_rows(self) -> list[dict[str, Any]]:
@@ -96,12 +115,12 @@ def inspect_file(path: str, **read_options: Any) -> Inspection:
     doc = read_document(path, **read_options)
     root = doc.root
     kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-    ins = Inspection(doc=doc, root_kind=kind)
+    ins = Inspection(doc=doc, root_kind=kind, entries=table_summary(root))
     try:
-        model, _ = find_model(root)
+        model, ins.found_in = find_model(root)
     except T7ConvertError as e:
         model = None  # not a model: a table of values, a tensor...
-        if isinstance(root, T7Object):
+        if isinstance(root, T7Object) or ins.entries:
             ins.model_error = str(e)
     if model is not None:
         ins.model = model
@@ -185,6 +204,10 @@ def format_summary(ins: Inspection) -> str:
     j = ins.to_json()
     out = [f"{j['file']}: {j['file_size']:,} bytes, {j['encoding']}"
            + (", 4-byte longs" if j["long_size"] == 4 else "") + f", root {j['root']}"]
+    if ins.entries:
+        out.append("table entries:" + "".join(f"\n  {line}" for line in ins.entries))
+    if ins.found_in:
+        out.append(f"model: the table's {ins.found_in}")
     if ins.parameters is not None:
         out.append(f"parameters: {ins.parameters:,} (weights and biases, as getParameters counts them)")
     out.append("tensors: " + ", ".join(f"{n} {t}" for t, n in sorted(j["tensor_types"].items())) if j["tensors"]
@@ -192,7 +215,8 @@ def format_summary(ins: Inspection) -> str:
     big = sorted(j["storages"], key=lambda s: -s["size"])[:4]
     for s in big:
         if s["tensors"] > 1:
-            out.append(f"storage #{s['index']} {s['class']} of {s['size']:,} elements shared by {s['tensors']} tensors")
+            out.append(f"storage #{s['index']} {s['class']} of {s['size']:,} elements shared by {s['tensors']} tensors"
+                       + _storage_role(s["first_path"]))
     if j["versions_missing"]:
         out.append("classes without a version prefix (pre-versioning files): " + ", ".join(j["versions_missing"]))
     for f, n in j["legacy_fields"].items():

@@ -17,9 +17,10 @@ from t7convert.conversion.canonical import NotCanonical, recognize
 from t7convert.conversion.context import convert_graph
 from t7convert.conversion.dag import lower
 from t7convert.conversion.description import FORMAT_VERSION
+from t7convert.conversion.graph_inputs import check_vocabulary, model_inputs
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
-from t7convert.torch7.checkpoint import find_model
+from t7convert.torch7.checkpoint import locate
 from t7convert.torch7.format import T7Object, read_document, sniff_foreign
 
 
@@ -41,6 +42,10 @@ class ConvertedModel:
     rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
     t7_model: T7Object | None = None            # the Torch7 module tree it came from
     data_config: dict[str, Any] = field(default_factory=dict)  # see data_config.py; stored with the description
+    inputs: dict[str, Any] | None = None        # a table or index input (graph_inputs.model_inputs)
+    checkpoint: dict[str, Any] = field(default_factory=dict)  # Located.extras: vocabulary, sampler options
+    found_in: str = ""                          # where in the file's table the model was ("" for the root)
+    others: list[str] = field(default_factory=list)  # the table's other entries, one line each
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -58,16 +63,24 @@ class ConvertedModel:
             info["rewritten_stages"] = list(self.rewritten_stages)
         if self.data_config:
             info["data_config"] = dict(self.data_config)
+        if self.checkpoint:
+            info["checkpoint"] = dict(self.checkpoint, found_in=self.found_in)
+        if self.inputs is not None:
+            info["inputs"] = self.inputs
         return info
 
 
 
-def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
-    """Read and convert a .t7 model in memory (no verification, nothing written)."""
+def convert_file(path: str, *, generic: bool = False, key: str | None = None) -> ConvertedModel:
+    """Read and convert a .t7 model in memory (no verification, nothing written); ``key`` is the dotted
+    path of the model inside a checkpoint table (default: the documented one, see ``locate``)."""
     doc = read_document(path)
     try:
-        model, where = find_model(doc.root)
+        found = locate(doc.root, key)
+        model, where = found.model, found.where
         node, ctx = convert_graph(model)
+        inputs = model_inputs(node, model)
+        check_vocabulary(inputs, found.extras)
     except T7FormatError:
         raise
     except T7ConvertError as e:
@@ -75,9 +88,13 @@ def convert_file(path: str, *, generic: bool = False) -> ConvertedModel:
     notes = list(ctx.notes)
     if where:
         notes.insert(0, f"the model is the file's {where}")
+    if any(name.startswith("torch.Cuda") for name, _ in doc.classes):
+        # cutorch writes a CudaTensor's data as a FloatTensor's (classes.py): nothing is lost
+        notes.insert(0, "CUDA tensors read as CPU tensors")
     dag, state = lower(node)
     result = ConvertedModel(kind="generic", state=state, graph=node, dag=dag, source=path,
-                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model)
+                            parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model,
+                            inputs=inputs, checkpoint=found.extras, found_in=where, others=found.others)
     if generic:
         result.not_canonical = "--generic was given"
     else:

@@ -6,7 +6,7 @@ class, where it sits in the graph, and what is supported.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from t7convert.common.errors import UnsupportedModuleError
 from t7convert.common.registry import Registry
@@ -37,8 +37,10 @@ def get_converter(class_name: str, path: str) -> Converter:
     fn = CONVERTERS.get(class_name)
     if fn is None:
         raise UnsupportedModuleError(
-            f"no converter for Torch7 class {class_name} at {path or '<root>'}; supported: "
-            + ", ".join(supported_classes()))
+            f"no converter for Torch7 class {class_name[:80]} at {path or '<root>'} (t7convert converts "
+            f"{len(CONVERTERS.names())} classes, listed in its README); a class of your own can be added by a plugin "
+            "package: a converter, a builder and a reference twin under the entry points t7convert.converters, "
+            "t7convert.builders and t7convert.reference (README: \"Your own layers\")")
     return fn
 
 
@@ -81,6 +83,25 @@ fixes_extent = EXTENTS.register
 def extent_fixed(op: str, attrs: dict) -> "tuple[int, int] | None":
     fn = EXTENTS.get(op)
     return None if fn is None else fn(attrs)
+
+
+#: A hint may also be the spec of a Lua table input (ops that take tables): a list of specs, one per
+#: element, each a sample shape, a nested list, or ``{shape, dtype, low, high, batch}`` for an integer
+#: tensor (indices, masks; ``batch`` false: no batch dimension in front).
+ContainerHint = Callable[[dict, list, Callable[[Node], Any]], Any]
+CONTAINER_HINTS: Registry[ContainerHint] = Registry("container input hint")
+
+#: ``@expects_input_of_children(op)`` files how a container op tells its input from its children:
+#: ``fn(attrs, children, hint)``, ``hint(child)`` giving a child's own (:func:`node_input_hint`).
+expects_input_of_children = CONTAINER_HINTS.register
+
+
+def node_input_hint(node: Node) -> Any:
+    """What input the model rooted at ``node`` expects (see :func:`expects_input`), None when untold."""
+    fn = CONTAINER_HINTS.get(node.op)
+    if fn is not None:
+        return fn(node.attrs, node.children, node_input_hint)
+    return input_hint(node.op, node.attrs)
 
 
 # --- how `t7convert inspect` prints a module, as Torch7's __tostring__ does ---------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
@@ -59,11 +59,13 @@ def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5
 
 def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
                   device: Optional[str] = None, interpolation: str = "torch7",
-                  class_names: Optional[Sequence[str]] = None) -> Iterator[Classification]:
+                  class_names: Optional[Sequence[str]] = None,
+                  on_unreadable: Optional[Callable[[str, T7ConvertError], None]] = None) -> Iterator[Classification]:
     """Each image's ``top`` most probable classes as soon as it is classified, as classify.lua prints.
 
-    Raises :class:`t7convert.T7ConvertError` naming the file when an image cannot be read (classify.lua
-    stops there too), after the images before it were given.
+    An image that cannot be read raises :class:`t7convert.T7ConvertError` naming the file, after the
+    images before it were given; with ``on_unreadable``, it is told instead and the others go on (the
+    command lists the broken ones and exits 2 at the end).
     """
     if top < 1:
         raise T7ConvertError(f"top must be at least 1, got {top}")
@@ -72,7 +74,13 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
     transform = val_transform(ten_crop=False, interpolation=interpolation)
     with torch.inference_mode():
         for image in images:
-            batch = transform(load_image(image)).unsqueeze(0).to(dev)
+            try:
+                batch = transform(load_image(image)).unsqueeze(0).to(dev)
+            except T7ConvertError as e:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(str(image), e)
+                continue
             probabilities = torch.softmax(scores_of(model(batch)).float(), dim=1)[0].cpu()
             names = list(class_names) if class_names is not None else class_names_for(probabilities.numel())
             if len(names) != probabilities.numel():

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.imagenet.datasets import DataError, Sample, ValidationSet, find_validation_set
-from t7convert.imagenet.preprocess import INTERPOLATIONS, load_image, val_transform
+from t7convert.imagenet.distributed import World, shard, world_from_environment
+from t7convert.imagenet.pipeline import RESIZE_ON, Prefetcher, check_decoder, collate_for, make_dataset
+from t7convert.imagenet.preprocess import INTERPOLATIONS
 from t7convert.imagenet.published import (
     DEFAULT_TOLERANCE,
     Comparison,
@@ -34,7 +36,7 @@ from t7convert.imagenet.published import (
 )
 
 __all__ = ["evaluate", "EvaluationResult", "EvaluationReport", "identify_architecture", "resolve_device",
-           "count_outputs", "scores_of", "combine_crops"]
+           "resolve_amp", "resolve_resize_on", "count_outputs", "scores_of", "combine_crops"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 CROP = 224
@@ -52,11 +54,14 @@ class EvaluationResult:
     crops: int
     interpolation: str
     device: str
-    amp: bool
+    amp: Optional[str]               # autocast dtype (bf16, fp16) or None: float32 throughout
     seconds: float
     total_images: int                # images in the set (or the --limit subset)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)
+    resize_on: str = "cpu"           # where the exact resize ran: "cpu" (workers) or "device"
+    decode: str = "pillow"
+    processes: int = 1               # torchrun ranks that shared the images
 
     @property
     def top1_error(self) -> float:
@@ -74,54 +79,14 @@ class EvaluationResult:
         return {
             "data": self.data_dir, "layout": self.layout, "images": self.images,
             "total_images": self.total_images, "crops": self.crops, "interpolation": self.interpolation,
-            "device": self.device, "amp": self.amp, "seconds": round(self.seconds, 3),
+            "device": self.device, "amp": self.amp, "resize_on": self.resize_on, "decode": self.decode,
+            "processes": self.processes, "seconds": round(self.seconds, 3),
             "images_per_second": round(self.images_per_second, 2) if self.seconds > 0 else None,
             "top1_correct": self.top1_correct, "top5_correct": self.top5_correct,
             "top1_error": self.top1_error, "top5_error": self.top5_error,
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
             "warnings": list(self.warnings),
         }
-
-
-class _PreprocessedImages(Dataset):
-    """Loads and transforms one image; a failure becomes a record, not an exception (a 50,000-image
-    run must not die on one corrupt file)."""
-
-    def __init__(self, samples: list[Sample], ten_crop: bool, interpolation: str) -> None:
-        self.samples = samples
-        self.transform = val_transform(ten_crop=ten_crop, interpolation=interpolation)
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> tuple[Optional[torch.Tensor], int, str, Optional[str]]:
-        sample = self.samples[index]
-        try:
-            return self.transform(load_image(sample.path)), sample.label, sample.path, None
-        except T7ConvertError as e:
-            return None, sample.label, sample.path, getattr(e, "reason", None) or str(e)
-        except Exception as e:  # noqa: BLE001 - a decoder bug on one file must not end the run either
-            return None, sample.label, sample.path, f"{type(e).__name__}: {e}"
-
-
-@dataclass
-class _Batch:
-    images: Optional[torch.Tensor]
-    labels: torch.Tensor
-    failures: list[tuple[str, str]]
-
-    def pin_memory(self) -> "_Batch":  # DataLoader(pin_memory=True) calls this on custom batches
-        if self.images is not None:
-            self.images = self.images.pin_memory()
-        return self
-
-
-def _collate(items: list[tuple[Optional[torch.Tensor], int, str, Optional[str]]]) -> _Batch:
-    good = [(x, label) for x, label, _, error in items if error is None]
-    failures = [(path, error) for x, _, path, error in items if error is not None]
-    images = torch.stack([x for x, _ in good]) if good else None
-    labels = torch.tensor([label for _, label in good], dtype=torch.int64)
-    return _Batch(images, labels, failures)
 
 
 def resolve_device(device: Optional[str]) -> torch.device:
@@ -190,23 +155,94 @@ def _spread_subset(samples: list[Sample], limit: Optional[int]) -> list[Sample]:
     return [samples[(i * len(samples)) // limit] for i in range(limit)]
 
 
+def resolve_amp(amp: Union[bool, str, None], device: torch.device) -> Optional[str]:
+    """``--amp`` as a dtype name: ``bf16``/``fp16``, ``True`` meaning fp16 on CUDA and bf16 on CPU."""
+    if amp in (None, False, "", "none"):
+        return None
+    if amp is True:
+        return "fp16" if device.type == "cuda" else "bf16"
+    if amp not in _AMP_DTYPES:
+        raise T7ConvertError(f"--amp must be one of {', '.join(_AMP_DTYPES)}, not {amp!r}")
+    return str(amp)
+
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_resize_on(resize_on: Optional[str], device: torch.device, interpolation: str) -> str:
+    """Where the exact resize runs: on the device by default when it is CUDA, else in the workers."""
+    if resize_on is None:
+        return "device" if device.type == "cuda" and interpolation == "torch7" else "cpu"
+    if resize_on not in RESIZE_ON:
+        raise T7ConvertError(f"--resize-on must be one of {', '.join(RESIZE_ON)}, not {resize_on!r}")
+    if resize_on == "device" and interpolation != "torch7":
+        raise T7ConvertError("--resize-on device does Torch7's bicubic only; PIL's resize "
+                             "(--interpolation pil) runs with --resize-on cpu")
+    return resize_on
+
+
+@dataclass
+class _Counts:
+    """Running top-1/top-5 hits, kept on the device so that a batch does not wait for the last one."""
+
+    top1: Optional[torch.Tensor] = None
+    top5: Optional[torch.Tensor] = None
+    seen: int = 0
+
+    def add(self, scores: torch.Tensor, labels: torch.Tensor, top_k: int) -> None:
+        hits = scores.topk(top_k, dim=1).indices == labels.view(-1, 1)
+        top1, top5 = hits[:, 0].sum(), hits.any(dim=1).sum()
+        self.top1 = top1 if self.top1 is None else self.top1 + top1
+        self.top5 = top5 if self.top5 is None else self.top5 + top5
+        self.seen += labels.shape[0]
+
+    def values(self) -> tuple[int, int]:  # synchronises with the device
+        return (int(self.top1) if self.top1 is not None else 0, int(self.top5) if self.top5 is not None else 0)
+
+
 def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = False,
              batch_size: Optional[int] = None, workers: Optional[int] = None, device: Optional[str] = None,
-             amp: bool = False, channels_last: Optional[bool] = None, limit: Optional[int] = None,
-             interpolation: str = "torch7", progress: bool = False) -> EvaluationResult:
+             amp: Union[bool, str, None] = None, channels_last: Optional[bool] = None,
+             limit: Optional[int] = None, interpolation: str = "torch7", progress: bool = False,
+             resize_on: Optional[str] = None, decode: str = "pillow") -> EvaluationResult:
     """Top-1/top-5 counts of ``model`` on the validation images under ``data_dir``.
 
     ``batch_size`` counts images (each is 10 crops with ``ten_crop``); defaults 64, or 8 with ten
-    crops. ``channels_last`` defaults to on for CUDA. ``amp`` runs the model under autocast
-    (float16 on CUDA, bfloat16 on CPU), which is faster and no longer Torch7's arithmetic. The model
-    is moved to the device and put in eval mode.
+    crops. ``channels_last`` defaults to on for CUDA. ``amp`` (``"bf16"``, ``"fp16"``, or ``True``:
+    fp16 on CUDA, bf16 on CPU) runs the model under autocast, which is faster and no longer
+    Torch7's arithmetic; the preprocessing stays exact float32 either way. ``resize_on`` is where
+    the exact resize runs (:mod:`t7convert.imagenet.pipeline`): ``"device"`` (default on CUDA) or
+    ``"cpu"`` (in the DataLoader workers). ``decode="nvjpeg"`` decodes JPEGs on the GPU
+    (torchvision needed). Under torchrun each process evaluates its share of the images and
+    every process returns the totals (:mod:`t7convert.imagenet.distributed`). The model is moved
+    to the device and put in eval mode.
     """
     if interpolation not in INTERPOLATIONS:
         raise T7ConvertError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}")
+    world = world_from_environment(device)
+    try:
+        return _evaluate(model, data_dir, world, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
+                         device=world.device(device), amp=amp, channels_last=channels_last, limit=limit,
+                         interpolation=interpolation, progress=progress and world.rank == 0,
+                         resize_on=resize_on, decode=decode)
+    finally:
+        world.close()
+
+
+def _evaluate(model: torch.nn.Module, data_dir: PathLike, world: World, *, ten_crop: bool,
+              batch_size: Optional[int], workers: Optional[int], device: Optional[str],
+              amp: Union[bool, str, None], channels_last: Optional[bool], limit: Optional[int],
+              interpolation: str, progress: bool, resize_on: Optional[str], decode: str) -> EvaluationResult:
     dev = resolve_device(device)
+    amp_name = resolve_amp(amp, dev)
+    resize_on = resolve_resize_on(resize_on, dev, interpolation)
+    check_decoder(decode, dev)
+    if decode == "nvjpeg" and resize_on != "device":
+        raise T7ConvertError("--decode nvjpeg leaves the images on the GPU: use it with --resize-on device")
     if channels_last is None:
         channels_last = dev.type == "cuda"
     crops = 10 if ten_crop else 1
+    asked_batch_size = batch_size
     batch_size = batch_size or (8 if ten_crop else 64)
     if batch_size < 1:
         raise T7ConvertError(f"batch size must be at least 1, got {batch_size}")
@@ -218,44 +254,54 @@ def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = Fal
     num_outputs = count_outputs(model, dev)
     dataset: ValidationSet = find_validation_set(data_dir, num_outputs)
     samples = _spread_subset(dataset.samples, limit)
+    world.check_same_samples(samples)
+    mine = shard(samples, world)
+    warnings = list(dataset.warnings)
+    if asked_batch_size and asked_batch_size > len(samples):
+        warnings.append(f"batch size {batch_size} is larger than the {len(samples)} images; "
+                        "all of them went in one batch")
 
-    loader = DataLoader(_PreprocessedImages(samples, ten_crop, interpolation), batch_size=batch_size,
-                        shuffle=False, num_workers=workers, collate_fn=_collate,
-                        pin_memory=dev.type == "cuda", persistent_workers=False)
-    autocast = (torch.autocast(dev.type, dtype=torch.float16 if dev.type == "cuda" else torch.bfloat16)
-                if amp else contextlib.nullcontext())
+    loader = DataLoader(make_dataset(mine, resize_on, decode, ten_crop, interpolation),
+                        batch_size=batch_size, shuffle=False, num_workers=workers,
+                        collate_fn=collate_for(resize_on), pin_memory=dev.type == "cuda",
+                        persistent_workers=False)
+    autocast = (torch.autocast(dev.type, dtype=_AMP_DTYPES[amp_name]) if amp_name
+                else contextlib.nullcontext())
     top_k = min(5, num_outputs)
-    seen = top1 = top5 = 0
+    counts = _Counts()
     unreadable: list[tuple[str, str]] = []
 
-    bar = tqdm(total=len(samples), unit="img", disable=not progress, dynamic_ncols=True,
-               desc=f"{'10-crop' if ten_crop else '1-crop'} {dev.type}")
+    bar = tqdm(total=len(mine), unit="img", disable=not progress, dynamic_ncols=True,
+               desc=f"{'10-crop' if ten_crop else '1-crop'} {dev.type}"
+                    + (f" x{world.size} ranks" if world.distributed else ""))
     start = time.perf_counter()
-    with torch.inference_mode(), _exact_float32(dev, not amp), bar:
-        for batch in loader:
+    shown = start
+    with torch.inference_mode(), _exact_float32(dev, amp_name is None), bar:
+        for batch in Prefetcher(loader, dev, ten_crop):
             unreadable.extend(batch.failures)
             if batch.images is not None:
-                n = batch.labels.shape[0]
-                x = batch.images.to(dev, non_blocking=True).view(n * crops, 3, CROP, CROP)
+                x = batch.images
                 if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 with autocast:
                     scores = scores_of(model(x)).float()
                 if crops > 1:
                     scores = combine_crops(scores, crops)
-                ranked = scores.topk(top_k, dim=1).indices.cpu()
-                hits = ranked == batch.labels.view(-1, 1)
-                top1 += int(hits[:, 0].sum())
-                top5 += int(hits.any(dim=1).sum())
-                seen += n
-            bar.update(batch.labels.shape[0] + len(batch.failures))
-            if seen:
-                bar.set_postfix_str(f"top-1 err {100 * (1 - top1 / seen):.2f}%  top-5 err "
-                                    f"{100 * (1 - top5 / seen):.2f}%  unreadable {len(unreadable)}",
+                counts.add(scores, batch.labels, top_k)
+            bar.update(batch.count)
+            if progress and counts.seen and time.perf_counter() - shown > 1.0:  # a sync at most once a second
+                shown = time.perf_counter()
+                top1, top5 = counts.values()
+                bar.set_postfix_str(f"top-1 err {100 * (1 - top1 / counts.seen):.2f}%  top-5 err "
+                                    f"{100 * (1 - top5 / counts.seen):.2f}%  unreadable {len(unreadable)}",
                                     refresh=False)
+    top1, top5 = counts.values()
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    seconds = time.perf_counter() - start
+    seconds = world.longest(time.perf_counter() - start)
+    seen, top1, top5 = world.sum_counts([counts.seen, top1, top5])
+    position = {sample.path: i for i, sample in enumerate(samples)}  # listed in the set's order
+    unreadable = sorted(world.gather_lists(unreadable), key=lambda failure: position.get(failure[0], -1))
     if seen == 0:
         path, reason = unreadable[0]
         raise DataError(f"{dataset.root}: none of the {len(samples)} images could be read "
@@ -263,8 +309,9 @@ def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = Fal
 
     return EvaluationResult(
         data_dir=dataset.root, layout=dataset.layout, images=seen, top1_correct=top1, top5_correct=top5,
-        crops=crops, interpolation=interpolation, device=str(dev), amp=amp, seconds=seconds,
-        total_images=len(samples), unreadable=unreadable, warnings=list(dataset.warnings))
+        crops=crops, interpolation=interpolation, device=str(dev), amp=amp_name, seconds=seconds,
+        total_images=len(samples), unreadable=unreadable, warnings=warnings, resize_on=resize_on,
+        decode=decode, processes=world.size)
 
 
 def identify_architecture(model: torch.nn.Module, model_path: Optional[PathLike] = None,
@@ -323,7 +370,9 @@ class EvaluationReport:
             f"images        {r.images:,} evaluated of {r.total_images:,}, {crop_text}, "
             f"{'Torch7' if r.interpolation == 'torch7' else 'PIL'} bicubic"
             + (f", {len(r.unreadable)} unreadable" if r.unreadable else ""),
-            f"device        {r.device}{' (amp)' if r.amp else ''}, {r.seconds:.1f} s, "
+            f"device        {r.device}{f' (amp {r.amp})' if r.amp else ''}"
+            + (f" x {r.processes} processes" if r.processes > 1 else "")
+            + f", resize on {r.resize_on}, {r.decode} decode, {r.seconds:.1f} s, "
             f"{r.images_per_second:.1f} images/s",
             "",
             f"{'':14}{'measured':>10}{'published':>11}{'difference':>12}",

@@ -122,6 +122,9 @@ class Engine:
         self.on_leaf = on_leaf
         self.calls = 0
         self._children: dict[int, tuple[T7Object, list]] = {}
+        #: id(module) -> what its forward in this run left in its fields for another module to read
+        #: (nn.SpatialMaxUnpooling reads its pooling's ``indices``, ``iheight``, ``iwidth``)
+        self.module_state: dict[int, Any] = {}
 
     def children(self, m: T7Object) -> list:
         """:func:`modules_run` of ``m``, read once per container per run."""
@@ -184,7 +187,7 @@ class Call:
         return ModelError(f"{self.where} ({self.module.class_name}): {message}")
 
 
-def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2,
+def run(model: Any, x: Any, *, record: bool = True, record_depth: int = 2,
         paths: Collection[str] = (), on_leaf: Callable[[str], None] | None = None) -> Execution:
     """Execute a parsed Torch7 model on ``x`` in evaluate mode, in float64 NumPy.
 
@@ -195,6 +198,15 @@ def run(model: Any, x: np.ndarray, *, record: bool = True, record_depth: int = 2
     ``on_leaf(path)`` is called after each non-container module runs (for progress bars).
     """
     engine = Engine(record=record, record_depth=record_depth, paths=paths, on_leaf=on_leaf)
-    data = np.array(x, dtype=np.float64, copy=True)  # ours to overwrite, as in-place layers will
+    data = _own(x)  # ours to overwrite, as in-place layers will
     engine.execution.output = engine.forward(unwrap(model), data, "")
     return engine.execution
+
+
+def _own(x: Any) -> Any:
+    """A float64 copy of the input; a table (a list) copied element by element, integer tensors (the
+    LongTensor of indices nn.Index or nn.OneHot take, a ByteTensor mask) keeping their type."""
+    if isinstance(x, (list, tuple)):
+        return [_own(v) for v in x]
+    a = np.asarray(x)
+    return np.array(a, dtype=a.dtype if a.dtype.kind in "iub" else np.float64, copy=True)

@@ -26,7 +26,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -179,10 +179,28 @@ def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarr
             report.stages.append(StageDiff(path, module, execution.outputs[path].shape, math.inf, math.inf,
                                            False, f"not reached: {error}"))
             break
-    if output is not None:
-        report.output = _diff("output", "", output, _tensor_output(execution), rtol)
+    if output is not None and (isinstance(output, list) or isinstance(execution.output, list)):
+        report.output = _diff_table(output, execution.output, rtol)
+    elif output is not None:
+        report.output = _diff("output", "", output, execution.output, rtol)
         report.top1 = _top1(output, execution.output)
     return report
+
+
+def _diff_table(candidate: Any, reference: Any, rtol: float) -> StageDiff:
+    """A table output: the same number of tensors, each of the reference's shape; the worst of them."""
+    got, want = flat_table(candidate), flat_table(reference)
+    if len(got) != len(want):
+        return StageDiff("output", "", (), math.inf, math.inf, False,
+                         f"{len(got)} tensors where the reference's table has {len(want)}")
+    diffs = [_diff("output", "", g, w, rtol) for g, w in zip(got, want)]
+    for d, g, w in zip(diffs, got, want):
+        if np.shape(g) != np.shape(w):  # a table element of another shape is wrong even with equal values
+            d.max_abs = d.max_rel = math.inf
+            d.ok, d.note = False, f"shape {np.shape(g)} where the reference has {np.shape(w)}"
+    worst = max(diffs, key=lambda d: d.max_rel, default=StageDiff("output", "", (), 0.0, 0.0, True))
+    note = "; ".join(n for n in (f"table of {len(want)} tensors", worst.note) if n)
+    return StageDiff("output", "", worst.shape, worst.max_abs, worst.max_rel, worst.max_rel <= rtol, note)
 
 
 def compare_with_torch7(output: np.ndarray | None,
@@ -204,9 +222,14 @@ def compare_with_torch7(output: np.ndarray | None,
         if got is None:
             report.skipped.append(f"{path}: {how or 'no corresponding output to compare'}")
             continue
+        what = "first sample" if got.ndim == expected.ndim and got.ndim else "whole stage"
+        if got.ndim == 1 and expected.shape == (1,) and got.shape[0] > 1:  # dumps of t7convert <= 0.2 kept
+            got, what = got[:1], "first element only (this dump stores no more of a 1-D stage)"  # one element
         report.stages.append(_diff(path, execution.label(path), got, expected, rtol,
-                                   "; ".join(n for n in ("first sample", how) if n)))
-    if output is not None:
+                                   "; ".join(n for n in (what, how) if n)))
+    if output is not None and (isinstance(output, list) or isinstance(torch7.output, list)):
+        report.output = _diff_table(output, torch7.output, rtol)
+    elif output is not None:
         report.output = _diff("output", "", output, torch7.output, rtol)
         report.top1 = _top1(output, torch7.output)
     return report
@@ -255,20 +278,14 @@ def check_finite_reference(execution: Execution, model: Any) -> None:
             return
 
 
-def _tensor_output(execution: Execution) -> np.ndarray:
-    if not isinstance(execution.output, np.ndarray):
-        raise T7ConvertError("the model's output is a table of tensors; parity compares tensor outputs")
-    return execution.output
-
-
 # --- Torch7 reference files ----------------------------------------------------------------------
 @dataclass
 class Torch7Outputs:
     """What ``dump_reference.lua`` writes: the input, the output and the top-level stages."""
 
     source: str
-    input: np.ndarray
-    output: np.ndarray
+    input: Any                # a tensor, or a list of them (a model taking a table)
+    output: Any
     stages: list[Any]
 
 
@@ -282,6 +299,9 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
     tensors = {}
     for key in ("input", "output"):
         value = get(key)
+        if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+            tensors[key] = list(value)  # a model taking or returning a Lua table
+            continue
         if not isinstance(value, np.ndarray) or value.size == 0:
             raise T7ConvertError(f"{path}: no {key} tensor (expected a table {{input=, output=, stages=}})")
         tensors[key] = value
@@ -302,9 +322,65 @@ def model_in(root: Any) -> T7Object:
     return find_model(root)[0]
 
 
-def random_input(shape: Sequence[int], batch: int, seed: int) -> np.ndarray:
-    """A seeded standard-normal float32 batch (the scale of normalized images)."""
-    return np.random.default_rng(seed).standard_normal((batch, *shape), dtype=np.float32)
+def random_input(shape: Any, batch: int, seed: int) -> Any:
+    """A seeded standard-normal float32 batch (the scale of normalized images).
+
+    ``shape`` is a sample's shape, or an input spec of a model that takes a Lua table (see
+    :func:`t7convert.conversion.registry.expects_input`): a list of specs is a table (a Python list),
+    a dict ``{shape, dtype?, low?, high?, batch?}`` a tensor drawn as it says (integers uniform in
+    ``[low, high]``; ``batch`` false: no batch dimension in front).
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(shape, (list, dict)):
+        return _draw(shape, batch, rng)
+    return rng.standard_normal((batch, *shape), dtype=np.float32)
+
+
+def _draw(spec: Any, batch: int, rng: np.random.Generator) -> Any:
+    if isinstance(spec, list):
+        return [_draw(s, batch, rng) for s in spec]
+    if not isinstance(spec, dict):
+        return rng.standard_normal((batch, *spec), dtype=np.float32)
+    shape = tuple(int(d) for d in spec["shape"])
+    full = (batch, *shape) if spec.get("batch", True) else shape
+    dtype = spec.get("dtype", "float32")
+    if dtype == "float32":
+        return rng.standard_normal(full, dtype=np.float32)
+    return rng.integers(int(spec["low"]), int(spec["high"]) + 1, size=full).astype(dtype)
+
+
+def describe_input(x: Any) -> str:
+    """``2x3x5``, or ``{2x5, 2x3}`` for a table, for messages."""
+    if isinstance(x, (list, tuple)):
+        return "{" + ", ".join(describe_input(v) for v in x) + "}"
+    return "x".join(map(str, np.shape(x))) or "scalar"
+
+
+def describe_spec(spec: Any) -> str:
+    """A sample's shape (``3x224x224``) or a table input spec (``{5, 3}``) for the summary."""
+    if isinstance(spec, list):
+        return "{" + ", ".join(describe_spec(s) for s in spec) + "}"
+    if isinstance(spec, dict):
+        return describe_spec(tuple(spec["shape"])) + (f" {spec['dtype']}" if "dtype" in spec else "")
+    return "x".join(map(str, spec)) or "scalar"
+
+
+def flat_table(value: Any) -> list:
+    """The tensors of a (nested) Lua table in order, as FlattenTable lists them; a tensor is itself."""
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in flat_table(v)]
+    return [value]
+
+
+def as_float32(x: Any) -> Any:
+    """A float32 copy of an input tensor, or of each tensor of a table of inputs."""
+    if isinstance(x, (list, tuple)):
+        return [as_float32(v) for v in x]
+    return np.asarray(x, dtype=np.float32)
+
+
+#: the input's shape for messages (``3x224x224``, ``{3, 3x24}``); the name the graph code uses
+shape_text = describe_input
 
 
 # --- running the converted module ----------------------------------------------------------------
@@ -319,7 +395,7 @@ class Observation:
     observed: list[str] = field(default_factory=list)  # every path a hook was put on
 
 
-def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
+def observe(module: "torch.nn.Module", x: Any, *, device: str = "cpu",
             stage_list: Iterable[tuple[str, Any]] | None = None) -> Observation:
     """Run ``module`` on ``x`` with forward hooks on its Torch7-path stages; outputs copied as produced.
 
@@ -345,12 +421,20 @@ def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
     watched = [(path, sub) for path, sub in stage_list if path]
     handles = [sub.register_forward_hook(hook_for(path)) for path, sub in watched]
     start = time.perf_counter()
+    def tensors(v: Any) -> Any:  # a table input is a Python list; integer tensors keep their type
+        if isinstance(v, (list, tuple)):
+            return [tensors(e) for e in v]
+        t = torch.from_numpy(np.ascontiguousarray(v)).to(device=device)
+        return t.to(dtype) if t.is_floating_point() else t
+
     try:
         with torch.no_grad():
-            y = module(torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=dtype))
-        if not isinstance(y, torch.Tensor):
-            raise TypeError(f"the module returned {type(y).__name__}, not a tensor")
-        output: np.ndarray | None = y.detach().to("cpu", torch.float64).numpy()
+            y = module(tensors(x))
+        outs = flat_table(y)
+        if not all(isinstance(t, torch.Tensor) for t in outs):
+            raise TypeError(f"the module returned {type(y).__name__}, not a tensor or a table of tensors")
+        arrays = [t.detach().to("cpu", torch.float64).numpy() for t in outs]
+        output: Any = arrays if isinstance(y, (list, tuple)) else arrays[0]
         error = None
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         output, error = None, f"the converted model failed to run: {str(e).splitlines()[0][:300]}"
@@ -360,7 +444,7 @@ def observe(module: "torch.nn.Module", x: np.ndarray, *, device: str = "cpu",
     return Observation(output, captured, time.perf_counter() - start, error, [p for p, _ in watched])
 
 
-def verify(module: "torch.nn.Module", t7_model: Any, x: np.ndarray, *, rtol: float = DEFAULT_RTOL,
+def verify(module: "torch.nn.Module", t7_model: Any, x: Any, *, rtol: float = DEFAULT_RTOL,
            device: str = "cpu", progress: Callable[[int, int], None] | None = None) -> ParityReport:
     """Compare a converted module with the reference execution of the Torch7 model it came from.
 

@@ -43,8 +43,7 @@ def build_graph_module(dag: dict[str, Any]) -> fx.GraphModule:
         if entry["op"] == TABLE_OP:
             values[name] = graph.call_function(make_table, args)
             continue
-        module = build(Node(entry["op"], dict(entry.get("attrs", {})), source=entry.get("source", "")),
-                       f"graph.nodes[{i}]")
+        module = build(Node.from_spec(entry), f"graph.nodes[{i}]")  # children: a container kept whole
         modules[name] = module
         values[name] = graph.call_module(name, args)
     graph.output(value(dag["output"]))

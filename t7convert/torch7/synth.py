@@ -56,7 +56,9 @@ ARCHS: dict[str, Arch] = {
     "resnext_tiny": Arch("imagenet", "resnext", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16, cardinality=32,
                          base_width=4, nested=True, description="ResNeXt 32x1d, ImageNet trunk, widths / 4, 1 block per stage"),
     "resnext_tiny_b": Arch("imagenet", "resnext", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16, cardinality=4,
-                           base_width=16, form="B", description="the same trunk with ResNeXt form B branches"),
+                           base_width=16, form="B",
+                           description="ResNeXt 4x4d with form B branches (split, transform, join), ImageNet trunk, "
+                                       "widths / 4, 1 block per stage"),
     "resnet_tiny": Arch("imagenet", "basic", (1, 1, 1, 1), (16, 32, 64, 128), stem_width=16,
                         description="basic-block ResNet, ImageNet trunk, widths / 4"),
     "resnext_cifar_tiny": Arch("cifar", "resnext", (1, 1, 1), (16, 32, 64), stem_width=16, cardinality=4,
@@ -238,10 +240,17 @@ def synthesize(name: str | Arch, *, seed: int = 0) -> T7Object:
     return root
 
 
-def synthesize_file(name: str | Arch, path: str, *, seed: int = 0) -> int:
-    """Write a synthesized checkpoint; returns its parameter count."""
+def synthesize_file(name: str | Arch, path: str, *, seed: int = 0, nested: bool | None = None) -> int:
+    """Write a synthesized checkpoint; returns its parameter count. ``nested`` overrides the layout of
+    a ResNeXt branch: the released files wrap its first six layers in an inner Sequential (True), the
+    ResNeXt code as published builds it flat (False); None keeps the architecture's own."""
+    import dataclasses
+
     from t7convert.torch7.parameters import parameter_count
 
-    root = synthesize(name, seed=seed)
+    arch = ARCHS[name] if isinstance(name, str) else name
+    if nested is not None:
+        arch = dataclasses.replace(arch, nested=nested)
+    root = synthesize(arch, seed=seed)
     write(path, root)
     return parameter_count(root)

@@ -28,10 +28,11 @@ class LayerCase:
 
     id: str
     build: Callable[[], T7Object]
-    input: tuple[int, ...] | list[tuple[int, ...]]
+    input: tuple[int, ...] | list | dict  # a shape; a (nested) table of specs; {shape, dtype, low, high}
     classes: tuple[str, ...] = field(default=())
     tol: float = 1e-5
     positive: bool = False   # inputs drawn in (0.1, 2) for layers defined there (Log, Sqrt)
+    indices: int = 0         # the (first) input is token indices in 1..indices (OneHot, LookupTable)
 
 
 def all_cases() -> list[LayerCase]:

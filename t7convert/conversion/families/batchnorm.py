@@ -17,9 +17,21 @@ from t7convert.torch7.format import T7Object
 
 _SPATIAL = ("nn.SpatialBatchNormalization", "cudnn.SpatialBatchNormalization", "fbnn.SpatialBatchNormalization")
 _PLAIN = ("nn.BatchNormalization", "cudnn.BatchNormalization", "fbnn.BatchNormalization")
+_VOLUMETRIC = ("nn.VolumetricBatchNormalization", "cudnn.VolumetricBatchNormalization")
 
 
-@converts(*_SPATIAL, *_PLAIN)
+def _n_dim(m: T7Object) -> int:
+    """``BN.nDim``: the batched input rank each class expects (BatchNormalization.lua and its subclasses)."""
+    return 5 if m.class_name in _VOLUMETRIC else 4 if m.class_name in _SPATIAL else 2
+
+
+def _unbatched(m: T7Object) -> bool:
+    """nn's classes take one sample (rank nDim - 1) in evaluate mode (``makeBatch``, the output keeping a
+    batch of one); cudnn's and fbnn's assert ``input:dim() == nDim``."""
+    return m.class_name.startswith("nn.")
+
+
+@converts(*_SPATIAL, *_PLAIN, *_VOLUMETRIC)
 def batch_normalization(m: T7Object, ctx) -> Node:
     eps = float(number(m, ctx, "eps", default=1e-5))
     mean = tensor(m, ctx, "running_mean")
@@ -42,17 +54,22 @@ def batch_normalization(m: T7Object, ctx) -> Node:
     if affine:
         tensors.update(weight=weight, bias=bias)
     return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine,
-                              "spatial": m.class_name in _SPATIAL}, tensors)
+                              "spatial": m.class_name in _SPATIAL, "n_dim": _n_dim(m),
+                              "unbatched": _unbatched(m)}, tensors)
 
 
 @expects_input("BatchNorm")
-def _bn_input(attrs: dict) -> tuple[int, ...] | int:
-    """Spatial BN takes images of its planes; plain BN a feature vector."""
+def _bn_input(attrs: dict) -> tuple[int, ...] | int | None:
+    """Spatial BN takes images of its planes; plain BN a feature vector; volumetric BN cannot tell its
+    volumes' size."""
+    if attrs.get("n_dim") == 5:
+        return None
     return int(attrs["num_features"]) if attrs["spatial"] else (int(attrs["num_features"]),)
 
 
 @describes("nn.BatchNormalization", "nn.SpatialBatchNormalization", "cudnn.BatchNormalization",
-           "cudnn.SpatialBatchNormalization", "fbnn.BatchNormalization", "fbnn.SpatialBatchNormalization")
+           "cudnn.SpatialBatchNormalization", "fbnn.BatchNormalization", "fbnn.SpatialBatchNormalization",
+           *_VOLUMETRIC)
 def _describe(m: T7Object) -> str:
     """``nn.SpatialBatchNormalization (4D) (64)``, with eps when not the default and no affine."""
     g = m.get
@@ -60,4 +77,4 @@ def _describe(m: T7Object) -> str:
     n = rm.size if isinstance(rm, np.ndarray) else "?"
     extra = "" if g("eps") in (None, 1e-5) else f", eps={g('eps')}"
     extra += "" if g("weight") is not None else ", no affine"
-    return f"{m.class_name} ({'4D' if 'Spatial' in m.class_name else '2D'}) ({n}{extra})"
+    return f"{m.class_name} ({_n_dim(m)}D) ({n}{extra})"

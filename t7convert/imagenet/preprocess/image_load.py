@@ -34,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from t7convert.common.errors import T7ConvertError
 
-__all__ = ["load_image", "ImageLoadError"]
+__all__ = ["load_image", "load_samples", "rgb_from_samples", "ImageLoadError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -60,6 +60,16 @@ def load_image(path: PathLike) -> torch.Tensor:
     Raises :class:`ImageLoadError` (a :class:`t7convert.T7ConvertError`) naming the file when it
     cannot be read or decoded, or is a kind Torch7 refused.
     """
+    samples, max_value = load_samples(path)
+    return _to_float_rgb(samples, max_value)
+
+
+def load_samples(path: PathLike) -> tuple[np.ndarray, int]:
+    """The decoded integer samples (``H x W`` or ``H x W x C``) and their maximum, before Torch7's
+    scaling to [0, 1] (:func:`rgb_from_samples`): what a DataLoader worker hands to the device.
+
+    Raises :class:`ImageLoadError` as :func:`load_image` does.
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -84,18 +94,22 @@ def load_image(path: PathLike) -> torch.Tensor:
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError, struct.error,
             Image.DecompressionBombError) as e:
         raise ImageLoadError(path, f"cannot decode: {e}") from None
-
-    return _to_float_rgb(samples, max_value)
+    return samples, max_value
 
 
 def _to_float_rgb(samples: np.ndarray, max_value: int) -> torch.Tensor:
     """``img:mul(1/MAXVAL)`` then ``todepth(img, 3)`` from HxW or HxWxC integer samples."""
     if samples.ndim == 2:
         samples = samples[:, :, None]
-    hwc = torch.from_numpy(np.ascontiguousarray(samples).astype(np.float32, copy=False))
-    chw = hwc.permute(2, 0, 1)
+    return rgb_from_samples(torch.from_numpy(np.ascontiguousarray(samples).astype(np.float32, copy=False)),
+                            max_value)
+
+
+def rgb_from_samples(hwc: torch.Tensor, max_value: int) -> torch.Tensor:
+    """``3 x H x W`` float32 from ``H x W x C`` samples (any dtype, any device), as ``image.load`` scales."""
+    chw = hwc.to(torch.float32).permute(2, 0, 1)
     # Torch7 multiplies by the float32 reciprocal rather than dividing: the last bit agrees this way.
-    chw = chw * torch.tensor(1.0 / max_value, dtype=torch.float32)
+    chw = chw * torch.tensor(1.0 / max_value, dtype=torch.float32, device=chw.device)
     if chw.shape[0] == 1:
         chw = chw.expand(3, -1, -1)
     elif chw.shape[0] == 4:

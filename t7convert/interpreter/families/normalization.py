@@ -1,4 +1,4 @@
-"""Batch normalization in evaluate mode (nn and cudnn, plain and spatial).
+"""Batch normalization in evaluate mode (nn and cudnn, plain, spatial and volumetric: ``BN.nDim`` 2, 4, 5).
 
 THNN's ``BatchNormalization_updateOutput`` with ``train`` false computes, per feature f,
 ``(x - running_mean[f]) * invstd * weight[f] + bias[f]`` with ``invstd = 1 / sqrt(running_var[f] + eps)``;
@@ -24,7 +24,8 @@ from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
 
 _DIMS = {"nn.BatchNormalization": 2, "cudnn.BatchNormalization": 2,
-         "nn.SpatialBatchNormalization": 4, "cudnn.SpatialBatchNormalization": 4}
+         "nn.SpatialBatchNormalization": 4, "cudnn.SpatialBatchNormalization": 4,
+         "nn.VolumetricBatchNormalization": 5, "cudnn.VolumetricBatchNormalization": 5}
 
 
 def running_var(m: T7Object, eps: float, where: str) -> np.ndarray:

@@ -125,7 +125,11 @@ def _pool(m: T7Object, x, call: Call, *, kind: str, cudnn: bool) -> np.ndarray:
 
 @layer("nn.SpatialMaxPooling")
 def spatial_max_pooling(m: T7Object, x, call: Call) -> np.ndarray:
-    return _pool(m, x, call, kind="max", cudnn=False)
+    out = _pool(m, x, call, kind="max", cudnn=False)
+    # what an nn.SpatialMaxUnpooling holding this module reads after this forward (its indices and
+    # input size come from this input; see pooling_more)
+    call.engine.module_state[id(m)] = {"input": x.copy()}
+    return out
 
 
 @layer("cudnn.SpatialMaxPooling")

@@ -57,6 +57,17 @@ def storage_class(dtype: np.dtype) -> str:
 # Classes whose serialized form is not "a table of fields" and that this reader does not understand.
 #: classes whose Lua ``write`` writes this many objects before the fields table (and ``read`` reads them)
 HEADER_OBJECTS = {"nn.GPU": 1}
+#: ... from this version on: cunn's DataParallelTable:__write (version 2 and later) writes its
+#: gpuAssignments, then its fields; its __read reads the fields alone below version 2
+_HEADER_FROM_VERSION = {"nn.DataParallelTable": (2, 1)}
+
+
+def header_objects(class_name: str, version: int | None) -> int:
+    """How many objects the class's own ``write`` puts before the fields table (0 for most classes)."""
+    since = _HEADER_FROM_VERSION.get(class_name)
+    if since is not None:
+        return since[1] if (version or 0) >= since[0] else 0
+    return HEADER_OBJECTS.get(class_name, 0)
 
 OPAQUE_CLASSES = {
     "torch.Generator": "a random generator's raw machine-dependent state",

@@ -94,8 +94,7 @@ class T7Document:
 def sniff_foreign(head: bytes) -> str | None:
     """Name the format of a file that is not Torch7 serialization, from its first bytes."""
     if head.startswith(b"PK\x03\x04"):
-        return ("a PyTorch checkpoint (a zip archive as torch.save writes), not a Torch7 file: "
-                "load it with torch.load(path, weights_only=True)")
+        return _zip_kind(head)
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return ("a Python pickle (the legacy PyTorch checkpoint format), not a Torch7 file: "
                 "load it with torch.load(path, weights_only=True)")
@@ -107,9 +106,36 @@ def sniff_foreign(head: bytes) -> str | None:
         return "a NumPy .npy file, not a Torch7 serialization"
     if head.startswith(b"\x1bLJ") or head.startswith(b"\x1bLua"):
         return "a compiled Lua chunk, not a Torch7 serialization (and t7convert never runs Lua code)"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "a PNG image, not a Torch7 file"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "a JPEG image, not a Torch7 file"
+    if _looks_like_onnx(head):
+        return "an ONNX model (protobuf), not a Torch7 file: open it with onnx.load or onnxruntime"
     if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
         return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     return None
+
+
+def _zip_kind(head: bytes) -> str:
+    """A zip's first entry (its name starts at byte 30 of the local header) tells torch.save's archives
+    (``archive/data.pkl``, ``NAME/version``...) from NumPy's .npz and other zips."""
+    n = int.from_bytes(head[26:28], "little")
+    name = head[30:30 + n]
+    if name.endswith(b".npy"):
+        return "a NumPy .npz archive, not a Torch7 file: load it with numpy.load"
+    if len(name) == n and b"/" not in name:
+        return "a zip archive, not a Torch7 file (torch.save's archives hold a folder; this one does not)"
+    return ("a PyTorch checkpoint (a zip archive as torch.save writes), not a Torch7 file: "
+            "load it with torch.load(path, weights_only=True)")
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    """An ONNX ModelProto starts with field 1 (ir_version, a small varint: 08 0N), then another field
+    of the model (producer_name 0x12, producer_version 0x1a, domain 0x22, model_version 0x28,
+    doc_string 0x32, graph 0x3a, opset_import 0x42)."""
+    return (len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 20
+            and head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42))
 
 
 def _looks_like_torch7(head: bytes) -> bool:
@@ -398,7 +424,7 @@ class _Reader:
 
     def _object_fields(self, obj: T7Object) -> Generator:
         header = []
-        for _ in range(C.HEADER_OBJECTS.get(obj.class_name, 0)):
+        for _ in range(C.header_objects(obj.class_name, obj.version)):
             header.append((yield ""))
         obj.header = tuple(header)
         fields = yield ""
@@ -553,16 +579,26 @@ def read_document(path: str | os.PathLike, *, long_size: int | None = None, enco
             progress[ls] = reader.s.pos  # how far it read, not where the failing object starts
             if not reader.doc.tensors and not reader.doc.storages and not _saw_long(reader):
                 break  # nothing long-sized was read: 4-byte longs cannot explain the failure
-    if len(errors) == 1:
-        raise next(iter(errors.values()))
-    # Neither long size fits: report the reading that got further (a damaged 4-byte-long file fails
-    # early when read with 8-byte longs), and say what the other one met.
-    best = 4 if progress[4] > progress[8] else 8
-    other = errors[12 - best]
-    e = errors[best]
-    e.args = (f"{e.args[0]} (reading it with {best}-byte longs; with {12 - best}-byte longs it fails at byte "
-              f"{other.offset}: {other.reason})",)
+    if long_size:
+        raise _with_other_long_size(errors[long_size], data, path, size, max_depth, 12 - long_size)
+    if len(errors) == 1 or progress[8] >= progress[4]:
+        raise errors[8]  # the other reading says nothing the user needs
+    # A damaged file written with 4-byte longs fails early when read with 8-byte longs: the 4-byte
+    # reading got further, so its error (offset, object path) is the one that locates the damage.
+    e = errors[4]
+    e.args = (f"{e.args[0]} (read with 4-byte longs)",)
     raise e
+
+
+def _with_other_long_size(e: T7FormatError, data: Any, path: str, size: int, max_depth: int,
+                          other: int) -> T7FormatError:
+    """The error of a reading with the long size the caller chose, saying so when the other one parses."""
+    try:
+        _Reader(BinaryStream(data, other), path, size, max_depth).run()
+    except T7FormatError:
+        return e
+    e.args = (f"{e.args[0]} (it reads with long_size={other})",)
+    return e
 
 
 def _saw_long(reader: _Reader) -> bool:
@@ -571,5 +607,10 @@ def _saw_long(reader: _Reader) -> bool:
 
 
 def read(path: str | os.PathLike, **options: Any) -> Any:
-    """Read a ``.t7`` file into Python values (see :mod:`t7convert.format.values`); tensors are numpy arrays."""
+    """Read a ``.t7`` file into Python values (see :mod:`t7convert.torch7.format.values`); tensors are numpy arrays.
+
+    Lua tables keyed 1..n read as Python lists, indexed from 0: Torch7's ``model.modules[2]`` is
+    ``model.modules[1]`` here. t7convert's messages write paths as Torch7 does, 1-based
+    (``modules[2].modules[1]``); :meth:`T7Object.at` follows such a path:
+    ``read(p).at("modules[2].modules[1]")``."""
     return read_document(path, **options).root

@@ -56,7 +56,7 @@ class BinaryStream:
         if n < 0:
             raise StreamError(f"negative length {n} for {what}", self.pos)
         if n > self.end - self.pos:
-            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left in the file", self.pos)
+            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left", self.pos)
         start = self.pos
         self.pos += n
         return start
@@ -107,8 +107,8 @@ class BinaryStream:
         if n < 0:
             raise StreamError(f"negative size {n} for {what}", self.pos)
         if n > (self.end - self.pos) // itemsize:
-            raise StreamError(f"truncated: {what} of {n} elements needs {n * itemsize} bytes, "
-                              f"{self.end - self.pos} left in the file", self.pos)
+            raise StreamError(f"truncated: {what} needs {n * itemsize} bytes, {self.end - self.pos} left",
+                              self.pos)
         return self._need(n * itemsize, what)
 
 
@@ -188,7 +188,7 @@ class AsciiStream:
         if n < 0:
             raise StreamError(f"negative length {n} for {what}", self.pos)
         if n > self.end - self.pos:
-            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left in the file", self.pos)
+            raise StreamError(f"truncated: {what} needs {n} bytes, {self.end - self.pos} left", self.pos)
         start = self.pos
         self.pos += n
         if n:

@@ -8,6 +8,7 @@ bytecode is kept as opaque bytes and never executed.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -61,6 +62,43 @@ def lua_sequence(table: dict) -> list:
     while len(out) + 1 in numbered:
         out.append(numbered[len(out) + 1])
     return out
+
+
+_STEP = re.compile(r"""\.?([A-Za-z_][A-Za-z_0-9]*)|\[\s*(-?\d+)\s*\]|\[\s*(["'])(.*?)\3\s*\]""")
+
+
+def at_path(value: Any, path: str) -> Any:
+    """Follow a Torch7 path (``modules[2].weight``, ``[1]``, ``["key"]``) from ``value``.
+
+    ``[n]`` is Lua's 1-based index: item n-1 of a list (the reader reads tables keyed 1..n as 0-based
+    Python lists), key n of a table. A name is a field of a module or a string key of a table.
+    Raises KeyError naming the part of the path that was found and what it is."""
+    pos, done = 0, ""
+    path = path.strip()
+    while pos < len(path):
+        m = _STEP.match(path, pos)
+        if m is None or (m.group(1) and pos and path[pos] != "."):
+            raise KeyError(f"{path!r} is not a Torch7 path (expected .name or [n] at {path[pos:]!r})")
+        name, number, string = m.group(1), m.group(2), m.group(4)
+        key: Any = name if name is not None else (int(number) if number is not None else string)
+        value = _step(value, key, done or "<root>")
+        done += path[pos:m.end()]
+        pos = m.end()
+    return value
+
+
+def _step(value: Any, key: Any, where: str) -> Any:
+    holder = value.fields if isinstance(value, T7Object) else value
+    if isinstance(holder, list) and type(key) is int:
+        if 1 <= key <= len(holder):
+            return holder[key - 1]
+        raise KeyError(f"{where} has {len(holder)} entries (1 to {len(holder)}); there is no [{key}]")
+    if isinstance(holder, dict) and key in holder:
+        return holder[key]
+    what = (value.class_name if isinstance(value, T7Object) else "tensor" if isinstance(value, np.ndarray)
+            else "Lua table" if isinstance(value, dict) else type(value).__name__)
+    label = f"[{key}]" if type(key) is int else key
+    raise KeyError(f"{where} (a {what}) has no {label}")
 
 
 class T7ObjectKey:
@@ -177,6 +215,11 @@ class T7Object:
         if isinstance(mods, dict):
             return lua_sequence(mods)
         return []
+
+    def at(self, path: str) -> Any:
+        """The value at a Torch7 path, 1-based as Lua and t7convert's messages write it:
+        ``m.at("modules[2].modules[1].weight")`` is ``m.modules[1].modules[0].weight`` in Python."""
+        return at_path(self, path)
 
     @property
     def effective_version(self) -> int:

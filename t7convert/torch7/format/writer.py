@@ -174,8 +174,9 @@ class _Writer:
                     fields = dict(fields)  # an object's fields are a plain table
                 elif not isinstance(fields, (dict, list, tuple)):
                     raise T7ConvertError(f"the fields of {x.class_name} are a {type(fields).__name__}, not a table")
-                if len(x.header) != C.HEADER_OBJECTS.get(x.class_name, 0):
-                    raise T7ConvertError(f"{x.class_name} is written with {C.HEADER_OBJECTS.get(x.class_name, 0)} "
+                expected = C.header_objects(x.class_name, x.version)
+                if len(x.header) != expected:
+                    raise T7ConvertError(f"{x.class_name} is written with {expected} "
                                          f"header object(s) before its fields; it has {len(x.header)}")
                 return iter((*x.header, fields))
         elif isinstance(x, TdsHash):

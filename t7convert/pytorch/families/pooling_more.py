@@ -1,0 +1,338 @@
+"""THNN's other poolings as torch modules: dilated and volumetric max pooling (with the windows THNN
+really visits), max unpooling, fractional max pooling on the file's fixed samples, adaptive pooling
+with THNN's float32 bin edges, temporal max and dynamic k-max pooling, feature LP pooling.
+
+Max pooling is computed separably: for each axis a table of the input positions each output window
+visits (an out-of-range position points at one appended -inf slot), then ``index_select`` and a max
+per axis; the max over a product of per-axis sets is the iterated max. This reproduces THNN's output
+sizes (ceil mode included), windows that lie wholly in the padding (-inf) and its window rules, which
+PyTorch's pooling kernels do not all share.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t7convert.common.errors import T7ConvertError
+from t7convert.pytorch.families import builds
+
+
+def thnn_out(size: int, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool) -> int:
+    """THNN's output length: ``floor_or_ceil((size - (dil*(k-1)+1) + 2p) / d) + 1``, one fewer when
+    there is padding and the last window would start at or beyond ``size + p``."""
+    span = size - (dil * (k - 1) + 1) + 2 * p
+    out = (-(-span // d) if ceil else span // d) + 1
+    if padded and (out - 1) * d >= size + p:
+        out -= 1
+    return out
+
+
+def tap_table(size: int, k: int, d: int, p: int, dil: int, out: int, rule: str) -> torch.Tensor:
+    """(out, k) input positions window ``o`` visits along one axis; ``size`` marks no position.
+
+    ``rule`` "spatial" (SpatialDilatedMaxPooling.c): the dilated taps of ``[o*d - p, ...)`` that fall
+    inside the input. "volumetric" (VolumetricDilatedMaxPooling.c): a window starting at ``s < 0``
+    keeps only ``k + s`` taps from the first dilated position >= 0 (fewer than the inside taps when
+    dilation > 1 and -s > 1).
+    """
+    table = np.full((out, k), size, np.int64)
+    for o in range(out):
+        s = o * d - p
+        start = s
+        while start < 0:
+            start += dil
+        if rule == "spatial":
+            end = min(s + (k - 1) * dil + 1, size)
+            pos = list(range(start, end, dil))
+        else:
+            pos = [q for q in (start + z * dil for z in range(min(k, k + s))) if q < size]
+        table[o, : len(pos)] = pos
+    return torch.from_numpy(table)
+
+
+class MaxPoolTHNN(nn.Module):
+    """Max pooling over the last 2 (H, W) or 3 (T, H, W) dimensions with THNN's sizes and windows."""
+
+    def __init__(self, kernel: list[int], stride: list[int], padding: list[int], dilation: list[int],
+                 ceil_mode: bool, rule: str) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.padding, self.dilation = kernel, stride, padding, dilation
+        self.ceil_mode, self.rule = ceil_mode, rule
+
+    def geometry(self, x: torch.Tensor) -> tuple[list[int], list[torch.Tensor]]:
+        nd = len(self.kernel)
+        if x.dim() not in (nd + 1, nd + 2):
+            raise T7ConvertError(f"{nd}-D max pooling expects a {nd + 1}D or {nd + 2}D input, got {tuple(x.shape)}")
+        sizes = list(x.shape[-nd:])
+        padded = any(self.padding)
+        outs = [thnn_out(n, k, d, p, dl, self.ceil_mode, padded)
+                for n, k, d, p, dl in zip(sizes, self.kernel, self.stride, self.padding, self.dilation)]
+        if min(outs) < 1:
+            raise T7ConvertError(f"max pooling of a {'x'.join(map(str, sizes))} input gives an empty output")
+        tables = [tap_table(n, k, d, p, dl, o, self.rule).to(x.device)
+                  for n, k, d, p, dl, o in zip(sizes, self.kernel, self.stride, self.padding, self.dilation, outs)]
+        return outs, tables
+
+    def forward(self, x):
+        outs, tables = self.geometry(x)
+        nd = len(self.kernel)
+        y = F.pad(x, (0, 1) * nd, value=-math.inf)
+        for i, (o, t) in enumerate(zip(outs, tables)):
+            dim = x.dim() - nd + i
+            y = y.index_select(dim, t.reshape(-1)).unflatten(dim, (o, t.shape[1])).amax(dim + 1)
+        return y
+
+    def argmax(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(max, flat position in the input plane of the first maximum in THNN's scan order)."""
+        outs, tables = self.geometry(x)
+        nd, base = len(self.kernel), x.dim() - len(self.kernel)
+        y = F.pad(x, (0, 1) * nd, value=-math.inf)
+        for i, (o, t) in enumerate(zip(outs, tables)):
+            y = y.index_select(base + 2 * i, t.reshape(-1)).unflatten(base + 2 * i, (o, t.shape[1]))
+        order = list(range(base)) + [base + 2 * i for i in range(nd)] + [base + 2 * i + 1 for i in range(nd)]
+        windows = y.permute(order).flatten(-nd)
+        best, arg = windows.max(-1)  # the first maximum: THNN's strict `>` in scan order
+        flat = torch.zeros_like(arg)
+        sizes = list(x.shape[-nd:])
+        rest = arg
+        for i in reversed(range(nd)):
+            k = tables[i].shape[1]
+            tap, rest = rest % k, rest // k
+            window = torch.arange(outs[i], device=x.device).view([outs[i] if j == i else 1 for j in range(nd)])
+            flat = flat + tables[i][window, tap] * math.prod(sizes[i + 1:])
+        return best, flat
+
+    def extra_repr(self) -> str:
+        return (f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class AvgPool3d(nn.Module):
+    """``nn.VolumetricAveragePooling``: THNN is called with padding 0, floor mode and the padding
+    counted, so it is PyTorch's plain ``avg_pool3d`` over whole windows."""
+
+    def __init__(self, kernel: list[int], stride: list[int]) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x):
+        if x.dim() not in (4, 5) or any(n < k for n, k in zip(x.shape[-3:], self.kernel)):
+            raise T7ConvertError(f"nn.VolumetricAveragePooling{tuple(self.kernel)} expects a 4D or 5D input at least "
+                                 f"as large as its kernel, got {tuple(x.shape)}")
+        return F.avg_pool3d(x, self.kernel, self.stride)
+
+
+class MaxUnpoolTHNN(nn.Module):
+    """``nn.SpatialMaxUnpooling`` / ``nn.VolumetricMaxUnpooling``: scatters its input to where the maxima
+    of its pooling module were, in an output of that pooling's input size, zeros elsewhere.
+
+    Torch7's unpooling reads the ``indices`` and input size its pooling module (a shared reference)
+    left from the same forward; here the graph gives this module the pooling's input as a second
+    argument and the maxima are located again, as THNN does (first maximum in scan order).
+    """
+
+    def __init__(self, kernel: list[int], stride: list[int], padding: list[int], ceil_mode: bool) -> None:
+        super().__init__()
+        nd = len(kernel)
+        self.pool = MaxPoolTHNN(kernel, stride, padding, [1] * nd, ceil_mode, "spatial" if nd == 2 else "volumetric")
+
+    def forward(self, x, pooled_input):
+        best, flat = self.pool.argmax(pooled_input)
+        if x.shape != best.shape:
+            raise T7ConvertError(f"max unpooling: input {tuple(x.shape)} does not match its pooling's indices "
+                                 f"{tuple(best.shape)}")
+        if not best.is_meta and bool(torch.isneginf(best).any()):  # (shape-only runs cannot look)
+            raise T7ConvertError("max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
+        nd = len(self.pool.kernel)
+        sizes = pooled_input.shape[-nd:]
+        out = x.new_zeros(*x.shape[:-nd], math.prod(sizes))
+        out.scatter_(-1, flat.flatten(-nd), x.flatten(-nd))
+        return out.unflatten(-1, tuple(sizes))
+
+
+def _intervals(samples: np.ndarray, n_in: int, n_out: int, pool: int) -> np.ndarray:
+    """SpatialFractionalMaxPooling_generateIntervals in the samples' precision (THNN's ``real``): window
+    starts ``(long)((i + u) * alpha) - (long)(u * alpha)``, the last at ``n_in - pool``; (..., n_out)."""
+    real = samples.dtype.type
+    alpha = real(n_in - pool) / real(n_out - 1) if n_out > 1 else real(0)
+    i = np.arange(n_out - 1, dtype=samples.dtype)
+    u = samples[..., None]
+    starts = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    return np.concatenate([starts, np.full(samples.shape + (1,), n_in - pool, np.int64)], -1)
+
+
+class FractionalMaxPool(nn.Module):
+    """``nn.Spatial/VolumetricFractionalMaxPooling`` after ``:fixPoolingRegions()``: the pooling regions
+    come from the file's ``randomSamples`` (batch x planes x 2 or 3), which Torch7 only keeps for an
+    input of that batch and plane count (otherwise it draws new ones, and so is refused here).
+
+    Spatial input is (N, C, H, W) and samples are (W, H); volumetric input is read as (N, C, H, W, T)
+    (THNN's layout) and samples are (T, W, H). ``pool``, ``output`` and ``ratio`` follow the input's
+    last dimensions: (H, W) or (H, W, T).
+    """
+
+    def __init__(self, pool: list[int], output: list[int] | None, ratio: list[float] | None,
+                 samples: list, precision: str) -> None:
+        super().__init__()
+        self.pool, self.output, self.ratio = pool, output, ratio  # all in the input's last-dims order
+        self.samples = np.array(samples, dtype=np.float64 if precision == "float64" else np.float32)
+
+    def forward(self, x):
+        nd = len(self.pool)
+        if x.dim() not in (nd + 1, nd + 2):
+            raise T7ConvertError(f"fractional max pooling expects a {nd + 1}D or {nd + 2}D input, got {tuple(x.shape)}")
+        x4 = x if x.dim() == nd + 2 else x.unsqueeze(0)
+        n, c, sizes = x4.shape[0], x4.shape[1], list(x4.shape[2:])
+        if tuple(self.samples.shape[:2]) != (n, c):
+            raise T7ConvertError(f"the file's fixed pooling regions are for {tuple(self.samples.shape[:2])} (batch, "
+                                 f"planes); for a {n}x{c} input Torch7 draws new random ones")
+        outs = self.output or [math.floor(s * r) for s, r in zip(sizes, self.ratio)]
+        if min(outs) < 1 or any(o + p - 1 >= s for o, p, s in zip(outs, self.pool, sizes)):
+            raise T7ConvertError(f"fractional max pooling: pool {self.pool} and output {outs} do not fit {sizes}")
+        if x.is_meta:  # a shape-only run: the regions need the samples' values
+            return x.new_empty(*x.shape[:-nd], *outs)
+        # sample index of each spatial dim: spatial (H, W) <- (1, 0); volumetric (H, W, T) <- (2, 1, 0)
+        which = [1, 0] if nd == 2 else [2, 1, 0]
+        y = x4
+        for i in range(nd):
+            starts = _intervals(self.samples[:, :, which[i]], sizes[i], outs[i], self.pool[i])
+            taps = torch.from_numpy((starts[..., None] + np.arange(self.pool[i])).reshape(n, c, -1)).to(x.device)
+            dim = 2 + i
+            index = taps.view(n, c, *([1] * i), -1, *([1] * (nd - i - 1))).expand(
+                *[s if j != dim else taps.shape[-1] for j, s in enumerate(y.shape)])
+            y = torch.gather(y, dim, index).unflatten(dim, (outs[i], self.pool[i])).amax(dim + 1)
+        return y if x.dim() == nd + 2 else y[0]
+
+
+def _bins_max(n: int, o: int) -> list[tuple[int, int]]:
+    """SpatialAdaptiveMaxPooling.c: ``floor((float)i / o * n)`` to ``ceil((float)(i+1) / o * n)``, in float32."""
+    f = np.float32
+    return [(math.floor(f(i) / f(o) * f(n)), math.ceil(f(i + 1) / f(o) * f(n))) for i in range(o)]
+
+
+def _bins_avg(n: int, o: int) -> list[tuple[int, int]]:
+    """SpatialAdaptiveAveragePooling.c: ``floor((float)(i*n) / o)`` to ``ceil((float)((i+1)*n) / o)``."""
+    f = np.float32
+    return [(math.floor(f(i * n) / f(o)), math.ceil(f((i + 1) * n) / f(o))) for i in range(o)]
+
+
+class AdaptivePool2d(nn.Module):
+    """``nn.SpatialAdaptiveMax/AveragePooling(W, H)`` with THNN's float32 bin edges (which can differ
+    from PyTorch's integer ones by one), computed per axis: max is separable, and so is the average
+    ``sum / kW / kH``."""
+
+    def __init__(self, kind: str, size: list[int]) -> None:
+        super().__init__()
+        self.kind, self.size = kind, size  # size: [H, W]
+
+    def forward(self, x):
+        if x.dim() not in (3, 4):
+            raise T7ConvertError(f"adaptive pooling expects a 3D or 4D input, got {tuple(x.shape)}")
+        bins = _bins_max if self.kind == "max" else _bins_avg
+        y = x
+        for dim, o in ((-2, self.size[0]), (-1, self.size[1])):
+            parts = []
+            for s, e in bins(y.shape[dim], o):
+                window = y.narrow(dim, s, e - s)
+                parts.append(window.amax(dim) if self.kind == "max" else window.sum(dim) / (e - s))
+            y = torch.stack(parts, dim)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.kind}, size={self.size}"
+
+
+class TemporalMaxPool(nn.Module):
+    """``nn.TemporalMaxPooling(kW, dW)``: max over windows of time of (T, F) or (N, T, F) input."""
+
+    def __init__(self, kernel: int, stride: int) -> None:
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+
+    def forward(self, x):
+        if x.dim() not in (2, 3) or x.shape[-2] < self.kernel:
+            raise T7ConvertError(f"nn.TemporalMaxPooling({self.kernel}) expects (T, F) or (N, T, F) with T >= "
+                                 f"{self.kernel}, got {tuple(x.shape)}")
+        return x.unfold(-2, self.kernel, self.stride).amax(-1)
+
+
+class DynamicKMaxPool(nn.Module):
+    """``nn.TemporalDynamicKMaxPooling(minK, factor)``: the k = max(minK, ceil(factor * T)) largest values
+    along time for each feature, kept in time order."""
+
+    def __init__(self, min_k: int, factor: float) -> None:
+        super().__init__()
+        self.min_k, self.factor = min_k, factor
+
+    def forward(self, x):
+        if x.dim() not in (2, 3):
+            raise T7ConvertError(f"nn.TemporalDynamicKMaxPooling expects a 2D or 3D input, got {tuple(x.shape)}")
+        dim, length = x.dim() - 2, x.shape[-2]
+        k = max(self.min_k, math.ceil(self.factor * length))
+        if length < self.min_k or k > length:
+            raise T7ConvertError(f"nn.TemporalDynamicKMaxPooling: a sequence of {length} is too short for k = {k}")
+        idx = torch.topk(x, k, dim=dim, largest=True, sorted=True).indices.sort(dim).values
+        return torch.gather(x, dim, idx)
+
+
+class FeatureLPPool(nn.Module):
+    """``nn.FeatureLPPooling(width, stride, power, batch_mode)``: ``(sum over a window of features of
+    x^p)^(1/p)``, no absolute value; the feature dimension is the first (the second in batch mode)."""
+
+    def __init__(self, width: int, stride: int, power: float, batch_mode: bool) -> None:
+        super().__init__()
+        self.width, self.stride, self.power, self.batch_mode = width, stride, power, batch_mode
+
+    def forward(self, x):
+        lo, hi = (2, 4) if self.batch_mode else (1, 3)
+        dim = 1 if self.batch_mode else 0
+        if not lo <= x.dim() <= hi or x.shape[dim] < self.width:
+            raise T7ConvertError(f"nn.FeatureLPPooling: input {tuple(x.shape)} does not fit (batch mode "
+                                 f"{self.batch_mode}, width {self.width})")
+        windows = x.unfold(dim, self.width, self.stride)
+        return windows.pow(self.power).sum(-1).pow(1.0 / self.power)
+
+
+@builds("MaxPoolTHNN")
+def build_max_pool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return MaxPoolTHNN(a["kernel"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], a["rule"])
+
+
+@builds("AvgPool3d")
+def build_avg_pool3d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return AvgPool3d(a["kernel"], a["stride"])
+
+
+@builds("MaxUnpoolTHNN")
+def build_max_unpool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return MaxUnpoolTHNN(a["kernel"], a["stride"], a["padding"], a["ceil_mode"])
+
+
+@builds("FractionalMaxPool")
+def build_fractional(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return FractionalMaxPool(a["pool"], a.get("output"), a.get("ratio"), a["samples"], a.get("precision", "float32"))
+
+
+@builds("AdaptivePool2d")
+def build_adaptive(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return AdaptivePool2d(a["kind"], a["size"])
+
+
+@builds("TemporalMaxPool")
+def build_temporal_max(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return TemporalMaxPool(a["kernel"], a["stride"])
+
+
+@builds("DynamicKMaxPool")
+def build_dynamic_k(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return DynamicKMaxPool(a["min_k"], a["factor"])
+
+
+@builds("FeatureLPPool")
+def build_feature_lp(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return FeatureLPPool(a["width"], a["stride"], a["power"], a["batch_mode"])

@@ -1,0 +1,54 @@
+"""torch-rnn's LSTM and VanillaRNN as ``torch.nn.LSTM`` / ``torch.nn.RNN`` (the exact mapping and the
+gate permutation are stated in the converter's family file), batch first: N x T x D in, the N x T x H
+hidden states out, from zero states. ``step`` runs the same on given states and returns the new ones
+(what torch-rnn's ``remember_states`` does between calls, for sampling)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from t7convert.pytorch.families import builds
+
+
+class TorchRNNLSTM(nn.LSTM):
+    """torch-rnn's ``nn.LSTM``: the hidden states of every step (its ``output``)."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[0]
+
+    def step(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        return super().forward(x, state)
+
+    def _get_name(self) -> str:
+        return "TorchRNNLSTM"
+
+
+class TorchRNNVanilla(nn.RNN):
+    """torch-rnn's ``nn.VanillaRNN``: tanh(x Wx + h Wh + b) at every step."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size, batch_first=True, nonlinearity="tanh")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[0]
+
+    def step(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        return super().forward(x, state)
+
+    def _get_name(self) -> str:
+        return "TorchRNNVanilla"
+
+
+@builds("TorchRNNLSTM")
+def build_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return TorchRNNLSTM(a["input_size"], a["hidden_size"])
+
+
+@builds("TorchRNNVanilla")
+def build_vanilla(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return TorchRNNVanilla(a["input_size"], a["hidden_size"])
