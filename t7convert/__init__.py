@@ -11,7 +11,7 @@ from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7Forma
 from t7convert.common.version import __version__
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
-__all__ = ["read", "read_document", "write", "load", "convert", "preprocess", "T7ConvertError", "T7FormatError",
+__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "T7ConvertError", "T7FormatError",
            "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
@@ -46,6 +46,13 @@ def convert(path: str, output: str | None = None, **options: _typing.Any):
     """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
     from t7convert.api import convert as _convert
     return _convert(path, output, **options)
+
+
+def sample(path: str, **options: _typing.Any):
+    """Text from a char-rnn / torch-rnn / rnn checkpoint, an iterator of strings; see
+    :func:`t7convert.api.sample`."""
+    from t7convert.api import sample as _sample
+    return _sample(path, **options)
 
 
 def __getattr__(name: str) -> _typing.Any:

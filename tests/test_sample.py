@@ -69,3 +69,12 @@ def test_a_prime_outside_the_vocabulary_and_a_non_language_model_are_refused(tmp
     other = tm.save(tmp_path, "lin", tm.sequential(tm.linear(3, 2)))
     result = CliRunner().invoke(cli, ["sample", str(other)])
     assert result.exit_code == 2 and "nothing to sample" in result.output
+
+
+def test_the_package_samples_as_the_api_does(torch7_fixtures):
+    """``t7convert.sample(...)``, the iterator of strings the README shows."""
+    import t7convert
+
+    path = torch7_fixtures / "torch7" / "graphs" / "charrnn_rnn_2x28.t7"
+    text = "".join(t7convert.sample(str(path), primetext="He ", length=200, sample=False))
+    assert text == (path.parent / "charrnn_rnn_2x28.sample.txt").read_text()
