@@ -9,7 +9,7 @@ import click
 from t7convert.cli import cli
 
 
-@cli.command("sample")
+@cli.command("sample", short_help="Text from a char-rnn, torch-rnn or rnn language model.")
 @click.argument("path", metavar="CHECKPOINT", type=click.Path(dir_okay=False))
 @click.option("--primetext", "--start-text", "primetext", default="",
               help="Text fed first (char-rnn echoes it; torch-rnn counts it in --length).")
