@@ -21,7 +21,15 @@ def _dense_block():
     return tm.sequential(first, second, M("nn.JoinTable", dimension=2))
 
 
+def _convert():
+    reshape = M("nn.Reshape", size=__import__("numpy").array([18], "int64"), nelement=18, batchMode=None)
+    return tm.sequential(tm.conv(3, 2, 3, 3, 1, 1, 1, 1),
+                         M("nn.Convert", inputShape="bchw", outputShape="bf", nInputDim=4, nOutputDim=2,
+                           inputBatchDim=1, outputBatchDim=1, modules=[reshape]))
+
+
 CASES = [
+    LayerCase("convert-bchw-bf", _convert, (2, 3, 3, 3)),
     LayerCase("shaveimage", lambda: tm.sequential(tm.conv(3, 3, 3, 3, 1, 1, 1, 1), M("nn.ShaveImage", size=2)),
               (2, 3, 9, 8)),
     LayerCase("totalvariation", lambda: tm.sequential(M("nn.TotalVariation", strength=1e-6), tm.conv(3, 2, 1, 1)),

@@ -143,13 +143,15 @@ def fractional_max(m: T7Object, ctx) -> Node:
 
 
 @expects_input("FractionalMaxPool")
-def _fractional_input(attrs: dict) -> tuple[int, ...] | int:
-    """The smallest input the fixed regions fit when the samples are for one sample (a batch of one),
-    else their plane count."""
+def _fractional_input(attrs: dict) -> tuple[int, ...] | int | dict:
+    """The smallest input the fixed regions fit: the saved samples are for one batch size and plane
+    count (another one makes Torch7 draw new regions), so for a batch of more than one the whole
+    input's shape, batch included (``batch`` false: none is put in front); with ratios only, the planes."""
     batch, planes = np.shape(attrs["samples"])[:2]
-    if batch != 1 or "output" not in attrs:
+    if "output" not in attrs:
         return int(planes)
-    return (int(planes), *(o + p for o, p in zip(attrs["output"], attrs["pool"])))
+    sample = (int(planes), *(o + p for o, p in zip(attrs["output"], attrs["pool"])))
+    return sample if batch == 1 else {"shape": [int(batch), *sample], "batch": False}
 
 
 # --- LP, adaptive, temporal ----------------------------------------------------------------------

@@ -9,6 +9,11 @@
   it outputs ``{t1..tk, net2(net1(cat(t, 2)))}``, the join along Torch7's absolute dimension 2. It
   stays one module (``DenseConnect`` holding net1 and net2), because what it does depends on whether
   its input is a table, which the previous layer decides.
+* Element-Research/dpnn (Convert.lua): ``nn.Convert(inputShape, outputShape)``, a container whose
+  converter (``modules[1]``: a Reshape, a Transpose...) its first forward built; an input with fewer
+  than ``nInputDim`` dimensions gets a batch dimension of 1 at ``inputBatchDim`` for the converter, and
+  loses it at ``outputBatchDim`` after. A Convert that never ran holds no converter (Torch7 would build
+  it from the first input), and is refused.
 """
 from __future__ import annotations
 
@@ -47,6 +52,36 @@ def dense_connect(m: T7Object, ctx) -> Node:
 @lowers("DenseConnect")
 def _lower_dense_connect(g: Lowering, node: Node, x: Ref) -> Ref:
     return g.add_whole(node, [x])
+
+
+@converts("nn.Convert")
+def convert_shapes(m: T7Object, ctx) -> Node:
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "holds no converter: it never ran a forward, which is where dpnn builds it "
+                          "from the input; run one in Torch7 and save again")
+    in_shape, out_shape = m.get("inputShape"), m.get("outputShape")
+    if not isinstance(in_shape, (str, bytes)) or not isinstance(out_shape, (str, bytes)):
+        raise ctx.fail(m, "has no inputShape/outputShape strings")
+    in_shape, out_shape = _text(in_shape), _text(out_shape)
+    if "b" not in in_shape or "b" not in out_shape:
+        raise ctx.fail(m, f"shapes {in_shape!r} -> {out_shape!r} have no batch axis b")
+    return Node("Convert", {"n_input_dim": len(in_shape), "in_batch_dim": in_shape.index("b") + 1,
+                            "out_batch_dim": out_shape.index("b") + 1}, children=[ctx.child(kids[0], 1)])
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+@lowers("Convert")
+def _lower_convert(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
+
+
+@describes("nn.Convert")
+def _describe_convert(m: T7Object) -> str:
+    return f"{m.class_name}({m.get('inputShape')!s}, {m.get('outputShape')!s})"
 
 
 @describes("nn.ShaveImage")

@@ -46,6 +46,28 @@ class DenseConnect(nn.Module):
         return [x, net2(net1(x))]
 
 
+class Convert(nn.Module):
+    """dpnn's Convert: its converter, with a batch of one put in (and taken out) for a sample."""
+
+    def __init__(self, converter: nn.Module, n_input_dim: int, in_batch_dim: int, out_batch_dim: int) -> None:
+        super().__init__()
+        self.add_module("0", converter)
+        self.n_input_dim, self.in_batch_dim, self.out_batch_dim = n_input_dim, in_batch_dim, out_batch_dim
+
+    def forward(self, x):
+        converter = self.get_submodule("0")
+        if x.dim() >= self.n_input_dim:
+            return converter(x)
+        return converter(x.unsqueeze(self.in_batch_dim - 1)).squeeze(self.out_batch_dim - 1)
+
+
+@builds("Convert")
+def build_convert(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    if len(children) != 1:
+        raise ValueError("Convert holds one converter")
+    return Convert(children[0], int(a["n_input_dim"]), int(a["in_batch_dim"]), int(a["out_batch_dim"]))
+
+
 @builds("ShaveImage")
 def build_shave_image(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return ShaveImage(int(a["size"]))
