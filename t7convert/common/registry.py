@@ -8,6 +8,7 @@ package, so a new family is one new file and no import list is edited.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from types import ModuleType
@@ -19,9 +20,18 @@ F = TypeVar("F", bound=Callable)
 class Registry(Generic[F]):
     """Functions filed by name (a Torch7 class name, or a converted op), each name at most once."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, plugins: str | None = None) -> None:
         self.what = what          # "converter", "builder"...: named in the duplicate error
         self._entries: dict[str, F] = {}
+        #: the entry-point group other packages register into (:func:`load_plugins`): imported the first
+        #: time a name is missing, so that a model of built-in layers pays nothing for the scan
+        self.plugins = plugins
+        self._plugins_loaded = plugins is None
+
+    def _load_plugins(self) -> None:
+        if not self._plugins_loaded:
+            self._plugins_loaded = True
+            load_plugins(self.plugins)  # type: ignore[arg-type]
 
     def register(self, *names: str) -> Callable[[F], F]:
         """A decorator filing the function under each of ``names`` (stack variants: nn.X, cudnn.X)."""
@@ -39,16 +49,21 @@ class Registry(Generic[F]):
         return self._entries
 
     def get(self, name: str) -> F | None:
-        return self._entries.get(name)
+        fn = self._entries.get(name)
+        if fn is None and not self._plugins_loaded:
+            self._load_plugins()
+            fn = self._entries.get(name)
+        return fn
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and self.get(name) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._entries))
 
     def names(self) -> list[str]:
-        """Every registered name, sorted (for "supported: ..." messages and the README's list)."""
+        """Every registered name, plugins' included, sorted (for messages and the README's list)."""
+        self._load_plugins()
         return sorted(self._entries)
 
 
@@ -61,14 +76,19 @@ def discover(package: ModuleType) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def _all_entry_points():
+    from importlib.metadata import entry_points
+
+    return entry_points()  # one scan of the installed distributions serves every group
+
+
 def load_plugins(group: str) -> list[str]:
     """Import the modules other packages declare under the entry-point ``group`` (each registers its
     own families as it is imported, as a family file here does): a user's ``MyLab.FancyLayer`` is a
     plugin package, not a fork. A plugin that fails to import is named in the error."""
-    from importlib.metadata import entry_points
-
     loaded = []
-    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+    for ep in sorted(_all_entry_points().select(group=group), key=lambda e: e.name):
         try:
             ep.load()
         except Exception as e:  # noqa: BLE001 - a broken plugin must say which it is

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.common.registry import discover, load_plugins
+from t7convert.common.registry import discover
 from t7convert.conversion import families
 from t7convert.conversion.registry import converts, get_converter, supported_classes
 from t7convert.conversion.tree import Node
@@ -18,7 +18,6 @@ from t7convert.torch7.format import T7Object
 # Every module of ``families/`` is a layer family that registers itself: found, not listed, so that a
 # new family is one new file.
 discover(families)
-load_plugins("t7convert.converters")  # other packages' families (see the README: "Your own layers")
 
 __all__ = ["convert_graph", "ConversionContext", "converts", "supported_classes"]
 

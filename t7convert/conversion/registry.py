@@ -23,7 +23,7 @@ class Context(Protocol):
 
 
 Converter = Callable[[T7Object, "Context"], Node]
-CONVERTERS: Registry[Converter] = Registry("converter")
+CONVERTERS: Registry[Converter] = Registry("converter", plugins="t7convert.converters")
 
 #: ``@converts("nn.X", "cudnn.X")`` files a converter under each Torch7 class it handles.
 converts = CONVERTERS.register

@@ -11,13 +11,12 @@ this package imports them all. No torch import anywhere in here.
 """
 from __future__ import annotations
 
-from t7convert.common.registry import discover, load_plugins
+from t7convert.common.registry import discover
 from t7convert.interpreter import families
 from t7convert.interpreter.engine import Execution, child_path, depth, is_residual_block, run, unwrap
 from t7convert.interpreter.registry import ModelError, layer, supported_classes
 
 discover(families)
-load_plugins("t7convert.reference")  # other packages' families (see the README: "Your own layers")
 
 __all__ = ["run", "Execution", "supported_classes", "layer", "ModelError", "unwrap", "child_path", "depth",
            "is_residual_block"]

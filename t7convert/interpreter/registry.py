@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 LayerFn = Callable[[T7Object, Any, "Call"], Any]
 
-LAYERS: Registry[LayerFn] = Registry("reference implementation")
+LAYERS: Registry[LayerFn] = Registry("reference implementation", plugins="t7convert.reference")
 
 
 class ModelError(T7ConvertError):

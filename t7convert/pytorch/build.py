@@ -17,9 +17,10 @@ from t7convert.conversion.data_config import canonical_data_config
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
-from t7convert.pytorch.graph_module import build_graph_module, graph_stage_modules
-from t7convert.pytorch.modules import build
 from t7convert.pytorch.resnet import ResNet
+
+# The generic builders (every layer family, torch.fx) are imported when a generic model is built: a
+# canonical conversion without verification needs none of them, and their import is a tenth of its time.
 
 
 def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -53,8 +54,10 @@ def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
         if kind == "canonical":
             module: nn.Module = ResNet(ResNetSpec.from_dict(info["resnet"]))
         elif kind == "generic" and "nodes" in info["graph"]:
+            from t7convert.pytorch.graph_module import build_graph_module
             module = build_graph_module(info["graph"])
         elif kind == "generic":  # t7convert 0.1's module tree (format 1)
+            from t7convert.pytorch.modules import build
             module = build(Node.from_spec(info["graph"]))
         else:
             raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
@@ -90,6 +93,7 @@ def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
     if isinstance(module, ResNet):
         return [(path, m) for path, m in module.stage_modules() if path not in rewritten]
     if hasattr(module, "t7_stages"):  # a DAG: each Torch7 path maps to the node that outputs its value
+        from t7convert.pytorch.graph_module import graph_stage_modules
         return [(path, sub) for path, sub in graph_stage_modules(module)
                 if path.count("modules[") <= 2 and path not in rewritten]
     # t7convert 0.1's module trees: each module built from a node knows the Torch7 path it came from (a

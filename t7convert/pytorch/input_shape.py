@@ -10,7 +10,6 @@ from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.input_plan import declared_input, planned_size
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.registry import node_input_hint
-from t7convert.pytorch.graph_module import build_graph_module
 
 
 class Unbatched(tuple):
@@ -35,6 +34,8 @@ def default_input_shape(converted: ConvertedModel) -> Any:
         hint = declared_input(dag)
     if isinstance(hint, (list, dict)) or isinstance(hint, tuple) and None not in hint:
         return hint
+    from t7convert.pytorch.graph_module import build_graph_module
+
     with torch.device("meta"):
         module = build_graph_module(dag).eval()
     if isinstance(hint, tuple):  # free sizes (a sequence's length, a volume's sides): one size for all

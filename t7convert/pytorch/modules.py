@@ -9,13 +9,12 @@ from __future__ import annotations
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.common.registry import discover, load_plugins
+from t7convert.common.registry import discover
 from t7convert.conversion.tree import Node
 from t7convert.pytorch import families
 from t7convert.pytorch.families import BUILDERS, builds
 
 discover(families)
-load_plugins("t7convert.builders")  # other packages' families (see the README: "Your own layers")
 
 __all__ = ["build", "builds", "BUILDERS"]
 

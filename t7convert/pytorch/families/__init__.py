@@ -15,7 +15,7 @@ from torch import nn
 from t7convert.common.registry import Registry
 
 Builder = Callable[[dict[str, Any], list[nn.Module]], nn.Module]
-BUILDERS: Registry[Builder] = Registry("builder")
+BUILDERS: Registry[Builder] = Registry("builder", plugins="t7convert.builders")
 
 #: ``@builds("Conv2d")`` files the builder of one converted op.
 builds = BUILDERS.register
