@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import re
 import signal
 import stat
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -72,7 +74,8 @@ def atomic_output(path: str | os.PathLike, *, exclusive: bool = False) -> Iterat
         except OSError as e:
             raise T7ConvertError(f"cannot write {path}: {e.strerror or e}") from None
         try:
-            yield tmp
+            with _early_writeback(tmp):
+                yield tmp
             _fsync(tmp)
             os.chmod(tmp, _mode_for(path))
             check_replaceable(path)
@@ -239,6 +242,54 @@ def _restore_handlers(installed: dict[int, Any]) -> None:
             signal.signal(signum, previous)
         except (OSError, ValueError):
             pass
+
+
+@contextmanager
+def _early_writeback(path: str, interval: float = 0.05) -> Iterator[None]:
+    """While the caller writes ``path``, keep asking the kernel to start writing its dirty pages out
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, asynchronous), so that the fsync before the rename
+    waits for the last pages only instead of the whole file: durability at almost no cost in time."""
+    start = _sync_file_range()
+    if start is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def push() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            while not stop.wait(interval):
+                start(fd, 0, 0, 2)  # SYNC_FILE_RANGE_WRITE: begin writeback, do not wait for it
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=push, name="t7convert-writeback", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@functools.lru_cache(maxsize=1)
+def _sync_file_range():
+    """libc's sync_file_range (Linux), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
 
 
 def _fsync(path: str, *, folder: bool = False) -> None:
