@@ -134,3 +134,18 @@ def test_inspect_says_which_flattened_storage_holds_the_weights_and_which_the_gr
     assert len(lines) == 2
     assert "the weights, first at modules[1].weight" in lines[0]
     assert "the gradients (training state, not converted), first at modules[1].gradWeight" in lines[1]
+
+
+def test_inspect_describes_the_catalogues_classes_with_their_constructor_arguments():
+    from t7convert.conversion.inspection import describe
+
+    cases = {
+        tm.module("nn.Narrow", dimension=2, index=3, length=1): "nn.Narrow(2, 3, 1)",
+        tm.module("nn.CMul", weight=np.zeros((1, 3, 1, 1), np.float32)): "nn.CMul(1x3x1x1)",
+        tm.module("nn.SpatialDropout", p=0.2): "nn.SpatialDropout(0.2)",
+        tm.module("nn.GatedLinearUnit", dim=2): "nn.GatedLinearUnit(2)",
+        tm.module("nn.ShaveImage", size=4): "nn.ShaveImage(4)",
+        tm.module("nn.Sigmoid"): "nn.Sigmoid",  # Torch7 prints no arguments for it either
+    }
+    for module, printed in cases.items():
+        assert describe(module) == printed

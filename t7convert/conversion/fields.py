@@ -100,3 +100,24 @@ def long_list(m: T7Object, ctx, name: str) -> list[int]:
                for x in values):
         raise ctx.fail(m, f"field {name} holds {values[:8]}, not integer sizes")
     return [int(x) for x in values]
+
+
+def constructor_call(m: T7Object, *names: str) -> str:
+    """``nn.Narrow(2, 3, 1)``: the class with the values of the fields its constructor set, in the
+    constructor's order (those a file lacks are left out), for ``inspect``'s one-line descriptions.
+    Tensors show their shape, long lists their first values; nothing here raises."""
+    shown = []
+    for name in names:
+        v = m.get(name)
+        if v is None:
+            continue
+        if isinstance(v, np.ndarray):
+            shown.append("x".join(map(str, v.shape)) if v.dtype.kind == "f" else
+                         ", ".join(str(x) for x in v.reshape(-1)[:8].tolist()))
+        elif isinstance(v, (list, tuple)):
+            shown.append(str(list(v)[:8]))
+        elif isinstance(v, bytes):
+            shown.append(repr(v.decode("latin-1")[:40]))
+        else:
+            shown.append(str(v)[:40])
+    return f"{m.class_name}({', '.join(shown)})"

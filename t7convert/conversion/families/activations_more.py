@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from t7convert.conversion.fields import flag, integer, long_list, number, tensor
+from t7convert.conversion.fields import constructor_call, flag, integer, long_list, number, tensor
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -151,3 +151,40 @@ def _describe_prelu(m: T7Object) -> str:
 @describes("nn.RReLU")
 def _describe_rrelu(m: T7Object) -> str:
     return f"{m.class_name} (l:{m.get('lower', 1 / 8):f}, u:{m.get('upper', 1 / 3):f})"
+
+
+# --- how inspect prints them: the constructor's arguments, as the fields hold them ---------------------
+
+@describes("nn.Add")
+def _describe_add(m: T7Object) -> str:
+    return constructor_call(m, 'bias')
+
+
+@describes("nn.CAdd")
+def _describe_cadd(m: T7Object) -> str:
+    return constructor_call(m, 'bias')
+
+
+@describes("nn.CMul")
+def _describe_cmul(m: T7Object) -> str:
+    return constructor_call(m, 'weight')
+
+
+@describes("nn.Mul")
+def _describe_mul(m: T7Object) -> str:
+    return constructor_call(m, 'weight')
+
+
+@describes("nn.Constant")
+def _describe_constant(m: T7Object) -> str:
+    return constructor_call(m, 'value', 'nInputDim')
+
+
+@describes("nn.CReLU")
+def _describe_crelu(m: T7Object) -> str:
+    return constructor_call(m, 'nInputDims')
+
+
+@describes("nn.GatedLinearUnit")
+def _describe_gatedlinearunit(m: T7Object) -> str:
+    return constructor_call(m, 'dim')

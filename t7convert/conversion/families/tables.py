@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
-from t7convert.conversion.fields import integer, optional_integer
+from t7convert.conversion.fields import constructor_call, integer, optional_integer
 from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -353,3 +353,15 @@ def _describe_one_hot(m: T7Object) -> str:
 @lowers("MapTable")
 def _lower_map_table(g: Lowering, node: Node, x: Ref) -> Ref:
     return g.add_whole(node, [x])
+
+
+# --- how inspect prints them: the constructor's arguments, as the fields hold them ---------------------
+
+@describes("nn.MixtureTable")
+def _describe_mixturetable(m: T7Object) -> str:
+    return constructor_call(m, 'dim')
+
+
+@describes("nn.MV")
+def _describe_mv(m: T7Object) -> str:
+    return constructor_call(m, 'trans')

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from t7convert.conversion.fields import flag, integer, number, optional_integer
-from t7convert.conversion.registry import converts
+from t7convert.conversion.fields import constructor_call, flag, integer, number, optional_integer
+from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -132,3 +132,75 @@ def spatial_dropout(m: T7Object, ctx) -> Node:
 @converts("nn.Collapse")
 def collapse(m: T7Object, ctx) -> Node:
     return Node("Collapse", {"n_input_dim": integer(m, ctx, "nInputDim")})
+
+
+# --- how inspect prints them: the constructor's arguments, as the fields hold them ---------------------
+
+@describes("nn.Select")
+def _describe_select(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'index')
+
+
+@describes("nn.Narrow")
+def _describe_narrow(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'index', 'length')
+
+
+@describes("nn.Squeeze")
+def _describe_squeeze(m: T7Object) -> str:
+    return constructor_call(m, 'dim', 'numInputDims')
+
+
+@describes("nn.Unsqueeze")
+def _describe_unsqueeze(m: T7Object) -> str:
+    return constructor_call(m, 'pos', 'numInputDims')
+
+
+@describes("nn.Transpose")
+def _describe_transpose(m: T7Object) -> str:
+    return constructor_call(m, 'permutations')
+
+
+@describes("nn.Replicate")
+def _describe_replicate(m: T7Object) -> str:
+    return constructor_call(m, 'nfeatures', 'dim', 'ndim')
+
+
+@describes("nn.Sum")
+def _describe_sum(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'nInputDims')
+
+
+@describes("nn.Mean")
+def _describe_mean(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'nInputDims')
+
+
+@describes("nn.Max")
+def _describe_max(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'nInputDims')
+
+
+@describes("nn.Min")
+def _describe_min(m: T7Object) -> str:
+    return constructor_call(m, 'dimension', 'nInputDims')
+
+
+@describes("nn.Collapse")
+def _describe_collapse(m: T7Object) -> str:
+    return constructor_call(m, 'nInputDim')
+
+
+@describes("nn.SpatialDropout")
+def _describe_spatialdropout(m: T7Object) -> str:
+    return constructor_call(m, 'p')
+
+
+@describes("nn.VolumetricDropout")
+def _describe_volumetricdropout(m: T7Object) -> str:
+    return constructor_call(m, 'p')
+
+
+@describes("nn.WhiteNoise")
+def _describe_whitenoise(m: T7Object) -> str:
+    return constructor_call(m, 'mean', 'std')
