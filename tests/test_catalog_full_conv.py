@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
-from click.testing import CliRunner
+from catalog_checks import assert_catalog_file_reproduces_torch7, assert_refused_naming, with_fields
 from layer_cases import full_conv as cases
 
 import t7convert
 from t7convert import api
-from t7convert.cli import cli
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
@@ -92,29 +91,21 @@ def test_a_table_input_takes_adj_from_the_target_size(tmp_path):
     np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
 
 
-def _with(m, **fields):
-    return M(m.class_name, **{**m.fields, **fields})
 
 
 BAD = [
-    ("weight-layout", lambda: _with(cases.full2d(), weight=tm.f32(4, 3, 4, 3)), "nn.SpatialFullConvolution", "weight"),
-    ("adj-not-below-stride", lambda: _with(cases.full2d(), adjW=2), "nn.SpatialFullConvolution", "adjW"),
-    ("negative-pad", lambda: _with(cases.full2d(), padH=-1), "nn.SpatialFullConvolution", "padH"),
-    ("volumetric-weight", lambda: _with(cases.full3d(), kT=3), "nn.VolumetricFullConvolution", "weight"),
-    ("groups", lambda: _with(cases.full2d(cls="cudnn.SpatialFullConvolution"), groups=5),
+    ("weight-layout", lambda: with_fields(cases.full2d(), weight=tm.f32(4, 3, 4, 3)), "nn.SpatialFullConvolution", "weight"),
+    ("adj-not-below-stride", lambda: with_fields(cases.full2d(), adjW=2), "nn.SpatialFullConvolution", "adjW"),
+    ("negative-pad", lambda: with_fields(cases.full2d(), padH=-1), "nn.SpatialFullConvolution", "padH"),
+    ("volumetric-weight", lambda: with_fields(cases.full3d(), kT=3), "nn.VolumetricFullConvolution", "weight"),
+    ("groups", lambda: with_fields(cases.full2d(cls="cudnn.SpatialFullConvolution"), groups=5),
      "cudnn.SpatialFullConvolution", "groups"),
 ]
 
 
 @pytest.mark.parametrize("build,cls,field", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_contradicting_fields_are_refused_naming_class_field_and_path(tmp_path, build, cls, field):
-    src = tm.save(tmp_path, "bad", tm.sequential(build()))
-    with pytest.raises(t7convert.T7ConvertError) as e:
-        api.convert(str(src), str(tmp_path / "bad.pth"), input_shape=(3, 4, 4))
-    assert cls in str(e.value) and field in str(e.value) and "modules[1]" in str(e.value)
-    result = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "cli.pth")])
-    assert result.exit_code == 2, result.output
-    assert not (tmp_path / "cli.pth").exists() and not (tmp_path / "bad.pth").exists()
+    assert_refused_naming(tmp_path, build(), cls, field, (3, 4, 4))
 
 
 FIXTURE_IDS = ["spatialfullconvolution_adj", "cudnn_spatialfullconvolution", "volumetricfullconvolution"]
@@ -122,15 +113,4 @@ FIXTURE_IDS = ["spatialfullconvolution_adj", "cudnn_spatialfullconvolution", "vo
 
 @pytest.mark.parametrize("name", FIXTURE_IDS)
 def test_catalog_file_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
-    folder = torch7_fixtures / "torch7" / "catalog"
-    ref = t7convert.read(folder / f"{name}.ref.t7")
-    x, want = np.asarray(ref["input"]), np.asarray(ref["output"], np.float64)
-    out = tmp_path / f"{name}.pth"
-    api.convert(str(folder / f"{name}.t7"), str(out), input_shape=x.shape[1:], batch=x.shape[0])
-    with torch.no_grad():
-        got = t7convert.load(str(out))(torch.from_numpy(x)).numpy()
-    scale = np.abs(want).max()
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() / scale <= 1e-5
-    reference = reference_run(t7convert.read(folder / f"{name}.t7"), x.astype(np.float64)).output
-    assert np.abs(reference - want).max() / scale <= 1e-5
+    assert_catalog_file_reproduces_torch7(torch7_fixtures, tmp_path, name)

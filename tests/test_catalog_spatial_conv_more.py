@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
-from click.testing import CliRunner
+from catalog_checks import assert_catalog_file_reproduces_torch7, assert_refused_naming, with_fields
 from layer_cases import spatial_conv_more as cases
 
 import t7convert
 from t7convert import api
-from t7convert.cli import cli
 from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
 
@@ -147,35 +146,27 @@ def test_subsampling_is_a_weighted_window_sum_per_plane(tmp_path):
 
 
 # --- fields that contradict each other ------------------------------------------------------------
-def _with(m, **fields):
-    return M(m.class_name, **{**m.fields, **fields})
 
 
 BAD = [
-    ("dilated-weight", lambda: _with(cases.dilated(), kH=3), "nn.SpatialDilatedConvolution", "weight"),
-    ("dilated-negative-pad", lambda: _with(cases.dilated(), padW=-1), "nn.SpatialDilatedConvolution", "padW"),
-    ("dilated-zero-dilation", lambda: _with(cases.dilated(), dilationH=0), "nn.SpatialDilatedConvolution",
+    ("dilated-weight", lambda: with_fields(cases.dilated(), kH=3), "nn.SpatialDilatedConvolution", "weight"),
+    ("dilated-negative-pad", lambda: with_fields(cases.dilated(), padW=-1), "nn.SpatialDilatedConvolution", "padW"),
+    ("dilated-zero-dilation", lambda: with_fields(cases.dilated(), dilationH=0), "nn.SpatialDilatedConvolution",
      "dilationH"),
-    ("depthwise-bias", lambda: _with(cases.depthwise(), bias=tm.f32(3)), "nn.SpatialDepthWiseConvolution", "bias"),
-    ("local-oH", lambda: _with(cases.local(), oH=9), "nn.SpatialConvolutionLocal", "oH"),
-    ("local-weight", lambda: _with(cases.local(), nOutputPlane=4), "nn.SpatialConvolutionLocal", "weight"),
-    ("map-table-beyond-planes", lambda: _with(cases.conv_map(cases.table_full(3, 4)), nInputPlane=2),
+    ("depthwise-bias", lambda: with_fields(cases.depthwise(), bias=tm.f32(3)), "nn.SpatialDepthWiseConvolution", "bias"),
+    ("local-oH", lambda: with_fields(cases.local(), oH=9), "nn.SpatialConvolutionLocal", "oH"),
+    ("local-weight", lambda: with_fields(cases.local(), nOutputPlane=4), "nn.SpatialConvolutionLocal", "weight"),
+    ("map-table-beyond-planes", lambda: with_fields(cases.conv_map(cases.table_full(3, 4)), nInputPlane=2),
      "nn.SpatialConvolutionMap", "connTable"),
-    ("map-weight", lambda: _with(cases.conv_map(cases.table_full(3, 4)), weight=tm.f32(11, 2, 3)),
+    ("map-weight", lambda: with_fields(cases.conv_map(cases.table_full(3, 4)), weight=tm.f32(11, 2, 3)),
      "nn.SpatialConvolutionMap", "weight"),
-    ("subsampling-zero-stride", lambda: _with(cases.subsampling(), dW=0), "nn.SpatialSubSampling", "dW"),
+    ("subsampling-zero-stride", lambda: with_fields(cases.subsampling(), dW=0), "nn.SpatialSubSampling", "dW"),
 ]
 
 
 @pytest.mark.parametrize("build,cls,field", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_contradicting_fields_are_refused_naming_class_field_and_path(tmp_path, build, cls, field):
-    src = tm.save(tmp_path, "bad", tm.sequential(build()))
-    with pytest.raises(t7convert.T7ConvertError) as e:
-        api.convert(str(src), str(tmp_path / "bad.pth"), input_shape=(3, 8, 8))
-    assert cls in str(e.value) and field in str(e.value) and "modules[1]" in str(e.value)
-    result = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "cli.pth")])
-    assert result.exit_code == 2, result.output
-    assert not (tmp_path / "cli.pth").exists() and not (tmp_path / "bad.pth").exists()
+    assert_refused_naming(tmp_path, build(), cls, field, (3, 8, 8))
 
 
 # --- files written by real Torch7 ----------------------------------------------------------------
@@ -185,15 +176,4 @@ FIXTURE_IDS = ["spatialdilatedconvolution", "spatialdepthwiseconvolution", "spat
 
 @pytest.mark.parametrize("name", FIXTURE_IDS)
 def test_catalog_file_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
-    folder = torch7_fixtures / "torch7" / "catalog"
-    ref = t7convert.read(folder / f"{name}.ref.t7")
-    x, want = np.asarray(ref["input"]), np.asarray(ref["output"], np.float64)
-    out = tmp_path / f"{name}.pth"
-    api.convert(str(folder / f"{name}.t7"), str(out), input_shape=x.shape[1:], batch=x.shape[0])
-    with torch.no_grad():
-        got = t7convert.load(str(out))(torch.from_numpy(x)).numpy()
-    scale = np.abs(want).max()
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() / scale <= 1e-5
-    reference = reference_run(t7convert.read(folder / f"{name}.t7"), x.astype(np.float64)).output
-    assert np.abs(reference - want).max() / scale <= 1e-5
+    assert_catalog_file_reproduces_torch7(torch7_fixtures, tmp_path, name)

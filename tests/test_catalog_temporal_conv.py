@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
-from click.testing import CliRunner
+from catalog_checks import assert_catalog_file_reproduces_torch7, assert_refused_naming, with_fields
 from layer_cases import temporal_conv as cases
 
 import t7convert
 from t7convert import api
-from t7convert.cli import cli
 from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
 
@@ -64,29 +63,21 @@ def test_row_convolution_convolves_each_feature_with_its_own_kernel(tmp_path, fe
     np.testing.assert_allclose(converted_output(tmp_path, m, x), want, rtol=1e-5, atol=1e-5)
 
 
-def _with(m, **fields):
-    return M(m.class_name, **{**m.fields, **fields})
 
 
 BAD = [
-    ("temporal-weight", lambda: _with(cases.temporal(), kW=4), "nn.TemporalConvolution", "weight"),
-    ("temporal-zero-stride", lambda: _with(cases.temporal(), dW=0), "nn.TemporalConvolution", "dW"),
+    ("temporal-weight", lambda: with_fields(cases.temporal(), kW=4), "nn.TemporalConvolution", "weight"),
+    ("temporal-zero-stride", lambda: with_fields(cases.temporal(), dW=0), "nn.TemporalConvolution", "dW"),
     ("temporal-no-bias", lambda: M("nn.TemporalConvolution", **{k: v for k, v in cases.temporal().fields.items()
                                                                  if k != "bias"}), "nn.TemporalConvolution", "bias"),
-    ("row-weight", lambda: _with(cases.row(), weight=tm.f32(5, 2, 3)), "nn.TemporalRowConvolution", "weight"),
-    ("row-negative-kernel", lambda: _with(cases.row(), kW=-3), "nn.TemporalRowConvolution", "kW"),
+    ("row-weight", lambda: with_fields(cases.row(), weight=tm.f32(5, 2, 3)), "nn.TemporalRowConvolution", "weight"),
+    ("row-negative-kernel", lambda: with_fields(cases.row(), kW=-3), "nn.TemporalRowConvolution", "kW"),
 ]
 
 
 @pytest.mark.parametrize("build,cls,field", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_contradicting_fields_are_refused_naming_class_field_and_path(tmp_path, build, cls, field):
-    src = tm.save(tmp_path, "bad", tm.sequential(build()))
-    with pytest.raises(t7convert.T7ConvertError) as e:
-        api.convert(str(src), str(tmp_path / "bad.pth"), input_shape=(9, 5))
-    assert cls in str(e.value) and field in str(e.value) and "modules[1]" in str(e.value)
-    result = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "cli.pth")])
-    assert result.exit_code == 2, result.output
-    assert not (tmp_path / "cli.pth").exists() and not (tmp_path / "bad.pth").exists()
+    assert_refused_naming(tmp_path, build(), cls, field, (9, 5))
 
 
 FIXTURE_IDS = ["temporalconvolution", "temporalsubsampling", "temporalrowconvolution"]
@@ -94,15 +85,4 @@ FIXTURE_IDS = ["temporalconvolution", "temporalsubsampling", "temporalrowconvolu
 
 @pytest.mark.parametrize("name", FIXTURE_IDS)
 def test_catalog_file_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
-    folder = torch7_fixtures / "torch7" / "catalog"
-    ref = t7convert.read(folder / f"{name}.ref.t7")
-    x, want = np.asarray(ref["input"]), np.asarray(ref["output"], np.float64)
-    out = tmp_path / f"{name}.pth"
-    api.convert(str(folder / f"{name}.t7"), str(out), input_shape=x.shape[1:], batch=x.shape[0])
-    with torch.no_grad():
-        got = t7convert.load(str(out))(torch.from_numpy(x)).numpy()
-    scale = np.abs(want).max()
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() / scale <= 1e-5
-    reference = reference_run(t7convert.read(folder / f"{name}.t7"), x.astype(np.float64)).output
-    assert np.abs(reference - want).max() / scale <= 1e-5
+    assert_catalog_file_reproduces_torch7(torch7_fixtures, tmp_path, name)

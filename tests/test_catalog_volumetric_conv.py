@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
-from click.testing import CliRunner
+from catalog_checks import assert_catalog_file_reproduces_torch7, assert_refused_naming, with_fields
 from layer_cases import volumetric_conv as cases
 
 import t7convert
 from t7convert import api
-from t7convert.cli import cli
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
@@ -44,29 +43,21 @@ def test_a_volumetric_first_layer_asks_for_volumes_of_its_planes(tmp_path):
     assert report.input_shape[0] == 2 and len(report.input_shape) == 4
 
 
-def _with(m, **fields):
-    return M(m.class_name, **{**m.fields, **fields})
 
 
 BAD = [
-    ("weight", lambda: _with(cases.vol(), kT=3), "nn.VolumetricConvolution", "weight"),
-    ("negative-pad", lambda: _with(cases.vol(), padT=-1), "nn.VolumetricConvolution", "padT"),
-    ("zero-dilation", lambda: _with(cases.vol(dil=(1, 1, 1), cls="nn.VolumetricDilatedConvolution"), dilationW=0),
+    ("weight", lambda: with_fields(cases.vol(), kT=3), "nn.VolumetricConvolution", "weight"),
+    ("negative-pad", lambda: with_fields(cases.vol(), padT=-1), "nn.VolumetricConvolution", "padT"),
+    ("zero-dilation", lambda: with_fields(cases.vol(dil=(1, 1, 1), cls="nn.VolumetricDilatedConvolution"), dilationW=0),
      "nn.VolumetricDilatedConvolution", "dilationW"),
-    ("cudnn-bias", lambda: _with(cases.vol(cls="cudnn.VolumetricConvolution"), bias=tm.f32(4)),
+    ("cudnn-bias", lambda: with_fields(cases.vol(cls="cudnn.VolumetricConvolution"), bias=tm.f32(4)),
      "cudnn.VolumetricConvolution", "bias"),
 ]
 
 
 @pytest.mark.parametrize("build,cls,field", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_contradicting_fields_are_refused_naming_class_field_and_path(tmp_path, build, cls, field):
-    src = tm.save(tmp_path, "bad", tm.sequential(build()))
-    with pytest.raises(t7convert.T7ConvertError) as e:
-        api.convert(str(src), str(tmp_path / "bad.pth"), input_shape=(2, 4, 5, 6))
-    assert cls in str(e.value) and field in str(e.value) and "modules[1]" in str(e.value)
-    result = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "cli.pth")])
-    assert result.exit_code == 2, result.output
-    assert not (tmp_path / "cli.pth").exists() and not (tmp_path / "bad.pth").exists()
+    assert_refused_naming(tmp_path, build(), cls, field, (2, 4, 5, 6))
 
 
 FIXTURE_IDS = ["volumetricconvolution", "volumetricdilatedconvolution", "cudnn_volumetricconvolution"]
@@ -74,15 +65,4 @@ FIXTURE_IDS = ["volumetricconvolution", "volumetricdilatedconvolution", "cudnn_v
 
 @pytest.mark.parametrize("name", FIXTURE_IDS)
 def test_catalog_file_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
-    folder = torch7_fixtures / "torch7" / "catalog"
-    ref = t7convert.read(folder / f"{name}.ref.t7")
-    x, want = np.asarray(ref["input"]), np.asarray(ref["output"], np.float64)
-    out = tmp_path / f"{name}.pth"
-    api.convert(str(folder / f"{name}.t7"), str(out), input_shape=x.shape[1:], batch=x.shape[0])
-    with torch.no_grad():
-        got = t7convert.load(str(out))(torch.from_numpy(x)).numpy()
-    scale = np.abs(want).max()
-    assert got.shape == want.shape
-    assert np.abs(got - want).max() / scale <= 1e-5
-    reference = reference_run(t7convert.read(folder / f"{name}.t7"), x.astype(np.float64)).output
-    assert np.abs(reference - want).max() / scale <= 1e-5
+    assert_catalog_file_reproduces_torch7(torch7_fixtures, tmp_path, name)
