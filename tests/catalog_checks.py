@@ -43,3 +43,25 @@ def assert_refused_naming(tmp_path, module, cls: str, field: str, input_shape: t
     result = CliRunner().invoke(cli, ["convert", str(src), "-o", str(tmp_path / "cli.pth")])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "cli.pth").exists() and not (tmp_path / "bad.pth").exists()
+
+
+def rel(a, b) -> float:
+    """Largest |a - b| over the largest |b|, on the finite values; non-finite ones must be equal."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    finite = np.isfinite(b)
+    assert (np.isfinite(a) == finite).all() and (a[~finite] == b[~finite]).all()
+    scale = np.abs(b[finite]).max() if finite.any() else 1.0
+    return float(np.abs(a[finite] - b[finite]).max() / (scale or 1.0)) if finite.any() else 0.0
+
+
+def convert_and_run(tmp_path, model, x: np.ndarray, tol: float = 1e-5):
+    """Convert with verification, then (converted output, reference output) on ``x``, within ``tol``."""
+    src = tm.save(tmp_path, "m", model)
+    report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=x.shape[1:], batch=x.shape[0], force=True)
+    assert report.verification.ok, report.verification.summary()
+    with torch.no_grad():
+        got = t7convert.load(str(tmp_path / "m.pth"))(torch.from_numpy(x)).numpy()
+    want = reference_run(t7convert.read(src), x).output
+    assert rel(got, want) <= tol
+    return got, want

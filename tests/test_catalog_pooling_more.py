@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import convert_and_run, rel
 from click.testing import CliRunner
 
 import t7convert
@@ -23,27 +24,6 @@ from t7convert.interpreter import run as reference_run
 from t7convert.torch7.format import T7Object
 
 M = tm.module
-
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    finite = np.isfinite(b)
-    assert (np.isfinite(a) == finite).all() and (a[~finite] == b[~finite]).all()
-    scale = np.abs(b[finite]).max() if finite.any() else 1.0
-    return float(np.abs(a[finite] - b[finite]).max() / (scale or 1.0)) if finite.any() else 0.0
-
-
-def convert_and_run(tmp_path, model: T7Object, x: np.ndarray):
-    """Convert with verification, then (converted output, reference output) on ``x``."""
-    src = tm.save(tmp_path, "m", model)
-    report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=x.shape[1:], batch=x.shape[0], force=True)
-    assert report.verification.ok, report.verification.summary()
-    with torch.no_grad():
-        got = t7convert.load(str(tmp_path / "m.pth"))(torch.from_numpy(x)).numpy()
-    want = reference_run(t7convert.read(src), x).output
-    assert rel(got, want) <= 1e-5
-    return got, want
 
 
 def dilated(kw, kh, dw, dh, pw, ph, dilw, dilh, ceil=False):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import convert_and_run, rel
 from click.testing import CliRunner
 
 import t7convert
@@ -14,26 +15,8 @@ from t7convert import T7ConvertError, api
 from t7convert.cli import cli
 from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
-from t7convert.torch7.format import T7Object
 
 M = tm.module
-
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a - b).max() / (np.abs(b).max() or 1.0))
-
-
-def convert_and_run(tmp_path, model: T7Object, x: np.ndarray):
-    src = tm.save(tmp_path, "m", model)
-    report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=x.shape[1:], batch=x.shape[0], force=True)
-    assert report.verification.ok, report.verification.summary()
-    with torch.no_grad():
-        got = t7convert.load(str(tmp_path / "m.pth"))(torch.from_numpy(x)).numpy()
-    want = reference_run(t7convert.read(src), x).output
-    assert rel(got, want) <= 1e-5
-    return got, want
 
 
 def test_nearest_up_sampling_repeats_each_value(tmp_path):
