@@ -20,6 +20,7 @@ import json
 import numpy as np
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
+from t7convert.conversion.families.tensor_ops import decorator
 from t7convert.conversion.fields import flag, integer, number, tensor
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
@@ -29,13 +30,8 @@ from t7convert.torch7.format import T7Object
 FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 
 
-@converts("nn.Serial", "nn.Recursor")
-def decorator(m: T7Object, ctx) -> Node:
-    """Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step)."""
-    kids = m.children
-    if not kids:
-        raise ctx.fail(m, "has no inner module (field modules is empty)")
-    return ctx.child(kids[0], 1)
+# Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step): decorators
+converts("nn.Serial", "nn.Recursor")(decorator)
 
 
 @converts("nn.Sequencer")
