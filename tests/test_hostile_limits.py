@@ -394,6 +394,59 @@ def test_an_input_rewritten_during_the_conversion_is_not_saved(tmp_path, monkeyp
     assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
 
+def cli_patched(patch: str, *args: str) -> subprocess.CompletedProcess:
+    """The command line, with ``patch`` (Python run first, in the process that does the work) standing in
+    for what happens to the files meanwhile."""
+    code = f"import os, sys, time, signal\n{textwrap.dedent(patch)}\nfrom t7convert.cli import main\n" \
+           "sys.argv = ['t7convert', *sys.argv[1:]]\nmain()\n"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=TIMEOUT)
+
+
+WHILE_WRITING = """
+from t7convert.pytorch import files
+real = files._write
+def _write(converted, state, tmp, fmt):
+    {action}
+    real(converted, state, tmp, fmt)
+files._write = _write
+"""
+
+
+def test_an_input_truncated_while_it_is_read_is_one_line_not_sigbus(tmp_path):
+    """The input is memory-mapped: its pages past a new end raise SIGBUS when the weights are written
+    from them. The command line reports it in one line and leaves no temporary behind."""
+    src = tm.save(tmp_path, "wide", tm.sequential(tm.linear(512, 512), tm.relu(), tm.linear(512, 512)))
+    out = tmp_path / "wide.pth"
+    r = cli_patched(WHILE_WRITING.format(action="os.truncate(sys.argv[1], 100)"), src, "-o", out)
+    assert_input_error(r, str(src), "changed while it was being read", "SIGBUS", "nothing was written")
+    assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_a_conversion_killed_for_memory_is_one_line(tmp_path):
+    src, out = small_model(tmp_path), tmp_path / "out.pth"
+    r = cli_patched(WHILE_WRITING.format(action="os.kill(os.getpid(), signal.SIGKILL)"), src, "-o", out)
+    assert_input_error(r, "killed (SIGKILL)", "memory", "nothing was written")
+    assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_sigterm_sent_to_the_command_reaches_the_work_and_leaves_nothing(tmp_path):
+    import signal
+
+    src, out = small_model(tmp_path), tmp_path / "out.pth"
+    action = "print('writing', flush=True); time.sleep(60)"
+    code = f"import os, sys, time, signal\n{textwrap.dedent(WHILE_WRITING.format(action=action))}\n" \
+           "from t7convert.cli import main\nsys.argv = ['t7convert', *sys.argv[1:]]\nmain()\n"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(src), "-o", str(out), "--no-verify"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]  # the temporary exists now
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=TIMEOUT)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr.read()
+    assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
 # --- what inspect and messages print ----------------------------------------------------------------
 def test_a_view_of_two_to_the_25_sizes_is_refused_and_inspected_in_one_short_line(tmp_path):
     """A zero-stride LongTensor of 2**25 ones: 256 MiB once read, a few bytes in the file."""

@@ -87,6 +87,14 @@ FINISHED = {"nothing_left_to_clean_up": False}
 
 
 def main() -> None:
+    """The console script: the command runs in a guarded child (:mod:`t7convert.cli.guard`), so that a
+    death by signal, such as SIGBUS from an input truncated while it is read, ends in one line."""
+    from t7convert.cli.guard import run_guarded
+
+    run_guarded(_main, sys.argv[1:])
+
+
+def _main() -> None:
     try:
         cli.main(prog_name="t7convert")
     except SystemExit as e:

@@ -190,6 +190,21 @@ def remove_stale_temporaries(directory: str) -> None:
             pass
 
 
+def remove_temporaries_of(pid: int, directory: str) -> None:
+    """Remove the ``.t7convert-PID-*.tmp`` files process ``pid`` (a child that died) left in ``directory``."""
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(f"{_PREFIX}{pid}-")]
+    except OSError:
+        return
+    for name in names:
+        full = os.path.join(directory, name)
+        try:
+            if _OURS.match(name) and stat.S_ISREG(os.lstat(full).st_mode):
+                os.unlink(full)
+        except OSError:
+            pass
+
+
 def _alive_since(pid: int, mtime: float) -> bool:
     """Whether process ``pid`` exists and may have written a file last modified at ``mtime``."""
     if pid == os.getpid():
