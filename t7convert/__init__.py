@@ -18,7 +18,8 @@ __all__ = ["read", "read_document", "write", "load", "convert", "sample", "prepr
 def load(path: str, *, device: _typing.Any = None, generic: bool = False):
     """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
 
-    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast.
+    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast. The module owns
+    its weights (:func:`~t7convert.pytorch.build.own_memory`): the file may change or go afterwards.
     """
     from t7convert.conversion.model import convert_file, converted_kind
 
@@ -39,7 +40,17 @@ def load(path: str, *, device: _typing.Any = None, generic: bool = False):
         from t7convert.pytorch.files import load_converted
 
         module = load_converted(path, kind)
-    return module.to(device) if device is not None else module
+    if device is not None and _torch_device(device).type != "cpu":
+        return module.to(device)  # copies already
+    from t7convert.pytorch.build import own_memory
+
+    return own_memory(module.to(device) if device is not None else module)
+
+
+def _torch_device(device: _typing.Any):
+    import torch
+
+    return torch.device(device)
 
 
 def convert(path: str, output: str | None = None, **options: _typing.Any):

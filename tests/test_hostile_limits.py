@@ -155,6 +155,88 @@ def test_a_stride_0_weight_of_gigabytes_is_refused_without_materialising_it(tmp_
     refused(path, "m1.weight", "contiguous")
 
 
+# --- what a conversion materialises ---------------------------------------------------------------
+def expanded(*shape: int):
+    """A weight of ``shape`` over one stored value (zero strides): a few bytes in the file."""
+    import numpy as np
+
+    return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
+
+
+def test_sixteen_expanded_weights_of_256_mib_are_refused_together_without_materialising(tmp_path):
+    """One 2**26-element view over one value is within the reader's bound; sixteen are 4.3 GB from 5 KB."""
+    convs = [tm.module("nn.SpatialConvolution", nInputPlane=1 << 13, nOutputPlane=1 << 13, kW=1, kH=1, dW=1, dH=1,
+                       padW=0, padH=0, weight=expanded(1 << 13, 1 << 13, 1, 1)) for _ in range(16)]
+    src = tm.save(tmp_path, "convs", tm.sequential(*convs))
+    assert src.stat().st_size < 20_000
+    line = refused(src, "repeats a storage of 1 elements", "expanded views may add up to")
+    assert "modules[2]" in line  # the first one is within the budget; the second crosses it
+
+
+def test_expanded_weights_within_the_reader_bound_are_refused_by_the_conversion_budget(tmp_path):
+    """Sixteen 16 MiB views are within what the reader allows; the conversion would copy them all."""
+    import numpy as np
+
+    lins = [tm.module("nn.Linear", weight=expanded(2048, 2048), bias=np.zeros(2048, np.float32)) for _ in range(16)]
+    src = tm.save(tmp_path, "lins", tm.sequential(*lins))
+    refused(src, "the converted weights would take 268,566,528 bytes", "16 times the file")
+    r = cli(src, "-o", tmp_path / "lins.pth", "--no-verify")
+    assert_input_error(r, "lins.t7", "converted weights would take")
+    assert not (tmp_path / "lins.pth").exists()
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_a_module_shared_200_times_is_stored_once(tmp_path, suffix):
+    """Torch7 shares one nn.Linear object between 200 places: one weight in the output, not 200."""
+    shared = tm.linear(256, 256)
+    src = tm.save(tmp_path, "shared", tm.sequential(*[shared] * 200))
+    out = tmp_path / f"shared{suffix}"
+    import t7convert
+
+    t7convert.convert(str(src), str(out), input_shape=(256,))
+    one_copy = 256 * 256 * 4 + 256 * 4
+    assert one_copy < out.stat().st_size < 2 * one_copy + 200_000  # the description is most of the rest
+    module = t7convert.load(str(out))
+    weights = [p for name, p in module.named_parameters(remove_duplicate=False) if name.endswith("weight")]
+    assert len(weights) == 200 and len({p.data_ptr() for p in weights}) == 1
+    x = torch.randn(2, 256)
+    assert torch.equal(module(x), t7convert.load(str(src))(x))
+
+
+def test_a_legacy_batchnorm_shared_between_places_is_stored_once(tmp_path):
+    """Its running_var is computed from running_std at every place: equal arrays are made one."""
+    bn = tm.batchnorm(4, legacy_std=True)
+    src = tm.save(tmp_path, "bn", tm.sequential(bn, bn, bn))
+    out = tmp_path / "bn.pth"
+    import t7convert
+
+    t7convert.convert(str(src), str(out), input_shape=(4, 3, 3))
+    state = torch.load(out, weights_only=True)["state_dict"]
+    pointers = {k.split(".", 1)[1]: set() for k in state}
+    for k, v in state.items():
+        pointers[k.split(".", 1)[1]].add(v.untyped_storage().data_ptr())
+    assert all(len(p) == 1 for name, p in pointers.items() if name != "num_batches_tracked"), pointers
+
+
+@pytest.mark.parametrize("suffix", [".t7", ".pth"])
+def test_a_loaded_module_survives_its_file_being_truncated(tmp_path, suffix):
+    """The input is memory-mapped while it is read; the module load returns owns its weights."""
+    src = tm.save(tmp_path, "lin", tm.sequential(tm.linear(512, 512), tm.relu(), tm.linear(512, 512)))
+    path = src
+    if suffix == ".pth":
+        path = tmp_path / "lin.pth"
+        import t7convert
+
+        t7convert.convert(str(src), str(path), verify=False)
+    r = capped("""
+        import os, sys, torch, t7convert
+        m = t7convert.load(sys.argv[1])
+        os.truncate(sys.argv[1], 100)
+        print(float(m(torch.ones(1, 512)).sum()))
+        """, str(path))
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+
+
 # --- outputs ----------------------------------------------------------------------------------------
 def small_model(tmp_path):
     return tm.save(tmp_path, "small", tm.sequential(tm.linear(4, 3), tm.relu()))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from t7convert.common.errors import T7ConvertError
 from t7convert.common.registry import discover
 from t7convert.conversion import families
@@ -45,6 +47,8 @@ class ConversionContext:
     #: id(module) -> the paths it was converted at so far (a module shared by reference, such as the
     #: pooling an nn.SpatialMaxUnpooling reads, is found by identity: :meth:`paths_of`)
     module_paths: dict = field(default_factory=dict)
+    #: id(module) -> (module, the tensors its first conversion gave): see :meth:`_share`
+    first_tensors: dict = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -62,11 +66,25 @@ class ConversionContext:
                                  f"containers, at {self.path})")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
+        self._share(module, node)
         self.module_paths.setdefault(id(module), []).append(node.source)
         for name in _TRAINING_STATE:
             if module.get(name) is not None:
                 self.dropped[name] += 1
         return node
+
+    def _share(self, module: T7Object, node: Node) -> None:
+        """A module Torch7 shares by reference (one object at many paths) gives the same arrays every time
+        it is converted, so its weights are one tensor in the output, not one per place. A converter
+        computes new arrays (a legacy BN's running_var from running_std) at each conversion: those equal
+        to the first conversion's are replaced by them."""
+        first = self.first_tensors.setdefault(id(module), (module, node.tensors))[1]
+        if first is node.tensors:
+            return
+        for key, array in node.tensors.items():
+            earlier = first.get(key)
+            if earlier is not None and earlier is not array and _same_values(earlier, array):
+                node.tensors[key] = earlier
 
     def child(self, module: T7Object, index: int) -> Node:
         self._path.append(f"modules[{index}]")
@@ -87,6 +105,12 @@ class ConversionContext:
 
     def fail(self, module: T7Object, message: str) -> T7ConvertError:
         return T7ConvertError(f"{module.class_name} at {self.path}: {message}")
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def convert_graph(model: T7Object) -> tuple[Node, ConversionContext]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from t7convert.common.errors import T7ConvertError, T7FormatError
 from t7convert.common.version import __version__
+from t7convert.conversion.budget import check_materialised
 from t7convert.conversion.canonical import NotCanonical, recognize
 from t7convert.conversion.context import convert_graph
 from t7convert.conversion.dag import lower
@@ -106,6 +107,10 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
             result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
             result.notes += canon.notes
             result.rewritten_stages = canon.rewritten_stages
+    try:
+        check_materialised(result.state, doc.file_size)
+    except T7ConvertError as e:
+        raise T7ConvertError(f"{path}: {e}") from None
     result.title = (f"{result.spec.title}, torchvision layout" if result.spec
                     else f"generic graph of {sum(1 for _ in node.walk())} modules")
     return result

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.budget import view_key
 from t7convert.conversion.data_config import canonical_data_config
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.resnet_spec import ResNetSpec
@@ -24,10 +25,17 @@ from t7convert.pytorch.resnet import ResNet
 
 
 def _tensors(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Torch tensors for a state's arrays. A module Torch7 shares between places (one weight under many
+    keys) gives one tensor for all of them, so that it is copied at most once and ``torch.save`` stores
+    it once: one Linear used 200 times is one weight in the file, not 200."""
     out = {}
+    made: dict[tuple, torch.Tensor] = {}
     for k, v in state.items():
         if isinstance(v, np.ndarray):
-            v = torch.from_numpy(np.ascontiguousarray(v))
+            same = view_key(v)
+            if same not in made:
+                made[same] = torch.from_numpy(np.ascontiguousarray(v))
+            v = made[same]
         out[k] = v
     return out
 
@@ -107,3 +115,23 @@ def module_of(converted: ConvertedModel) -> nn.Module:
     """The eval-mode torch module of a conversion held in memory, its tensors sharing memory with the
     state (no copy)."""
     return module_from_state(converted.info(), converted.state)
+
+
+def own_memory(module: nn.Module) -> nn.Module:
+    """Give ``module`` private copies of tensors that are views of a memory-mapped file (the ``.t7`` it
+    was converted from, or a ``.pth`` torch mapped), so that the file changing later (truncated,
+    rewritten in place) cannot end the process with SIGBUS at its next forward. Tensors that share
+    memory (a module Torch7 shared between places) stay shared: one copy each."""
+    copies: dict[tuple, torch.Tensor] = {}
+    for sub in module.modules():
+        for table in (sub._parameters, sub._buffers):
+            for name, t in table.items():
+                if t is None or t.device.type != "cpu" or t.is_meta:
+                    continue
+                key = (t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
+                if key not in copies:
+                    copies[key] = t.detach().clone()
+                copy = copies[key]
+                table[name] = nn.Parameter(copy, requires_grad=t.requires_grad) if isinstance(t, nn.Parameter) \
+                    else copy
+    return module

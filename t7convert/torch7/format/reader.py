@@ -39,8 +39,9 @@ _MAX_LABEL = 40  # characters of a string key shown in an object path
 _PATH_ENDS = 16  # an object path deeper than twice this shows its first and last levels
 _MAX_REASON = 600  # characters of an error's reason (a 64-dimension shape would be longer)
 _MAX_EXTENT = 2**48  # no size, stride or element count of a real tensor comes near it
-# An expanded view (zero strides) may describe more elements than its storage holds, but at most
-# this many bytes, or _REPEAT_FACTOR times the file's size when that is more.
+# Expanded views (zero strides) may describe more elements than their storages hold, but all of them
+# together at most this many bytes, or _REPEAT_FACTOR times the file's size when that is more: one
+# 256 MiB view over one stored value is allowed, sixteen of them (4 GiB from a 5 KB file) are not.
 _MAX_REPEAT_BYTES = 1 << 28
 _REPEAT_FACTOR = 16
 _VERSION = re.compile(r"^V (.*)$", re.S)
@@ -194,6 +195,7 @@ class _Reader:
         self.open_tables: set[int] = set()
         self.reentered: set[int] = set()
         self.storage_ids: dict[int, int] = {}
+        self.repeated_bytes = 0  # of the expanded views read so far (each read once: memo)
         self.labels: list[str] = []
         self.doc = T7Document(path=path, root=None, encoding=stream.encoding, long_size=stream.long_size,
                               file_size=file_size)
@@ -501,14 +503,19 @@ class _Reader:
             if last >= len(storage):
                 raise self.fail(f"{name} view (size {shape}, stride {stride}, offset {offset + 1}) reaches element "
                                 f"{last + 1} of a storage of {len(storage)}", start)
-            if numel > len(storage) and numel * dtype.itemsize > max(_MAX_REPEAT_BYTES,
-                                                                      _REPEAT_FACTOR * self.file_size):
+            if numel > len(storage):
                 # Zero or overlapping strides (an expanded tensor) repeat storage elements: legal in
-                # Torch7, but a view this large over a file this small is damage, and anything that
-                # materializes it (a copy, a conversion) would need numel * itemsize bytes.
-                raise self.fail(f"{name} view (size {shape}, stride {stride}) repeats a storage of {len(storage)} "
-                                f"elements into {numel}: refusing a tensor that would need "
-                                f"{numel * dtype.itemsize} bytes when copied", start)
+                # Torch7, but views this large over a file this small are damage, and anything that
+                # materializes them (a copy, a conversion) would need numel * itemsize bytes each.
+                self.repeated_bytes += numel * dtype.itemsize
+                limit = max(_MAX_REPEAT_BYTES, _REPEAT_FACTOR * self.file_size)
+                if self.repeated_bytes > limit:
+                    before = self.repeated_bytes - numel * dtype.itemsize
+                    others = f" (after {before:,} bytes of other expanded views)" if before else ""
+                    raise self.fail(f"{name} view (size {shape}, stride {stride}) repeats a storage of "
+                                    f"{len(storage)} elements into {numel}: refusing a tensor that would need "
+                                    f"{numel * dtype.itemsize:,} bytes when copied{others}; expanded views may "
+                                    f"add up to {limit:,} bytes in a file of {self.file_size:,}", start)
             item = dtype.itemsize
             array = np.ndarray(shape, dtype, buffer=storage, offset=offset * item,
                                strides=tuple(st * item for st in stride))
