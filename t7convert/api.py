@@ -111,7 +111,6 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     if verify:
         from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
-        from t7convert.parity.memory import check_budget
 
         spec = converted.inputs  # a gModule's table, or token indices (conversion.graph_inputs)
         if spec is not None and input_shape is not None and not spec["table"] and not isinstance(input_shape, (list, dict)):
@@ -124,10 +123,9 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         else:  # a sample's shape, or the table spec the first op declares
             shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
                 else default_input_shape(converted)
-            report.input_shape = shape
             if isinstance(shape, tuple):  # a tensor input: its memory is planned (a table's is small)
-                check_budget(converted.info(), converted.state,
-                             tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape), memory_limit)
+                shape = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape)
+            report.input_shape = shape
             x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
             if isinstance(shape, Unbatched):  # a model that takes one sample only
                 x = x[0]
@@ -153,6 +151,24 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
                                    before_publish=lambda: _unchanged(path, identity))
     return report
+
+
+def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_limit: int | None, *,
+                   guessed: bool) -> tuple:
+    """The verification input after its memory plan: a size the user gave is refused past the budget; a
+    guessed one falls back to the largest smaller size the model accepts that fits (noted)."""
+    from t7convert.parity.memory import check_budget, fit_budget
+    from t7convert.pytorch.input_shape import smaller_input_shapes
+
+    if not guessed:
+        check_budget(converted.info(), converted.state,
+                     tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape), memory_limit)
+        return shape
+    fitted, note = fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
+                              smaller_input_shapes(converted, shape))
+    if note:
+        converted.notes.append(note)
+    return fitted
 
 
 def _identity(path: str) -> tuple[int, int, int, int] | None:
@@ -258,8 +274,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
         if not no_module and isinstance(shape, tuple):
-            check_budget(converted.info(), converted.state,
-                         tuple(shape) if isinstance(shape, Unbatched) else (batch or 1, *shape), memory_limit)
+            shape = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed)
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
         if isinstance(shape, Unbatched):
             x = x[0]

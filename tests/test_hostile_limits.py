@@ -435,6 +435,23 @@ def test_the_memory_limit_is_an_option_of_convert_and_parity(tmp_path):
     assert_input_error(cli(src, "-o", tmp_path / "o.pth", "--memory-limit", "lots"), "--memory-limit")
 
 
+def test_a_guessed_input_too_large_for_memory_falls_back_to_the_largest_that_fits(tmp_path):
+    """A 2048-plane convolution: the usual 224x224 guess would need 4 GB; under a 500 MB limit the
+    verification runs on 56x56 (the largest halving that fits) and says so; a size the user gives is
+    never changed."""
+    from t7convert import api
+
+    src = tm.save(tmp_path, "wide", tm.sequential(tm.conv(2048, 2048, 1, 1, cls="nn.SpatialConvolution")))
+    report = api.convert(str(src), memory_limit=500_000_000)
+    assert report.verification.ok and report.input_shape == (2048, 56, 56)
+    assert any("verified on a 1x2048x56x56 input: 1x2048x224x224 would need" in n for n in report.converted.notes)
+    with pytest.raises(T7ConvertError, match="verification on a 1x2048x224x224 input would need"):
+        api.convert(str(src), input_shape=(2048, 224, 224), memory_limit=500_000_000)
+    assert api.parity(str(src), memory_limit=500_000_000).ok
+    with pytest.raises(T7ConvertError, match="no smaller input the model accepts fits"):
+        api.convert(str(src), memory_limit=1000)
+
+
 def test_the_plan_counts_padding_columns_and_every_output():
     from t7convert.conversion.context import convert_graph
     from t7convert.conversion.dag import lower

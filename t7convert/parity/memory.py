@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from t7convert.common.errors import T7ConvertError
 
@@ -137,6 +137,31 @@ def check_budget(info: dict[str, Any], state: dict[str, Any], shape: tuple[int, 
                              f"{_size(needed)} (the limit is {_size(budget)}); pass --no-verify or a smaller "
                              "--input-size (or raise --memory-limit)")
     return needed
+
+
+def fit_budget(info: dict[str, Any], state: dict[str, Any], shape: tuple[int, ...], batch: int,
+               limit: int | None, smaller: Iterable[tuple[int, ...]]) -> tuple[tuple[int, ...], str | None]:
+    """The input a verification the user gave no size for should run on: ``shape`` (a per-sample shape;
+    an ``Unbatched`` one is taken whole) when its plan fits the budget, else the first of ``smaller``
+    (accepted shapes, largest first: a larger input exercises more of every kernel) that fits, with a
+    note saying so; refused in one line when none does."""
+    budget = default_budget() if limit is None else limit
+
+    def whole(s: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(s) if type(s) is not tuple else (batch, *s)
+
+    needed = plan_bytes(info, state, whole(shape))
+    if needed is None or budget is None or needed <= budget:
+        return shape, None
+    for candidate in smaller:
+        n = plan_bytes(info, state, whole(candidate))
+        if n is not None and n <= budget:
+            return candidate, (f"verified on a {'x'.join(map(str, whole(candidate)))} input: "
+                               f"{'x'.join(map(str, whole(shape)))} would need {_size(needed)} "
+                               f"(the memory limit is {_size(budget)})")
+    raise T7ConvertError(f"verification on a {'x'.join(map(str, whole(shape)))} input would need "
+                         f"{_size(needed)} (the limit is {_size(budget)}), and no smaller input the model "
+                         "accepts fits; pass --no-verify or --input-size (or raise --memory-limit)")
 
 
 def _size(n: int) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -74,3 +74,26 @@ def _first_accepted(module: torch.nn.Module, candidates: list[tuple[int, ...]], 
         if time.process_time() > deadline:
             break
     return None
+
+
+def smaller_input_shapes(converted: ConvertedModel, shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """Shapes like ``shape`` (its first dimension, the planes, kept) with the other sides halved, then
+    quartered ..., down to 1, that a shape-only run accepts: what a verification too large for memory
+    can fall back to. Canonical ResNets have their fixed sizes; a feature vector has nothing to shrink."""
+    if converted.dag is None or converted.spec is not None or len(shape) < 2:
+        return
+    from t7convert.pytorch.graph_module import build_graph_module
+
+    with torch.device("meta"):
+        module = build_graph_module(converted.dag).eval()
+    unbatched = isinstance(shape, Unbatched)
+    seen = {tuple(shape)}
+    factor = 2
+    while any(d // (factor // 2) > 1 for d in shape[1:]):
+        candidate = (shape[0], *(max(1, d // factor) for d in shape[1:]))
+        factor *= 2
+        if candidate in seen:
+            continue
+        seen.add(candidate)
+        if _first_accepted(module, [candidate], not unbatched) is not None:
+            yield Unbatched(candidate) if unbatched else candidate
