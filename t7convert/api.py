@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
@@ -108,6 +109,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     identity = _identity(path)
     converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
+    digest = state_digest(converted.state) if verify and output is not None else None
     if verify:
         from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
@@ -149,7 +151,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
-                                   before_publish=lambda: _unchanged(path, identity))
+                                   before_publish=lambda: _unchanged(path, identity, converted, digest))
     return report
 
 
@@ -180,11 +182,13 @@ def _identity(path: str) -> tuple[int, int, int, int] | None:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _unchanged(path: str, before: tuple[int, int, int, int] | None) -> None:
+def _unchanged(path: str, before: tuple[int, int, int, int] | None, converted: ConvertedModel,
+               digest: int | None) -> None:
     """The input is memory-mapped and its weights are written from the mapping: a file rewritten while
     it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
-    the output's bytes are written, before they are put in place."""
-    if _identity(path) != before:
+    the output's bytes are written, before they are put in place: the file's identity, and (when it was
+    verified) a digest of the weights taken before the verification."""
+    if _identity(path) != before or digest is not None and state_digest(converted.state) != digest:
         raise T7ConvertError(f"{path} changed while it was being converted (its size or modification time "
                              "differs); nothing was written: convert it again once it is complete")
 

@@ -546,6 +546,32 @@ def test_sigterm_sent_to_the_command_reaches_the_work_and_leaves_nothing(tmp_pat
     assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
 
+def test_an_input_rewritten_in_place_keeping_its_size_and_time_is_not_saved(tmp_path, monkeypatch):
+    """The bytes written must be the bytes verified, even when the rewrite restores the file's time."""
+    from t7convert import api
+    from t7convert.parity import compare
+
+    linear = tm.linear(4, 3)
+    src = tm.save(tmp_path, "lin", tm.sequential(linear))
+    weight_at = src.read_bytes().index(linear.fields["weight"].tobytes())
+    real = compare.verify
+
+    def verify_then_rewrite(*args, **kwargs):
+        report = real(*args, **kwargs)
+        st = src.stat()
+        with open(src, "r+b") as f:  # in place: the mapping sees it
+            f.seek(weight_at)
+            f.write(bytes(48))
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return report
+
+    monkeypatch.setattr(compare, "verify", verify_then_rewrite)
+    out = tmp_path / "lin.pth"
+    with pytest.raises(T7ConvertError, match=r"changed while it was being converted .*; nothing was written"):
+        api.convert(str(src), str(out), input_shape=(4,))
+    assert not out.exists()
+
+
 # --- what inspect and messages print ----------------------------------------------------------------
 def test_a_view_of_two_to_the_25_sizes_is_refused_and_inspected_in_one_short_line(tmp_path):
     """A zero-stride LongTensor of 2**25 ones: 256 MiB once read, a few bytes in the file."""

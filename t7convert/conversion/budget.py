@@ -12,6 +12,7 @@ stored once.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any, Mapping
 
 import numpy as np
@@ -49,3 +50,18 @@ def check_materialised(state: Mapping[str, Any], file_size: int) -> None:
                              f"(more than {limit:,}: {MATERIALISED_FACTOR} times the file, or "
                              f"{MATERIALISED_FLOOR >> 20} MiB); a file this small cannot hold them, so it is "
                              "refused as damaged or crafted")
+
+
+def state_digest(state: Mapping[str, Any]) -> int:
+    """A CRC-32 of the state's distinct arrays. The weights are views of the memory-mapped input, so one
+    taken before verification and one taken once the output is written tell whether the bytes written are
+    the bytes verified (a file rewritten in place in between, keeping its size and time, changes them)."""
+    seen: set[tuple] = set()
+    crc = 0
+    for a in state.values():
+        if isinstance(a, np.ndarray):
+            key = view_key(a)
+            if key not in seen:
+                seen.add(key)
+                crc = zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"), crc)
+    return crc
