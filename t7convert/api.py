@@ -188,9 +188,14 @@ def _unchanged(path: str, before: tuple[int, int, int, int] | None, converted: C
     it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
     the output's bytes are written, before they are put in place: the file's identity, and (when it was
     verified) a digest of the weights taken before the verification."""
-    if _identity(path) != before or digest is not None and state_digest(converted.state) != digest:
-        raise T7ConvertError(f"{path} changed while it was being converted (its size or modification time "
-                             "differs); nothing was written: convert it again once it is complete")
+    if _identity(path) != before:
+        what = "its size or modification time differs"
+    elif digest is not None and state_digest(converted.state) != digest:
+        what = "its weights differ from the ones verified"
+    else:
+        return
+    raise T7ConvertError(f"{path} changed while it was being converted ({what}); nothing was written: "
+                         "convert it again once it is complete")
 
 
 def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: float = 1.0, sample: bool = True,

@@ -13,7 +13,7 @@ stored once.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -28,17 +28,20 @@ def view_key(a: np.ndarray) -> tuple:
     return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str
 
 
-def materialised_bytes(state: Mapping[str, Any]) -> int:
-    """The bytes of the state's distinct arrays once each is one contiguous tensor."""
+def distinct_arrays(state: Mapping[str, Any]) -> Iterator[np.ndarray]:
+    """The state's arrays, each view of the same memory once (as the output stores them)."""
     seen: set[tuple] = set()
-    total = 0
     for a in state.values():
         if isinstance(a, np.ndarray):
             key = view_key(a)
             if key not in seen:
                 seen.add(key)
-                total += a.size * a.dtype.itemsize
-    return total
+                yield a
+
+
+def materialised_bytes(state: Mapping[str, Any]) -> int:
+    """The bytes of the state's distinct arrays once each is one contiguous tensor."""
+    return sum(a.size * a.dtype.itemsize for a in distinct_arrays(state))
 
 
 def check_materialised(state: Mapping[str, Any], file_size: int) -> None:
@@ -56,12 +59,7 @@ def state_digest(state: Mapping[str, Any]) -> int:
     """A CRC-32 of the state's distinct arrays. The weights are views of the memory-mapped input, so one
     taken before verification and one taken once the output is written tell whether the bytes written are
     the bytes verified (a file rewritten in place in between, keeping its size and time, changes them)."""
-    seen: set[tuple] = set()
     crc = 0
-    for a in state.values():
-        if isinstance(a, np.ndarray):
-            key = view_key(a)
-            if key not in seen:
-                seen.add(key)
-                crc = zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"), crc)
+    for a in distinct_arrays(state):
+        crc = zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"), crc)
     return crc
