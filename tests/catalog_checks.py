@@ -46,13 +46,16 @@ def assert_refused_naming(tmp_path, module, cls: str, field: str, input_shape: t
 
 
 def rel(a, b) -> float:
-    """Largest |a - b| over the largest |b|, on the finite values; non-finite ones must be equal."""
+    """Largest |a - b| over the largest |b| (at least 1e-12), on the finite values; the non-finite ones
+    must be the same (NaN where NaN, the same infinity)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
     finite = np.isfinite(b)
-    assert (np.isfinite(a) == finite).all() and (a[~finite] == b[~finite]).all()
-    scale = np.abs(b[finite]).max() if finite.any() else 1.0
-    return float(np.abs(a[finite] - b[finite]).max() / (scale or 1.0)) if finite.any() else 0.0
+    odd_a, odd_b = a[~finite], b[~finite]
+    assert (np.isfinite(a) == finite).all() and ((odd_a == odd_b) | (np.isnan(odd_a) & np.isnan(odd_b))).all()
+    if not finite.any():
+        return 0.0
+    return float(np.abs(a[finite] - b[finite]).max() / max(np.abs(b[finite]).max(), 1e-12))
 
 
 def convert_and_run(tmp_path, model, x: np.ndarray, tol: float = 1e-5):

@@ -7,18 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import rel
 
 import t7convert
 from t7convert import T7ConvertError, api
 from t7convert.interpreter import run as reference_run
-
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape
-    with np.errstate(invalid="ignore"):
-        diff = np.where((a == b) | (np.isnan(a) & np.isnan(b)), 0.0, np.abs(a - b))
-    return float(diff.max() / np.abs(b[np.isfinite(b)]).max())
 
 
 def _softmin(x):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import rel
 from click.testing import CliRunner
 
 import t7convert
@@ -16,11 +17,6 @@ from t7convert.interpreter import run as reference_run
 
 M = tm.module
 
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
 def _both(tmp_path, model, x, input_shape=None):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import rel
 from layer_cases import normalization as cases
 
 import t7convert
@@ -21,11 +22,6 @@ from t7convert.interpreter import run as reference_run
 
 rng = np.random.default_rng(5)
 
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
 def both(tmp_path, model, x: np.ndarray):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import rel
 
 import t7convert
 from t7convert import api
@@ -25,12 +26,6 @@ M = tm.module
 def lin(n_in: int = 4, n_out: int = 3) -> T7Object:
     return tm.linear(n_in, n_out)
 
-
-def rel(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    scale = np.abs(b).max() if b.size else 1.0
-    return float(np.abs(a - b).max() / (scale or 1.0)) if b.size else 0.0
 
 
 def convert_and_run(tmp_path, model: T7Object, x: np.ndarray):

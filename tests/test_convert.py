@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from catalog_checks import rel
 from click.testing import CliRunner
 
 import t7convert
@@ -30,14 +31,6 @@ MODEL_FIXTURES = ["resnext11_c4x4d_C_cifar", "resnext11_c4x4d_B_cifar", "resnext
 def t7(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
-
-def rel(a, b) -> float:
-    """Max abs difference over max abs value; equal entries (Torch7's -inf of an empty window) count 0."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape
-    with np.errstate(invalid="ignore"):
-        diff = np.where(a == b, 0.0, np.abs(a - b))
-    return float(diff.max() / np.abs(b[np.isfinite(b)]).max())
 
 
 def converted_output(path, x: np.ndarray) -> np.ndarray:

@@ -166,23 +166,8 @@ def _describe_replicate(m: T7Object) -> str:
     return constructor_call(m, 'nfeatures', 'dim', 'ndim')
 
 
-@describes("nn.Sum")
-def _describe_sum(m: T7Object) -> str:
-    return constructor_call(m, 'dimension', 'nInputDims')
-
-
-@describes("nn.Mean")
-def _describe_mean(m: T7Object) -> str:
-    return constructor_call(m, 'dimension', 'nInputDims')
-
-
-@describes("nn.Max")
-def _describe_max(m: T7Object) -> str:
-    return constructor_call(m, 'dimension', 'nInputDims')
-
-
-@describes("nn.Min")
-def _describe_min(m: T7Object) -> str:
+@describes("nn.Sum", "nn.Mean", "nn.Max", "nn.Min")
+def _describe_reduction(m: T7Object) -> str:
     return constructor_call(m, 'dimension', 'nInputDims')
 
 
@@ -191,13 +176,8 @@ def _describe_collapse(m: T7Object) -> str:
     return constructor_call(m, 'nInputDim')
 
 
-@describes("nn.SpatialDropout")
-def _describe_spatialdropout(m: T7Object) -> str:
-    return constructor_call(m, 'p')
-
-
-@describes("nn.VolumetricDropout")
-def _describe_volumetricdropout(m: T7Object) -> str:
+@describes("nn.SpatialDropout", "nn.VolumetricDropout")
+def _describe_plane_dropout(m: T7Object) -> str:
     return constructor_call(m, 'p')
 
 
