@@ -12,7 +12,6 @@ same description in their metadata.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.file_identity import FileIdentity, file_identity
 from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
@@ -106,7 +106,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         fmt = check_format(output, fmt)
         check_output(output, path, force=force)
     step("reading and converting")
-    identity = _identity(path)
+    identity = file_identity(path)
     converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     digest = state_digest(converted.state) if verify and output is not None else None
@@ -173,22 +173,13 @@ def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_l
     return fitted
 
 
-def _identity(path: str) -> tuple[int, int, int, int] | None:
-    """What tells that a file was changed: its device, inode, size and modification time."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def _unchanged(path: str, before: tuple[int, int, int, int] | None, converted: ConvertedModel,
+def _unchanged(path: str, before: FileIdentity | None, converted: ConvertedModel,
                digest: int | None) -> None:
     """The input is memory-mapped and its weights are written from the mapping: a file rewritten while
     it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
     the output's bytes are written, before they are put in place: the file's identity, and (when it was
     verified) a digest of the weights taken before the verification."""
-    if _identity(path) != before:
+    if file_identity(path) != before:
         what = "its size or modification time differs"
     elif digest is not None and state_digest(converted.state) != digest:
         what = "its weights differ from the ones verified"

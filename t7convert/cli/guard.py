@@ -19,6 +19,7 @@ import sys
 from typing import Callable, NoReturn
 
 from t7convert.common.atomic import remove_temporaries_of
+from t7convert.common.file_identity import FileIdentity, file_identity
 
 _FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
                    if hasattr(signal, n))
@@ -45,7 +46,7 @@ def run_guarded(work: Callable[[], None], argv: list[str]) -> None:
     _wait_and_end(pid, files, argv)
 
 
-def _wait_and_end(pid: int, files: dict[str, tuple | None], argv: list[str]) -> NoReturn:
+def _wait_and_end(pid: int, files: dict[str, FileIdentity | None], argv: list[str]) -> NoReturn:
     def forward(signum: int, _frame: object) -> None:
         if signum == signal.SIGINT and _terminal_sent_it():
             return  # the terminal's Ctrl-C went to the whole foreground group, the child included
@@ -103,15 +104,7 @@ def _terminal_sent_it() -> bool:
     return False
 
 
-def _identity(path: str) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def _files_named(argv: list[str]) -> dict[str, tuple | None]:
+def _files_named(argv: list[str]) -> dict[str, FileIdentity | None]:
     """The regular files the command line names, with what identifies their content now."""
     out = {}
     for a in argv:
@@ -119,14 +112,14 @@ def _files_named(argv: list[str]) -> dict[str, tuple | None]:
             continue
         try:
             if os.path.isfile(a):
-                out[a] = _identity(a)
+                out[a] = file_identity(a)
         except (OSError, ValueError):
             pass
     return out
 
 
-def _changed(files: dict[str, tuple | None]) -> list[str]:
-    return [p for p, before in files.items() if _identity(p) != before]
+def _changed(files: dict[str, FileIdentity | None]) -> list[str]:
+    return [p for p, before in files.items() if file_identity(p) != before]
 
 
 def _folders_named(argv: list[str]) -> set[str]:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from t7convert.common.errors import T7ConvertError
 
@@ -172,8 +172,21 @@ def _signals_deferred() -> Iterator[None]:
 def remove_stale_temporaries(directory: str) -> None:
     """Remove ``.t7convert-PID-*.tmp`` files in ``directory`` that a killed run of ours left: the same
     owner, and a process PID that no longer exists or that started after the file was last written."""
+    uid = getattr(os, "getuid", lambda: None)()
+    _remove_ours(directory, _PREFIX, lambda pid, st: (uid is None or st.st_uid == uid)
+                 and not _alive_since(pid, st.st_mtime))
+
+
+def remove_temporaries_of(pid: int, directory: str) -> None:
+    """Remove the ``.t7convert-PID-*.tmp`` files process ``pid`` (a child that died) left in ``directory``."""
+    _remove_ours(directory, f"{_PREFIX}{pid}-", lambda _pid, _st: True)
+
+
+def _remove_ours(directory: str, prefix: str, stale: Callable[[int, os.stat_result], bool]) -> None:
+    """Unlink the regular files in ``directory`` named as our temporaries (and starting with ``prefix``)
+    for which ``stale(pid in the name, lstat)`` holds."""
     try:
-        names = [n for n in os.listdir(directory) if n.startswith(_PREFIX)]
+        names = [n for n in os.listdir(directory) if n.startswith(prefix)]
     except OSError:
         return
     for name in names:
@@ -183,23 +196,7 @@ def remove_stale_temporaries(directory: str) -> None:
         full = os.path.join(directory, name)
         try:
             st = os.lstat(full)
-            mine = st.st_uid == getattr(os, "getuid", lambda: st.st_uid)()
-            if stat.S_ISREG(st.st_mode) and mine and not _alive_since(int(match.group(1)), st.st_mtime):
-                os.unlink(full)
-        except OSError:
-            pass
-
-
-def remove_temporaries_of(pid: int, directory: str) -> None:
-    """Remove the ``.t7convert-PID-*.tmp`` files process ``pid`` (a child that died) left in ``directory``."""
-    try:
-        names = [n for n in os.listdir(directory) if n.startswith(f"{_PREFIX}{pid}-")]
-    except OSError:
-        return
-    for name in names:
-        full = os.path.join(directory, name)
-        try:
-            if _OURS.match(name) and stat.S_ISREG(os.lstat(full).st_mode):
+            if stat.S_ISREG(st.st_mode) and stale(int(match.group(1)), st):
                 os.unlink(full)
         except OSError:
             pass

@@ -117,6 +117,11 @@ def module_of(converted: ConvertedModel) -> nn.Module:
     return module_from_state(converted.info(), converted.state)
 
 
+def tensor_view_key(t: torch.Tensor) -> tuple:
+    """What makes two tensors the same view of the same memory (the torch twin of ``view_key``)."""
+    return t.data_ptr(), tuple(t.shape), t.stride(), t.dtype
+
+
 def own_memory(module: nn.Module) -> nn.Module:
     """Give ``module`` private copies of tensors that are views of a memory-mapped file (the ``.t7`` it
     was converted from, or a ``.pth`` torch mapped), so that the file changing later (truncated,
@@ -128,7 +133,7 @@ def own_memory(module: nn.Module) -> nn.Module:
             for name, t in table.items():
                 if t is None or t.device.type != "cpu" or t.is_meta:
                     continue
-                key = (t.data_ptr(), tuple(t.shape), t.stride(), t.dtype)
+                key = tensor_view_key(t)
                 if key not in copies:
                     copies[key] = t.detach().clone()
                 copy = copies[key]

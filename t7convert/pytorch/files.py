@@ -18,7 +18,7 @@ from t7convert.common.atomic import atomic_output, check_replaceable, check_writ
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.description import FORMAT_VERSION, check_description
 from t7convert.conversion.model import ConvertedModel, converted_kind
-from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state
+from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
 _EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors"}
@@ -116,12 +116,12 @@ def _unshared(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], 
     """safetensors refuses tensors that share memory: a module Torch7 shared between places (one
     weight tensor under two keys) is stored once, and the other keys are recorded as its aliases
     (``{alias: stored key}`` in the metadata), so that loading shares it again."""
-    first: dict[tuple[int, int, tuple, torch.dtype], str] = {}
+    first: dict[tuple, str] = {}
     out: dict[str, torch.Tensor] = {}
     aliases: dict[str, str] = {}
     for k, v in state.items():
         v = v.contiguous()
-        key = (v.data_ptr(), v.numel(), tuple(v.shape), v.dtype)
+        key = tensor_view_key(v)
         if v.numel() and key in first:
             aliases[k] = first[key]
             continue
