@@ -8,6 +8,7 @@ from __future__ import annotations
 import typing as _typing
 
 from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
+from t7convert.common.inputs import open_regular
 from t7convert.common.version import __version__
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
@@ -24,7 +25,7 @@ def load(path: str, *, device: _typing.Any = None, generic: bool = False):
     from t7convert.conversion.model import convert_file, converted_kind
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(64)
     except FileNotFoundError:
         raise T7FileNotFoundError(f"{path}: no such file") from None

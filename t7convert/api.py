@@ -20,6 +20,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.common.file_identity import FileIdentity, file_identity
+from t7convert.common.inputs import open_regular
 from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
@@ -199,7 +200,7 @@ def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: f
     from t7convert.pytorch.sampling import sample_text
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             kind = converted_kind(f.read(64))
     except OSError as e:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None

@@ -12,7 +12,7 @@ import sys
 import click
 from click_default_group import DefaultGroup
 
-from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError, printable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -34,13 +34,13 @@ class _Group(DefaultGroup):
             hint = ""
             if isinstance(e, click.UsageError) and e.ctx is not None:
                 hint = f" (see '{e.ctx.command_path} --help')"
-            click.echo(f"t7convert: error: {e.format_message()}{hint}", err=True)
+            click.echo(f"t7convert: error: {printable(e.format_message())}{hint}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Abort as e:
             click.echo(_interrupted(e.__cause__, "aborted"), err=True)
             sys.exit(130)
         except T7ConvertError as e:
-            click.echo(f"t7convert: error: {e}", err=True)
+            click.echo(f"t7convert: error: {printable(e)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt as e:
             click.echo(_interrupted(e, "interrupted"), err=True)
@@ -51,7 +51,7 @@ class _Group(DefaultGroup):
         except Exception as e:  # a bug: say so in one line, keep the traceback for those who ask
             if os.environ.get("T7CONVERT_DEBUG"):
                 raise
-            click.echo(f"t7convert: internal error: {type(e).__name__}: {e} "
+            click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)} "
                        "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
             sys.exit(EXIT_INTERNAL)
 

@@ -18,14 +18,14 @@ def classify_command(model_path: str, images: tuple[str, ...], top: int, device:
                      interpolation: str) -> None:
     """Most probable classes of each IMAGE (softmax of MODEL's output), best first."""
     import t7convert
-    from t7convert.common.errors import T7ConvertError
+    from t7convert.common.errors import T7ConvertError, printable
     from t7convert.imagenet.classify import format_like_classify_lua, iter_classify
 
     broken: list[str] = []
 
     def unreadable(image: str, error: T7ConvertError) -> None:
         broken.append(image)
-        click.echo(f"t7convert: error: {error}", err=True)
+        click.echo(f"t7convert: error: {printable(error)}", err=True)
 
     model = t7convert.load(model_path)
     for result in iter_classify(model, images, top=top, device=device, interpolation=interpolation,

@@ -18,7 +18,7 @@ import signal
 import sys
 from typing import Callable, NoReturn
 
-from t7convert.common.atomic import remove_temporaries_of
+from t7convert.common.atomic import bind_to_parent, remove_temporaries_of
 from t7convert.common.file_identity import FileIdentity, file_identity
 
 _FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -39,8 +39,10 @@ def run_guarded(work: Callable[[], None], argv: list[str]) -> None:
     files = _files_named(argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
-    if pid == 0:  # the child does the work and ends as the command always has
+    if pid == 0:  # the child does the work and ends as the command always has, and dies with the parent
+        bind_to_parent(parent)
         work()
         return
     _wait_and_end(pid, files, argv)

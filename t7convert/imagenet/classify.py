@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError, printable
 from t7convert.imagenet.datasets import IMAGENET_CLASSES, imagenet_class_names
 from t7convert.imagenet.evaluate import resolve_device, scores_of
 from t7convert.imagenet.preprocess import load_image, val_transform
@@ -94,7 +94,7 @@ def format_like_classify_lua(results: Sequence[Classification]) -> str:
     """The text classify.lua prints for these results."""
     lines = []
     for result in results:
-        lines.append(f"Classes for\t{result.image}")
+        lines.append(f"Classes for\t{printable(result.image)}")
         lines.extend(f"{p.probability:.14g}\t{p.name}" for p in result.predictions)
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "")

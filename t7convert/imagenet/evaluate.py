@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError, printable
 from t7convert.imagenet.datasets import DataError, Sample, ValidationSet, find_validation_set
 from t7convert.imagenet.distributed import World, shard, world_from_environment
 from t7convert.imagenet.pipeline import RESIZE_ON, Prefetcher, check_decoder, collate_for, make_dataset
@@ -398,7 +398,7 @@ class EvaluationReport:
         if r.unreadable:
             lines.append(f"unreadable    {len(r.unreadable)} image(s), left out of the error rates:")
             lines.extend(f"  {path}: {reason}" for path, reason in r.unreadable)
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # a name with a newline cannot forge a line
 
 
 _LAYOUTS = {"class folders": "one folder per class, labels in sorted order",

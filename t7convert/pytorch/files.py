@@ -16,7 +16,8 @@ from torch import nn
 
 from t7convert.common.atomic import atomic_output, check_replaceable, check_writable
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.description import FORMAT_VERSION, check_description
+from t7convert.common.inputs import NotRegularFile, check_regular, open_regular
+from t7convert.conversion.description import FORMAT_VERSION, DescriptionError, check_description, plain_copy
 from t7convert.conversion.model import ConvertedModel, converted_kind
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
@@ -42,8 +43,10 @@ def check_format(output: str, fmt: str | None = None) -> str:
 def check_input(path: str) -> None:
     """Refuse, before anything else, an input that is already a PyTorch or safetensors file (converted?)."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(64)
+    except NotRegularFile as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror}") from None
     except OSError:
         return  # the reader says what is wrong with it
     kind = converted_kind(head)
@@ -71,9 +74,14 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     fmt = check_format(output, fmt)
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
+    info = plain_copy(converted.info())
+    try:  # what is written is what load accepts: the description's limits are checked here too
+        check_description(info, len(state))
+    except DescriptionError as e:
+        raise T7ConvertError(f"{output}: not written, t7convert could not load it back: {e}") from None
     with atomic_output(output, exclusive=not force) as tmp:
         try:
-            _write(converted, state, tmp, fmt)
+            _write(converted, state, tmp, fmt, info)
         except T7ConvertError:
             raise
         except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
@@ -83,16 +91,18 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     return os.path.getsize(output)
 
 
-def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str) -> None:
+def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str,
+           info: dict[str, Any] | None = None) -> None:
+    info = plain_copy(converted.info()) if info is None else info
     if fmt == "safetensors":
         from safetensors.torch import save_file
         unique, aliases = _unshared(state)
-        meta = {"t7convert": json.dumps(converted.info())}
+        meta = {"t7convert": json.dumps(info)}
         if aliases:
             meta["t7convert_aliases"] = json.dumps(aliases)
         save_file(unique, tmp, metadata=meta)
     else:
-        payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
+        payload: Any = state if converted.kind == "canonical" else {"t7convert": info, "state_dict": state}
         torch.save(payload, tmp)
 
 
@@ -137,6 +147,10 @@ def load_converted(path: str, kind: str) -> nn.Module:
 
 def _load_torch_file(path: str) -> nn.Module:
     try:
+        check_regular(path)
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
         raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
@@ -156,6 +170,10 @@ def _is_zip(path: str) -> bool:
 
 def _load_safetensors(path: str) -> nn.Module:
     from safetensors import safe_open
+    try:
+        check_regular(path)
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}

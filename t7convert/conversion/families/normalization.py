@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from t7convert.conversion.fields import integer, number, tensor
+from t7convert.conversion.fields import MAX_LOOP, integer, number, tensor
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -43,6 +43,8 @@ def cross_map_lrn(m: T7Object, ctx) -> Node:
     size = integer(m, ctx, "size")
     if size < 1 or size % 2 == 0:
         raise ctx.fail(m, f"field size is {size}: only odd window sizes have a centred window in Torch7")
+    if size > MAX_LOOP:
+        raise ctx.fail(m, f"field size is {size:,}: at most {MAX_LOOP:,} planes (each is summed on its own)")
     return Node("CrossMapLRN", {"size": size, "alpha": float(number(m, ctx, "alpha", default=1e-4)),
                                 "beta": float(number(m, ctx, "beta", default=0.75)),
                                 "k": float(number(m, ctx, *_k_fields(m), default=1.0))})

@@ -18,6 +18,7 @@ Dimensions stay Torch7's, 1-based, resolved per input by the torch modules.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
@@ -147,8 +148,9 @@ def split_table(m: T7Object, ctx) -> Node:
 @converts("nn.SelectTable")
 def select_table(m: T7Object, ctx) -> Node:
     index = m.get("index")
-    if not isinstance(index, (int, float)) or isinstance(index, bool) or int(index) != index or index == 0:
-        raise ctx.fail(m, f"index {index!r} is not a non-zero integer")
+    if not isinstance(index, (int, float)) or isinstance(index, bool) or not math.isfinite(index) \
+            or int(index) != index or index == 0 or abs(index) > 1 << 24:
+        raise ctx.fail(m, f"index {ascii(index)[:40]} is not a non-zero whole number (at most 2^24 in size)")
     return Node("SelectTable", {"index": int(index)})
 
 

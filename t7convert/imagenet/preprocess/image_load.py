@@ -33,6 +33,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.inputs import open_regular
 
 __all__ = ["load_image", "load_samples", "rgb_from_samples", "ImageLoadError"]
 
@@ -72,7 +73,7 @@ def load_samples(path: PathLike) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(64)
     except OSError as e:
         raise ImageLoadError(path, f"cannot read: {e.strerror or e}") from None

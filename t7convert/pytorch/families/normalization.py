@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.fields import MAX_LOOP
 from t7convert.pytorch.families import builds
 
 
@@ -142,6 +144,8 @@ def build_normalize(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
 
 @builds("CrossMapLRN")
 def build_lrn(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    if not isinstance(a["size"], int) or not 1 <= a["size"] <= MAX_LOOP:
+        raise T7ConvertError(f"a CrossMapLRN's size {str(a['size'])[:40]} is not from 1 to {MAX_LOOP:,}")
     return CrossMapLRN(a["size"], a["alpha"], a["beta"], a["k"])
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.fields import MAX_LOOP
 from t7convert.pytorch.families import builds
 
 
@@ -320,6 +321,9 @@ def build_fractional(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
 
 @builds("AdaptivePool2d")
 def build_adaptive(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    h, w = a["size"]
+    if not (isinstance(h, int) and isinstance(w, int) and 1 <= h and 1 <= w and h * w <= MAX_LOOP):
+        raise T7ConvertError(f"an adaptive pooling's output size {a['size']} is not 1 to {MAX_LOOP:,} bins")
     return AdaptivePool2d(a["kind"], a["size"])
 
 

@@ -28,6 +28,7 @@ from typing import Any, Generator
 import numpy as np
 
 from t7convert.common.errors import T7FormatError
+from t7convert.common.inputs import open_regular
 from t7convert.torch7.format import classes as C
 from t7convert.torch7.format.streams import AsciiStream, BinaryStream, StreamError
 from t7convert.torch7.format.values import T7BooleanKey, T7Function, T7List, T7Object, T7ObjectKey, T7Storage, T7Table
@@ -551,7 +552,7 @@ def read_document(path: str | os.PathLike, *, long_size: int | None = None, enco
     if encoding not in (None, "binary", "ascii"):
         raise ValueError("encoding must be 'binary' or 'ascii'")
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(64)
             if not head:
