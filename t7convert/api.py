@@ -326,6 +326,21 @@ def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:
     return f"a generic graph of {len(nodes)} nodes", [(n.get("op"), n.get("attrs")) for n in nodes]
 
 
+_NAN = ("NaN",)
+
+
+def _nan_as_equal(value: Any) -> Any:
+    """``value`` with each NaN replaced by one marker: a NaN attribute (a MulConstant by nan) equals
+    itself in the file t7convert wrote, though ``nan != nan``. Plain data, checked unshared on load."""
+    if isinstance(value, float) and value != value:
+        return _NAN
+    if isinstance(value, dict):
+        return {k: _nan_as_equal(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_nan_as_equal(v) for v in value)
+    return value
+
+
 def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str, model_file: str) -> None:
     """Refuse in one line to compare two different architectures (a CIFAR .t7 against an ImageNet .pth):
     their stages cannot line up, and a table of inf would only hide the reason."""
@@ -341,6 +356,7 @@ def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str
     if info.get("kind") != "canonical" and converted.dag is not None:  # a --generic file of a canonical model
         ours_info = {"kind": "generic", "graph": converted.dag}
     ours_name, ours = _architecture_of(ours_info)
+    ours, theirs = _nan_as_equal(ours), _nan_as_equal(theirs)
     if ours == theirs:
         return
     detail = ""

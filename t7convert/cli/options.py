@@ -5,7 +5,9 @@ import re
 
 import click
 
-_SIZE = re.compile(r"^\s*\d+(\s*[x,]\s*\d+){0,2}\s*$")
+_SIZE = re.compile(r"^\s*\d{1,9}(\s*[x,]\s*\d{1,9}){0,2}\s*$", re.ASCII)
+#: a side of an input: the bound of every extent a converted description stores (2^24)
+MOST = 1 << 24
 
 
 def input_size(text: str | None) -> tuple[int, int, int] | None:
@@ -13,10 +15,10 @@ def input_size(text: str | None) -> tuple[int, int, int] | None:
     if not text:
         return None
     if not _SIZE.match(text):
-        raise click.BadParameter(f"{text!r}: expected C,H,W (or CxHxW, HxW, or one size)",
+        raise click.BadParameter(f"{text[:40]!r}: expected C,H,W (or CxHxW, HxW, or one size)",
                                  param_hint="'--input-size'")
     parts = [int(p) for p in re.split(r"[x,]", text.replace(" ", ""))]
     shape = {1: (3, parts[0], parts[0]), 2: (3, *parts)}.get(len(parts), tuple(parts))
-    if min(shape) < 1:
-        raise click.BadParameter(f"{text!r}: sizes must be positive", param_hint="'--input-size'")
+    if min(shape) < 1 or max(shape) > MOST:
+        raise click.BadParameter(f"{text[:40]!r}: sizes must be from 1 to {MOST:,}", param_hint="'--input-size'")
     return shape  # type: ignore[return-value]

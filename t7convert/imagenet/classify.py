@@ -21,7 +21,7 @@ import torch
 
 from t7convert.common.errors import T7ConvertError, printable
 from t7convert.imagenet.datasets import IMAGENET_CLASSES, imagenet_class_names
-from t7convert.imagenet.evaluate import resolve_device, scores_of
+from t7convert.imagenet.evaluate import check_takes_an_image, resolve_device, scores_of
 from t7convert.imagenet.preprocess import load_image, val_transform
 
 __all__ = ["Prediction", "Classification", "classify", "iter_classify", "format_like_classify_lua", "class_names_for"]
@@ -69,6 +69,7 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
     """
     if top < 1:
         raise T7ConvertError(f"top must be at least 1, got {top}")
+    check_takes_an_image(model)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     transform = val_transform(ten_crop=False, interpolation=interpolation)

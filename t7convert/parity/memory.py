@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 #: the default budget: this fraction of the memory available when the run starts
 DEFAULT_FRACTION = 0.5
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d{1,20}(?:\.\d{1,20})?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE | re.ASCII)
+#: 2^60 bytes (an exabyte): past any machine, and still an exact integer
+_MOST = 1 << 60
 
 
 def parse_memory_limit(text: str | None) -> int | None:
@@ -34,7 +36,10 @@ def parse_memory_limit(text: str | None) -> int | None:
     if not m:
         raise T7ConvertError(f"--memory-limit {str(text)[:40]!r}: expected a size such as 8GB or 500MB")
     scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    return int(float(m.group(1)) * scale)
+    value = float(m.group(1)) * scale
+    if not value <= _MOST:
+        raise T7ConvertError(f"--memory-limit {str(text)[:40]!r}: more than {_MOST:,} bytes")
+    return int(value)
 
 
 def available_memory() -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.common.registry import discover
+from t7convert.common.registry import broken_plugins, discover
 from t7convert.conversion.tree import Node
 from t7convert.pytorch import families
 from t7convert.pytorch.families import BUILDERS, builds
@@ -24,7 +24,8 @@ def build(node: Node, where: str = "graph") -> nn.Module:
     A node whose attributes do not fit its op (a damaged description) is named by its place."""
     builder = BUILDERS.get(node.op)
     if builder is None:
-        raise T7ConvertError(f"unknown op {node.op[:60]!r} at {where} of the converted architecture")
+        raise T7ConvertError(f"unknown op {node.op[:60]!r} at {where} of the converted architecture"
+                             + broken_plugins(BUILDERS.plugins))
     children = [build(c, f"{where}.children[{i}]") for i, c in enumerate(node.children)]
     try:
         module = builder(node.attrs, children)

@@ -83,14 +83,17 @@ def locate(root: Any, key: str | None = None) -> Located:
 def _at(root: Any, key: str) -> T7Object:
     """The entry at a dotted path (``protos.rnn``; a number indexes a Lua list from 1)."""
     value, walked = root, []
+    if len(key) > 1000:
+        raise T7ConvertError(f"--key {key[:40]}...: longer than 1,000 characters")
     for part in key.split("."):
         walked.append(part)
+        number = part.isascii() and part.isdigit() and len(part) <= 18  # "²" is a digit to isdigit()
         here = ".".join(walked)
         if isinstance(value, T7Object):
             value = value.fields if isinstance(value.fields, dict) else {}
-        if isinstance(value, list) and part.isdigit() and 1 <= int(part) <= len(value):
+        if isinstance(value, list) and number and 1 <= int(part) <= len(value):
             value = value[int(part) - 1]
-        elif isinstance(value, dict) and (part in value or (part.isdigit() and int(part) in value)):
+        elif isinstance(value, dict) and (part in value or (number and int(part) in value)):
             value = value[part] if part in value else value[int(part)]
         else:
             keys = ", ".join(sorted(str(k) for k in value)[:20]) if isinstance(value, dict) else "none"
