@@ -125,7 +125,7 @@ def test_a_format_1_tree_of_shared_children_is_refused_not_expanded(tmp_path):
     path = tmp_path / "tree.pth"
     torch.save({"t7convert": {"format": 1, "kind": "generic", "graph": node}, "state_dict": {}}, path)
     assert path.stat().st_size < 20_000
-    refused(path, "nodes")
+    refused(path, "already met elsewhere")
 
 
 # --- tensors whose storage is smaller than they are ---------------------------------------------------

@@ -97,8 +97,9 @@ def check_unshared(value: Any, where: str = "description") -> None:
     while stack:
         v, at = stack.pop()
         if len(v) and id(v) in seen:
+            at = at if len(at) <= 160 else f"{at[:60]}...{at[-90:]}"
             raise DescriptionError(f"its {at} is a {type(v).__name__} already met elsewhere in the description "
-                                   "(a description is plain data: nothing in it is shared)")
+                                   "(a description is plain data: no list, table or node in it is shared)")
         seen.add(id(v))
         items += len(v)
         if items > MAX_ITEMS:

@@ -200,6 +200,20 @@ class _Counts:
         return (int(self.top1) if self.top1 is not None else 0, int(self.top5) if self.top5 is not None else 0)
 
 
+def _workers_checked(batches: Any) -> Any:
+    """``batches``, with a DataLoader worker that the system killed (for lack of memory, mostly) said in one
+    line: torch raises a RuntimeError naming the worker and the signal."""
+    try:
+        yield from batches
+    except RuntimeError as e:
+        text = str(e)
+        if "DataLoader worker" not in text:
+            raise
+        raise T7ConvertError(f"an image-reading worker ended abnormally ({text.splitlines()[0][:200]}); most "
+                             "likely the system killed it for lack of memory: pass fewer --workers or a smaller "
+                             "--batch-size") from None
+
+
 def check_takes_an_image(model: torch.nn.Module) -> None:
     """Refuse in one line a converted model that says it takes no 3-plane image (token indices, a table
     of inputs, a first Linear of 4 features): fed ImageNet crops it would fail deep in torch. A model
@@ -303,7 +317,7 @@ def _evaluate(model: torch.nn.Module, data_dir: PathLike, world: World, *, ten_c
     start = time.perf_counter()
     shown = start
     with torch.inference_mode(), _exact_float32(dev, amp_name is None), bar:
-        for batch in Prefetcher(loader, dev, ten_crop):
+        for batch in _workers_checked(Prefetcher(loader, dev, ten_crop)):
             unreadable.extend(batch.failures)
             if batch.images is not None:
                 x = batch.images

@@ -81,7 +81,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
         raise T7ConvertError(f"{output}: not written, t7convert could not load it back: {e}") from None
     with atomic_output(output, exclusive=not force) as tmp:
         try:
-            _write(converted, state, tmp, fmt, info)
+            _write(converted, state, tmp, fmt)
         except T7ConvertError:
             raise
         except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
@@ -91,9 +91,8 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     return os.path.getsize(output)
 
 
-def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str,
-           info: dict[str, Any] | None = None) -> None:
-    info = plain_copy(converted.info()) if info is None else info
+def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str) -> None:
+    info = plain_copy(converted.info())  # as checked in save(): nothing in it shared
     if fmt == "safetensors":
         from safetensors.torch import save_file
         unique, aliases = _unshared(state)
