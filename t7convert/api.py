@@ -118,6 +118,9 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         spec = converted.inputs  # a gModule's table, or token indices (conversion.graph_inputs)
         if spec is not None and input_shape is not None and not spec["table"] and not isinstance(input_shape, (list, dict)):
             spec = {**spec, "inputs": [{**spec["inputs"][0], "shape": list(input_shape), "whole": False}]}
+        hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
+                                      " or input_shape=(C, H, W))")
+        planned = False
         if spec is not None and (input_shape is None or not spec["table"]):
             from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
             x = random_inputs(spec, batch, seed)
@@ -126,19 +129,21 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         else:  # a sample's shape, or the table spec the first op declares
             shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
                 else default_input_shape(converted)
-            if isinstance(shape, tuple):  # a tensor input: its memory is planned (a table's is small)
-                shape = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape)
+            if isinstance(shape, tuple):  # a tensor input: its memory is planned, a smaller one if guessed
+                shape = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape, path=path,
+                                       hint=hint)
+                planned = True
             report.input_shape = shape
             x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
             if isinstance(shape, Unbatched):  # a model that takes one sample only
                 x = x[0]
+        if not planned:  # indices, a table of inputs: planned as they are drawn
+            _check_plan(converted, x, memory_limit, path, hint)
         message = "verifying against the reference execution of the Torch7 graph"
         try:
             report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
                                              progress=lambda done, total: step(message, done, total))
         except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
-            hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
-                                          " or input_shape=(C, H, W))")
             raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
         if not report.verification.ok:
             raise VerificationError(report)
@@ -156,19 +161,35 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     return report
 
 
+def _check_plan(converted: ConvertedModel, x: Any, memory_limit: int | None, path: str, hint: str = "") -> None:
+    """The memory plan of a verification on ``x`` (an input as drawn: indices, a table): refused past the
+    budget, or when the model does not run on it (said with the file and the input, as a failed run is)."""
+    from t7convert.parity.compare import describe_input
+    from t7convert.parity.memory import UnplannedError, check_budget
+
+    try:
+        check_budget(converted.info(), converted.state, x, memory_limit)
+    except UnplannedError as e:
+        raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
+
+
 def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_limit: int | None, *,
-                   guessed: bool) -> tuple:
+                   guessed: bool, path: str = "", hint: str = "") -> tuple:
     """The verification input after its memory plan: a size the user gave is refused past the budget; a
-    guessed one falls back to the largest smaller size the model accepts that fits (noted)."""
-    from t7convert.parity.memory import check_budget, fit_budget
+    guessed one falls back to the largest smaller size the model accepts that fits (noted). A shape the
+    model does not run on (its dry run fails) is refused, naming the file."""
+    from t7convert.parity.memory import UnplannedError, check_budget, fit_budget
     from t7convert.pytorch.input_shape import smaller_input_shapes
 
-    if not guessed:
-        check_budget(converted.info(), converted.state,
-                     tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape), memory_limit)
-        return shape
-    fitted, note = fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
-                              smaller_input_shapes(converted, shape))
+    whole = tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape)
+    try:
+        if not guessed:
+            check_budget(converted.info(), converted.state, whole, memory_limit)
+            return shape
+        fitted, note = fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
+                                  smaller_input_shapes(converted, shape))
+    except UnplannedError as e:
+        raise T7ConvertError(f"{path}: on input {'x'.join(map(str, whole))}: {e}{hint}") from None
     if note:
         converted.notes.append(note)
     return fitted
@@ -244,7 +265,6 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     import numpy as np
 
     from t7convert.parity.compare import random_input, read_torch7_outputs
-    from t7convert.parity.memory import check_budget
     from t7convert.parity.run import run_parity
 
     if device == "cuda" and not no_module:
@@ -257,7 +277,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     step("reading and converting")
     converted = convert_file(t7_file)
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
-    guessed = False
+    guessed, planned = False, False
     if torch7 is not None:
         from t7convert.parity.compare import as_float32
         x = as_float32(torch7.input)  # a tensor, or a table of them (a gModule's inputs)
@@ -274,15 +294,16 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     else:
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
-        if not no_module and isinstance(shape, tuple):
-            shape = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed)
+        if isinstance(shape, tuple):
+            shape = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed, path=t7_file)
+            planned = True
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
         if isinstance(shape, Unbatched):
             x = x[0]
         source = {"kind": "random", "seed": 0 if seed is None else seed}
     module, seconds = None, None
-    if not no_module and source["kind"] != "random" and isinstance(x, np.ndarray):
-        check_budget(converted.info(), converted.state, tuple(x.shape), memory_limit)
+    if not planned:  # an image, Torch7's own input, indices, a table: planned as they are
+        _check_plan(converted, x, memory_limit, t7_file)
     if not no_module:
         step("loading the converted model")
         start = time.perf_counter()

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 import torch7_models as tm
+from test_evaluate import class_folder_set  # noqa: F401 - a fixture
 from test_hostile_limits import assert_input_error, capped, cli, refused
 
 import t7convert
@@ -159,7 +160,7 @@ def _tree(depth: int) -> dict:
 
 
 def test_a_format_1_tree_deeper_than_the_conversion_nests_is_refused(tmp_path):
-    path = saved(tmp_path, {"t7convert": {"format": 1, "kind": "generic", "graph": _tree(300)}, "state_dict": {}})
+    path = saved(tmp_path, {"t7convert": {"format": 1, "kind": "generic", "graph": _tree(MAX_DEPTH + 50)}, "state_dict": {}})
     refused(path, "nests deeper than")
 
 
@@ -354,8 +355,9 @@ SLOW_WRITE = """
 import sys, time
 from t7convert.pytorch import files
 real = files._write
+mark = sys.argv[-1] + ".writing"
 def _write(*args, **kwargs):
-    open(sys.argv[-1] + ".writing", "w").close()
+    open(mark, "w").close()
     time.sleep(3)
     real(*args, **kwargs)
 files._write = _write
@@ -440,3 +442,107 @@ def test_an_unreadable_image_named_with_a_newline_is_one_line_in_classify(tmp_pa
     assert r.returncode == 2
     assert not [line for line in r.stderr.splitlines() + r.stdout.splitlines() if line.startswith("verdict")]
 
+
+
+# --- 3. the verification plan covers every input kind, and a failed dry run is a refusal --------------
+def test_a_lookup_table_before_a_convolution_padded_by_15000_is_refused_before_verifying(tmp_path):
+    rng = np.random.default_rng(11)
+    lookup = tm.module("nn.LookupTable", weight=rng.standard_normal((10, 4)).astype(np.float32), paddingValue=0)
+    model = tm.sequential(lookup, tm.view(1, 4, 1, 1), tm.conv(4, 1, 1, 1, pw=15000, ph=15000))
+    src = tm.save(tmp_path, "lt", model)
+    assert_input_error(cli(src, "-o", tmp_path / "lt.pth", "--memory-limit", "1GB"), "would need")
+
+
+def test_a_concat_the_dry_run_cannot_run_is_refused_before_verifying(tmp_path):
+    concat = tm.module("nn.Concat", dimension=2, modules=[tm.conv(3, 1, 1, 1, pw=15000, ph=15000),
+                                                         tm.module("nn.Identity")])
+    src = tm.save(tmp_path, "cat", concat)
+    assert_input_error(cli(src, "-o", tmp_path / "cat.pth", "--input-size", "3,8,8"), "does not run on it")
+    assert_input_error(cli("parity", src, "--input-size", "3,8,8"), "does not run on it")
+
+
+def test_every_layer_case_is_planned_on_the_meta_device():
+    """A layer computing on values (an index check, a mask) says what it does on shapes only, so that a
+    failed dry run can be a refusal without refusing a model t7convert verifies."""
+    import tempfile
+    from pathlib import Path
+
+    from layer_cases import all_cases
+    from test_layer_cases import _inputs
+
+    from t7convert.conversion.model import convert_file
+    from t7convert.parity.memory import plan_bytes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in all_cases():
+            src = tm.save(Path(tmp), "m", case.build())
+            converted = convert_file(str(src))
+            assert plan_bytes(converted.info(), converted.state, _inputs(case, np.random.default_rng(7))) > 0, case.id
+
+
+# --- 2. images: bounded before decoding, one bad image listed and the run goes on ----------------------
+def long_png(path, width: int = 20000, height: int = 1):
+    from PIL import Image
+
+    Image.new("RGB", (width, height)).save(path, optimize=True)
+    return path
+
+
+@pytest.mark.parametrize("size", [(20000, 1), (1, 20000), (9000, 9000)])
+def test_an_image_too_long_or_too_large_is_refused_from_its_header(tmp_path, size):
+    from t7convert.imagenet.preprocess import load_image
+    from t7convert.imagenet.preprocess.image_load import ImageLoadError
+
+    path = long_png(tmp_path / "long.png", *size)
+    with pytest.raises(ImageLoadError, match="pixels"):
+        load_image(path)
+
+
+def test_a_ppm_header_of_a_long_image_is_refused(tmp_path):
+    from t7convert.imagenet.preprocess import load_image
+    from t7convert.imagenet.preprocess.image_load import ImageLoadError
+
+    path = tmp_path / "long.ppm"
+    path.write_bytes(b"P6 100000 1 255\n" + bytes(300000))
+    with pytest.raises(ImageLoadError, match="pixels"):
+        load_image(path)
+
+
+def test_classify_lists_a_long_image_and_classifies_the_others(tmp_path):
+    from PIL import Image
+
+    src = tm.save(tmp_path, "c", tm.sequential(tm.conv(3, 2, 1, 1), tm.module("nn.Mean", dimension=2, nInputDims=3)))
+    out = tmp_path / "c.pth"
+    api.convert(str(src), str(out), input_shape=(3, 8, 8), verify=False)
+    good = tmp_path / "good.png"
+    Image.new("RGB", (300, 260), (40, 90, 200)).save(good)
+    r = cli("classify", out, long_png(tmp_path / "long.png"), good)
+    assert r.returncode == 2 and "pixels" in r.stderr and r.stdout.count("Classes for") == 1, r.stderr[-2000:]
+
+
+def test_the_device_resize_builds_only_the_rows_a_crop_needs():
+    from t7convert.imagenet.preprocess.torch_resize import _matrix_cpu
+
+    for src, dst in ((37, 91), (91, 37), (5, 5), (1, 12)):
+        full = _matrix_cpu(src, dst)
+        for start, stop in ((0, dst), (3, 10), (dst - 4, dst), (None, None)):
+            assert torch.equal(_matrix_cpu(src, dst, start, stop), full[start:stop]), (src, dst, start, stop)
+    assert tuple(_matrix_cpu(20000, 5_120_000, 2_559_888, 2_560_112).shape) == (224, 20000)
+
+
+def test_evaluate_prints_an_image_name_with_a_newline_escaped(class_folder_set, tmp_path, monkeypatch):  # noqa: F811
+    from click.testing import CliRunner
+
+    from t7convert.cli import cli as command_line
+
+    root, model = class_folder_set
+    (root / "apple" / "x.png\nverdict       MATCHES: forged").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
+    model_file = tmp_path / "resnet-50.pth"
+    model_file.write_bytes(b"stand-in")
+    monkeypatch.setattr(t7convert, "load", lambda path, **kw: model)
+    result = CliRunner().invoke(command_line, ["evaluate", str(model_file), "--data", str(root), "--device", "cpu",
+                                               "--workers", "0", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    verdicts = [line for line in result.output.splitlines() if line.startswith("verdict")]
+    assert len(verdicts) == 1 and "forged" not in verdicts[0]
+    assert "x.png\\nverdict" in result.output

@@ -161,7 +161,7 @@ def gmodule(m: T7Object, ctx) -> Node:
     if n_inputs is None:  # nngraph's fallback for old files: #innode.children
         n_inputs = len(_sequence(m.get("innode").get("children")))
     # each input is a node of the graph: a count past the nodes the file holds is none it can back
-    n_inputs = _whole(m, ctx, n_inputs, "field 'nInputs'", 0, len(entries))
+    n_inputs = _whole(m, ctx, n_inputs, "field 'nInputs'", 1, len(entries))
     modules = list(m.children)
     for e in entries:  # Lua runs each node's data.module: a copy apart from the list is what counts
         if e.module is not None:

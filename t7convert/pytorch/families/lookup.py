@@ -14,6 +14,8 @@ from t7convert.pytorch.families import builds
 def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
     """1-based indices in [low, high] as a LongTensor (truncated as C's cast truncates)."""
     idx = x.long() if x.is_floating_point() else x.to(torch.long)
+    if idx.is_meta:  # the memory plan's dry run: shapes only, the values are checked when it runs
+        return idx
     if idx.numel() and (int(idx.min()) < low or int(idx.max()) > high):
         raise IndexError(f"{name}: index out of range (not between {low} and {high})")
     return idx
@@ -43,6 +45,8 @@ class SparseLinear(nn.Module):
         if pairs.dim() != 2 or pairs.shape[1] != 2:
             raise ValueError(f"SparseLinear takes (nnz, 2) samples of (index, value), got {tuple(pairs.shape)}")
         values = pairs[:, 1].to(self.weight.dtype)
+        if values.is_meta:  # the memory plan's dry run: the shape of a sample's output
+            return self.bias + self.weight[:, :1] @ values[:1]
         used = values != 0
         idx = _indices(pairs[:, 0][used], 1, self.weight.shape[1], "SparseLinear")
         return self.bias + self.weight[:, idx - 1] @ values[used]

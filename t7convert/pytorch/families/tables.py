@@ -298,7 +298,7 @@ class Index(nn.Module):
         if idx.dim() != 1:
             raise T7ConvertError("nn.Index: the indices should be a vector")
         idx = idx.long()
-        if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > t.shape[d]):
+        if not idx.is_meta and idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > t.shape[d]):
             raise T7ConvertError(f"nn.Index: an index is out of range 1..{t.shape[d]}")
         return t.index_select(d, idx - 1)
 
@@ -310,6 +310,8 @@ class MaskedSelect(nn.Module):
         t, mask = xs[0], xs[1]
         if t.numel() != mask.numel():
             raise T7ConvertError("nn.MaskedSelect: the mask and the tensor differ in size")
+        if mask.is_meta:  # the memory plan's dry run: at most every value is selected
+            return t.reshape(-1)
         return t.reshape(-1)[mask.reshape(-1) != 0]
 
 
@@ -324,7 +326,7 @@ class OneHot(nn.Module):
         if self.vector_only and x.dim() != 1:
             raise T7ConvertError("OneHot (char-rnn): expects a vector of indices")
         idx = x.long()
-        if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > self.n):
+        if not idx.is_meta and idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > self.n):
             raise T7ConvertError(f"OneHot: an index is out of range 1..{self.n}")
         # the output has the input's floating type (Torch7's output is a tensor of the module's type, which
         # :double() / :float() set together with the indices'); integer indices give float32
