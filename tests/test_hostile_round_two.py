@@ -448,7 +448,7 @@ def test_an_unreadable_image_named_with_a_newline_is_one_line_in_classify(tmp_pa
 def test_a_lookup_table_before_a_convolution_padded_by_15000_is_refused_before_verifying(tmp_path):
     rng = np.random.default_rng(11)
     lookup = tm.module("nn.LookupTable", weight=rng.standard_normal((10, 4)).astype(np.float32), paddingValue=0)
-    model = tm.sequential(lookup, tm.view(1, 4, 1, 1), tm.conv(4, 1, 1, 1, pw=15000, ph=15000))
+    model = tm.sequential(lookup, tm.conv(1, 1, 1, 1, pw=15000, ph=15000))  # 1x5x4 indices' vectors as one plane
     src = tm.save(tmp_path, "lt", model)
     assert_input_error(cli(src, "-o", tmp_path / "lt.pth", "--memory-limit", "1GB"), "would need")
 
@@ -546,3 +546,75 @@ def test_evaluate_prints_an_image_name_with_a_newline_escaped(class_folder_set, 
     verdicts = [line for line in result.output.splitlines() if line.startswith("verdict")]
     assert len(verdicts) == 1 and "forged" not in verdicts[0]
     assert "x.png\\nverdict" in result.output
+
+
+# --- 5. an ascii file's numbers take memory in proportion to the file ---------------------------------
+PEAK = """
+import resource, sys
+from t7convert.conversion.inspection import inspect_file
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+inspect_file(sys.argv[1])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+def test_an_ascii_file_of_short_numbers_and_one_long_token_is_read_in_a_few_times_its_size(tmp_path):
+    """2 bytes a value ("0 "), and one 64-character number: read as one list of bytes objects widened
+    to S64, it took about 40 times the file; a chunk at a time it is the result and a little more."""
+    path = tmp_path / "big.t7"
+    t7convert.write(path, np.zeros(6_000_000, np.float32), encoding="ascii")
+    data = path.read_bytes()
+    assert data.endswith(b" 0\n")
+    path.write_bytes(data[:-2] + b"1" + b"0" * 63 + b"\n")
+    size = path.stat().st_size
+    r = capped(PEAK, str(path), timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert int(r.stdout.strip()) < 8 * size, (int(r.stdout), size)
+
+
+# --- fuzz: image headers --------------------------------------------------------------------------
+def _png(width: int, height: int, colour: int, depth: int, body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(body)) + chunk(b"IEND", b"")
+
+
+def _jpeg(width: int, height: int, body: bytes) -> bytes:
+    import struct
+
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height & 0xFFFF, width & 0xFFFF, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + sof + body + b"\xff\xd9"
+
+
+def test_fuzzed_image_headers_end_in_pixels_or_one_line_within_bounds(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from t7convert.imagenet.preprocess import load_image
+    from t7convert.imagenet.preprocess.image_load import MAX_ASPECT, MAX_PIXELS, ImageLoadError
+
+    side = st.one_of(st.integers(0, 40), st.integers(0, 70_000), st.sampled_from([1, 20000, 2 ** 31 - 1]))
+
+    @settings(max_examples=int(os.environ.get("T7CONVERT_FUZZ_CASES", "40")), deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(kind=st.sampled_from(["png", "jpeg", "ppm"]), width=side, height=side,
+           colour=st.sampled_from([0, 2, 3, 4, 6]), depth=st.sampled_from([1, 8, 16]), body=st.binary(max_size=64))
+    def case(kind, width, height, colour, depth, body):
+        data = {"png": lambda: _png(width, height, colour, depth, body), "jpeg": lambda: _jpeg(width, height, body),
+                "ppm": lambda: b"P6 %d %d 255\n" % (width, height) + body}[kind]()
+        path = tmp_path / f"x.{kind}"
+        path.write_bytes(data)
+        try:
+            image = load_image(path)
+        except ImageLoadError as e:
+            assert "\n" not in str(e) and len(str(e)) < 2000
+            return
+        h, w = image.shape[-2:]
+        assert h * w <= MAX_PIXELS and max(h, w) <= MAX_ASPECT * min(h, w)
+
+    case()
