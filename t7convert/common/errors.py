@@ -47,6 +47,6 @@ def printable(text: object) -> str:
     or a non-UTF-8 byte as ``\\x1b`` / ``\\udcff``): a file named ``x\\nverdict ... MATCHES`` then prints
     as one line that shows its name, never as a forged line of a report."""
     text = str(text)
-    if text.isprintable() and "\\" not in text:
+    if text.isprintable():
         return text
-    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
