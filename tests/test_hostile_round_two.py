@@ -511,7 +511,7 @@ def test_a_ppm_header_of_a_long_image_is_refused(tmp_path):
 def test_classify_lists_a_long_image_and_classifies_the_others(tmp_path):
     from PIL import Image
 
-    src = tm.save(tmp_path, "c", tm.sequential(tm.conv(3, 2, 1, 1), tm.avgpool(224, 224, 1, 1), tm.view(2)))
+    src = tm.save(tmp_path, "c", tm.sequential(tm.conv(3, 2, 1, 1), tm.avgpool(224, 224, 1, 1), tm.view(2, num_input_dims=3)))
     out = tmp_path / "c.pth"
     api.convert(str(src), str(out), input_shape=(3, 224, 224), verify=False)
     good = tmp_path / "good.png"
@@ -618,3 +618,16 @@ def test_fuzzed_image_headers_end_in_pixels_or_one_line_within_bounds(tmp_path):
         assert h * w <= MAX_PIXELS and max(h, w) <= MAX_ASPECT * min(h, w)
 
     case()
+
+
+def test_a_data_loader_worker_killed_by_the_system_is_one_line(class_folder_set, monkeypatch):  # noqa: F811
+    from t7convert.imagenet import pipeline
+    from t7convert.imagenet.evaluate import evaluate
+
+    def killed(path):
+        os.kill(os.getpid(), 9)  # what the kernel's OOM killer does to a worker
+
+    root, model = class_folder_set
+    monkeypatch.setattr(pipeline, "load_image", killed)
+    with pytest.raises(T7ConvertError, match="worker ended abnormally"):
+        evaluate(model, root, device="cpu", workers=1, batch_size=4, resize_on="cpu")
