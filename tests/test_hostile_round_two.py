@@ -631,3 +631,10 @@ def test_a_data_loader_worker_killed_by_the_system_is_one_line(class_folder_set,
     monkeypatch.setattr(pipeline, "load_image", killed)
     with pytest.raises(T7ConvertError, match="worker ended abnormally"):
         evaluate(model, root, device="cpu", workers=1, batch_size=4, resize_on="cpu")
+
+
+def test_a_converted_feature_lp_pooling_of_power_zero_is_refused_on_load(tmp_path):
+    payload = converted_payload(tmp_path)
+    payload["t7convert"]["graph"]["nodes"][1].update(op="FeatureLPPool", attrs={"width": 2, "stride": 2, "power": 0.0,
+                                                                               "batch_mode": True})
+    refused(saved(tmp_path, payload), "power")

@@ -339,4 +339,7 @@ def build_dynamic_k(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
 
 @builds("FeatureLPPool")
 def build_feature_lp(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    power = a["power"]
+    if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power == 0:
+        raise T7ConvertError(f"a FeatureLPPooling's power {str(power)[:40]} is not a finite, non-zero number")
     return FeatureLPPool(a["width"], a["stride"], a["power"], a["batch_mode"])
