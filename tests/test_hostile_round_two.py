@@ -638,3 +638,14 @@ def test_a_converted_feature_lp_pooling_of_power_zero_is_refused_on_load(tmp_pat
     payload["t7convert"]["graph"]["nodes"][1].update(op="FeatureLPPool", attrs={"width": 2, "stride": 2, "power": 0.0,
                                                                                "batch_mode": True})
     refused(saved(tmp_path, payload), "power")
+
+
+def test_ten_crops_resized_crop_by_crop_equal_the_crops_of_the_whole_resize():
+    from t7convert.imagenet.preprocess.torch_resize import _resize, _ten_crops_scaled, scaled_size, ten_crop_batch
+
+    gen = torch.Generator().manual_seed(4)
+    for h, w in ((300, 261), (261, 300), (256, 256), (257, 600)):
+        images = torch.rand(2, 3, h, w, generator=gen)
+        out_w, out_h = scaled_size(w, h, 256) or (w, h)
+        whole = ten_crop_batch(_resize(images, out_w, out_h, slice(None), slice(None)), 224)
+        torch.testing.assert_close(_ten_crops_scaled(images, out_w, out_h, 224), whole, rtol=1e-5, atol=1e-6)

@@ -145,6 +145,24 @@ def ten_crop_batch(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     return torch.stack(crops, dim=1)
 
 
+def _ten_crops_scaled(images: torch.Tensor, width: int, height: int, size: int) -> torch.Tensor:
+    """``ten_crop_batch`` of the images scaled to ``width x height``, each crop resized on its own from
+    the matrix rows it needs: a 16384-pixel-long scaled side is never made whole. A crop of the flipped
+    image at ``x`` is the flipped crop of the image at ``width - size - x``."""
+    cy, cx = _centre_offset(height, size), _centre_offset(width, size)
+    done: dict[tuple[int, int], torch.Tensor] = {}
+
+    def crop(y: int, x: int) -> torch.Tensor:
+        if (y, x) not in done:
+            done[(y, x)] = _resize(images, width, height, slice(y, y + size), slice(x, x + size))
+        return done[(y, x)]
+
+    places = [(cy, cx), (0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
+    crops = [crop(y, x) for y, x in places]
+    crops += [torch.flip(crop(y, width - size - x), dims=[-1]) for y, x in places]
+    return torch.stack(crops, dim=1)
+
+
 def color_normalize_batch(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                           std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
     """``ColorNormalize``: ``(x + (-mean)) / std`` per channel (the third-last dimension), in float32."""
@@ -167,8 +185,9 @@ def val_transform_batch(images: torch.Tensor, ten_crop: bool = False, scale_size
     target = scaled_size(width, height, scale_size)
     out_w, out_h = (width, height) if target is None else target
     if ten_crop:
-        scaled = images if target is None else _resize(images, out_w, out_h, slice(None), slice(None))
-        return color_normalize_batch(ten_crop_batch(scaled, crop_size)).contiguous()
+        crops = ten_crop_batch(images, crop_size) if target is None else \
+            _ten_crops_scaled(images, out_w, out_h, crop_size)
+        return color_normalize_batch(crops).contiguous()
     y, x = _centre_offset(out_h, crop_size), _centre_offset(out_w, crop_size)
     rows, columns = slice(y, y + crop_size), slice(x, x + crop_size)
     if target is None:
