@@ -1,11 +1,16 @@
 """Max and average pooling with Torch7's output sizes: THNN drops a last window that starts in the padding
 only when there is padding; cudnn.torch never does.
+
+THNN's max starts from ``-THInf``, which for float is ``-FLT_MAX`` (TH's THGenerateFloatType.h), and
+keeps a value only when it is ``>``: a window past the input (ceil mode without padding) or holding
+only -inf gives ``-FLT_MAX``, so nn's max poolings are clamped there (``torch.finfo`` of the dtype).
 """
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -44,6 +49,12 @@ class Pool2d(nn.Module):
                 _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, adjust))
 
     def forward(self, x):
+        y = self._pool(x)
+        if self.kind == "max" and self.adjust_last_window == "if_padded":  # THNN: no value below -THInf
+            y = y.clamp_min(-torch.finfo(y.dtype).max)
+        return y
+
+    def _pool(self, x):
         h, w = x.shape[-2:]
         want = self._torch7_out(h, w)
         have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, True),
