@@ -309,6 +309,23 @@ def test_max_pooling_window_past_the_input_gives_minus_flt_max_not_minus_inf(cls
     assert rel_error(got, pool_loop(x, "max", 2, 1, 4, 1, 0, 0, 3, 3)) == 0
 
 
+@pytest.mark.parametrize("width, last", [(8, "nan"), (7, "-0")])
+def test_average_pooling_window_past_the_input_divides_by_thnns_count(width, last):
+    """SpatialAveragePooling.c, ceil mode, no padding, kW 2, dW 4: the window at 8 has
+    ``hend = min(8 + 2, W)``, so ``pool_size = W - 8``: 0 for W 8 (0/0, NaN), -1 for W 7 (0/-1, -0).
+    (The converted module is held to this by tests/test_inplace_and_pooling_properties.py.)"""
+    x = f32(1, 1, 2, width)
+    m = mod("nn.SpatialAveragePooling", kW=2, kH=1, dW=4, dH=1, padW=0, padH=0, ceil_mode=True,
+            count_include_pad=True, divide=True)
+    got = forward(m, x)
+    assert got.shape == (1, 1, 2, 3)
+    np.testing.assert_allclose(got[..., :2], (x[..., [0, 4]] + x[..., [1, 5]]) / 2, rtol=1e-6)
+    if last == "nan":
+        assert np.isnan(got[..., 2]).all()
+    else:
+        assert (got[..., 2] == 0).all() and np.signbit(got[..., 2]).all()
+
+
 @pytest.mark.parametrize("include_pad", [True, False])
 @pytest.mark.parametrize("ceil", [False, True])
 def test_average_pooling_divisor_with_and_without_padding(include_pad, ceil):
