@@ -179,20 +179,22 @@ def test_a_skip_taken_before_an_in_place_leaky_relu_reads_the_overwritten_tensor
     np.testing.assert_allclose(seen.stages[join_path], joinv.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("second", ["identity", "relu"])
+@pytest.mark.parametrize("second", ["identity", "contiguous", "relu"])
 def test_a_concat_table_branch_after_an_in_place_one_reads_the_overwritten_input(tmp_path, second):
-    """ConcatTable{MulConstant(2, true), Identity | ReLU}: the first branch doubles the shared input in
-    place, so the second branch reads 2x; an Identity taken first shares the tensor and is doubled too."""
+    """ConcatTable{MulConstant(2, true), ReLU}: the first branch doubles the shared input in place, so the
+    second branch reads 2x. An Identity (``output = input``) or a Contiguous of a contiguous input
+    (``output:set(input)``) taken first shares the tensor and is doubled too."""
     mul = M("nn.MulConstant", constant_scalar=2.0, inplace=True)
-    other = M("nn.Identity") if second == "identity" else M("nn.ReLU", threshold=0, val=0, inplace=False)
-    branches = [other, mul] if second == "identity" else [mul, other]
+    other = {"identity": M("nn.Identity"), "contiguous": M("nn.Contiguous"),
+             "relu": M("nn.ReLU", threshold=0, val=0, inplace=False)}[second]
+    branches = [mul, other] if second == "relu" else [other, mul]
     model = tm.sequential(tm.linear(4, 4), M("nn.ConcatTable", modules=branches), M("nn.JoinTable", dimension=2))
     src = tm.save(tmp_path, "m", model)
     report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(4,), batch=3, force=True)
     assert report.verification.ok, report.verification.summary()
     xv = np.random.default_rng(4).standard_normal((3, 4))
     h = _lin(model.children[0], xv)
-    want = np.concatenate([2 * h, 2 * h] if second == "identity" else [2 * h, np.maximum(2 * h, 0)], 1)
+    want = np.concatenate([2 * h, np.maximum(2 * h, 0)] if second == "relu" else [2 * h, 2 * h], 1)
     np.testing.assert_allclose(run(t7convert.read(src), xv).output, want, rtol=1e-10)
     with torch.no_grad():
         got = t7convert.load(str(tmp_path / "m.pth"))(torch.from_numpy(xv.astype(np.float32))).numpy()

@@ -36,11 +36,14 @@ _IN_PLACE_INPUT = frozenset({
     "nn.ReLU", "nn.Threshold", "nn.HardTanh", "nn.Clamp", "nn.ReLU6", "nn.LeakyReLU", "nn.ELU", "nn.RReLU",
     "nn.AddConstant", "nn.MulConstant", "nn.Dropout", "cudnn.ReLU", "cudnn.Tanh", "cudnn.Sigmoid"})
 _IN_PLACE_FIRST = frozenset({"nn.CAddTable"})
+#: Classes whose output is their input tensor itself (``self.output = input``, ``output:set(input)``;
+#: Contiguous when the input already is)
+_ALIASES = frozenset({"nn.Identity", "nn.GradientReversal", "nn.ZeroGrad", "nn.Contiguous"})
 
 
 def _mutates(module: T7Object) -> str:
     """What ``module`` overwrites when it runs: ``inplace`` as Lua reads it (anything but nil and false)."""
-    if module.class_name == "nn.Identity":  # its output is its input tensor: a write to one is to both
+    if module.class_name in _ALIASES:  # its output is its input tensor: a write to one is to both
         return "alias"
     inplace = module.get("inplace")
     if inplace is None or inplace is False:
