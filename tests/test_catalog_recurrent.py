@@ -9,12 +9,13 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import fast_lstm
+from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, sequencer
 
 import t7convert
 from t7convert import api
 from t7convert.cli import cli
 from t7convert.interpreter import run
+from t7convert.torch7.format.values import T7List
 
 M = tm.module
 
@@ -85,3 +86,82 @@ def test_catalog_cases_reproduce_torch7(torch7_fixtures, tmp_path, case):
     want = ref["output"]
     for a, b in zip(got if isinstance(got, list) else [got], want if isinstance(want, list) else [want], strict=True):
         np.testing.assert_allclose(a.numpy(), b, rtol=0, atol=1e-5 * max(float(np.abs(b).max()), 1e-12))
+
+
+# --- Element-Research rnn: MaskZero, FastLSTM:maskZero(), LookupTableMaskZero -----------------------
+def _converted_and_reference(tmp_path, model, x):
+    src = tm.save(tmp_path, "m", model)
+    want = run(t7convert.read(src), x).output
+    module = api.module_of(api.convert_file(str(src)))
+    tensors = [torch.from_numpy(np.asarray(v, np.float32)) for v in x] if isinstance(x, list) \
+        else torch.from_numpy(np.asarray(x, np.float32))
+    with torch.no_grad():
+        got = module(tensors)
+    return got, want
+
+
+def test_mask_zero_zeroes_the_output_rows_of_all_zero_input_rows(tmp_path):
+    """MaskZero.lua: rows of the first input tensor whose 2-norm is 0 (nInputDim + 1 dims: one per sample)
+    are zeroed in every output tensor; nInputDim dims: the whole output goes when the input is all zero."""
+    lin = tm.linear(4, 3)
+    model = M("nn.MaskZero", modules=T7List([lin]), nInputDim=1)
+    x = np.random.default_rng(8).standard_normal((3, 4))
+    x[1] = 0
+    want = x @ lin.fields["weight"].astype(np.float64).T + lin.fields["bias"]
+    want[1] = 0
+    got, ref = _converted_and_reference(tmp_path, model, x)
+    np.testing.assert_allclose(ref, want, rtol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+    got1, ref1 = _converted_and_reference(tmp_path, model, np.zeros(4))
+    assert (ref1 == 0).all() and (got1.numpy() == 0).all()
+    table = M("nn.MaskZero", modules=T7List([M("nn.ConcatTable", modules=[tm.linear(4, 2), tm.linear(4, 3)])]),
+              nInputDim=1)
+    got2, ref2 = _converted_and_reference(tmp_path, table, x)
+    assert [r.shape for r in ref2] == [(3, 2), (3, 3)] and all((r[1] == 0).all() and (r[0] != 0).all() for r in ref2)
+    for g, r in zip(got2, ref2):
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_lstm_mask_zero_restarts_a_sample_from_zero_state_after_a_zero_step(tmp_path):
+    """FastLSTM:maskZero(1) wraps its recurrentModule in MaskZero: at a step where a sample's input row is
+    all zero its output and cell are zeroed, so its next step starts from zero state, as at the first."""
+    d, h = 3, 4
+    lstm = fast_lstm_mask_zero(d, h)
+    wi, bi = (lstm.fields["i2g"].fields[f].astype(np.float64) for f in ("weight", "bias"))
+    wh = lstm.fields["o2g"].fields["weight"].astype(np.float64)
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal((2, d)) for _ in range(3)]
+    xs[1][0] = 0
+
+    def step(x, hp, cp):  # FastLSTM's gates in its order: in, transform, forget, out
+        z = x @ wi.T + bi + hp @ wh.T
+        i, g, f, o = (z[:, k * h:(k + 1) * h] for k in range(4))
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        c = sig(f) * cp + sig(i) * np.tanh(g)
+        return sig(o) * np.tanh(c), c
+
+    hp = cp = np.zeros((2, h))
+    want = []
+    for x in xs:
+        hp, cp = step(x, hp, cp)
+        keep = (np.abs(x).sum(1) != 0)[:, None]
+        hp, cp = hp * keep, cp * keep
+        want.append(hp)
+    got, ref = _converted_and_reference(tmp_path, sequencer(lstm), xs)
+    for w, r, g in zip(want, ref, got):
+        np.testing.assert_allclose(r, w, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+    assert (ref[1][0] == 0).all()
+    fresh = step(xs[2][:1], np.zeros((1, h)), np.zeros((1, h)))[0]
+    np.testing.assert_allclose(ref[2][:1], fresh, rtol=1e-10)
+
+
+def test_lookup_table_mask_zero_gives_zeros_for_index_0_and_row_i_plus_1_for_i(tmp_path):
+    """LookupTableMaskZero.lua: ``weight[1]:zero()`` then LookupTable on ``input + 1``."""
+    weight = tm.f32(5, 3)
+    model = M("nn.LookupTableMaskZero", 4, weight=weight, paddingValue=0, shouldScaleGradByFreq=False)
+    idx = np.array([[0, 1, 4], [2, 0, 3]], dtype=np.float32)
+    want = np.where((idx == 0)[..., None], 0.0, weight.astype(np.float64)[idx.astype(int)])
+    got, ref = _converted_and_reference(tmp_path, model, idx)
+    np.testing.assert_allclose(ref, want, rtol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)

@@ -102,3 +102,25 @@ def rnnlib_language_model(v: int = 8, d: int = 4, h: int = 5):
 
 
 CASES.append(LayerCase("rnnlib-fastlstm-language-model", rnnlib_language_model, (4, 3), indices=8))
+
+
+def fast_lstm_mask_zero(d: int, h: int, n_input_dim: int = 1):
+    """``FastLSTM(d, h):maskZero(1)``: its recurrentModule (and modules[1]) becomes nn.MaskZero(cell, 1)."""
+    lstm = fast_lstm(d, h)
+    masked = M("nn.MaskZero", modules=T7List([lstm.fields["recurrentModule"]]),
+               module=lstm.fields["recurrentModule"], nInputDim=n_input_dim)
+    lstm.fields["recurrentModule"] = masked
+    lstm.fields["modules"] = T7List([masked])
+    return lstm
+
+
+def sequencer(step):
+    recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
+    return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
+
+
+CASES += [
+    LayerCase("rnnlib-fastlstm-maskzero", lambda: sequencer(fast_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
+              (3, 4)),
+]

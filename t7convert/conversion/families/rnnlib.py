@@ -5,7 +5,8 @@ step to step), ``nn.FastLSTM`` and dpnn's ``nn.LinearNoBias``.
 ``nn.FastLSTM(D, H)`` (``FastLSTM.lua``, without batch normalisation or dropout) holds ``i2g`` (Linear
 D -> 4H) and ``o2g`` (LinearNoBias H -> 4H); ``i2g(x) + o2g(h)`` is reshaped to 4 x H and split into
 blocks **in_gate (sigmoid), in_transform (tanh), forget (sigmoid), out (sigmoid)**; ``c = f * c + i * g``,
-``h = o * tanh(c)`` (the same in its nngraph and its Sequential form). ``torch.nn.LSTMCell`` orders the
+``h = o * tanh(c)`` (the same in its nngraph and its Sequential form). After ``:maskZero(nInputDim)`` its
+recurrentModule is a MaskZero: ``h`` and ``c`` of a sample whose input row is all zeros are zeroed. ``torch.nn.LSTMCell`` orders the
 blocks i, f, g, o: ``weight_ih``/``bias_ih`` are i2g's rows permuted **[i, g, f, o] -> [i, f, g, o]**
 (blocks 0, 2, 1, 3), ``weight_hh`` o2g's the same way, ``bias_hh`` zero: exact. A Sequencer's forward
 starts from zero states (what ``forget()`` gives, as ``evaluate-rnnlm.lua`` calls it first).
@@ -22,7 +23,7 @@ import numpy as np
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.families.tensor_ops import decorator
 from t7convert.conversion.fields import flag, integer, number, tensor
-from t7convert.conversion.registry import converts, describes
+from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -32,6 +33,26 @@ FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 
 # Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step): decorators
 converts("nn.Serial", "nn.Recursor")(decorator)
+
+
+@converts("nn.MaskZero")
+def mask_zero(m: T7Object, ctx) -> Node:
+    """rnn's MaskZero.lua: the decorated module's output, each tensor of it (tables recursively) with
+    the rows zeroed where the first tensor of the input (``input[1][1]...``) is all zeros: one row per
+    sample when that tensor has ``nInputDim + 1`` dimensions, the whole output when it has ``nInputDim``."""
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "has no module to decorate (field modules is empty)")
+    n = integer(m, ctx, "nInputDim")
+    if n < 1:
+        raise ctx.fail(m, f"field nInputDim is {n}")
+    return Node("MaskZero", {"n_input_dim": n}, children=[ctx.child(kids[0], 1)])
+
+
+@lowers("MaskZero")
+def _lower_mask_zero(g: Lowering, node: Node, x: Ref) -> Ref:
+    y = g.lower(node.children[0], x)
+    return g.add(Node("MaskZeroApply", dict(node.attrs), source=node.source), [y, x])
 
 
 @converts("nn.Sequencer")
@@ -65,10 +86,15 @@ def fast_lstm(m: T7Object, ctx) -> Node:
     i2g, o2g = m.get("i2g"), m.get("o2g")
     if not isinstance(i2g, T7Object) or not isinstance(o2g, T7Object):
         raise ctx.fail(m, "fields i2g and o2g (its input and recurrent Linears) are missing")
+    rm = m.get("recurrentModule")
+    mask_dims = None
+    if isinstance(rm, T7Object) and rm.class_name == "nn.MaskZero":  # AbstractRecurrent:maskZero(nInputDim)
+        mask_dims = integer(rm, ctx, "nInputDim")
     w_ih = _inner(m, ctx, i2g, "i2g", "weight", (4 * h, d))
     b_ih = _inner(m, ctx, i2g, "i2g", "bias", (4 * h,))
     w_hh = _inner(m, ctx, o2g, "o2g", "weight", (4 * h, h))
-    return Node("FastLSTM", {"input_size": d, "hidden_size": h},
+    attrs = {"input_size": d, "hidden_size": h, **({"mask_zero": mask_dims} if mask_dims is not None else {})}
+    return Node("FastLSTM", attrs,
                 {"weight_ih": _blocks(w_ih, h), "weight_hh": _blocks(w_hh, h), "bias_ih": _blocks(b_ih, h),
                  "bias_hh": np.zeros(4 * h, np.float32)})
 
@@ -92,3 +118,21 @@ def _lower_sequencer(g: Lowering, node: Node, x: Ref) -> Ref:
 @describes("nn.FastLSTM")
 def _describe(m: T7Object) -> str:
     return f"nn.FastLSTM({m.get('inputSize')} -> {m.get('outputSize')})"
+
+
+# --- the input a model starting with these expects -------------------------------------------------
+@expects_input("FastLSTM")
+def _fast_lstm_input(attrs: dict) -> tuple[int, ...]:
+    return (int(attrs["input_size"]),)
+
+
+@expects_input_of_children("Sequencer")
+def _sequencer_input(attrs: dict, children: list[Node], hint) -> object:
+    """A table of three steps, each what the step module takes."""
+    h = hint(children[0]) if children else None
+    return [h] * 3 if isinstance(h, (tuple, dict)) else None
+
+
+@expects_input_of_children("MaskZero")
+def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
+    return hint(children[0]) if children else None

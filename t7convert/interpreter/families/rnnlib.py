@@ -12,7 +12,7 @@ import numpy as np
 
 from t7convert.interpreter.engine import Call
 from t7convert.interpreter.fields import array_input, integer, tensor
-from t7convert.interpreter.registry import layer
+from t7convert.interpreter.registry import ModelError, layer
 from t7convert.torch7.format import T7Object
 
 
@@ -26,6 +26,47 @@ def decorator(m: T7Object, x, call: Call):
     if not call.children:
         raise call.fail("has no inner module")
     return call.child(0, x)
+
+
+def _first_tensor(x) -> np.ndarray:
+    """MaskZero:recursiveGetFirst: ``input[1]`` down to a tensor."""
+    while isinstance(x, list):
+        if not x:
+            raise ModelError("nn.MaskZero: an empty input table")
+        x = x[0]
+    return np.asarray(x)
+
+
+def _mask(value, zero: np.ndarray, call: Call):
+    """MaskZero:recursiveMask: a masked copy of each tensor (``copy(input)`` then ``maskedFill(mask, 0)``)."""
+    if isinstance(value, list):
+        return [_mask(v, zero, call) for v in value]
+    value = np.asarray(value, dtype=np.float64)
+    if zero.ndim == 1:  # batch mode: the mask resized to (B, 1, ..., 1) and expanded to the output
+        if value.ndim == 0 or value.shape[0] != zero.shape[0]:
+            raise call.fail(f"an output of {value.shape} for {zero.shape[0]} input rows")
+        return np.where(zero.reshape((-1,) + (1,) * (value.ndim - 1)), 0.0, value)
+    return np.where(zero, 0.0, value)
+
+
+@layer("nn.MaskZero")
+def mask_zero(m: T7Object, x, call: Call):
+    """MaskZero:updateOutput: the first input tensor, contiguous, viewed as one vector (``nInputDim``
+    dimensions) or one row per sample (``nInputDim + 1``); rows whose 2-norm is 0 are masked in every
+    tensor of the decorated module's output."""
+    n = integer(m, call.where, "nInputDim")
+    first = _first_tensor(x)
+    if first.ndim == n:
+        rows = first.reshape(-1).astype(np.float64)
+        zero = np.asarray(np.sqrt(np.sum(rows * rows)) == 0)
+    elif first.ndim == n + 1:
+        rows = first.reshape(first.shape[0], -1).astype(np.float64)
+        zero = np.sqrt(np.sum(rows * rows, axis=1)) == 0
+    else:
+        raise call.fail(f"nInputDim error: {first.ndim}, {n}")
+    if not call.children:
+        raise call.fail("has no module to decorate")
+    return _mask(call.child(0, x), zero, call)
 
 
 @layer("nn.Sequencer")

@@ -14,13 +14,50 @@ from t7convert.conversion.tree import Node
 from t7convert.pytorch.families import builds
 
 
+def zero_rows(first: Any, n_input_dim: int) -> torch.Tensor:
+    """MaskZero's mask from the first tensor of its input (``input[1][1]...``): per sample (shape (B,))
+    when it has ``n_input_dim + 1`` dimensions, one value when it has ``n_input_dim``; true where all
+    zero (its 2-norm is 0: a NaN keeps the row)."""
+    while isinstance(first, (list, tuple)):
+        first = first[0]
+    if first.dim() == n_input_dim:
+        return ~(first != 0).any().reshape(())
+    if first.dim() == n_input_dim + 1:
+        return ~(first.reshape(first.shape[0], -1) != 0).any(1)
+    raise ValueError(f"nn.MaskZero: nInputDim error: {first.dim()}, {n_input_dim}")
+
+
+def masked(value: Any, zero: torch.Tensor) -> Any:
+    """MaskZero:recursiveMask: every tensor of ``value`` with the masked rows (or all of it) set to 0."""
+    if isinstance(value, (list, tuple)):
+        return [masked(v, zero) for v in value]
+    if zero.dim() == 1 and (value.dim() == 0 or value.shape[0] != zero.shape[0]):
+        raise ValueError(f"nn.MaskZero: an output of {tuple(value.shape)} for {zero.shape[0]} input rows")
+    mask = zero.reshape(zero.shape + (1,) * (value.dim() - zero.dim()))
+    return torch.where(mask, torch.zeros((), dtype=value.dtype, device=value.device), value)
+
+
+class MaskZeroApply(nn.Module):
+    """``nn.MaskZero``: its module's output (first argument) masked by its input's zero rows."""
+
+    def __init__(self, n_input_dim: int) -> None:
+        super().__init__()
+        self.n_input_dim = n_input_dim
+
+    def forward(self, y, x):
+        return masked(y, zero_rows(x, self.n_input_dim))
+
+
 class FastLSTM(nn.LSTMCell):
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, mask_zero: int | None = None) -> None:
         super().__init__(input_size, hidden_size)
         self.state: Any = None
+        self.mask_zero = mask_zero
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         self.state = super().forward(x, self.state)
+        if self.mask_zero is not None:  # its recurrentModule is a MaskZero: {h, c} zeroed for zero inputs
+            self.state = tuple(masked(list(self.state), zero_rows(x, self.mask_zero)))
         return self.state[0]
 
     def _get_name(self) -> str:
@@ -34,15 +71,22 @@ class Sequencer(nn.Module):
         super().__init__()
         for name, sub in step.named_children():  # state_dict keys: the step module's own (0.weight_ih)
             self.add_module(name, sub)
+        # a step that is one layer (Sequencer(FastLSTM)) keeps its tensors at the top (weight_ih): they are
+        # this module's, handed to the step before each run (loading may replace the tensor objects)
+        self._own = [name for name, _ in step.named_parameters(recurse=False)]
+        for name in self._own:
+            self.register_parameter(name, getattr(step, name))
         object.__setattr__(self, "_step", step)  # runs the children registered above; not a submodule itself
         self.remembering = False
 
     def forget(self) -> None:
-        for sub in self.modules():
+        for sub in [self._step, *self.modules()]:  # the step itself is not a submodule
             if isinstance(sub, FastLSTM):
                 sub.state = None
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        for name in self._own:
+            setattr(self._step, name, getattr(self, name))
         if not self.remembering:
             self.forget()
         return [self._step(x) for x in xs]
@@ -50,7 +94,12 @@ class Sequencer(nn.Module):
 
 @builds("FastLSTM")
 def build_fast_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FastLSTM(a["input_size"], a["hidden_size"])
+    return FastLSTM(a["input_size"], a["hidden_size"], a.get("mask_zero"))
+
+
+@builds("MaskZeroApply")
+def build_mask_zero(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return MaskZeroApply(int(a["n_input_dim"]))
 
 
 @builds("Sequencer")
