@@ -121,6 +121,9 @@ def sequencer(step):
 
 CASES += [
     LayerCase("rnnlib-fastlstm-maskzero", lambda: sequencer(fast_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-sequencer-maskzero-around-fastlstm",  # MaskZero(FastLSTM): only the output is masked
+              lambda: sequencer(M("nn.MaskZero", modules=T7List([fast_lstm(3, 4)]), nInputDim=1)),
+              [(2, 3), (2, 3)]),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

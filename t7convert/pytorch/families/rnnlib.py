@@ -97,6 +97,23 @@ def build_fast_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return FastLSTM(a["input_size"], a["hidden_size"], a.get("mask_zero"))
 
 
+class MaskZero(nn.Module):
+    """``nn.MaskZero(module)`` built as a tree (inside a Sequencer's step): ``module(x)``, masked."""
+
+    def __init__(self, n_input_dim: int, module: nn.Module) -> None:
+        super().__init__()
+        self.n_input_dim = n_input_dim
+        self.add_module("0", module)
+
+    def forward(self, x):
+        return masked(self._modules["0"](x), zero_rows(x, self.n_input_dim))
+
+
+@builds("MaskZero")
+def build_mask_zero_tree(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return MaskZero(int(a["n_input_dim"]), children[0])
+
+
 @builds("MaskZeroApply")
 def build_mask_zero(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return MaskZeroApply(int(a["n_input_dim"]))
