@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, sequencer
+from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, seq_lstm, sequencer
 
 import t7convert
 from t7convert import api
@@ -165,3 +165,31 @@ def test_lookup_table_mask_zero_gives_zeros_for_index_0_and_row_i_plus_1_for_i(t
     got, ref = _converted_and_reference(tmp_path, model, idx)
     np.testing.assert_allclose(ref, want, rtol=1e-12)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_seq_lstm_reads_gates_i_f_o_g_and_mask_zero_restarts_a_sample(tmp_path, batch_first):
+    """SeqLSTM.lua: ``gates = bias + x_t Wx + h Wh`` with ``Wx = weight[1..D]``, ``Wh = weight[D+1..]``; the
+    columns are i, f, o (sigmoid) and g (tanh); with maskzero a sample whose x_t is all zero gets h = c = 0."""
+    d, h, t_len, n = 3, 4, 4, 2
+    model = seq_lstm(d, h, batch_first=batch_first, mask_zero=True)
+    w, b = model.fields["weight"].astype(np.float64), model.fields["bias"].astype(np.float64)
+    rng = np.random.default_rng(10)
+    seq = rng.standard_normal((t_len, n, d))
+    seq[1, 0] = 0
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    hp, cp, want = np.zeros((n, h)), np.zeros((n, h)), []
+    for t in range(t_len):
+        a = b + seq[t] @ w[:d] + hp @ w[d:]
+        i, f, o, g = sig(a[:, :h]), sig(a[:, h:2 * h]), sig(a[:, 2 * h:3 * h]), np.tanh(a[:, 3 * h:])
+        cp = f * cp + i * g
+        hp = o * np.tanh(cp)
+        keep = (np.abs(seq[t]).sum(1) != 0)[:, None]
+        hp, cp = hp * keep, cp * keep
+        want.append(hp)
+    want = np.stack(want)
+    x = np.swapaxes(seq, 0, 1) if batch_first else seq
+    want = np.swapaxes(want, 0, 1) if batch_first else want
+    got, ref = _converted_and_reference(tmp_path, model, x)
+    np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)

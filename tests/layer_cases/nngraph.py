@@ -114,6 +114,13 @@ def fast_lstm_mask_zero(d: int, h: int, n_input_dim: int = 1):
     return lstm
 
 
+def seq_lstm(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's SeqLSTM(d, h) as its constructor leaves it (weight (d + h) x 4h, bias 4h, _remember 'neither')."""
+    return M("nn.SeqLSTM", inputsize=d, hiddensize=h, outputsize=h, weight=tm.f32(d + h, 4 * h, scale=0.5),
+             bias=tm.f32(4 * h, scale=0.1), _remember="neither", batchfirst=batch_first, maskzero=mask_zero,
+             train=False)
+
+
 def sequencer(step):
     recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
     return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
@@ -124,6 +131,8 @@ CASES += [
     LayerCase("rnnlib-sequencer-maskzero-around-fastlstm",  # MaskZero(FastLSTM): only the output is masked
               lambda: sequencer(M("nn.MaskZero", modules=T7List([fast_lstm(3, 4)]), nInputDim=1)),
               [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-seqlstm", lambda: seq_lstm(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqlstm-batchfirst-maskzero", lambda: seq_lstm(3, 4, batch_first=True, mask_zero=True), (2, 5, 3)),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

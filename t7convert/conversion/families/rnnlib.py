@@ -55,6 +55,45 @@ def _lower_mask_zero(g: Lowering, node: Node, x: Ref) -> Ref:
     return g.add(Node("MaskZeroApply", dict(node.attrs), source=node.source), [y, x])
 
 
+#: SeqLSTM's gate blocks (i, f, o, g: torch-rnn's layout, which SeqLSTM.lua took) in torch.nn.LSTM's order
+SEQLSTM_GATE_ORDER = (0, 1, 3, 2)
+
+
+def _seq_blocks(a: np.ndarray, h: int) -> np.ndarray:
+    return np.ascontiguousarray(np.concatenate([a[k * h:(k + 1) * h] for k in SEQLSTM_GATE_ORDER]))
+
+
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, np.ndarray) and value.size == 0)
+
+
+@converts("nn.SeqLSTM")
+def seq_lstm(m: T7Object, ctx) -> Node:
+    """rnn's SeqLSTM.lua (torch-rnn's LSTM): weight ``(D + H) x 4H`` (rows 1..D for x, the rest for h),
+    bias ``4H``, gates i, f, o, g; T x N x D in (N x T x D with ``batchfirst``), the T x N x H hidden
+    states out, from zero states. With ``maskzero`` a sample whose step input is all zeros has its h,
+    c (and gates) zeroed at that step. SeqLSTMP (``outputsize`` != ``hiddensize``) is not converted."""
+    d = integer(m, ctx, "inputsize")
+    r = integer(m, ctx, "outputsize")
+    h = integer(m, ctx, "hiddensize", default=r)
+    if h != r or m.get("weightO") is not None:
+        raise ctx.fail(m, f"is a SeqLSTMP (hiddensize {h}, outputsize {r}): its projection is not supported")
+    if not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
+        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
+    remember = m.get("_remember", "neither")
+    if remember in ("both", "eval") and not (_empty(m.get("cell")) and _empty(m.get("_output"))):
+        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
+                          "would start from them")
+    weight = tensor(m, ctx, "weight")
+    if weight.shape != (d + h, 4 * h):
+        raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + h, 4 * h)} (inputsize + outputsize, 4 * outputsize)")
+    bias = tensor(m, ctx, "bias", shape=(4 * h,))
+    tensors = {"weight_ih_l0": _seq_blocks(weight[:d].T, h), "weight_hh_l0": _seq_blocks(weight[d:].T, h),
+               "bias_ih_l0": _seq_blocks(bias, h), "bias_hh_l0": np.zeros(4 * h, np.float32)}
+    return Node("SeqLSTM", {"input_size": d, "hidden_size": h, "batch_first": flag(m, "batchfirst"),
+                            "mask_zero": flag(m, "maskzero")}, tensors)
+
+
 @converts("nn.Sequencer")
 def sequencer(m: T7Object, ctx) -> Node:
     kids = m.children
@@ -136,3 +175,13 @@ def _sequencer_input(attrs: dict, children: list[Node], hint) -> object:
 @expects_input_of_children("MaskZero")
 def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
+
+
+@expects_input("SeqLSTM")
+def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
+    return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
+
+
+@describes("nn.SeqLSTM")
+def _describe_seq_lstm(m: T7Object) -> str:
+    return f"nn.SeqLSTM({m.get('inputsize')} -> {m.get('outputsize')})"

@@ -92,6 +92,42 @@ class Sequencer(nn.Module):
         return [self._step(x) for x in xs]
 
 
+class SeqLSTM(nn.LSTM):
+    """rnn's ``nn.SeqLSTM``: T x N x D (N x T x D when ``batch_first``) in, every step's h out, from zero
+    states; ``mask_zero``: at a step where a sample's input is all zeros its h and c become 0."""
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__(input_size, hidden_size, batch_first=batch_first)
+        self.mask_zero = mask_zero
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqLSTM only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        if not self.mask_zero:
+            return super().forward(x)[0]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], self.hidden_size)
+        c = torch.zeros_like(h)
+        outs = []
+        for xt in steps:
+            gates = xt @ self.weight_ih_l0.T + self.bias_ih_l0 + h @ self.weight_hh_l0.T + self.bias_hh_l0
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            h, c = masked([h, c], zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+    def _get_name(self) -> str:
+        return "SeqLSTM"
+
+
+@builds("SeqLSTM")
+def build_seq_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return SeqLSTM(a["input_size"], a["hidden_size"], bool(a["batch_first"]), bool(a["mask_zero"]))
+
+
 @builds("FastLSTM")
 def build_fast_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return FastLSTM(a["input_size"], a["hidden_size"], a.get("mask_zero"))
