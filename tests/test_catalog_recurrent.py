@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, seq_lstm, sequencer
+from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, seq_gru, seq_lstm, sequencer
 
 import t7convert
 from t7convert import api
@@ -193,3 +193,25 @@ def test_seq_lstm_reads_gates_i_f_o_g_and_mask_zero_restarts_a_sample(tmp_path, 
     got, ref = _converted_and_reference(tmp_path, model, x)
     np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_seq_gru_resets_h_before_its_product_and_mask_zero_zeroes_a_step(tmp_path):
+    """SeqGRU.lua: r, u = sigmoid(b + x Wx + h Wh) on the first 2H columns; hc = tanh(b_c + x Wx_c +
+    (r * h) Wh_c); h = (1 - u) * hc + u * h; maskzero zeroes h for an all-zero x_t row."""
+    d, h, t_len, n = 2, 3, 4, 2
+    model = seq_gru(d, h, mask_zero=True)
+    w, b = model.fields["weight"].astype(np.float64), model.fields["bias"].astype(np.float64)
+    seq = np.random.default_rng(12).standard_normal((t_len, n, d))
+    seq[2, 1] = 0
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    hp, want = np.zeros((n, h)), []
+    for t in range(t_len):
+        r = sig(b[:h] + seq[t] @ w[:d, :h] + hp @ w[d:, :h])
+        u = sig(b[h:2 * h] + seq[t] @ w[:d, h:2 * h] + hp @ w[d:, h:2 * h])
+        hc = np.tanh(b[2 * h:] + seq[t] @ w[:d, 2 * h:] + (r * hp) @ w[d:, 2 * h:])
+        hp = ((1 - u) * hc + u * hp) * (np.abs(seq[t]).sum(1) != 0)[:, None]
+        want.append(hp)
+    got, ref = _converted_and_reference(tmp_path, model, seq)
+    np.testing.assert_allclose(ref, np.stack(want), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+    assert (ref[2, 1] == 0).all()

@@ -121,6 +121,13 @@ def seq_lstm(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = Fal
              train=False)
 
 
+def seq_gru(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's SeqGRU(d, h): weight (d + h) x 3h (r, u, candidate), bias 3h."""
+    return M("nn.SeqGRU", inputSize=d, outputSize=h, weight=tm.f32(d + h, 3 * h, scale=0.5),
+             bias=tm.f32(3 * h, scale=0.1), _remember="neither", batchfirst=batch_first, maskzero=mask_zero,
+             train=False)
+
+
 def sequencer(step):
     recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
     return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
@@ -133,6 +140,8 @@ CASES += [
               [(2, 3), (2, 3)]),
     LayerCase("rnnlib-seqlstm", lambda: seq_lstm(3, 4), (5, 2, 3)),
     LayerCase("rnnlib-seqlstm-batchfirst-maskzero", lambda: seq_lstm(3, 4, batch_first=True, mask_zero=True), (2, 5, 3)),
+    LayerCase("rnnlib-seqgru", lambda: seq_gru(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqgru-batchfirst-maskzero", lambda: seq_gru(2, 3, batch_first=True, mask_zero=True), (2, 4, 2)),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

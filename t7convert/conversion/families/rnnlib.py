@@ -94,6 +94,27 @@ def seq_lstm(m: T7Object, ctx) -> Node:
                             "mask_zero": flag(m, "maskzero")}, tensors)
 
 
+@converts("nn.SeqGRU")
+def seq_gru(m: T7Object, ctx) -> Node:
+    """rnn's SeqGRU.lua: weight ``(D + H) x 3H``, bias ``3H``, column blocks r, u, c; per step
+    ``r, u = sigmoid(b + x Wx + h Wh)`` (first 2H columns), ``hc = tanh(b_c + x Wx_c + (r * h) Wh_c)``
+    (the reset gate scales h before its product, not after as torch.nn.GRU does: kept as stored and
+    computed step by step), ``h = (1 - u) * hc + u * h``; batchfirst and maskzero as SeqLSTM."""
+    d, h = integer(m, ctx, "inputSize"), integer(m, ctx, "outputSize")
+    if not _empty(m.get("userPrevOutput")):
+        raise ctx.fail(m, "has a user-set initial state (userPrevOutput)")
+    remember = m.get("_remember", "neither")
+    if remember in ("both", "eval") and not _empty(m.get("_output")):
+        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
+                          "would start from them")
+    weight = tensor(m, ctx, "weight")
+    if weight.shape != (d + h, 3 * h):
+        raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + h, 3 * h)} (inputSize + outputSize, 3 * outputSize)")
+    return Node("SeqGRU", {"input_size": d, "hidden_size": h, "batch_first": flag(m, "batchfirst"),
+                           "mask_zero": flag(m, "maskzero")},
+                {"weight": weight, "bias": tensor(m, ctx, "bias", shape=(3 * h,))})
+
+
 @converts("nn.Sequencer")
 def sequencer(m: T7Object, ctx) -> Node:
     kids = m.children
@@ -180,6 +201,16 @@ def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
 @expects_input("SeqLSTM")
 def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
+
+
+@expects_input("SeqGRU")
+def _seq_gru_input(attrs: dict) -> tuple[int, ...]:
+    return (4, int(attrs["input_size"]))
+
+
+@describes("nn.SeqGRU")
+def _describe_seq_gru(m: T7Object) -> str:
+    return f"nn.SeqGRU({m.get('inputSize')} -> {m.get('outputSize')})"
 
 
 @describes("nn.SeqLSTM")

@@ -114,6 +114,43 @@ def seq_lstm(m: T7Object, x, call: Call) -> np.ndarray:
     return np.swapaxes(out, 0, 1) if m.get("batchfirst") else out
 
 
+@layer("nn.SeqGRU")
+def seq_gru(m: T7Object, x, call: Call) -> np.ndarray:
+    """SeqGRU:updateOutput in evaluate mode on a tensor: ``gates = bias + x_t Wx``; the first 2H columns
+    get ``+ h Wh[:, 1..2H]`` and a sigmoid (r, u); ``next_h = r * h``; the last H get ``+ next_h
+    Wh[:, 2H+1..3H]`` and a tanh (hc); ``next_h = hc - u * hc + u * h``. maskzero zeroes next_h of an
+    all-zero x_t row; h0 is zeros (refused when remembered states are held)."""
+    where = call.where
+    if isinstance(x, list):
+        raise call.fail("the {h0, x} table input is not supported")
+    x = array_input(x, m, where=where, ndims=(3,))
+    d, hs = integer(m, where, "inputSize"), integer(m, where, "outputSize")
+    if not _nil_or_empty(m.get("userPrevOutput")):
+        raise call.fail("user-set userPrevOutput")
+    if m.get("_remember") in ("both", "eval") and not _nil_or_empty(m.get("_output")):
+        raise call.fail("remembers its last states, which the file holds")
+    w, b = tensor(m, where, "weight"), tensor(m, where, "bias").reshape(-1)
+    if w.shape != (d + hs, 3 * hs) or b.size != 3 * hs:
+        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputSize {d}, outputSize {hs}")
+    seq = np.swapaxes(x, 0, 1) if m.get("batchfirst") else x
+    if seq.shape[2] != d:
+        raise call.fail(f"input has {seq.shape[2]} features, inputSize is {d}")
+    wx, wh = w[:d], w[d:]
+    h = np.zeros((seq.shape[1], hs))
+    out = np.zeros(seq.shape[:2] + (hs,))
+    for t in range(seq.shape[0]):
+        gates = b + seq[t] @ wx
+        gates[:, :2 * hs] = 1.0 / (1.0 + np.exp(-(gates[:, :2 * hs] + h @ wh[:, :2 * hs])))
+        r, u = gates[:, :hs], gates[:, hs:2 * hs]
+        hc = np.tanh(gates[:, 2 * hs:] + (r * h) @ wh[:, 2 * hs:])
+        nxt = hc - u * hc + u * h
+        if m.get("maskzero"):
+            nxt = np.where((np.sqrt((seq[t] ** 2).sum(axis=1)) == 0)[:, None], 0.0, nxt)
+        h = nxt
+        out[t] = h
+    return np.swapaxes(out, 0, 1) if m.get("batchfirst") else out
+
+
 @layer("nn.Sequencer")
 def sequencer(m: T7Object, x, call: Call) -> list:
     if not isinstance(x, list) or not all(isinstance(t, np.ndarray) for t in x):

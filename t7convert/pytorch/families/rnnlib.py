@@ -123,6 +123,42 @@ class SeqLSTM(nn.LSTM):
         return "SeqLSTM"
 
 
+class SeqGRU(nn.Module):
+    """rnn's ``nn.SeqGRU`` in its own layout (weight (D + H) x 3H: r, u, candidate), step by step."""
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.batch_first, self.mask_zero = batch_first, mask_zero
+        self.weight = nn.Parameter(torch.empty(input_size + hidden_size, 3 * hidden_size))
+        self.bias = nn.Parameter(torch.empty(3 * hidden_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqGRU only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        d, hs = self.input_size, self.hidden_size
+        wx, wh = self.weight[:d], self.weight[d:]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], hs)
+        outs = []
+        for xt in steps:
+            a = self.bias + xt @ wx
+            ru = torch.sigmoid(a[:, : 2 * hs] + h @ wh[:, : 2 * hs])
+            r, u = ru[:, :hs], ru[:, hs:]
+            hc = torch.tanh(a[:, 2 * hs:] + (r * h) @ wh[:, 2 * hs:])
+            h = (1 - u) * hc + u * h
+            if self.mask_zero:
+                h = masked(h, zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+@builds("SeqGRU")
+def build_seq_gru(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return SeqGRU(a["input_size"], a["hidden_size"], bool(a["batch_first"]), bool(a["mask_zero"]))
+
+
 @builds("SeqLSTM")
 def build_seq_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return SeqLSTM(a["input_size"], a["hidden_size"], bool(a["batch_first"]), bool(a["mask_zero"]))
