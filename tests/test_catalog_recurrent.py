@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import fast_lstm, fast_lstm_mask_zero, seq_gru, seq_lstm, sequencer
+from layer_cases.nngraph import bisequencer, fast_lstm, fast_lstm_mask_zero, seq_gru, seq_lstm, sequencer
 
 import t7convert
 from t7convert import api
@@ -215,3 +215,32 @@ def test_seq_gru_resets_h_before_its_product_and_mask_zero_zeroes_a_step(tmp_pat
     np.testing.assert_allclose(ref, np.stack(want), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
     assert (ref[2, 1] == 0).all()
+
+
+def _fast_lstm_run(lstm, xs):
+    """FastLSTM over the steps from zero states (gates in, transform, forget, out)."""
+    wi, bi = (lstm.fields["i2g"].fields[f].astype(np.float64) for f in ("weight", "bias"))
+    wh = lstm.fields["o2g"].fields["weight"].astype(np.float64)
+    h = wh.shape[1]
+    hp = cp = np.zeros((xs[0].shape[0], h))
+    out = []
+    for x in xs:
+        z = x @ wi.T + bi + hp @ wh.T
+        i, g, f, o = (z[:, k * h:(k + 1) * h] for k in range(4))
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        cp = sig(f) * cp + sig(i) * np.tanh(g)
+        hp = sig(o) * np.tanh(cp)
+        out.append(hp)
+    return out
+
+
+def test_bisequencer_joins_the_forward_run_and_the_reversed_backward_run_per_step(tmp_path):
+    """BiSequencer.lua: step t is JoinTable(1, 1){fwd(x)[t], reverse(bwd(reverse(x)))[t]}: N x 2H."""
+    fwd, bwd = fast_lstm(3, 2), fast_lstm(3, 2)
+    xs = [np.random.default_rng(20 + t).standard_normal((2, 3)) for t in range(3)]
+    f_out = _fast_lstm_run(fwd, xs)
+    b_out = _fast_lstm_run(bwd, xs[::-1])[::-1]
+    got, ref = _converted_and_reference(tmp_path, bisequencer(fwd, bwd), xs)
+    for t in range(3):
+        np.testing.assert_allclose(ref[t], np.concatenate([f_out[t], b_out[t]], 1), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got[t].numpy(), ref[t], rtol=1e-5, atol=1e-6)

@@ -128,6 +128,18 @@ def seq_gru(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = Fals
              train=False)
 
 
+def bisequencer(fwd, bwd, merge=None):
+    """rnn's BiSequencer(fwd, bwd, merge) as its constructor builds ``modules[1]``: Sequential(
+    ConcatTable(Sequencer(fwd), Sequential(ReverseTable, Sequencer(bwd), ReverseTable)), ZipTable,
+    Sequencer(merge)), merge JoinTable(1, 1) by default."""
+    merge = merge or M("nn.JoinTable", dimension=1, nInputDims=1)
+    backward = tm.sequential(M("nn.ReverseTable", output=T7List()), sequencer(bwd), M("nn.ReverseTable", output=T7List()))
+    brnn = tm.sequential(M("nn.ConcatTable", modules=T7List([sequencer(fwd), backward])), M("nn.ZipTable"),
+                         sequencer(merge))
+    return M("nn.BiSequencer", modules=T7List([brnn]), module=brnn, forwardModule=fwd, backwardModule=bwd,
+             mergeModule=merge)
+
+
 def sequencer(step):
     recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
     return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
@@ -142,6 +154,8 @@ CASES += [
     LayerCase("rnnlib-seqlstm-batchfirst-maskzero", lambda: seq_lstm(3, 4, batch_first=True, mask_zero=True), (2, 5, 3)),
     LayerCase("rnnlib-seqgru", lambda: seq_gru(3, 4), (5, 2, 3)),
     LayerCase("rnnlib-seqgru-batchfirst-maskzero", lambda: seq_gru(2, 3, batch_first=True, mask_zero=True), (2, 4, 2)),
+    LayerCase("rnnlib-bisequencer-fastlstm", lambda: bisequencer(fast_lstm(3, 4), fast_lstm(3, 4)),
+              [(2, 3), (2, 3), (2, 3)]),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

@@ -31,8 +31,16 @@ from t7convert.torch7.format import T7Object
 FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 
 
-# Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step): decorators
-converts("nn.Serial", "nn.Recursor")(decorator)
+# Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step): decorators.
+# BiSequencer.lua builds its ``modules[1]`` from plain pieces: Sequential(ConcatTable(Sequencer(fwd),
+# Sequential(ReverseTable, Sequencer(bwd), ReverseTable)), ZipTable, Sequencer(merge)); it runs that.
+converts("nn.Serial", "nn.Recursor", "nn.BiSequencer")(decorator)
+
+
+@converts("nn.ReverseTable")
+def reverse_table(m: T7Object, ctx) -> Node:
+    """dpnn's ReverseTable: the input table's elements in reverse order (the same tensors)."""
+    return Node("ReverseTable")
 
 
 @converts("nn.MaskZero")
@@ -191,6 +199,11 @@ def _sequencer_input(attrs: dict, children: list[Node], hint) -> object:
     """A table of three steps, each what the step module takes."""
     h = hint(children[0]) if children else None
     return [h] * 3 if isinstance(h, (tuple, dict)) else None
+
+
+@expects_input_of_children("BiSequencer")
+def _bisequencer_input(attrs: dict, children: list[Node], hint) -> object:
+    return hint(children[0]) if children else None
 
 
 @expects_input_of_children("MaskZero")

@@ -21,7 +21,15 @@ def _states(call: Call) -> dict:
     return call.engine.__dict__.setdefault("rnnlib_states", {})
 
 
-@layer("nn.Serial", "nn.Recursor")
+@layer("nn.ReverseTable")
+def reverse_table(m: T7Object, x, call: Call) -> list:
+    """ReverseTable.lua: ``output[k] = input[#input - k + 1]``."""
+    if not isinstance(x, list):
+        raise call.fail("expects a table")
+    return [x[i] for i in range(len(x) - 1, -1, -1)]
+
+
+@layer("nn.Serial", "nn.Recursor", "nn.BiSequencer")
 def decorator(m: T7Object, x, call: Call):
     if not call.children:
         raise call.fail("has no inner module")
@@ -153,8 +161,8 @@ def seq_gru(m: T7Object, x, call: Call) -> np.ndarray:
 
 @layer("nn.Sequencer")
 def sequencer(m: T7Object, x, call: Call) -> list:
-    if not isinstance(x, list) or not all(isinstance(t, np.ndarray) for t in x):
-        raise call.fail("expects a table of tensors (one per time step)")
+    if not isinstance(x, list) or not all(isinstance(t, (np.ndarray, list)) for t in x):
+        raise call.fail("expects a table with one input (a tensor or a table) per time step")
     if not call.children:
         raise call.fail("has no module")
     _states(call).clear()  # forget()

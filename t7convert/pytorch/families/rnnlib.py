@@ -186,6 +186,20 @@ def build_mask_zero_tree(a: dict[str, Any], children: list[nn.Module]) -> nn.Mod
     return MaskZero(int(a["n_input_dim"]), children[0])
 
 
+class ReverseTable(nn.Module):
+    """dpnn's ReverseTable: the list reversed."""
+
+    def forward(self, xs):
+        if not isinstance(xs, (list, tuple)):
+            raise ValueError("nn.ReverseTable expects a table")
+        return list(xs)[::-1]
+
+
+@builds("ReverseTable")
+def build_reverse_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return ReverseTable()
+
+
 @builds("MaskZeroApply")
 def build_mask_zero(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return MaskZeroApply(int(a["n_input_dim"]))
