@@ -244,3 +244,18 @@ def test_bisequencer_joins_the_forward_run_and_the_reversed_backward_run_per_ste
     for t in range(3):
         np.testing.assert_allclose(ref[t], np.concatenate([f_out[t], b_out[t]], 1), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(got[t].numpy(), ref[t], rtol=1e-5, atol=1e-6)
+
+
+def test_reinforce_modules_give_their_map_estimate_in_evaluate_mode_and_refuse_to_sample(tmp_path):
+    """dpnn's Reinforce*.lua with ``train == false``: ``output:copy(mean)`` / ``output:copy(input)``; with
+    ``stochastic`` set they sample even then, so the conversion is refused."""
+    x = np.random.default_rng(30).standard_normal((2, 3))
+    mean_std = [x, np.abs(x) + 0.1]
+    got, ref = _converted_and_reference(tmp_path, M("nn.ReinforceNormal", stdev=0.5), mean_std)
+    np.testing.assert_array_equal(ref, x)
+    np.testing.assert_allclose(got.numpy(), x, rtol=1e-6)
+    got, ref = _converted_and_reference(tmp_path, M("nn.ReinforceBernoulli"), np.abs(x) / 4)
+    np.testing.assert_array_equal(ref, np.abs(x) / 4)
+    src = tm.save(tmp_path, "s", tm.sequential(tm.linear(3, 3), M("nn.ReinforceCategorical", stochastic=True)))
+    with pytest.raises(t7convert.T7ConvertError, match="ReinforceCategorical.*stochastic"):
+        api.convert(str(src), str(tmp_path / "s.pth"), input_shape=(3,))

@@ -156,6 +156,12 @@ CASES += [
     LayerCase("rnnlib-seqgru-batchfirst-maskzero", lambda: seq_gru(2, 3, batch_first=True, mask_zero=True), (2, 4, 2)),
     LayerCase("rnnlib-bisequencer-fastlstm", lambda: bisequencer(fast_lstm(3, 4), fast_lstm(3, 4)),
               [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("dpnn-reinforce-normal-table", lambda: tm.sequential(
+        M("nn.ConcatTable", modules=T7List([tm.linear(3, 2), M("nn.Exp")])), M("nn.ReinforceNormal", stdev=0.1,
+                                                                              stochastic=False)), (2, 3)),
+    LayerCase("dpnn-reinforce-bernoulli", lambda: tm.sequential(M("nn.Sigmoid"), M("nn.ReinforceBernoulli")), (2, 3)),
+    LayerCase("dpnn-reinforce-categorical", lambda: tm.sequential(M("nn.SoftMax"), M("nn.ReinforceCategorical")),
+              (2, 4)),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

@@ -37,6 +37,17 @@ FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 converts("nn.Serial", "nn.Recursor", "nn.BiSequencer")(decorator)
 
 
+@converts("nn.ReinforceNormal", "nn.ReinforceBernoulli", "nn.ReinforceCategorical")
+def reinforce(m: T7Object, ctx) -> Node:
+    """dpnn's Reinforce* in evaluate mode: ``output:copy(input)`` (the MAP estimate: the mean of
+    ReinforceNormal's ``{mean, stdev}`` table, the probabilities of Bernoulli/Categorical), unless
+    ``stochastic`` is set, when they sample at test time too (refused: the output is random)."""
+    stochastic = m.get("stochastic")
+    if stochastic is not None and stochastic is not False:
+        raise ctx.fail(m, "field stochastic is set: it samples at test time, its output is random")
+    return Node("ReinforceMAP", {"table": m.class_name == "nn.ReinforceNormal"})
+
+
 @converts("nn.ReverseTable")
 def reverse_table(m: T7Object, ctx) -> Node:
     """dpnn's ReverseTable: the input table's elements in reverse order (the same tensors)."""

@@ -21,6 +21,20 @@ def _states(call: Call) -> dict:
     return call.engine.__dict__.setdefault("rnnlib_states", {})
 
 
+@layer("nn.ReinforceNormal", "nn.ReinforceBernoulli", "nn.ReinforceCategorical")
+def reinforce(m: T7Object, x, call: Call) -> np.ndarray:
+    """Reinforce*:updateOutput with ``train == false`` and ``stochastic`` unset: ``output:copy(mean)``
+    (ReinforceNormal's input may be ``{mean, stdev}``) or ``output:copy(input)``."""
+    stochastic = m.get("stochastic")
+    if stochastic is not None and stochastic is not False:
+        raise call.fail("stochastic is set: it samples at test time")
+    if isinstance(x, list):
+        if m.class_name != "nn.ReinforceNormal" or len(x) != 2:
+            raise call.fail("a table input is only ReinforceNormal's {mean, stdev}")
+        x = x[0]
+    return np.array(x, dtype=np.float64, copy=True)
+
+
 @layer("nn.ReverseTable")
 def reverse_table(m: T7Object, x, call: Call) -> list:
     """ReverseTable.lua: ``output[k] = input[#input - k + 1]``."""

@@ -195,6 +195,26 @@ class ReverseTable(nn.Module):
         return list(xs)[::-1]
 
 
+class ReinforceMAP(nn.Module):
+    """dpnn's Reinforce* in evaluate mode: the input (ReinforceNormal: the mean of a {mean, stdev} table)."""
+
+    def __init__(self, table: bool) -> None:
+        super().__init__()
+        self.table = table
+
+    def forward(self, x):
+        if isinstance(x, (list, tuple)):
+            if not self.table or len(x) != 2:
+                raise ValueError("a Reinforce module got a table (ReinforceNormal takes {mean, stdev})")
+            x = x[0]
+        return x.clone()
+
+
+@builds("ReinforceMAP")
+def build_reinforce(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return ReinforceMAP(bool(a["table"]))
+
+
 @builds("ReverseTable")
 def build_reverse_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return ReverseTable()
