@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import bisequencer, fast_lstm, fast_lstm_mask_zero, seq_gru, seq_lstm, sequencer
+from layer_cases.nngraph import bisequencer, fast_lstm, fast_lstm_mask_zero, seq_brnn, seq_gru, seq_lstm, sequencer
 
 import t7convert
 from t7convert import api
@@ -259,3 +259,34 @@ def test_reinforce_modules_give_their_map_estimate_in_evaluate_mode_and_refuse_t
     src = tm.save(tmp_path, "s", tm.sequential(tm.linear(3, 3), M("nn.ReinforceCategorical", stochastic=True)))
     with pytest.raises(t7convert.T7ConvertError, match="ReinforceCategorical.*stochastic"):
         api.convert(str(src), str(tmp_path / "s.pth"), input_shape=(3,))
+
+
+def _seq_lstm_np(model, seq):
+    """SeqLSTM.lua's loop (T x N x D), gates i, f, o, g, from zero states."""
+    d = model.fields["inputsize"]
+    w, b = model.fields["weight"].astype(np.float64), model.fields["bias"].astype(np.float64)
+    h = w.shape[1] // 4
+    hp, cp, out = np.zeros((seq.shape[1], h)), np.zeros((seq.shape[1], h)), []
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    for t in range(seq.shape[0]):
+        a = b + seq[t] @ w[:d] + hp @ w[d:]
+        cp = sig(a[:, h:2 * h]) * cp + sig(a[:, :h]) * np.tanh(a[:, 3 * h:])
+        hp = sig(a[:, 2 * h:3 * h]) * np.tanh(cp)
+        out.append(hp)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_seq_brnn_adds_the_forward_run_and_the_time_reversed_backward_run(tmp_path, batch_first):
+    """SeqBRNN.lua: CAddTable{fwd(x), reverse(bwd(reverse(x)))} over time (dim 1 of T x N x D), with
+    Transposes around it when batchFirst."""
+    model = seq_brnn(2, 3, batch_first=batch_first)
+    fwd = model.fields["forwardModule"]
+    bwd = model.fields["backwardModule"]
+    seq = np.random.default_rng(31).standard_normal((4, 2, 2))
+    want = _seq_lstm_np(fwd, seq) + _seq_lstm_np(bwd, seq[::-1])[::-1]
+    x = np.swapaxes(seq, 0, 1) if batch_first else seq
+    want = np.swapaxes(want, 0, 1) if batch_first else want
+    got, ref = _converted_and_reference(tmp_path, model, x)
+    np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)

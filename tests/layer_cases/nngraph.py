@@ -140,6 +140,18 @@ def bisequencer(fwd, bwd, merge=None):
              mergeModule=merge)
 
 
+def seq_brnn(d: int, h: int, *, batch_first: bool = False):
+    """rnn's SeqBRNN(d, h, batchFirst) as its constructor builds ``modules[1]`` (merge CAddTable)."""
+    fwd, bwd = seq_lstm(d, h), seq_lstm(d, h)
+    backward = tm.sequential(M("nn.SeqReverseSequence", dim=1), bwd, M("nn.SeqReverseSequence", dim=1))
+    mods = [M("nn.ConcatTable", modules=T7List([fwd, backward])), M("nn.CAddTable")]
+    if batch_first:
+        swap = lambda: M("nn.Transpose", permutations=T7List([T7List([1, 2])]))  # noqa: E731
+        mods = [swap(), *mods, swap()]
+    brnn = tm.sequential(*mods)
+    return M("nn.SeqBRNN", modules=T7List([brnn]), module=brnn, forwardModule=fwd, backwardModule=bwd, dim=1)
+
+
 def sequencer(step):
     recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
     return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
@@ -162,6 +174,8 @@ CASES += [
     LayerCase("dpnn-reinforce-bernoulli", lambda: tm.sequential(M("nn.Sigmoid"), M("nn.ReinforceBernoulli")), (2, 3)),
     LayerCase("dpnn-reinforce-categorical", lambda: tm.sequential(M("nn.SoftMax"), M("nn.ReinforceCategorical")),
               (2, 4)),
+    LayerCase("rnnlib-seqbrnn", lambda: seq_brnn(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqbrnn-batchfirst", lambda: seq_brnn(2, 3, batch_first=True), (2, 4, 2)),
     LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
               (3, 4)),
 ]

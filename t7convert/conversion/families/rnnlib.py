@@ -34,7 +34,18 @@ FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 # Serial (dpnn) and Recursor (rnn) run their ``modules[1]`` (Recursor once per step): decorators.
 # BiSequencer.lua builds its ``modules[1]`` from plain pieces: Sequential(ConcatTable(Sequencer(fwd),
 # Sequential(ReverseTable, Sequencer(bwd), ReverseTable)), ZipTable, Sequencer(merge)); it runs that.
-converts("nn.Serial", "nn.Recursor", "nn.BiSequencer")(decorator)
+# SeqBRNN.lua likewise: Sequential([Transpose,] ConcatTable(SeqLSTM, Sequential(SeqReverseSequence(1),
+# SeqLSTM, SeqReverseSequence(1))), merge[, Transpose]).
+converts("nn.Serial", "nn.Recursor", "nn.BiSequencer", "nn.SeqBRNN")(decorator)
+
+
+@converts("nn.SeqReverseSequence")
+def seq_reverse_sequence(m: T7Object, ctx) -> Node:
+    """rnn's SeqReverseSequence(dim): the input with its dimension ``dim`` (1 to 3) reversed (a copy)."""
+    dim = integer(m, ctx, "dim")
+    if not 1 <= dim <= 3:
+        raise ctx.fail(m, f"field dim is {dim}: SeqReverseSequence reverses dimension 1, 2 or 3")
+    return Node("SeqReverse", {"dim": dim})
 
 
 @converts("nn.ReinforceNormal", "nn.ReinforceBernoulli", "nn.ReinforceCategorical")

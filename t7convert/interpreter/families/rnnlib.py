@@ -43,7 +43,19 @@ def reverse_table(m: T7Object, x, call: Call) -> list:
     return [x[i] for i in range(len(x) - 1, -1, -1)]
 
 
-@layer("nn.Serial", "nn.Recursor", "nn.BiSequencer")
+@layer("nn.SeqReverseSequence")
+def seq_reverse_sequence(m: T7Object, x, call: Call) -> np.ndarray:
+    """SeqReverseSequence:updateOutput: ``output:gather(input, 1, T - x + 1)`` on the input transposed so
+    that ``dim`` comes first, transposed back: dimension ``dim`` reversed, in a new tensor."""
+    dim = integer(m, call.where, "dim")
+    x = array_input(x, m, where=call.where, ndims=tuple(range(max(dim, 1), 33)))
+    if not 1 <= dim <= 3:
+        raise call.fail(f"dim {dim} is not 1, 2 or 3")
+    moved = np.swapaxes(x, 0, dim - 1)
+    return np.ascontiguousarray(np.swapaxes(moved[::-1], 0, dim - 1))
+
+
+@layer("nn.Serial", "nn.Recursor", "nn.BiSequencer", "nn.SeqBRNN")
 def decorator(m: T7Object, x, call: Call):
     if not call.children:
         raise call.fail("has no inner module")

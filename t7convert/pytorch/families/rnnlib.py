@@ -215,6 +215,24 @@ def build_reinforce(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return ReinforceMAP(bool(a["table"]))
 
 
+class SeqReverse(nn.Module):
+    """rnn's SeqReverseSequence(dim): ``torch.flip`` along the 1-based ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        if x.dim() < max(self.dim, 1):
+            raise ValueError(f"nn.SeqReverseSequence({self.dim}) got a {x.dim()}-D input")
+        return torch.flip(x, [self.dim - 1])
+
+
+@builds("SeqReverse")
+def build_seq_reverse(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return SeqReverse(int(a["dim"]))
+
+
 @builds("ReverseTable")
 def build_reverse_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return ReverseTable()
