@@ -10,9 +10,10 @@ Three witnesses can be compared, pairwise:
   stages being each top-level module's ``output`` for the first sample, read after the forward pass).
 
 Error measure, per stage: ``max |candidate - reference|`` and that divided by ``max |reference|`` (the
-relative error); a stage passes when the relative error is at most ``rtol`` (1e-5 by default, what a
-float32 port of a float32 model achieves with margin). The first failing stage, in the order the
-stages complete (a block's inner stages before the block), is where the conversion went wrong.
+relative error; infinities and ``+-FLT_MAX``, TH's ``THInf``, are left out of the scale and must match); a
+stage passes when the relative error is at most ``rtol`` (1e-5 by default, what a float32 port of a float32
+model achieves with margin). The first failing stage, in the order the stages complete (a block's inner stages
+before the block), is where the conversion went wrong.
 
 Torch7's stage tensors are read after the whole forward pass, so a module followed by an in-place
 layer (a BatchNorm before ``ReLU(true)``) holds that layer's result; the reference execution knows
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 DEFAULT_RTOL = 1e-5
+_FLT_MAX = float(np.finfo(np.float32).max)
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -138,7 +140,11 @@ def difference(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, flo
     err[np.isnan(c) & np.isnan(r)] = 0.0
     err[np.isnan(err)] = math.inf
     max_abs = float(err.max())
+    # the scale is the largest ordinary value: infinities and TH's -THInf sentinel (-FLT_MAX, what a
+    # THNN max pooling gives for an empty window) must match exactly, and must not set a scale that
+    # would hide every other error of the stage
     finite = np.abs(r[np.isfinite(r)])
+    finite = finite[finite < _FLT_MAX]
     scale = float(finite.max()) if finite.size else 0.0
     if max_abs == 0.0:
         return 0.0, 0.0, note
@@ -265,8 +271,8 @@ def check_finite_reference(execution: Execution, model: Any) -> None:
     """Raise :class:`NonFiniteReference` where Torch7's model first yields NaN because of the file itself
     (a negative running variance): no comparison there can say anything about the conversion.
 
-    Infinities are compared as values: Torch7 gives -inf itself, e.g. for a ceil-mode max-pooling
-    window that lies wholly in the padding, and the converted model must give the same."""
+    Infinities are compared as values: Torch7 gives them itself (Log of 0, a cudnn max pooling window
+    past the input), and the converted model must give the same."""
     for path in execution.order:
         out = execution.outputs[path]
         if out.dtype.kind == "f" and np.isnan(out).any():

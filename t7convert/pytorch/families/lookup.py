@@ -22,13 +22,18 @@ def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
 
 
 class LookupTable(nn.Module):
-    def __init__(self, num: int, dim: int) -> None:
+    """``weight[index]``; ``offset`` 1 (rnn's LookupTableMaskZero) looks up ``index + 1``."""
+
+    def __init__(self, num: int, dim: int, offset: int = 0) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(num, dim))
+        self.offset = offset
 
     def forward(self, x):
         if x.dim() not in (1, 2):
             raise ValueError(f"LookupTable takes a vector or matrix of indices, got {tuple(x.shape)}")
+        if self.offset:  # ``__input:add(input, 1)`` in the input's own type, then LookupTable's long copy
+            x = x + self.offset
         return self.weight[_indices(x, 1, self.weight.shape[0], "LookupTable") - 1]
 
 
@@ -106,7 +111,7 @@ class Kmeans(nn.Module):
 
 @builds("LookupTable")
 def build_lookup_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return LookupTable(a["num"], a["dim"])
+    return LookupTable(a["num"], a["dim"], a.get("offset", 0))
 
 
 @builds("SparseLinear")
