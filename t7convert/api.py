@@ -226,6 +226,22 @@ class VerificationError(T7ConvertError):
 
 
 
+def describe_converted(path: str) -> dict[str, Any]:
+    """What a ``.pth`` or safetensors file t7convert wrote says of itself: its architecture, description,
+    data config and provenance (:func:`t7convert.pytorch.files.describe_converted`)."""
+    from t7convert.conversion.model import converted_kind
+    from t7convert.pytorch.files import describe_converted as describe
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if kind is None:
+        raise T7ConvertError(f"{path}: not a PyTorch or safetensors file (inspect a .t7 with inspect_file)")
+    return describe(path, kind)
+
+
 def _check_parity_order(t7_file: str, model_file: str | None) -> None:
     """A converted file given first (``parity model.pth``, or the pair swapped) is a misuse of the
     command, said as such rather than as the .t7 reader's "this is a PyTorch checkpoint"."""
