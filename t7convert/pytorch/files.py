@@ -272,9 +272,12 @@ def format_converted(d: dict[str, Any]) -> str:
     out = [f"{d['file']}: {d['file_size']:,} bytes, a {d['format']} file written by t7convert"
            if d["described"] else f"{d['file']}: {d['file_size']:,} bytes, a bare torchvision-layout state_dict "
                                   f"({d['format']}; no description: the architecture is derived from its keys)"]
-    kind = {"canonical": "torchvision layout", "generic": "generic graph"}.get(d["kind"], d["kind"])
-    out.append(f"architecture: {d['title'] or d['architecture'] or '?'} ({kind}"
-               + (f", {d['nodes']} node{'' if d['nodes'] == 1 else 's'}" if d["nodes"] else "") + ")")
+    title = d["title"] or d["architecture"] or "?"
+    if d["kind"] == "canonical":
+        out.append(f"architecture: {title}" + ("" if "torchvision layout" in title else " (torchvision layout)"))
+    else:
+        nodes = f" ({d['nodes']} node{'' if d['nodes'] == 1 else 's'} in its stored graph)" if d["nodes"] else ""
+        out.append(f"architecture: {title}{nodes}")
     if d["torchvision_call"]:
         out.append(f"torchvision: {d['torchvision_call']}.load_state_dict(state)"
                    + (f"; timm: timm.create_model({d['timm']!r})" if d["timm"] else ""))
