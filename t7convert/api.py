@@ -356,7 +356,7 @@ def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:
     if info.get("kind") == "canonical":
         return str(info.get("title") or info.get("architecture")), info.get("resnet")
     nodes = info.get("graph", {}).get("nodes", [])
-    return f"a generic graph of {len(nodes)} nodes", [(n.get("op"), n.get("attrs")) for n in nodes]
+    return f"a generic graph of {len(nodes)} node{'' if len(nodes) == 1 else 's'}", [(n.get("op"), n.get("attrs")) for n in nodes]
 
 
 def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str, model_file: str) -> None:

@@ -59,3 +59,14 @@ def test_progress_text_starts_with_its_words_not_an_empty_field(monkeypatch):
     text = screen.getvalue()
     assert "t7convert: reading and converting" in text
     assert ": ," not in text and "t7convert: ," not in text
+
+
+def test_convert_rtol_sets_the_verification_tolerance_as_parity_does(tmp_path):
+    t7convert.write(tmp_path / "m.t7", tm.sequential(_linear(3), tm.relu()))
+    args = [str(tmp_path / "m.t7"), "-o", str(tmp_path / "m.pth")]
+    strict = CliRunner().invoke(cli, [*args, "--rtol", "1e-300"])  # float32 against float64: beyond it
+    assert strict.exit_code == 1 and not (tmp_path / "m.pth").exists(), strict.output
+    assert "1e-300" in strict.output
+    assert CliRunner().invoke(cli, [*args, "--rtol", "1e-3"]).exit_code == 0
+    bad = CliRunner().invoke(cli, [*args, "--force", "--rtol", "0"])
+    assert bad.exit_code == 2 and "--rtol" in bad.output
