@@ -39,6 +39,7 @@ def converted_output(path, x: np.ndarray) -> np.ndarray:
 
 
 # --- real Torch7 files ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODEL_FIXTURES)
 def test_torch7_model_converts_and_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
     src = torch7_fixtures / "torch7" / "models" / f"{name}.t7"
@@ -60,6 +61,7 @@ def test_every_serialization_variant_converts(torch7_fixtures, tmp_path, variant
     assert rel(converted_output(out, np.array(ref["input"])), ref["output"]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_form_b_and_form_c_resnext_give_the_same_torchvision_layout(torch7_fixtures, tmp_path):
     layouts = {}
     for form in "BC":
@@ -81,6 +83,7 @@ def test_imagenet_resnext_summary_names_what_was_recognised_and_dropped(torch7_f
 
 
 # --- the command line ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_existing_output_is_kept_unless_force(tmp_path):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 3)))
     out = tmp_path / "m.pth"
@@ -328,6 +331,7 @@ def test_a_data_parallel_table_inside_the_graph_verifies(tmp_path):
     check_against_reference(tmp_path, model, tm.f32(3, 4))
 
 
+@pytest.mark.slow
 def test_modules_shared_over_and_over_are_refused_quickly(tmp_path):
     m = tm.sequential(tm.linear(4, 4))
     for _ in range(40):  # a 8 KB file whose tree has 2**40 places

@@ -21,6 +21,7 @@ def _t7convert(*args):
     return subprocess.run([sys.executable, "-m", "t7convert", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_a_view_mlp_converts_without_an_input_size(tmp_path):
     out = tmp_path / "mlp.pth"
     r = _t7convert(_mlp(tmp_path), "-o", out)
@@ -63,6 +64,7 @@ def _rewritten(tmp_path, change):
     (lambda d: d["graph"]["nodes"][1].update(args=[["m9"]]), "refers to 'm9'"),
     (lambda d: d["graph"].update(output=["nowhere"]), "graph.output refers to"),
 ])
+@pytest.mark.slow
 def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
     bad = _rewritten(tmp_path, change)
     for command in (["parity", _mlp(tmp_path), bad],):

@@ -145,8 +145,7 @@ def inspect_file(path: str, *, recognise: bool = True, **read_options: Any) -> I
         ins.models.append({"key": key or "<root>", "class": m.class_name, "parameters": parameter_count(m),
                            "default": model is not None and key == default_key})
     if model is None and ins.models:
-        ins.model_error = (f"convert takes none of its {len(ins.models)} models by default "
-                           f"({ins.model_error}): choose one with --key")
+        ins.model_error = f"convert takes none of its {len(ins.models)} models by default: choose one with --key"
     if model is not None and recognise:
         from t7convert.conversion.model import convert_file
         try:

@@ -161,6 +161,12 @@ def _find(root: Any) -> tuple[T7Object, str, str | None]:
             return root[modules[0]], str(modules[0]), None
     if isinstance(root, list) and root and is_module(root[0]):
         return root[0], "[1]", None
+    held = models_in(root)
+    if held:
+        listed = ", ".join(f"{k} ({m.class_name})" for k, m in held[:8]) + (", ..." if len(held) > 8 else "")
+        raise T7ConvertError(f"the file holds {in_torch7_words(root)} with {len(held)} model"
+                             f"{'' if len(held) == 1 else 's'} in it and none is the documented one: "
+                             f"{listed}; choose one with --key (key= in the API)")
     raise T7ConvertError(f"the file holds {in_torch7_words(root)}, not a Torch7 nn model")
 
 
