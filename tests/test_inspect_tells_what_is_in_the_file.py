@@ -113,3 +113,12 @@ def test_a_stream_of_top_level_objects_is_read_as_torch7_does_and_all_on_request
     garbage = tmp_path / "garbage.t7"
     garbage.write_bytes(t7convert.torch7.format.dumps({"a": 1}) + b"\x00")
     assert "trailing garbage" in _inspect(garbage).output
+
+
+def test_inspect_of_someone_elses_torch_save_named_t7_says_what_it_is(tmp_path):
+    import torch
+    torch.save({"encoder.weight": torch.zeros(2, 2)}, tmp_path / "model.t7")
+    result = _inspect(tmp_path / "model.t7")
+    assert result.exit_code == 2
+    assert "t7convert did not write" in result.output and "not a Torch7 file" in result.output
+    assert "torch.load(path, weights_only=True)" in result.output

@@ -216,7 +216,13 @@ def describe_converted(path: str, kind: str) -> dict[str, Any]:
     try:
         _check_storage(state)
         if info is None:
-            spec = spec_from_state_dict(state)
+            try:
+                spec = spec_from_state_dict(state)
+            except T7ConvertError as e:  # someone's own torch.save: not ours to describe, and not a .t7
+                what = "a PyTorch checkpoint" if kind == "torch" else "a safetensors file"
+                raise T7ConvertError(f"{what} that t7convert did not write ({e}), not a Torch7 file: load it "
+                                     "with torch.load(path, weights_only=True)" if kind == "torch" else
+                                     f"{what} that t7convert did not write ({e}), not a Torch7 file") from None
             info = {"format_version": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
                     "kind": "canonical", "resnet": spec.to_dict(), "writer": None}
         checked = check_description(info, len(state))
