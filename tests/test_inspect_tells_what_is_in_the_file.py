@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch7_models as tm
 from click.testing import CliRunner
 
@@ -60,6 +61,7 @@ def test_inspect_lists_every_model_of_a_checkpoint_table_with_the_one_convert_ta
     assert [(m["key"], m["default"]) for m in listed] == [("best_model", False), ("model", True)]
 
 
+@pytest.mark.slow
 def test_inspect_lists_seq2seq_attn_models_and_says_to_choose_one_with_key(tmp_path):
     encoder, decoder, generator = tm.sequential(_linear(3)), tm.sequential(_linear(4, 3, 3)), tm.sequential(_linear(5, 3, 5))
     t7convert.write(tmp_path / "s2s.t7", T7List([T7List([encoder, decoder, generator]), {"rnn_size": 3}]))
@@ -79,6 +81,7 @@ def test_inspect_names_the_architecture_convert_recognises(tmp_path):
     assert "convert would refuse it:" in _inspect(tmp_path / "x.t7").output
 
 
+@pytest.mark.slow
 def test_inspect_describes_a_converted_pth_and_safetensors_file_instead_of_refusing_it(tmp_path):
     from t7convert.torch7.synth import synthesize
     t7convert.write(tmp_path / "r.t7", synthesize("resnext_tiny"))
