@@ -60,6 +60,7 @@ def test_top5_comes_with_imagenet_names_and_probabilities(cat):
         assert math.isclose(got.probability, want, rel_tol=1e-5)
 
 
+@pytest.mark.slow
 def test_output_reads_like_classify_lua(cat, tmp_path):
     second = tmp_path / "sub" / "dog.png"
     second.parent.mkdir()

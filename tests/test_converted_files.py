@@ -29,6 +29,7 @@ def test_a_view_mlp_converts_without_an_input_size(tmp_path):
     assert "784 random input" in r.stdout and "PASS" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_generic_file_holds_a_versioned_description(tmp_path):
     out = tmp_path / "mlp.pth"
     assert _t7convert(_mlp(tmp_path), "-o", out).returncode == 0
@@ -75,6 +76,7 @@ def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_load_refuses_a_damaged_description_with_the_file_named(tmp_path):
     import t7convert
 

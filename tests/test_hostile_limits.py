@@ -77,6 +77,7 @@ def canonical_info(layers) -> dict:
                        "stem_width": 4}}
 
 
+@pytest.mark.slow
 def test_a_canonical_description_of_a_hundred_million_blocks_is_refused_before_building(tmp_path):
     path = tmp_path / "huge.pth"
     torch.save({"t7convert": canonical_info([10 ** 8]), "state_dict": tiny_resnet_state()}, path)
@@ -84,6 +85,7 @@ def test_a_canonical_description_of_a_hundred_million_blocks_is_refused_before_b
     refused(path, "huge.pth", "resnet.layers")
 
 
+@pytest.mark.slow
 def test_a_safetensors_description_of_a_hundred_million_blocks_is_refused(tmp_path):
     from safetensors.torch import save_file
 
@@ -111,6 +113,7 @@ def test_a_canonical_description_out_of_bounds_is_refused_in_one_line(tmp_path, 
     refused(path, words)
 
 
+@pytest.mark.slow
 def test_a_bare_state_dict_naming_block_99999999_is_refused(tmp_path):
     sd = tiny_resnet_state()
     sd["layer1.99999999.conv1.weight"] = sd["layer1.0.conv1.weight"].clone()
@@ -119,6 +122,7 @@ def test_a_bare_state_dict_naming_block_99999999_is_refused(tmp_path):
     refused(path, "layer1")
 
 
+@pytest.mark.slow
 def test_a_format_1_tree_of_shared_children_is_refused_not_expanded(tmp_path):
     node = {"op": "Identity"}
     for _ in range(40):
@@ -189,6 +193,7 @@ def test_expanded_weights_within_the_reader_bound_are_refused_by_the_conversion_
     assert not (tmp_path / "lins.pth").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
 def test_a_module_shared_200_times_is_stored_once(tmp_path, suffix):
     """Torch7 shares one nn.Linear object between 200 places: one weight in the output, not 200."""
@@ -432,6 +437,7 @@ def test_a_convolution_padded_by_15000_is_refused_before_the_verification_runs(t
     assert cli(src, "-o", tmp_path / "pad.pth", "--no-verify").returncode == 0
 
 
+@pytest.mark.slow
 def test_the_memory_limit_is_an_option_of_convert_and_parity(tmp_path):
     from t7convert import api
 
@@ -542,6 +548,7 @@ def test_a_conversion_killed_for_memory_is_one_line(tmp_path):
     assert not out.exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_sigterm_sent_to_the_command_reaches_the_work_and_leaves_nothing(tmp_path):
     import signal
 
