@@ -71,3 +71,35 @@ def test_the_readme_code_blocks_run_as_written_in_order(tmp_path):
                                   f"--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}"
         ran += 1
     assert ran >= 2
+
+
+def test_the_faq_quotes_messages_t7convert_still_writes():
+    """Each FAQ row's quoted message is made of words the code still writes (a message changed in the
+    code and not in the FAQ fails here); torchvision's own message is the one exception."""
+    text = README.read_text(encoding="utf-8")
+    faq = text[text.index("## When something goes wrong (FAQ)"):text.index("## Real projects checked")]
+    rows = [line for line in faq.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 10
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (README.parent / "t7convert").rglob("*.py"))
+    for row in rows:
+        for quoted in re.findall(r"`([^`]+)`", row.split(" | ")[0]):
+            if "torchvision::" in quoted:
+                continue
+            for piece in re.split(r"\.\.\.|\bN\b|\bM\b|nn\.X|model_N\.t7|modules\[\.\.\]", quoted):
+                piece = piece.strip(" .;:,()")
+                if len(piece) >= 8:
+                    assert piece in source, f"FAQ quotes {piece!r}, which t7convert no longer writes"
+
+
+def test_resnext101_32x4d_gets_the_torchvision_and_timm_calls_that_build_it():
+    from t7convert.conversion.resnet_spec import ResNetSpec
+
+    spec = ResNetSpec(block="bottleneck", layers=[3, 4, 23, 3], groups=32, width_per_group=4)
+    assert spec.torchvision_name is None and spec.title == "ResNeXt-101 32x4d"
+    assert spec.torchvision_call == ("torchvision.models.resnet.ResNet(torchvision.models.resnet.Bottleneck, "
+                                     "[3, 4, 23, 3], groups=32, width_per_group=4)")
+    assert spec.timm_name == "resnext101_32x4d"
+    assert "ResNet(Bottleneck, [3, 4, 23, 3], groups=32, width_per_group=4)" in README.read_text(encoding="utf-8")
+    assert 'timm.create_model("resnext101_32x4d")' in README.read_text(encoding="utf-8")
+    cifar = ResNetSpec(block="basic", layers=[3, 3, 3], widths=[16, 32, 64], stem="cifar", num_classes=10)
+    assert cifar.torchvision_call is None  # torchvision's class cannot build a CIFAR trunk
