@@ -113,6 +113,9 @@ def test_a_stream_of_top_level_objects_is_read_as_torch7_does_and_all_on_request
     cut.write_bytes(path.read_bytes()[:-3])  # the last object cut short: the others still read
     assert len(t7convert.read(cut, all=True)) == 2
     assert "object 3, from byte" in _inspect(cut).output
+    binary = tmp_path / "binary.t7"
+    binary.write_bytes(dumps_stream(objects))
+    assert len(t7convert.read(binary, all=True)) == 3 and np.array_equal(t7convert.read(binary)[0], shared)
     garbage = tmp_path / "garbage.t7"
     garbage.write_bytes(t7convert.torch7.format.dumps({"a": 1}) + b"\x00")
     assert "trailing garbage" in _inspect(garbage).output

@@ -617,7 +617,15 @@ def read_document(path: str | os.PathLike, *, long_size: int | None = None, enco
         # a guessed 4-byte long size that needs a stream of objects to explain the file is no reading
         reader = _Reader(BinaryStream(data, ls), path, size, max_depth, streams=bool(long_size) or ls == 8)
         try:
-            return reader.run()
+            doc = reader.run()
+            if len(doc.objects) > 1 and not long_size and ls == 8:
+                # several objects with 8-byte longs, or one with 4-byte longs (a Windows build's file whose
+                # first object happens to parse either way)? One object that fills the file is the reading.
+                try:
+                    return _Reader(BinaryStream(data, 4), path, size, max_depth, streams=False).run()
+                except T7FormatError:
+                    pass
+            return doc
         except T7FormatError as e:
             errors[ls] = e
             progress[ls] = reader.s.pos  # how far it read, not where the failing object starts
