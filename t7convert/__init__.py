@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import typing as _typing
 
+from t7convert.common import interrupts as _interrupts
+
+if _interrupts.is_console_script():  # before numpy's import: a Ctrl-C now is one line, not a traceback
+    _interrupts.install_early()
+
 from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
 from t7convert.common.inputs import open_regular
 from t7convert.common.version import __version__

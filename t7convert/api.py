@@ -248,6 +248,39 @@ class VerificationError(T7ConvertError):
 
 
 
+def describe_converted(path: str) -> dict[str, Any]:
+    """What a ``.pth`` or safetensors file t7convert wrote says of itself: its architecture, description,
+    data config and provenance (:func:`t7convert.pytorch.files.describe_converted`)."""
+    from t7convert.conversion.model import converted_kind
+    from t7convert.pytorch.files import describe_converted as describe
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    if kind is None:
+        raise T7ConvertError(f"{path}: not a PyTorch or safetensors file (inspect a .t7 with inspect_file)")
+    return describe(path, kind)
+
+
+def _check_parity_order(t7_file: str, model_file: str | None) -> None:
+    """A converted file given first (``parity model.pth``, or the pair swapped) is a misuse of the
+    command, said as such rather than as the .t7 reader's "this is a PyTorch checkpoint"."""
+    from t7convert.conversion.model import converted_kind
+
+    try:
+        with open(t7_file, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError:
+        return  # the reader says what is wrong with it
+    if kind is not None:
+        what = "a PyTorch checkpoint" if kind == "torch" else "a safetensors file"
+        usage = f"t7convert parity {model_file} {t7_file}" if model_file else f"t7convert parity MODEL.t7 {t7_file}"
+        raise T7ConvertError(f"{t7_file} is {what} (a converted file): give the .t7 first, then the converted "
+                             f"file ({usage})")
+
+
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
@@ -271,6 +304,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         import torch
         if not torch.cuda.is_available():
             raise T7ConvertError("--device cuda: no CUDA device is available")
+    _check_parity_order(t7_file, model_file)
     step = progress or (lambda _msg, _done=None, _total=None: None)
     # one parse serves both sides: the Torch7 modules for the reference execution, and (without
     # model_file) the conversion
@@ -344,7 +378,7 @@ def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:
     if info.get("kind") == "canonical":
         return str(info.get("title") or info.get("architecture")), info.get("resnet")
     nodes = info.get("graph", {}).get("nodes", [])
-    return f"a generic graph of {len(nodes)} nodes", [(n.get("op"), n.get("attrs")) for n in nodes]
+    return f"a generic graph of {len(nodes)} node{'' if len(nodes) == 1 else 's'}", [(n.get("op"), n.get("attrs")) for n in nodes]
 
 
 _NAN = ("NaN",)

@@ -187,6 +187,7 @@ def test_bad_fields_are_refused_naming_class_field_and_place(tmp_path, model, fi
     assert not (tmp_path / "m.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_layer_norm_whose_gain_has_another_size_is_refused_by_the_cli(tmp_path):
     model = cases.layer_norm(4)
     model.children[4].fields["weight"] = tm.f32(5)

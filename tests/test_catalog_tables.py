@@ -182,6 +182,7 @@ def _float32(x):
     return x.astype(np.float32) if x.dtype.kind == "f" else x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
 def test_reproduces_real_torch7(torch7_fixtures, tmp_path, fixture_id):
     folder = torch7_fixtures / "torch7" / "catalog"

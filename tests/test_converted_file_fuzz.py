@@ -32,6 +32,7 @@ MEMORY_CAP = 6 << 30
 TIMEOUT = 300
 
 
+@pytest.mark.slow
 def test_fuzzed_converted_files_end_in_a_result_or_a_one_line_error_within_bounds():
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))

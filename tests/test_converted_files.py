@@ -21,6 +21,7 @@ def _t7convert(*args):
     return subprocess.run([sys.executable, "-m", "t7convert", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_a_view_mlp_converts_without_an_input_size(tmp_path):
     out = tmp_path / "mlp.pth"
     r = _t7convert(_mlp(tmp_path), "-o", out)
@@ -28,6 +29,7 @@ def test_a_view_mlp_converts_without_an_input_size(tmp_path):
     assert "784 random input" in r.stdout and "PASS" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_generic_file_holds_a_versioned_description(tmp_path):
     out = tmp_path / "mlp.pth"
     assert _t7convert(_mlp(tmp_path), "-o", out).returncode == 0
@@ -63,6 +65,7 @@ def _rewritten(tmp_path, change):
     (lambda d: d["graph"]["nodes"][1].update(args=[["m9"]]), "refers to 'm9'"),
     (lambda d: d["graph"].update(output=["nowhere"]), "graph.output refers to"),
 ])
+@pytest.mark.slow
 def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
     bad = _rewritten(tmp_path, change)
     for command in (["parity", _mlp(tmp_path), bad],):
@@ -73,6 +76,7 @@ def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_load_refuses_a_damaged_description_with_the_file_named(tmp_path):
     import t7convert
 

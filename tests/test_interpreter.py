@@ -487,6 +487,7 @@ def fixture_models(root):
     return sorted(p for p in found if not p.name.endswith(".ref.t7"))
 
 
+@pytest.mark.slow
 def test_every_fixture_model_matches_torch7_output_and_stages(torch7_fixtures):
     paths = fixture_models(torch7_fixtures)
     assert len(paths) >= 8

@@ -36,14 +36,14 @@ class _Group(DefaultGroup):
                 hint = f" (see '{e.ctx.command_path} --help')"
             click.echo(f"t7convert: error: {printable(e.format_message())}{hint}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except click.exceptions.Abort as e:
-            click.echo(_interrupted(e.__cause__, "aborted"), err=True)
+        except click.exceptions.Abort as e:  # click's name for a KeyboardInterrupt inside the command
+            click.echo(_interrupted(e.__cause__), err=True)
             sys.exit(130)
         except T7ConvertError as e:
             click.echo(f"t7convert: error: {printable(e)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt as e:
-            click.echo(_interrupted(e, "interrupted"), err=True)
+            click.echo(_interrupted(e), err=True)
             sys.exit(130)
         except MemoryError:
             click.echo("t7convert: error: out of memory", err=True)
@@ -56,13 +56,15 @@ class _Group(DefaultGroup):
             sys.exit(EXIT_INTERNAL)
 
 
-def _interrupted(cause: BaseException | None, word: str) -> str:
-    """What an interrupt did: nothing written, or (just after the rename) a complete output."""
+def _interrupted(cause: BaseException | None) -> str:
+    """What an interrupt did: nothing written, or (just after the rename) a complete output. One
+    wording, whether click saw the KeyboardInterrupt (its Abort) or we did."""
     from t7convert.common.atomic import InterruptedAfterWrite
+    from t7convert.common.interrupts import MESSAGE
 
     if isinstance(cause, InterruptedAfterWrite):
-        return f"t7convert: interrupted after {cause.path} was written in full (it is complete)"
-    return f"t7convert: {word}"
+        return f"{MESSAGE} after {cause.path} was written in full (it is complete)"
+    return MESSAGE
 
 
 @click.group(cls=_Group, default="convert", default_if_no_args=False,
@@ -95,6 +97,9 @@ def main() -> None:
 
 
 def _main() -> None:
+    from t7convert.common import interrupts
+
+    interrupts.install()  # the first Ctrl-C raises KeyboardInterrupt once; the group's second is ignored
     try:
         cli.main(prog_name="t7convert")
     except SystemExit as e:
@@ -103,6 +108,11 @@ def _main() -> None:
             sys.stderr.flush()
             os._exit(0)
         raise
+    except KeyboardInterrupt:  # between click's handlers and here: still one line
+        sys.stderr.write(interrupts.MESSAGE + "\n")
+        sys.exit(interrupts.EXIT_INTERRUPTED)
+    finally:
+        interrupts.ignore()  # the command has ended: the interpreter's teardown is not interrupted
 
 
 # each command module adds its command to ``cli`` when imported (after ``cli`` exists)

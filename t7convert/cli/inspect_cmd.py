@@ -1,4 +1,6 @@
-"""``t7convert inspect FILE.t7``: the module tree, parameter counts, tensor types and file facts."""
+"""``t7convert inspect FILE``: for a ``.t7``, the module tree, parameter counts, tensor types, the models
+it holds, the architecture convert recognises and file facts; for a file t7convert wrote (``.pth``,
+safetensors), its description, data config and provenance."""
 from __future__ import annotations
 
 import json
@@ -14,8 +16,22 @@ from t7convert.cli import cli
 @click.option("--long-size", type=click.Choice(["4", "8"]), default=None,
               help="Bytes per long in a binary file (detected when not given; 4 for files from Windows builds).")
 def inspect_command(path: str, as_json: bool, long_size: str | None) -> None:
-    """Show what a .t7 file holds without converting it."""
+    """Show what a .t7 file (or a file t7convert converted) holds, without writing anything."""
     from t7convert.conversion.inspection import format_summary, format_tree, inspect_file
+    from t7convert.conversion.model import converted_kind
+
+    try:
+        with open(path, "rb") as f:
+            kind = converted_kind(f.read(64))
+    except OSError:
+        kind = None  # the reader says what is wrong with it
+    if kind is not None:
+        from t7convert import api
+        from t7convert.pytorch.files import format_converted
+
+        described = api.describe_converted(path)
+        click.echo(json.dumps(described, indent=1, default=str) if as_json else format_converted(described))
+        return
 
     ins = inspect_file(path, long_size=int(long_size) if long_size else None)
     if as_json:

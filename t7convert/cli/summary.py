@@ -16,7 +16,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     echo(f"recognised: {c.title}")
     if c.spec and c.spec.torchvision_name:
         echo(f"  loads into torchvision.models.{c.spec.torchvision_name}()")
-    if c.not_canonical:
+    if c.not_canonical and c.near_canonical:  # a ResNet that missed the torchvision layout: say where
         echo(f"  generic module tree: {c.not_canonical}")
     if c.found_in:
         if c.checkpoint.get("project"):

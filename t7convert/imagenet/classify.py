@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 import torch
 
 from t7convert.common.errors import T7ConvertError, printable
-from t7convert.imagenet.datasets import IMAGENET_CLASSES, imagenet_class_names
+from t7convert.imagenet.datasets import IMAGE_EXTENSIONS, IMAGENET_CLASSES, imagenet_class_names
 from t7convert.imagenet.evaluate import check_takes_an_image, resolve_device, scores_of
 from t7convert.imagenet.preprocess import load_image, val_transform
 
@@ -55,6 +55,23 @@ def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5
     """The ``top`` most probable classes of each image, best first (see :func:`iter_classify`)."""
     return list(iter_classify(model, images, top=top, device=device, interpolation=interpolation,
                               class_names=class_names))
+
+
+def images_in(paths: Sequence[PathLike]) -> tuple[str, ...]:
+    """The images to classify: each file as given, each folder's images (by extension, sorted, not
+    recursive). A folder without any is an input error."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(os.path.join(p, n) for n in os.listdir(p)
+                           if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and not n.startswith(".")
+                           and os.path.isfile(os.path.join(p, n)))
+            if not found:
+                raise T7ConvertError(f"{p}: a folder without images (.jpg, .jpeg, .png, .ppm, .bmp)")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    return tuple(out)
 
 
 def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,

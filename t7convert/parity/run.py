@@ -34,8 +34,8 @@ REFERENCE_NAME = "reference execution (float64 NumPy)"
 
 
 class GraphMismatch(T7ConvertError):
-    """The converted file given to parity describes another architecture than the .t7: a failed
-    comparison (exit 1), not bad input."""
+    """The converted file given to parity describes another architecture than the .t7: a mismatched
+    pair of inputs, an input error (exit 2) like any other, not a failed comparison."""
 
 
 @dataclass

@@ -19,6 +19,7 @@ from t7convert.common.errors import T7ConvertError
 from t7convert.common.inputs import NotRegularFile, check_regular, open_regular
 from t7convert.conversion.description import FORMAT_VERSION, DescriptionError, check_description, plain_copy
 from t7convert.conversion.model import ConvertedModel, converted_kind
+from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
@@ -220,3 +221,100 @@ def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
         raise T7ConvertError(f"{path}: not a model t7convert can rebuild ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
 
+
+
+def describe_converted(path: str, kind: str) -> dict[str, Any]:
+    """What a file t7convert wrote says of itself (``inspect`` on a .pth or safetensors file): its
+    architecture's title, kind, description (graph size), data config, the checkpoint's extras and its
+    provenance (writer, source file), the tensors it holds. A bare torchvision-layout state_dict has no
+    description: its architecture is derived from its keys and shapes, as ``load`` does. Damage is the
+    file's fault, said in one line (the description is checked as ``load`` checks it)."""
+    state, info = _read_for_description(path, kind)
+    try:
+        _check_storage(state)
+        if info is None:
+            try:
+                spec = spec_from_state_dict(state)
+            except T7ConvertError as e:  # someone's own torch.save: not ours to describe, and not a .t7
+                what = "a PyTorch checkpoint" if kind == "torch" else "a safetensors file"
+                raise T7ConvertError(f"{what} that t7convert did not write ({e}), not a Torch7 file: load it "
+                                     "with torch.load(path, weights_only=True)" if kind == "torch" else
+                                     f"{what} that t7convert did not write ({e}), not a Torch7 file") from None
+            info = {"format_version": FORMAT_VERSION, "architecture": spec.torchvision_name, "title": spec.title,
+                    "kind": "canonical", "resnet": spec.to_dict(), "writer": None}
+        checked = check_description(info, len(state))
+    except T7ConvertError as e:
+        raise T7ConvertError(f"{path}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
+        raise T7ConvertError(f"{path}: not a file t7convert can describe ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    seen: set[Any] = set()
+    parameters = 0
+    for t in state.values():
+        key = tensor_view_key(t)
+        if key not in seen:
+            seen.add(key)
+            parameters += t.numel() if t.is_floating_point() else 0
+    graph = checked.get("graph") if isinstance(checked.get("graph"), dict) else None
+    spec = ResNetSpec.from_dict(checked["resnet"]) if isinstance(checked.get("resnet"), dict) else None
+    return {"torchvision_call": spec.torchvision_call if spec else None,
+            "timm": spec.timm_name if spec else None,"file": path, "format": "pth" if kind == "torch" else "safetensors",
+            "file_size": os.path.getsize(path), "kind": checked.get("kind"),
+            "title": info.get("title") or checked.get("title"), "architecture": info.get("architecture"),
+            "described": "writer" in info and info["writer"] is not None,
+            "writer": info.get("writer"), "source": info.get("source"), "format_version": info.get("format_version"),
+            "nodes": len(graph.get("nodes", [])) if graph else None,
+            "data_config": info.get("data_config"), "checkpoint": info.get("checkpoint"),
+            "rewritten_stages": info.get("rewritten_stages"), "tensors": len(state), "values": parameters}
+
+
+def _read_for_description(path: str, kind: str) -> tuple[dict[str, Any], Any]:
+    if kind == "torch":
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds on bad archives
+            raise T7ConvertError(f"{path}: not a readable PyTorch checkpoint: {str(e).splitlines()[0][:200]}") from None
+        if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict) and isinstance(obj.get("state_dict"), dict):
+            return obj["state_dict"], obj["t7convert"]
+        if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj, None
+        raise T7ConvertError(f"{path}: a PyTorch checkpoint that t7convert did not write and cannot describe")
+    from safetensors import safe_open
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+        info = json.loads(meta["t7convert"]) if "t7convert" in meta else None
+    except Exception as e:  # noqa: BLE001 - safetensors and json raise many kinds on damaged files
+        raise T7ConvertError(f"{path}: not a readable safetensors file: {str(e)[:200]}") from None
+    return state, info
+
+
+def format_converted(d: dict[str, Any]) -> str:
+    """``describe_converted``'s answer as ``inspect`` prints it."""
+    out = [f"{d['file']}: {d['file_size']:,} bytes, a {d['format']} file written by t7convert"
+           if d["described"] else f"{d['file']}: {d['file_size']:,} bytes, a bare torchvision-layout state_dict "
+                                  f"({d['format']}; no description: the architecture is derived from its keys)"]
+    title = d["title"] or d["architecture"] or "?"
+    if d["kind"] == "canonical":
+        out.append(f"architecture: {title}" + ("" if "torchvision layout" in title else " (torchvision layout)"))
+    else:
+        nodes = f" ({d['nodes']} node{'' if d['nodes'] == 1 else 's'} in its stored graph)" if d["nodes"] else ""
+        out.append(f"architecture: {title}{nodes}")
+    if d["torchvision_call"]:
+        out.append(f"torchvision: {d['torchvision_call']}.load_state_dict(state)"
+                   + (f"; timm: timm.create_model({d['timm']!r})" if d["timm"] else ""))
+    if d["writer"] or d["source"]:
+        out.append(f"provenance: {d['writer'] or 'an unknown writer'}, from {d['source'] or 'an unnamed file'}"
+                   + (f" (description format {d['format_version']})" if d["format_version"] else ""))
+    if d["data_config"]:
+        out.append("data config: " + json.dumps(d["data_config"], sort_keys=True)[:400])
+    if d["checkpoint"]:
+        ck = d["checkpoint"]
+        extras = {k: v for k, v in ck.items() if k not in ("tokens", "indices")}
+        tokens = f", a vocabulary of {len(ck['tokens'])} tokens" if isinstance(ck.get("tokens"), list) else ""
+        out.append(f"checkpoint: {json.dumps(extras, sort_keys=True)[:300]}{tokens}")
+    if d["rewritten_stages"]:
+        out.append("rewritten stages: " + ", ".join(map(str, d["rewritten_stages"]))[:400])
+    out.append(f"tensors: {d['tensors']:,}, {d['values']:,} floating-point values (weights and buffers)")
+    return "\n".join(out)

@@ -30,12 +30,13 @@ def prelu(m: T7Object, ctx) -> Node:
 
 @converts("nn.RReLU")
 def rrelu(m: T7Object, ctx) -> Node:
-    """Evaluate mode (THNN RReLU with ``train`` false): ``x <= 0 ? x * (lower + upper) / 2 : x``."""
+    """THNN RReLU: in training ``x <= 0 ? x * a : x`` with ``a`` drawn from U(lower, upper) for each
+    element; at test time (``train`` false) ``a = (lower + upper) / 2``."""
     lower = float(number(m, ctx, "lower", default=1 / 8))
     upper = float(number(m, ctx, "upper", default=1 / 3))
     if not 0 <= lower <= upper:
         raise ctx.fail(m, f"lower {lower} and upper {upper}: RReLU needs 0 <= lower <= upper")
-    return Node("Pointwise", {"fn": "leakyrelu", "negval": (lower + upper) / 2})
+    return Node("RReLU", {"lower": lower, "upper": upper, "channelwise": bool(flag(m, "channelwise"))})
 
 
 @converts("nn.CReLU")

@@ -53,7 +53,9 @@ def batch_normalization(m: T7Object, ctx) -> Node:
     tensors = {"running_mean": mean, "running_var": var}
     if affine:
         tensors.update(weight=weight, bias=bias)
-    return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine,
+    # momentum: how training updates the running statistics (THNN's rule is torch's, unbiased variance)
+    momentum = float(number(m, ctx, "momentum", default=0.1))
+    return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine, "momentum": momentum,
                               "spatial": m.class_name in _SPATIAL, "n_dim": _n_dim(m),
                               "unbatched": _unbatched(m)}, tensors)
 

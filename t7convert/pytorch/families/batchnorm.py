@@ -1,4 +1,6 @@
-"""Batch normalisation in evaluate mode: ``torch.nn.BatchNorm1d/2d/3d`` on the running statistics.
+"""Batch normalisation: ``torch.nn.BatchNorm1d/2d/3d``. In evaluate mode on the running statistics; in
+training on the batch's, updating the running ones with the file's ``momentum`` exactly as THNN does
+(``running = (1 - momentum) * running + momentum * batch``, the unbiased variance), which is torch's rule.
 
 nn's classes also take one sample (rank ``nDim - 1``) in evaluate mode: BatchNormalization.lua's
 ``makeBatch`` views it as a batch of one, and the output keeps that batch dimension.
@@ -9,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from t7convert.common.errors import T7ConvertError
 from t7convert.pytorch.families import builds
 
 
@@ -48,4 +51,7 @@ def build_batch_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     """Files converted before ``n_dim`` existed hold plain or spatial BN of batches only."""
     n_dim = a.get("n_dim", 4 if a["spatial"] else 2)
     cls = _CLASSES[(n_dim, bool(a.get("unbatched", False)))]
-    return cls(a["num_features"], eps=a["eps"], affine=a["affine"])
+    momentum = a.get("momentum", 0.1)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+        raise T7ConvertError(f"a converted batch normalisation has momentum {momentum!r}")
+    return cls(a["num_features"], eps=a["eps"], affine=a["affine"], momentum=float(momentum))

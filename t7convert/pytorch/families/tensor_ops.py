@@ -225,6 +225,32 @@ class Collapse(nn.Module):
         return f"nInputDim={self.n_input_dim}"
 
 
+class WhiteNoise(nn.Module):
+    """dpnn's WhiteNoise: in training ``x + N(mean, std)`` for each element; at test time ``x + mean``."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (mean, std)) or not std >= 0:
+            raise T7ConvertError(f"a converted nn.WhiteNoise has mean {mean!r} and std {std!r}")
+        self.mean, self.std = float(mean), float(std)
+
+    def forward(self, x):
+        if self.training:
+            return x + torch.empty_like(x).normal_(self.mean, self.std)
+        return x + self.mean if self.mean != 0 else x
+
+    def _get_name(self) -> str:
+        return "WhiteNoise[nn.WhiteNoise]"
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean:g}, std={self.std:g}; train: x + N(mean, std); eval: x + mean"
+
+
+@builds("WhiteNoise")
+def build_white_noise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+    return WhiteNoise(a["mean"], a["std"])
+
+
 @builds("AddConstant")
 def build_add_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
     return AddConstant(a["value"])
