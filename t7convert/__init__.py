@@ -36,6 +36,12 @@ def load(path: str, *, device: _typing.Any = None, generic: bool = False):
         from t7convert.pytorch.build import module_of
 
         module = module_of(converted)
+        if "input" not in module.data_config:  # what the file implies, as a conversion would store it
+            from t7convert.pytorch.input_shape import find_input
+            try:
+                module.data_config["input"] = find_input(converted).spec
+            except T7ConvertError:
+                pass  # nothing decides: data_config says nothing of the input
     else:
         from t7convert.pytorch.files import load_converted
 

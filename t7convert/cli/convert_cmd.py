@@ -8,7 +8,7 @@ import sys
 import click
 
 from t7convert.cli import FINISHED, cli
-from t7convert.cli.options import input_size as input_size_option
+from t7convert.cli.options import INPUT_HELP, input_option
 from t7convert.cli.progress import StepBar
 
 
@@ -21,8 +21,9 @@ from t7convert.cli.progress import StepBar
 @click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
+@click.option("--input", "input_text", default=None, metavar="SPEC", help="Verification input. " + INPUT_HELP)
 @click.option("--input-size", default=None, metavar="C,H,W",
-              help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
+              help="The same as --input C,H,W (H,W or S mean 3 planes).")
 @click.option("--memory-limit", metavar="SIZE", default=None,
               help="Refuse a verification planned to need more (e.g. 8GB; default: half the available memory).")
 @click.option("--key", default=None, metavar="PATH",
@@ -30,7 +31,7 @@ from t7convert.cli.progress import StepBar
                    "default: the one the checkpoint's project documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(path: str, output: str | None, fmt: str | None, generic: bool, force: bool, no_verify: bool,
-                    input_size: str | None, memory_limit: str | None, key: str | None, as_json: bool) -> None:
+                    input_text: str | None, input_size: str | None, memory_limit: str | None, key: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified."""
     from t7convert.api import VerificationError, convert
     from t7convert.cli.summary import print_summary
@@ -42,7 +43,7 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
     steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=input_size_option(input_size), key=key, progress=steps,
+                         input=input_option(input_text, input_size), key=key, progress=steps,
                          memory_limit=parse_memory_limit(memory_limit))
     except VerificationError as e:
         steps.close()

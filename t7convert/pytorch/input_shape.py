@@ -1,92 +1,403 @@
-"""Which input a converted model is meant for, when the user does not say (verification, parity)."""
+"""Which input a converted model takes, found from the file (verification, parity, ``data_config``).
+
+The sources, in order; the first that decides is named in the summary (:class:`FoundInput`):
+
+1. What the file remembers. A module saved without ``clearState()`` keeps the ``gradInput`` of the last
+   batch it was trained on: the root's has exactly the shape (or the table of shapes) of that input; an
+   nngraph gModule also keeps its input in its input node. Whether its first dimension was a batch is
+   asked of the model (a shape-only run on the meta device), not assumed.
+2. What the checkpoint's options say (char-rnn's ``rnn_size`` for the state inputs no layer declares).
+3. What the layers imply. Each family declares what its op takes (``@expects_input``: a feature
+   vector, planes, a sequence of frames, a table); every such declaration along the DAG is a candidate
+   (an op after pointwise or padding layers sees the model's input unchanged), and what it leaves free
+   (spatial sizes, a sequence's length) is searched for, checked by a shape-only run that must map a
+   batch to a batch; ``View``/``Reshape``/``Linear`` after convolutions then fix the spatial size, as a
+   final average pooling does (:func:`t7convert.conversion.input_plan.planned_size`).
+4. Where the file leaves a size free (a fully convolutional net), the smallest size at which every
+   kernel tap of every layer meets the input (a 1x1 input through a padded 3x3 kernel proves only its
+   centre), and the summary says so.
+
+When nothing decides, one line says what was tried and what to give (``--input``).
+"""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.input_plan import declared_input, planned_size
+from t7convert.conversion.dag import TABLE_OP
+from t7convert.conversion.input_plan import planned_size
+from t7convert.conversion.input_spec import InputSpec, from_hint
 from t7convert.conversion.model import ConvertedModel
-from t7convert.conversion.registry import node_input_hint
+from t7convert.conversion.registry import input_hint, node_input_hint
+from t7convert.torch7.format import T7Object
+
+#: sources, as the summary names them
+FROM_MEMORY = "the input the file kept (gradInput of the last batch it saw)"
+FROM_GRAPH_MEMORY = "the input the gModule kept"
+FROM_OPTIONS = "the checkpoint's options"
+FROM_LAYERS = "what the layers declare"
+FROM_TAPS = "the smallest size at which every kernel tap is exercised (the file leaves the size free)"
+FROM_CANONICAL = "fb.resnet.torch's data config"
+FROM_USER = "given"
+FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
+_SEARCH_SECONDS = 20.0
 
 
-class Unbatched(tuple):
-    """A per-sample input shape for a model that takes one sample only (no batch dimension in front):
-    Torch7's SpatialFullConvolutionMap and TemporalSubSampling accept nothing else."""
+@dataclass(frozen=True)
+class FoundInput:
+    spec: InputSpec
+    source: str
 
 
-def default_input_shape(converted: ConvertedModel) -> Any:
-    """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
-    CIFAR, what the layers declare (the first op's feature vector or planes, through the containers
-    around it: :func:`t7convert.conversion.registry.node_input_hint`; the size a final average pooling
-    implies: :mod:`t7convert.conversion.input_plan`), checked by a shape-only run on the meta device;
-    only when the layers leave the size open, the first common or small size that such a run maps to
-    one output per input. A model that takes one sample only gets an :class:`Unbatched` shape, one that
-    takes a Lua table the table spec its first op declares (a list)."""
+def default_input_shape(converted: ConvertedModel) -> InputSpec:
+    """The input the model takes (see :func:`find_input`); kept under its old name for the API."""
+    return find_input(converted).spec
+
+
+def find_input(converted: ConvertedModel) -> FoundInput:
+    """The model's input and the source that decided it (the module docstring's order)."""
     if converted.spec is not None:
-        return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
+        size = 224 if converted.spec.stem == "imagenet" else 32
+        return FoundInput(InputSpec.tensor(3, size, size), FROM_CANONICAL)
     assert converted.graph is not None and converted.dag is not None
-    dag = converted.dag
-    hint = node_input_hint(converted.graph)
-    if hint is None:  # the root's containers say nothing (an nngraph gModule): the first layer the input meets
-        hint = declared_input(dag)
-    if isinstance(hint, (list, dict)) or isinstance(hint, tuple) and None not in hint:
-        return hint
-    from t7convert.pytorch.graph_module import build_graph_module
+    finder = _Finder(converted)
+    found = finder.from_memory() or finder.from_graph_inputs() or finder.from_layers()
+    if found is None:
+        raise T7ConvertError(f"could not find an input size this model accepts (tried {finder.tried()}); "
+                             "give one with --input, e.g. --input 3x32x32, --input 784, --input '{13, 128x3}' "
+                             "or --input 'idx[1..100] x 5'")
+    return found
 
-    with torch.device("meta"):
-        module = build_graph_module(dag).eval()
-    if isinstance(hint, tuple):  # free sizes (a sequence's length, a volume's sides): one size for all
-        candidates = [tuple(size if s is None else s for s in hint)
-                      for size in dict.fromkeys([32, 16, 64, 224, 28, 8, *range(1, 65)])]
-    else:
-        channels = hint if isinstance(hint, int) else 3
-        planned = planned_size(dag)
-        common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
-        sizes = ([planned] if planned else []) + [(s, s) for s in common]
-        sizes += [(h, t - h) for t in range(2, 65) for h in range(1, t)]
-        candidates = [(channels, h, w) for h, w in sizes]
+
+def resolve(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
+    """A given spec with its batch dimension decided: ``96x1`` is a batch of 96x1 samples when the model
+    maps such a batch to a batch, else one 96x1 sample (Torch7 models take both)."""
+    if spec.resolved:
+        return spec
+    if converted.spec is not None:
+        return spec.with_batched(True)
+    finder = _Finder(converted)
     for batched in (True, False):
-        found = _first_accepted(module, candidates, batched)
-        if found is not None:
-            return found if batched else Unbatched(found)
-    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+        candidate = spec.with_batched(batched)
+        if finder.accepts(candidate):
+            return candidate
+    return spec.with_batched(True)  # neither runs: the verification says why, on a batch
 
 
-def _first_accepted(module: torch.nn.Module, candidates: list[tuple[int, ...]], batched: bool
-                    ) -> tuple[int, ...] | None:
-    """The first shape a shape-only run maps to one output per input (a batch of 2, or one sample)."""
-    # shape-only runs, but a large graph takes a while each; CPU time, so a loaded machine finds the same size
-    deadline = time.process_time() + 15.0
-    for shape in candidates:
+class _Finder:
+    """Shape-only runs of one converted model on the meta device, built once when first needed."""
+
+    def __init__(self, converted: ConvertedModel) -> None:
+        self.converted = converted
+        self.dag = converted.dag
+        self._module: torch.nn.Module | None = None
+        self._tried: list[str] = []
+        self.deadline = time.process_time() + _SEARCH_SECONDS
+
+    @property
+    def module(self) -> torch.nn.Module:
+        if self._module is None:
+            from t7convert.pytorch.graph_module import build_graph_module
+            with torch.device("meta"):
+                self._module = build_graph_module(self.dag).eval()
+        return self._module
+
+    def tried(self) -> str:
+        kinds = list(dict.fromkeys(self._tried))
+        return ", ".join(kinds[:6]) if kinds else "nothing: no layer declares an input"
+
+    # --- running ------------------------------------------------------------------------------------
+    def _run(self, spec: InputSpec, batch: int = 2, hooks: dict | None = None) -> Any:
+        def tensors(s: InputSpec) -> Any:
+            if s.items is not None:
+                return [tensors(i) for i in s.items]
+            dtype = getattr(torch, s.dtype) if s.dtype != "float32" else torch.float32
+            return torch.empty(s.full_shape(batch), dtype=dtype, device="meta")
+        handles = []
+        if hooks is not None:
+            for name, sub in self.module.named_children():
+                handles.append(sub.register_forward_pre_hook(
+                    lambda _m, args, name=name: hooks.__setitem__(name, _shapes(args))))
         try:
             with torch.no_grad():
-                out = module(torch.empty(*((2,) if batched else ()), *shape, device="meta"))
+                return self.module(tensors(spec))
         except Exception:  # noqa: BLE001 - a shape this graph rejects
-            out = None
-        while isinstance(out, (list, tuple)) and out:  # a table output: its first tensor
+            return None
+        finally:
+            for h in handles:
+                h.remove()
+
+    def accepts(self, spec: InputSpec) -> bool:
+        """A shape-only run maps it to an output (for a batched spec: a batch of 2 to 2 rows; nn.View
+        infers a batch from the element count, so a wrong size can pass as more samples)."""
+        out = self._run(spec)
+        while isinstance(out, (list, tuple)) and out:
             out = out[0]
-        # nn.View infers a batch from the element count: a wrong size can pass as more samples
-        if isinstance(out, torch.Tensor) and out.dim() >= 1 and (not batched or out.shape[0] == 2):
-            return shape
-        if time.process_time() > deadline:
-            break
+        if not isinstance(out, torch.Tensor) or out.dim() < 1:
+            return False
+        return not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == 2
+
+    def taps_exercised(self, spec: InputSpec) -> bool:
+        """Every op with a kernel sees, on each axis it slides along, at least its dilated extent."""
+        seen: dict[str, Any] = {}
+        self._run(spec, batch=1, hooks=seen)
+        for node in self.dag["nodes"]:
+            if node["op"] == TABLE_OP or node["name"] not in seen:
+                continue
+            extent = _kernel_extent(node.get("attrs", {}))
+            if extent is None:
+                continue
+            shape = seen[node["name"]]
+            if not isinstance(shape, tuple) or len(shape) < 2:
+                continue
+            if isinstance(extent, int):  # a temporal kernel slides along the frames (time, features)
+                if shape[-2] < extent:
+                    return False
+            elif len(shape) < len(extent) or any(n < e for n, e in zip(shape[-len(extent):], extent)):
+                return False
+        return True
+
+    # --- 1. what the file remembers -----------------------------------------------------------------
+    def from_memory(self) -> FoundInput | None:
+        model = self.converted.t7_model
+        if self.converted.graph.op == "gModule" or not isinstance(model, T7Object):
+            return None
+        kept = _kept_shapes(model.get("gradInput"))
+        if kept is None:
+            return None
+        # the layers' kinds (indices, their range) over the kept sizes
+        declared = from_hint(node_input_hint(self.converted.graph))
+        whole = _with_kinds(kept, declared)
+        self._tried.append("the kept gradInput " + str(whole))
+        per_sample = _drop_first(whole)
+        if per_sample is not None and self.accepts(per_sample.with_batched(True)):
+            return FoundInput(per_sample.with_batched(True), FROM_MEMORY)
+        if self.accepts(whole.with_batched(False)):
+            return FoundInput(whole.with_batched(False), FROM_MEMORY)
+        return None
+
+    # --- 1 and 2 for gModules and index models (conversion.graph_inputs) -----------------------------
+    def from_graph_inputs(self) -> FoundInput | None:
+        inputs = self.converted.inputs
+        if inputs is None:
+            return None
+        spec = graph_input_spec(inputs)
+        if spec is None:
+            self._tried.append("the gModule's inputs (some undeclared)")
+            return None
+        if any(s.get("whole") for s in inputs["inputs"]):
+            return FoundInput(spec, FROM_GRAPH_MEMORY)
+        if any(s.get("from_options") for s in inputs["inputs"]):
+            return FoundInput(spec, FROM_OPTIONS)
+        return FoundInput(spec, FROM_LAYERS)
+
+    # --- 3 and 4. what the layers imply -------------------------------------------------------------
+    def from_layers(self) -> FoundInput | None:
+        hints = self._hints()
+        planned = planned_size(self.dag)
+        for hint in hints:
+            exact = from_hint(hint)
+            if exact is not None:  # a whole spec: a vector, a fixed image, a table of them
+                self._tried.append(str(exact))
+                if self.accepts(exact):
+                    return FoundInput(exact, FROM_LAYERS)
+                unbatched = exact.with_batched(False)
+                if not exact.is_table and self.accepts(unbatched):
+                    return FoundInput(unbatched, FROM_LAYERS)
+                continue
+            found = self._search(hint, planned)
+            if found is not None:
+                return found
+        # declared table inputs the meta device cannot run (values decide: MaskedSelect, Index): trusted
+        for hint in hints:
+            exact = from_hint(hint)
+            if exact is not None and (exact.is_table or exact.is_index or not exact.batched):
+                return FoundInput(exact, FROM_LAYERS)
+        if not hints:
+            return self._search(None, planned)
+        return None
+
+    def _hints(self) -> list[Any]:
+        """The root's declaration through its containers, then every op's in DAG order (distinct)."""
+        out: list[Any] = []
+        for hint in [node_input_hint(self.converted.graph),
+                     *(input_hint(n["op"], n.get("attrs", {})) for n in self.dag["nodes"] if n["op"] != TABLE_OP)]:
+            if hint is not None and hint not in out:
+                out.append(hint)
+            if len(out) >= 4:
+                break
+        return out
+
+    def _search(self, hint: Any, planned: tuple[int, int] | None) -> FoundInput | None:
+        """The free sizes of ``hint`` (None: anything of any rank), smallest first, that a shape-only run
+        accepts; among those the first whose every kernel tap meets the input, else the first accepted.
+        A size the layers fix (a View after convolutions) is the only one accepted, whatever the order."""
+        first_accepted: InputSpec | None = None
+        for spec, fixed in _candidates(hint, planned):
+            if time.process_time() > self.deadline:
+                break
+            for batched in (True, False):
+                candidate = spec.with_batched(batched)
+                if not self.accepts(candidate):
+                    continue
+                if fixed:
+                    return FoundInput(candidate, FROM_LAYERS)
+                if first_accepted is None:
+                    first_accepted = candidate
+                if self.taps_exercised(candidate):
+                    return FoundInput(candidate, FROM_TAPS)
+                break
+        self._tried.append(_hint_text(hint))
+        if first_accepted is not None:
+            return FoundInput(first_accepted, FROM_LAYERS)
+        return None
+
+
+def _shapes(args: tuple) -> Any:
+    x = args[0] if len(args) == 1 else list(args)
+    if isinstance(x, torch.Tensor):
+        return tuple(x.shape)
     return None
 
 
-def smaller_input_shapes(converted: ConvertedModel, shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    """Shapes like ``shape`` (its first dimension, the planes, kept) with the other sides halved, then
-    quartered ..., down to 1, that a shape-only run accepts: what a verification too large for memory
-    can fall back to. Canonical ResNets have their fixed sizes; a feature vector has nothing to shrink."""
-    if converted.dag is None or converted.spec is not None or len(shape) < 2:
-        return
-    from t7convert.pytorch.graph_module import build_graph_module
+def _kernel_extent(attrs: dict) -> Any:
+    """An op's dilated kernel extent per axis (a list for a spatial/volumetric kernel, an int for a
+    temporal one), or None for an op without a kernel."""
+    kernel = attrs.get("kernel_size", attrs.get("kernel"))
+    dilation = attrs.get("dilation", 1)
+    if isinstance(kernel, int) and not isinstance(kernel, bool):
+        d = dilation if isinstance(dilation, int) else 1
+        return (kernel - 1) * d + 1
+    if isinstance(kernel, (list, tuple)) and kernel and all(isinstance(k, int) for k in kernel):
+        ds = list(dilation) if isinstance(dilation, (list, tuple)) else [dilation] * len(kernel)
+        if len(ds) != len(kernel) or not all(isinstance(d, int) for d in ds):
+            ds = [1] * len(kernel)
+        return [(k - 1) * d + 1 for k, d in zip(kernel, ds)]
+    return None
 
-    with torch.device("meta"):
-        module = build_graph_module(converted.dag).eval()
-    unbatched = isinstance(shape, Unbatched)
+
+_SQUARES = [*range(1, 65), 72, 80, 96, 112, 128, 160, 192, 224, 227, 256, 299, 320, 384, 448, 512]
+
+
+def _candidates(hint: Any, planned: tuple[int, int] | None) -> Iterator[tuple[InputSpec, bool]]:
+    """(spec, whether its sizes come from a layer that fixes them) for each size to try, smallest first."""
+    if isinstance(hint, int):  # planes of images
+        if planned:
+            yield InputSpec.tensor(hint, *planned), True
+        for s in _SQUARES:
+            yield InputSpec.tensor(hint, s, s), False
+        for t in range(3, 49):  # rectangles, by their perimeter
+            for h in range(1, t):
+                if h != t - h:
+                    yield InputSpec.tensor(hint, h, t - h), False
+        return
+    if hint is not None:  # free sizes (a sequence's length, a volume's sides), one size for all; tables too
+        for s in _SQUARES:
+            spec = from_hint(_fill(hint, s))
+            if spec is not None:
+                yield spec, False
+        return
+    # nothing declares the input: anything of any rank (pointwise layers, Normalize, PixelShuffle ...)
+    for s in _SQUARES:
+        yield InputSpec.tensor(3, s, s), False
+    for s in _SQUARES:
+        yield InputSpec.tensor(s), False
+        yield InputSpec.tensor(s, s), False
+        yield InputSpec.tensor(3, s, s, s), False
+
+
+def _fill(hint: Any, size: int) -> Any:
+    """A hint with its free sizes set: None sizes to ``size``, an int (planes) to planes x size x size."""
+    if isinstance(hint, list):
+        return [_fill(h, size) for h in hint]
+    if isinstance(hint, int) and not isinstance(hint, bool):
+        return (hint, size, size)
+    if isinstance(hint, tuple):
+        return tuple(size if s is None else s for s in hint)
+    if isinstance(hint, dict) and hint.get("shape") is not None:
+        return {**hint, "shape": [size if s is None else s for s in hint["shape"]]}
+    return hint
+
+
+def _hint_text(hint: Any) -> str:
+    if hint is None:
+        return "images, vectors, sequences and volumes of every size up to 512"
+    if isinstance(hint, int):
+        return f"{hint}-plane images up to 512x512"
+    return str(_fill(hint, "N")).replace("'", "")  # type: ignore[arg-type]
+
+
+def _kept_shapes(value: Any, depth: int = 0) -> InputSpec | None:
+    """The shapes of a kept gradInput (a tensor, or a table of them), whole; None when empty or absent."""
+    if depth > 8:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0 or value.size == 0 or value.ndim > 8:
+            return None
+        return InputSpec(tuple(int(d) for d in value.shape), False)
+    if isinstance(value, dict) and value and all(isinstance(k, int) for k in value):
+        value = [value[k] for k in sorted(value)]
+    if isinstance(value, list) and value:
+        items = [_kept_shapes(v, depth + 1) for v in value]
+        if any(i is None for i in items):
+            return None
+        return InputSpec(items=tuple(items))  # type: ignore[arg-type]
+    return None
+
+
+def _with_kinds(kept: InputSpec, declared: InputSpec | None) -> InputSpec:
+    """The kept sizes, with the dtype and index range the layers declare where their structure agrees."""
+    if kept.items is not None:
+        if declared is None or declared.items is None or len(declared.items) != len(kept.items):
+            return kept
+        return InputSpec(items=tuple(_with_kinds(k, d) for k, d in zip(kept.items, declared.items)))
+    if declared is None or declared.items is not None or declared.low is None:
+        return kept
+    return InputSpec(kept.shape, kept.batched, declared.dtype, declared.low, declared.high)
+
+
+def _drop_first(spec: InputSpec) -> InputSpec | None:
+    """The spec with every leaf's first dimension taken as the batch (same batch everywhere), or None."""
+    firsts = {leaf.shape[0] for leaf in spec.leaves() if leaf.shape}
+    if len(firsts) != 1 or any(not leaf.shape for leaf in spec.leaves()):
+        return None
+
+    def drop(s: InputSpec) -> InputSpec:
+        if s.items is not None:
+            return InputSpec(items=tuple(drop(i) for i in s.items))
+        return InputSpec(s.shape[1:], True, s.dtype, s.low, s.high)
+    return drop(spec)
+
+
+def graph_input_spec(inputs: dict[str, Any]) -> InputSpec | None:
+    """The spec of :func:`t7convert.conversion.graph_inputs.model_inputs`' description; None when an
+    input's size is unknown."""
+    leaves = []
+    for s in inputs["inputs"]:
+        if s.get("shape") is None:
+            return None
+        shape = tuple(int(d) for d in s["shape"])
+        batched = not s.get("whole")
+        if s.get("index"):  # char-rnn's sampler feeds indices as float values
+            leaves.append(InputSpec(shape, batched, "float32", 1, int(s["index"])))
+        else:
+            leaves.append(InputSpec(shape, batched))
+    return InputSpec(items=tuple(leaves)) if inputs["table"] else leaves[0]
+
+
+def smaller_input_shapes(converted: ConvertedModel, spec: InputSpec) -> Iterator[InputSpec]:
+    """Specs like ``spec`` (a tensor: its first dimension, the planes, kept) with the other sides halved,
+    then quartered ..., down to 1, that a shape-only run accepts: what a verification too large for
+    memory can fall back to. Canonical ResNets have their fixed sizes; a vector has nothing to shrink."""
+    if converted.dag is None or converted.spec is not None or spec.is_table or len(spec.shape) < 2:
+        return
+    finder = _Finder(converted)
+    shape = spec.shape
     seen = {tuple(shape)}
     factor = 2
     while any(d // (factor // 2) > 1 for d in shape[1:]):
@@ -95,5 +406,6 @@ def smaller_input_shapes(converted: ConvertedModel, shape: tuple[int, ...]) -> I
         if candidate in seen:
             continue
         seen.add(candidate)
-        if _first_accepted(module, [candidate], not unbatched) is not None:
-            yield Unbatched(candidate) if unbatched else candidate
+        smaller = InputSpec(candidate, spec.batched, spec.dtype, spec.low, spec.high)
+        if finder.accepts(smaller):
+            yield smaller
