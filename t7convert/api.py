@@ -26,7 +26,7 @@ from t7convert.conversion.input_spec import InputSpec, as_spec
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
-from t7convert.pytorch.input_shape import FROM_USER, default_input_shape, find_input, resolve
+from t7convert.pytorch.input_shape import FROM_USER, default_input_shape, find_input, input_candidates, resolve
 
 __all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
            "ConversionReport", "VerificationError", "default_input_shape", "find_input", "parity", "InputSpec"]
@@ -120,21 +120,27 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         from t7convert.parity.compare import describe_input
         from t7convert.parity.compare import verify as run_parity
 
-        spec, report.input_source = _input_of(converted, given)
-        if given is None and not spec.is_table:  # a tensor input: its memory is planned (a table's is small)
-            spec = _planned(converted, spec, batch, memory_limit, guessed=True)
-        elif not spec.is_table:
-            spec = _planned(converted, spec, batch, memory_limit, guessed=False)
-        report.input = spec
-        x = spec.draw(batch, seed)  # what `t7convert parity --seed` draws too
-        message = "verifying against the reference execution of the Torch7 graph"
-        try:
-            report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
-                                             progress=lambda done, total: step(message, done, total))
-        except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
-            hint = "" if given is not None else (f" (the input {spec} came from {report.input_source}; give "
-                                                 "another with --input, or input=)")
-            raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
+        first_error: T7ConvertError | None = None
+        for attempt, (spec, source) in enumerate(_inputs_of(converted, given)):
+            if not spec.is_table:  # a tensor input: its memory is planned (a table's is small)
+                spec = _planned(converted, spec, batch, memory_limit, guessed=given is None)
+            x = spec.draw(batch, seed)  # what `t7convert parity --seed` draws too
+            message = "verifying against the reference execution of the Torch7 graph"
+            try:
+                verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
+                                          progress=lambda done, total: step(message, done, total))
+            except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
+                hint = "" if given is not None else (f" (the input {spec} came from {source}; give "
+                                                     "another with --input, or input=)")
+                first_error = first_error or T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}")
+                if given is None and attempt < _INPUT_TRIES - 1:
+                    continue  # the reference refuses a candidate the shape-only run took: the next one
+                raise first_error from None
+            report.verification, report.input, report.input_source = verification, spec, source
+            break
+        else:
+            assert first_error is not None
+            raise first_error
         if not report.verification.ok:
             raise VerificationError(report)
         out = report.verification.output
@@ -148,6 +154,18 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
                                    before_publish=lambda: _unchanged(path, identity, converted, digest))
     return report
+
+
+_INPUT_TRIES = 6  # found inputs a verification tries before it reports the first one's refusal
+
+
+def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[tuple[InputSpec, str]]:
+    """The given input (its batch dimension decided by the model), else those the file implies, best first."""
+    if given is not None:
+        yield resolve(converted, given), FROM_USER
+        return
+    for found in input_candidates(converted):
+        yield found.spec, found.source
 
 
 def _input_of(converted: ConvertedModel, given: InputSpec | None) -> tuple[InputSpec, str]:
@@ -270,14 +288,10 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         source = {"kind": "image", "file": image}
     else:
         given = as_spec(input if input is not None else input_shape)
-        spec, found_in = _input_of(converted, given)
         guessed = given is None
-        if not no_module and not spec.is_table:
-            spec = _planned(converted, spec, batch or 1, memory_limit, guessed=guessed)
-        x = spec.draw(batch or 1, 0 if seed is None else seed)
-        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec), "from": found_in}
+        x, source = None, {}
     module, seconds = None, None
-    if not no_module and source["kind"] != "random" and isinstance(x, np.ndarray):
+    if not no_module and source.get("kind") in ("reference", "image") and isinstance(x, np.ndarray):
         check_budget(converted.info(), converted.state, tuple(x.shape), memory_limit)
     if not no_module:
         step("loading the converted model")
@@ -286,9 +300,25 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         seconds = time.perf_counter() - start
         if model_file:
             _check_same_graph(converted, module, t7_file, model_file)
-    return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
-                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
-                      progress=progress)
+    if x is not None:
+        return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
+                          torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
+                          progress=progress)
+    first_error: T7ConvertError | None = None
+    for attempt, (spec, found_in) in enumerate(_inputs_of(converted, given)):
+        if not no_module and not spec.is_table:
+            spec = _planned(converted, spec, batch or 1, memory_limit, guessed=guessed)
+        x = spec.draw(batch or 1, 0 if seed is None else seed)
+        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec), "from": found_in}
+        try:
+            return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
+                              torch7=torch7, device=device, rtol=rtol, guessed_input=guessed,
+                              load_seconds=seconds, progress=progress)
+        except T7ConvertError as e:
+            first_error = first_error or e
+            if not guessed or attempt >= _INPUT_TRIES - 1:
+                raise first_error from None
+    raise first_error or T7ConvertError(f"{t7_file}: no input to run on")
 
 
 def image_input(converted: ConvertedModel, image: str) -> Any:

@@ -42,7 +42,9 @@ FROM_GRAPH_MEMORY = "the input the gModule kept"
 FROM_OPTIONS = "the checkpoint's options"
 FROM_LAYERS = "what the layers declare"
 FROM_TAPS = "the smallest size at which every kernel tap is exercised (the file leaves the size free)"
+FROM_FREE = "a small size (the file leaves it free, and no layer has a kernel)"
 FROM_CANONICAL = "fb.resnet.torch's data config"
+FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a shape-only run cannot tell)"
 FROM_USER = "given"
 FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
 _SEARCH_SECONDS = 20.0
@@ -61,17 +63,28 @@ def default_input_shape(converted: ConvertedModel) -> InputSpec:
 
 def find_input(converted: ConvertedModel) -> FoundInput:
     """The model's input and the source that decided it (the module docstring's order)."""
+    return next(input_candidates(converted))
+
+
+def input_candidates(converted: ConvertedModel) -> Iterator[FoundInput]:
+    """The inputs the file implies, best first (a verification whose reference execution refuses one
+    goes on to the next: a shape-only run of the converted module is more lenient than Torch7); the
+    first is :func:`find_input`'s. Raises the one-line refusal when there is none at all."""
     if converted.spec is not None:
         size = 224 if converted.spec.stem == "imagenet" else 32
-        return FoundInput(InputSpec.tensor(3, size, size), FROM_CANONICAL)
+        yield FoundInput(InputSpec.tensor(3, size, size), FROM_CANONICAL)
+        return
     assert converted.graph is not None and converted.dag is not None
     finder = _Finder(converted)
-    found = finder.from_memory() or finder.from_graph_inputs() or finder.from_layers()
-    if found is None:
+    seen: set[InputSpec] = set()
+    for found in finder.all():
+        if found.spec not in seen:
+            seen.add(found.spec)
+            yield found
+    if not seen:
         raise T7ConvertError(f"could not find an input size this model accepts (tried {finder.tried()}); "
                              "give one with --input, e.g. --input 3x32x32, --input 784, --input '{13, 128x3}' "
                              "or --input 'idx[1..100] x 5'")
-    return found
 
 
 def resolve(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
@@ -132,15 +145,19 @@ class _Finder:
             for h in handles:
                 h.remove()
 
-    def accepts(self, spec: InputSpec) -> bool:
-        """A shape-only run maps it to an output (for a batched spec: a batch of 2 to 2 rows; nn.View
-        infers a batch from the element count, so a wrong size can pass as more samples)."""
+    def accepts(self, spec: InputSpec, strict: bool = True) -> bool:
+        """A shape-only run maps it to an output (``strict``, for a batched spec: a batch of 2 to 2 rows;
+        nn.View infers a batch from the element count, so a wrong size can pass as more samples)."""
         out = self._run(spec)
         while isinstance(out, (list, tuple)) and out:
             out = out[0]
         if not isinstance(out, torch.Tensor) or out.dim() < 1:
             return False
-        return not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == 2
+        return not strict or not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == 2
+
+    @property
+    def has_kernels(self) -> bool:
+        return any(_kernel_extent(n.get("attrs", {})) is not None for n in self.dag["nodes"] if n["op"] != TABLE_OP)
 
     def taps_exercised(self, spec: InputSpec) -> bool:
         """Every op with a kernel sees, on each axis it slides along, at least its dilated extent."""
@@ -161,6 +178,12 @@ class _Finder:
             elif len(shape) < len(extent) or any(n < e for n, e in zip(shape[-len(extent):], extent)):
                 return False
         return True
+
+    def all(self) -> Iterator[FoundInput]:
+        for found in (self.from_memory(), self.from_graph_inputs()):
+            if found is not None:
+                yield found
+        yield from self.from_layers()
 
     # --- 1. what the file remembers -----------------------------------------------------------------
     def from_memory(self) -> FoundInput | None:
@@ -197,60 +220,70 @@ class _Finder:
         return FoundInput(spec, FROM_LAYERS)
 
     # --- 3 and 4. what the layers imply -------------------------------------------------------------
-    def from_layers(self) -> FoundInput | None:
+    def from_layers(self) -> Iterator[FoundInput]:
         hints = self._hints()
         planned = planned_size(self.dag)
+        for strict in (True, False):  # then runs that map a batch to another number of rows (nn.Parallel)
+            for hint in hints:
+                exact = from_hint(hint)
+                if exact is not None:  # a whole spec: a vector, a fixed image, a table of them
+                    self._tried.append(str(exact))
+                    if self.accepts(exact, strict):
+                        yield FoundInput(exact, FROM_LAYERS)
+                    elif not exact.is_table and self.accepts(exact.with_batched(False), strict):
+                        yield FoundInput(exact.with_batched(False), FROM_LAYERS)
+                    continue
+                found = self._search(hint, planned, strict)
+                if found is not None:
+                    yield found
+            if not hints:
+                found = self._search(None, planned, strict)
+                if found is not None:
+                    yield found
+        # what the root's containers or the first layer declare, when the meta device cannot run it
+        # (values decide: MaskedSelect, Index, a LookupTable's max-norm): trusted, as the verification will
+        # tell; then, untried, the smallest inputs of every rank
         for hint in hints:
-            exact = from_hint(hint)
-            if exact is not None:  # a whole spec: a vector, a fixed image, a table of them
-                self._tried.append(str(exact))
-                if self.accepts(exact):
-                    return FoundInput(exact, FROM_LAYERS)
-                unbatched = exact.with_batched(False)
-                if not exact.is_table and self.accepts(unbatched):
-                    return FoundInput(unbatched, FROM_LAYERS)
-                continue
-            found = self._search(hint, planned)
-            if found is not None:
-                return found
-        # declared table inputs the meta device cannot run (values decide: MaskedSelect, Index): trusted
-        for hint in hints:
-            exact = from_hint(hint)
-            if exact is not None and (exact.is_table or exact.is_index or not exact.batched):
-                return FoundInput(exact, FROM_LAYERS)
-        if not hints:
-            return self._search(None, planned)
-        return None
+            declared = from_hint(hint)
+            if declared is not None:
+                yield FoundInput(declared, FROM_LAYERS)
+        for spec in (InputSpec.tensor(3, 8, 8), InputSpec.tensor(8), InputSpec.tensor(4, 4)):
+            yield FoundInput(spec, FROM_UNCHECKED)
 
     def _hints(self) -> list[Any]:
         """The root's declaration through its containers, then every op's in DAG order (distinct)."""
-        out: list[Any] = []
-        for hint in [node_input_hint(self.converted.graph),
-                     *(input_hint(n["op"], n.get("attrs", {})) for n in self.dag["nodes"] if n["op"] != TABLE_OP)]:
-            if hint is not None and hint not in out:
-                out.append(hint)
-            if len(out) >= 4:
+        root = node_input_hint(self.converted.graph)
+        inner: list[Any] = []
+        for node in self.dag["nodes"]:
+            if node["op"] != TABLE_OP:
+                hint = input_hint(node["op"], node.get("attrs", {}))
+                if hint is not None and hint != root and hint not in inner:
+                    inner.append(hint)
+            if len(inner) >= 4:
                 break
-        return out
+        # a table met inside the graph is mostly made there (a ConcatTable's branches): last
+        inner.sort(key=lambda h: isinstance(h, list))
+        return ([root] if root is not None else []) + inner
 
-    def _search(self, hint: Any, planned: tuple[int, int] | None) -> FoundInput | None:
+    def _search(self, hint: Any, planned: tuple[int, int] | None, strict: bool = True) -> FoundInput | None:
         """The free sizes of ``hint`` (None: anything of any rank), smallest first, that a shape-only run
         accepts; among those the first whose every kernel tap meets the input, else the first accepted.
-        A size the layers fix (a View after convolutions) is the only one accepted, whatever the order."""
+        A size the layers fix (a View after convolutions) is the only one accepted, whatever the order;
+        free sizes no kernel constrains are at least FREE_FLOOR."""
         first_accepted: InputSpec | None = None
-        for spec, fixed in _candidates(hint, planned):
+        for spec, size, fixed in _candidates(hint, planned):
             if time.process_time() > self.deadline:
                 break
             for batched in (True, False):
                 candidate = spec.with_batched(batched)
-                if not self.accepts(candidate):
+                if not self.accepts(candidate, strict):
                     continue
                 if fixed:
                     return FoundInput(candidate, FROM_LAYERS)
                 if first_accepted is None:
                     first_accepted = candidate
-                if self.taps_exercised(candidate):
-                    return FoundInput(candidate, FROM_TAPS)
+                if size >= FREE_FLOOR and self.taps_exercised(candidate):
+                    return FoundInput(candidate, FROM_TAPS if self.has_kernels else FROM_FREE)
                 break
         self._tried.append(_hint_text(hint))
         if first_accepted is not None:
@@ -284,31 +317,31 @@ def _kernel_extent(attrs: dict) -> Any:
 _SQUARES = [*range(1, 65), 72, 80, 96, 112, 128, 160, 192, 224, 227, 256, 299, 320, 384, 448, 512]
 
 
-def _candidates(hint: Any, planned: tuple[int, int] | None) -> Iterator[tuple[InputSpec, bool]]:
-    """(spec, whether its sizes come from a layer that fixes them) for each size to try, smallest first."""
+def _candidates(hint: Any, planned: tuple[int, int] | None) -> Iterator[tuple[InputSpec, int, bool]]:
+    """(spec, its smallest free size, whether a layer fixes its sizes) for each size to try, smallest first."""
     if isinstance(hint, int):  # planes of images
         if planned:
-            yield InputSpec.tensor(hint, *planned), True
+            yield InputSpec.tensor(hint, *planned), min(planned), True
         for s in _SQUARES:
-            yield InputSpec.tensor(hint, s, s), False
+            yield InputSpec.tensor(hint, s, s), s, False
         for t in range(3, 49):  # rectangles, by their perimeter
             for h in range(1, t):
                 if h != t - h:
-                    yield InputSpec.tensor(hint, h, t - h), False
+                    yield InputSpec.tensor(hint, h, t - h), min(h, t - h), False
         return
     if hint is not None:  # free sizes (a sequence's length, a volume's sides), one size for all; tables too
         for s in _SQUARES:
             spec = from_hint(_fill(hint, s))
             if spec is not None:
-                yield spec, False
+                yield spec, s, False
         return
     # nothing declares the input: anything of any rank (pointwise layers, Normalize, PixelShuffle ...)
     for s in _SQUARES:
-        yield InputSpec.tensor(3, s, s), False
+        yield InputSpec.tensor(3, s, s), s, False
     for s in _SQUARES:
-        yield InputSpec.tensor(s), False
-        yield InputSpec.tensor(s, s), False
-        yield InputSpec.tensor(3, s, s, s), False
+        yield InputSpec.tensor(s), s, False
+        yield InputSpec.tensor(s, s), s, False
+        yield InputSpec.tensor(3, s, s, s), s, False
 
 
 def _fill(hint: Any, size: int) -> Any:
