@@ -180,21 +180,41 @@ class _Finder:
         return True
 
     def all(self) -> Iterator[FoundInput]:
-        for found in (self.from_memory(), self.from_graph_inputs()):
-            if found is not None:
+        graph = self.from_graph_inputs()
+        if graph is not None and graph.source == FROM_GRAPH_MEMORY:
+            yield graph
+        kept = self.from_memory()
+        if kept is not None:
+            yield kept
+        if graph is not None and graph.source != FROM_GRAPH_MEMORY:
+            yield graph
+        for found in self.from_layers():
+            if not self.takes_table or found.spec.is_table:  # a gModule of n inputs takes a table of n
                 yield found
-        yield from self.from_layers()
+
+    @property
+    def takes_table(self) -> bool:
+        return self.converted.graph.op == "gModule" and int(self.converted.graph.attrs.get("n_inputs", 1)) > 1
 
     # --- 1. what the file remembers -----------------------------------------------------------------
     def from_memory(self) -> FoundInput | None:
         model = self.converted.t7_model
-        if self.converted.graph.op == "gModule" or not isinstance(model, T7Object):
+        if not isinstance(model, T7Object):
             return None
         kept = _kept_shapes(model.get("gradInput"))
-        if kept is None:
+        innode = model.get("innode")
+        if kept is None and isinstance(innode, T7Object) and isinstance(innode.get("data"), dict):
+            kept = _kept_shapes(innode.get("data").get("input"))  # a gModule's input node keeps its input
+            if kept is not None and kept.items is not None and len(kept.items) == 1 and self.takes_table:
+                kept = kept.items[0]
+        if kept is None or self.takes_table and (kept.items is None or
+                                                 len(kept.items) != int(self.converted.graph.attrs["n_inputs"])):
             return None
         # the layers' kinds (indices, their range) over the kept sizes
-        declared = from_hint(node_input_hint(self.converted.graph))
+        inputs = self.converted.inputs
+        declared = (graph_input_spec(inputs) if inputs is not None and all(s.get("shape") is not None
+                                                                            for s in inputs["inputs"])
+                    else from_hint(node_input_hint(self.converted.graph)))
         whole = _with_kinds(kept, declared)
         self._tried.append("the kept gradInput " + str(whole))
         per_sample = _drop_first(whole)
