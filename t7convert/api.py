@@ -54,6 +54,13 @@ class ConversionReport:
     input: InputSpec | None = None    # what the verification ran on
     input_source: str = ""            # which source decided it (pytorch.input_shape.FROM_*)
 
+    @property
+    def input_shape(self) -> Any:
+        """The verification input's per-sample shape (a tensor), or its spec (a table): the old name."""
+        if self.input is None:
+            return None
+        return self.input if self.input.is_table else tuple(self.input.shape)
+
     def to_json(self) -> dict[str, Any]:
         c = self.converted
         v = self.verification

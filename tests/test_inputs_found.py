@@ -81,9 +81,10 @@ def test_a_malformed_input_is_one_input_error(text):
 
 
 def test_the_input_size_alias_keeps_its_meaning():
-    assert from_size_option("32") == InputSpec((3, 32, 32), None)
-    assert from_size_option("1,28,28") == InputSpec((1, 28, 28), None)
-    assert as_spec((3, 8, 8)) == InputSpec((3, 8, 8), None)
+    assert from_size_option("32") == InputSpec.tensor(3, 32, 32)
+    assert from_size_option("1,28,28") == InputSpec.tensor(1, 28, 28)
+    assert as_spec((3, 8, 8)) == InputSpec.tensor(3, 8, 8)
+    assert as_spec([(5,), (4,)]) == InputSpec.table(InputSpec.tensor(5), InputSpec.tensor(4))
     assert as_spec("{13, 128x3}").is_table
 
 
@@ -279,3 +280,41 @@ def test_parity_image_preprocesses_to_the_size_a_model_takes(tmp_path):
     path = _save(tmp_path, "small", model)
     run = api.parity(path, image=str(image))
     assert run.ok and tuple(run.shape) == (1, 3, 32, 32)
+
+
+def _image(tmp_path, rng) -> str:
+    from PIL import Image
+    path = tmp_path / "cat.png"
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_classify_preprocesses_to_the_size_a_cifar_model_takes(tmp_path):
+    from t7convert.torch7.synth import synthesize_file
+    rng = np.random.default_rng(14)
+    path = str(tmp_path / "cifar.t7")
+    synthesize_file("resnext_cifar_tiny", path)
+    model = t7convert.load(path)
+    assert model.data_config["input"] == InputSpec.tensor(3, 32, 32)
+    seen = []
+    model.register_forward_pre_hook(lambda _m, args: seen.append(tuple(args[0].shape)))
+    result = CliRunner().invoke(cli, ["classify", path, _image(tmp_path, rng)])
+    assert result.exit_code == 0, result.output
+    from t7convert.imagenet.classify import classify
+    classify(model, [_image(tmp_path, rng)])
+    assert seen == [(1, 3, 32, 32)]
+
+
+@pytest.mark.parametrize("build", [
+    lambda rng: tm.sequential(_conv(rng, 1, 2, 3), tm.view(2 * 30 * 30), _linear(rng, 1800, 4)),  # 1x32x32
+    lambda rng: tm.sequential(_linear(rng, 6, 3)),                                                # a vector
+])
+def test_classify_and_evaluate_refuse_a_model_that_takes_no_image_in_one_line(tmp_path, build):
+    rng = np.random.default_rng(15)
+    path = _save(tmp_path, "m", build(rng))
+    result = CliRunner().invoke(cli, ["classify", path, _image(tmp_path, rng)])
+    assert result.exit_code == 2, result.output
+    assert "not 3-channel images" in result.output and "Traceback" not in result.output
+    from t7convert.imagenet.evaluate import evaluate
+    with pytest.raises(T7ConvertError, match="this model takes"):
+        evaluate(t7convert.load(path), str(tmp_path))

@@ -108,6 +108,11 @@ class InputSpec:
         return rng.standard_normal(shape).astype(self.dtype)
 
     # --- text -------------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        flags = {leaf.batched for leaf in self.leaves()}
+        batched = flags.pop() if len(flags) == 1 else "mixed"
+        return f"InputSpec({str(self)!r}, batched={batched})"
+
     def __str__(self) -> str:
         if self.items is not None:
             return "{" + ", ".join(str(i) for i in self.items) + "}"
@@ -290,14 +295,16 @@ def from_size_option(text: str) -> InputSpec:
     parts = [int(p) for p in re.split(r"[x,]", text.replace(" ", ""))]
     shape = {1: (3, parts[0], parts[0]), 2: (3, *parts)}.get(len(parts), tuple(parts))
     _positive(shape, text)
-    spec = InputSpec(tuple(shape), None)
+    spec = InputSpec(tuple(shape), True)  # a batch of such images, as it always meant
     _check_size(spec)
     return spec
 
 
 def as_spec(value: Any) -> InputSpec | None:
-    """What the Python API takes wherever it takes an input: an :class:`InputSpec`, its text
-    (``"{13, 128x3}"``), a per-sample shape (``(3, 224, 224)``: batched), or a spec's JSON; None stays None."""
+    """What the Python API takes wherever it takes an input: an :class:`InputSpec`; its text
+    (``"{13, 128x3}"``: whether a batch goes in front is left to the model); a sample's shape
+    (``(3, 224, 224)``: batched, as ``input_shape`` always meant); a list of those (a Lua table); a
+    spec's JSON. None stays None; anything else is an :class:`InputSpecError`."""
     if value is None or isinstance(value, InputSpec):
         return value
     if isinstance(value, str):
@@ -305,10 +312,14 @@ def as_spec(value: Any) -> InputSpec | None:
     if isinstance(value, dict):
         return InputSpec.from_json(value)
     if isinstance(value, (tuple, list)) and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                                                 for s in value):
+                                                 for s in value) and (value or isinstance(value, tuple)):
         shape = tuple(int(s) for s in value)
         _positive(shape, str(value))
-        return InputSpec(shape, None)
+        spec = InputSpec(shape, True)
+        _check_size(spec)
+        return spec
+    if isinstance(value, (list, tuple)) and value:
+        return InputSpec(items=tuple(as_spec(v) for v in value))  # type: ignore[misc]
     raise InputSpecError(f"an input of {type(value).__name__} {str(value)[:60]}: give an InputSpec, its text "
                          "('3x32x32', '{13, 128x3}') or a shape tuple")
 

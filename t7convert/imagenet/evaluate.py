@@ -200,6 +200,18 @@ class _Counts:
         return (int(self.top1) if self.top1 is not None else 0, int(self.top5) if self.top5 is not None else 0)
 
 
+def check_imagenet_model(model: torch.nn.Module) -> None:
+    """The evaluation feeds fb.resnet.torch's ImageNet crops (3x224x224): a model whose data config says
+    it takes anything else (a CIFAR net's 3x32x32, a vector, a table) is refused in one line naming what
+    it takes, rather than scored on inputs it was never meant for. A module without one is trusted."""
+    spec = (getattr(model, "data_config", None) or {}).get("input")
+    if spec is not None and not (not spec.is_table and not spec.is_index and tuple(spec.shape) == (3, 224, 224)
+                                 and spec.batched is not False):
+        raise T7ConvertError(f"evaluate runs fb.resnet.torch's ImageNet validation (3x224x224 crops); this "
+                             f"model takes {spec.describe()}: classify single images at its size with "
+                             "`t7convert classify`, or check it with `t7convert parity`")
+
+
 def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = False,
              batch_size: Optional[int] = None, workers: Optional[int] = None, device: Optional[str] = None,
              amp: Union[bool, str, None] = None, channels_last: Optional[bool] = None,
@@ -219,6 +231,7 @@ def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = Fal
     """
     if interpolation not in INTERPOLATIONS:
         raise T7ConvertError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}")
+    check_imagenet_model(model)
     world = world_from_environment(device)
     try:
         return _evaluate(model, data_dir, world, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
