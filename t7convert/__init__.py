@@ -9,9 +9,10 @@ import typing as _typing
 
 from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
 from t7convert.common.version import __version__
+from t7convert.conversion.input_spec import InputSpec
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
-__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "T7ConvertError", "T7FormatError",
+__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "InputSpec", "T7ConvertError", "T7FormatError",
            "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
