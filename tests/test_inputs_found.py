@@ -134,6 +134,17 @@ def test_a_kept_gradinput_of_one_sequence_is_taken_whole(tmp_path):
     assert api.convert(path, None).verification.ok
 
 
+def test_a_kept_gradinput_of_indices_keeps_the_range_the_lookup_table_declares(tmp_path):
+    rng = np.random.default_rng(16)
+    lookup = M("nn.LookupTable", weight=_f32(rng, 10, 4), paddingValue=0, shouldScaleGradByFreq=False)
+    model = tm.sequential(lookup, M("nn.Sum", dimension=1, nInputDims=2, sizeAverage=False), _linear(rng, 4, 2))
+    model.fields["gradInput"] = np.zeros((8, 5), np.float32)
+    path = _save(tmp_path, "bag", model)
+    got = found.find_input(convert_file(path))
+    assert str(got.spec).endswith("idx[1..10] x 5") and got.spec.batched and got.source == found.FROM_MEMORY
+    assert api.convert(path, None).verification.ok
+
+
 # --- 2. what the checkpoint's options say -------------------------------------------------------------
 def test_char_rnn_state_inputs_come_from_the_checkpoint_options(tmp_path):
     """prev_c meets a CMulTable first: no layer says its size; char-rnn's opt.rnn_size does."""

@@ -47,7 +47,7 @@ FROM_CANONICAL = "fb.resnet.torch's data config"
 FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a shape-only run cannot tell)"
 FROM_USER = "given"
 FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
-_SEARCH_SECONDS = 20.0
+_SEARCH_SECONDS = 45.0  # CPU seconds of shape-only runs (a loaded machine finds the same input)
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,7 @@ class _Finder:
         self.dag = converted.dag
         self._module: torch.nn.Module | None = None
         self._tried: list[str] = []
+        self.raised_on_meta = False
         self.deadline = time.process_time() + _SEARCH_SECONDS
 
     @property
@@ -139,7 +140,8 @@ class _Finder:
         try:
             with torch.no_grad():
                 return self.module(tensors(spec))
-        except Exception:  # noqa: BLE001 - a shape this graph rejects
+        except Exception as e:  # noqa: BLE001 - a shape this graph rejects
+            self.raised_on_meta = "meta" in str(e)  # a layer that reads values: no shape-only run for it
             return None
         finally:
             for h in handles:
@@ -183,9 +185,7 @@ class _Finder:
         graph = self.from_graph_inputs()
         if graph is not None and graph.source == FROM_GRAPH_MEMORY:
             yield graph
-        kept = self.from_memory()
-        if kept is not None:
-            yield kept
+        yield from self.from_memory()
         if graph is not None and graph.source != FROM_GRAPH_MEMORY:
             yield graph
         for found in self.from_layers():
@@ -197,10 +197,10 @@ class _Finder:
         return self.converted.graph.op == "gModule" and int(self.converted.graph.attrs.get("n_inputs", 1)) > 1
 
     # --- 1. what the file remembers -----------------------------------------------------------------
-    def from_memory(self) -> FoundInput | None:
+    def from_memory(self) -> list[FoundInput]:
         model = self.converted.t7_model
         if not isinstance(model, T7Object):
-            return None
+            return []
         kept = _kept_shapes(model.get("gradInput"))
         innode = model.get("innode")
         if kept is None and isinstance(innode, T7Object) and isinstance(innode.get("data"), dict):
@@ -209,20 +209,28 @@ class _Finder:
                 kept = kept.items[0]
         if kept is None or self.takes_table and (kept.items is None or
                                                  len(kept.items) != int(self.converted.graph.attrs["n_inputs"])):
-            return None
+            return []
         # the layers' kinds (indices, their range) over the kept sizes
         inputs = self.converted.inputs
-        declared = (graph_input_spec(inputs) if inputs is not None and all(s.get("shape") is not None
-                                                                            for s in inputs["inputs"])
-                    else from_hint(node_input_hint(self.converted.graph)))
-        whole = _with_kinds(kept, declared)
+        declared = [graph_input_spec(inputs)] if inputs is not None and all(s.get("shape") is not None
+                                                                             for s in inputs["inputs"]) else []
+        declared += [from_hint(h) for h in self._hints()]
+        whole = kept
+        for spec in declared:  # the first declaration of the same structure that says what kind of values
+            if spec is not None and _same_structure(spec, kept) and any(leaf.is_index for leaf in spec.leaves()):
+                whole = _with_kinds(kept, spec)
+                break
         self._tried.append("the kept gradInput " + str(whole))
         per_sample = _drop_first(whole)
-        if per_sample is not None and self.accepts(per_sample.with_batched(True)):
-            return FoundInput(per_sample.with_batched(True), FROM_MEMORY)
-        if self.accepts(whole.with_batched(False)):
-            return FoundInput(whole.with_batched(False), FROM_MEMORY)
-        return None
+        forms = ([per_sample.with_batched(True)] if per_sample is not None else []) + [whole.with_batched(False)]
+        for form in forms:
+            if self.accepts(form):
+                return [FoundInput(form, FROM_MEMORY)]
+        if self._run(whole.with_batched(False), batch=1) is None and self.raised_on_meta:
+            # the shape-only run cannot run this model at all (a layer reads values: LookupTable's range
+            # check): both readings, a batch first, for the verification to decide
+            return [FoundInput(form, FROM_MEMORY) for form in forms]
+        return []
 
     # --- 1 and 2 for gModules and index models (conversion.graph_inputs) -----------------------------
     def from_graph_inputs(self) -> FoundInput | None:
@@ -412,6 +420,12 @@ def _with_kinds(kept: InputSpec, declared: InputSpec | None) -> InputSpec:
     if declared is None or declared.items is not None or declared.low is None:
         return kept
     return InputSpec(kept.shape, kept.batched, declared.dtype, declared.low, declared.high)
+
+
+def _same_structure(a: InputSpec, b: InputSpec) -> bool:
+    if a.items is None or b.items is None:
+        return a.items is None and b.items is None
+    return len(a.items) == len(b.items) and all(_same_structure(x, y) for x, y in zip(a.items, b.items))
 
 
 def _drop_first(spec: InputSpec) -> InputSpec | None:
