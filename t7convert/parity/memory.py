@@ -135,7 +135,7 @@ def check_budget(info: dict[str, Any], state: dict[str, Any], shape: tuple[int, 
     if needed is not None and budget is not None and needed > budget:
         raise T7ConvertError(f"verification on a {'x'.join(map(str, shape))} input would need "
                              f"{_size(needed)} (the limit is {_size(budget)}); pass --no-verify or a smaller "
-                             "--input-size (or raise --memory-limit)")
+                             "--input (or raise --memory-limit)")
     return needed
 
 
@@ -161,7 +161,7 @@ def fit_budget(info: dict[str, Any], state: dict[str, Any], shape: Any, batch: i
                                f"(the memory limit is {_size(budget)})")
     raise T7ConvertError(f"verification on a {'x'.join(map(str, whole(shape)))} input would need "
                          f"{_size(needed)} (the limit is {_size(budget)}), and no smaller input the model "
-                         "accepts fits; pass --no-verify or --input-size (or raise --memory-limit)")
+                         "accepts fits; pass --no-verify or --input (or raise --memory-limit)")
 
 
 def _size(n: int) -> str:
