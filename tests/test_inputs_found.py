@@ -329,3 +329,17 @@ def test_classify_and_evaluate_refuse_a_model_that_takes_no_image_in_one_line(tm
     from t7convert.imagenet.evaluate import evaluate
     with pytest.raises(T7ConvertError, match="this model takes"):
         evaluate(t7convert.load(path), str(tmp_path))
+
+
+def test_a_table_of_images_at_several_scales_is_found(tmp_path):
+    """texture_nets' generators take noise at several scales: each branch upsamples to the next."""
+    rng = np.random.default_rng(17)
+    up = M("nn.SpatialUpSamplingNearest", scale_factor=2)
+    model = tm.sequential(
+        M("nn.ParallelTable", modules=[tm.sequential(_conv(rng, 3, 2, 3, pad=1), up), _conv(rng, 3, 2, 3, pad=1)]),
+        M("nn.JoinTable", dimension=2, nInputDims=3))
+    path = _save(tmp_path, "pyramid", model)
+    report = api.convert(path, None)
+    assert report.verification.ok
+    small, large = report.input.items
+    assert large.shape[1] == 2 * small.shape[1]

@@ -362,6 +362,13 @@ def _candidates(hint: Any, planned: tuple[int, int] | None) -> Iterator[tuple[In
             spec = from_hint(_fill(hint, s))
             if spec is not None:
                 yield spec, s, False
+        if isinstance(hint, list) and len(hint) > 1:  # a pyramid: each element twice (or half) the last's size
+            for s in _SQUARES[:48]:
+                for order in (1, -1):
+                    sizes = [s * 2 ** i for i in range(len(hint))][::order]
+                    spec = from_hint([_fill(h, size) for h, size in zip(hint, sizes)])
+                    if spec is not None:
+                        yield spec, s, False
         return
     # nothing declares the input: anything of any rank (pointwise layers, Normalize, PixelShuffle ...)
     for s in _SQUARES:

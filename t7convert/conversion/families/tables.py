@@ -223,9 +223,10 @@ def _first_child(attrs: dict, children: list[Node], hint: Callable[[Node], Any])
 
 
 def _element(h: Any) -> Any:
-    """A table element's spec from its consumer's hint: a sample shape, or planes of a small image."""
+    """A table element's spec from its consumer's hint: a sample shape, or planes of images whose sides
+    are left free (the input finder searches them: t7convert.pytorch.input_shape)."""
     if isinstance(h, int):
-        return (h, 8, 8)
+        return (h, None, None)
     return _VECTOR if h is None else h
 
 
