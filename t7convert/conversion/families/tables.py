@@ -219,7 +219,14 @@ def one_hot(m: T7Object, ctx) -> Node:
 # --- the input a model starting with these expects -------------------------------------------------
 @expects_input_of_children("Sequential", "ConcatTable", "Concat", "DepthConcat", "Inception")
 def _first_child(attrs: dict, children: list[Node], hint: Callable[[Node], Any]) -> Any:
-    return hint(children[0]) if children else None
+    """A Sequential's first child that declares its input (the ones before, pointwise or padding layers
+    that declare nothing, mostly pass it on; the input finder checks it); the branches of a Concat or
+    ConcatTable all take the same input: the first that declares it."""
+    for child in children:
+        h = hint(child)
+        if h is not None:
+            return h
+    return None
 
 
 def _element(h: Any) -> Any:
