@@ -343,3 +343,12 @@ def test_a_table_of_images_at_several_scales_is_found(tmp_path):
     assert report.verification.ok
     small, large = report.input.items
     assert large.shape[1] == 2 * small.shape[1]
+
+
+def test_without_a_kept_input_the_layers_fix_a_table_of_one_sample(tmp_path):
+    """The same model saved after clearState: the View(200) after the two temporal convolutions fixes
+    128 frames, the JoinTable(1) of a vector and a vector one sample only."""
+    rng = np.random.default_rng(18)
+    got = found.find_input(convert_file(_save(tmp_path, "sleep", _sleep_staging(rng, kept=False))))
+    assert str(got.spec) == "{13, 128x3}" and got.spec == got.spec.with_batched(False)
+    assert got.source == found.FROM_LAYERS

@@ -299,7 +299,8 @@ class _Finder:
         A size the layers fix (a View after convolutions) is the only one accepted, whatever the order;
         free sizes no kernel constrains are at least FREE_FLOOR."""
         first_accepted: InputSpec | None = None
-        for spec, size, fixed in _candidates(hint, planned):
+        candidates = _candidates(hint, planned)
+        for spec, size, fixed in candidates:
             if time.process_time() > self.deadline:
                 break
             for batched in (True, False):
@@ -311,6 +312,10 @@ class _Finder:
                 if first_accepted is None:
                     first_accepted = candidate
                 if size >= FREE_FLOOR and self.taps_exercised(candidate):
+                    # the next size refused: the layers fix this one (a View after the convolutions)
+                    following = next(candidates, None)
+                    if following is None or not self.accepts(following[0].with_batched(batched), strict):
+                        return FoundInput(candidate, FROM_LAYERS)
                     return FoundInput(candidate, FROM_TAPS if self.has_kernels else FROM_FREE)
                 break
         self._tried.append(_hint_text(hint))
