@@ -352,3 +352,43 @@ def test_without_a_kept_input_the_layers_fix_a_table_of_one_sample(tmp_path):
     got = found.find_input(convert_file(_save(tmp_path, "sleep", _sleep_staging(rng, kept=False))))
     assert str(got.spec) == "{13, 128x3}" and got.spec == got.spec.with_batched(False)
     assert got.source == found.FROM_LAYERS
+
+
+GRAMMAR = ["784", "96x1", "3x32x32", "{13, 128x3}", "idx[1..90] x 50", "idx[1..90]", "{3x32x32, 13}",
+           "{idx[1..43], {24, 24}}", "byte idx[0..1] x 5", "float idx[1..65] x 2x3", "double 4x4"]
+MALFORMED = ["3x", "x3", "{3, 4", "{}", "3x0x2", "idx[5..1] x 3", "3,4;5", "{3 4}", "idx[1..9] x", "long"]
+
+
+def test_dump_reference_lua_reads_the_same_input_grammar(tmp_path):
+    """DUMP_INPUT takes what --input takes: the script's parser, run by a Lua interpreter, reads every
+    form to the same structure and refuses the same malformed ones."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+    lua = shutil.which("luajit") or shutil.which("lua5.1") or shutil.which("lua")
+    if lua is None:
+        pytest.skip("no Lua interpreter here (apt install luajit to check reference/dump_reference.lua)")
+    script = (Path(__file__).resolve().parent.parent / "reference" / "dump_reference.lua").read_text()
+    parser = re.search(r"^local function parseInput\(text\)\n.*?^end\n", script, re.S | re.M).group(0)
+    show = '''
+local function show(s)
+   if s.items then local t = {} for i, v in ipairs(s.items) do t[i] = show(v) end return '{' .. table.concat(t, ', ') .. '}' end
+   local d = table.concat(s.sizes, 'x')
+   if s.low then
+      local prefix = s.dtype ~= 'long' and s.dtype .. ' ' or ''
+      return prefix .. 'idx[' .. s.low .. '..' .. s.high .. ']' .. (d ~= '' and ' x ' .. d or '')
+   end
+   return (s.dtype ~= 'float' and s.dtype .. ' ' or '') .. d
+end
+for line in io.lines(arg[1]) do
+   local s = parseInput(line)
+   print(s and show(s) or 'REFUSED')
+end
+'''
+    (tmp_path / "p.lua").write_text(parser + show)
+    (tmp_path / "in.txt").write_text("\n".join(GRAMMAR + MALFORMED) + "\n")
+    out = subprocess.run([lua, str(tmp_path / "p.lua"), str(tmp_path / "in.txt")], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[:len(GRAMMAR)] == [str(parse(t)) for t in GRAMMAR]
+    assert out[len(GRAMMAR):] == ["REFUSED"] * len(MALFORMED)
