@@ -128,6 +128,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         from t7convert.parity.compare import verify as run_parity
 
         first_error: T7ConvertError | None = None
+        tried: list[str] = []
         for attempt, (spec, source) in enumerate(_inputs_of(converted, given)):
             if not spec.is_table:  # a tensor input: its memory is planned (a table's is small)
                 spec = _planned(converted, spec, batch, memory_limit, guessed=given is None)
@@ -140,14 +141,15 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
                 hint = "" if given is not None else (f" (the input {spec} came from {source}; give "
                                                      "another with --input, or input=)")
                 first_error = first_error or T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}")
+                tried.append(str(spec))
                 if given is None and attempt < _INPUT_TRIES - 1:
                     continue  # the reference refuses a candidate the shape-only run took: the next one
-                raise first_error from None
+                raise _none_taken(path, tried, first_error) from None
             report.verification, report.input, report.input_source = verification, spec, source
             break
         else:
             assert first_error is not None
-            raise first_error
+            raise _none_taken(path, tried, first_error)
         if not report.verification.ok:
             raise VerificationError(report)
         out = report.verification.output
@@ -164,6 +166,17 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
 
 
 _INPUT_TRIES = 6  # found inputs a verification tries before it reports the first one's refusal
+
+
+def _none_taken(path: str, tried: list[str], first: T7ConvertError) -> T7ConvertError:
+    """One line when the reference refused every input the file implied: what was tried, the first
+    refusal, what to give; the refusal itself when there was only one (or the input was given)."""
+    if len(tried) < 2:
+        return first
+    why = str(first).split(": on input ", 1)[-1]
+    return T7ConvertError(f"{path}: could not find an input this model accepts: tried {', '.join(tried[:6])}, "
+                          f"each refused (first on {why}); give one with --input, e.g. --input 3x32x32, "
+                          "--input 784, --input '{13, 128x3}' or --input 'idx[1..100] x 5'")
 
 
 def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[tuple[InputSpec, str]]:
