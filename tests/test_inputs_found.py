@@ -392,3 +392,11 @@ end
                          check=True).stdout.splitlines()
     assert out[:len(GRAMMAR)] == [str(parse(t)) for t in GRAMMAR]
     assert out[len(GRAMMAR):] == ["REFUSED"] * len(MALFORMED)
+
+
+def test_a_classifier_fixing_a_common_size_is_found_at_that_size(tmp_path):
+    rng = np.random.default_rng(19)
+    model = tm.sequential(_conv(rng, 3, 2, 5), M("nn.ReLU", threshold=0, val=0, inplace=False),
+                          tm.view(2 * 92 * 92), _linear(rng, 2 * 92 * 92, 3))
+    got = found.find_input(convert_file(_save(tmp_path, "fixed96", model)))
+    assert got.spec == InputSpec.tensor(3, 96, 96) and got.source == found.FROM_LAYERS

@@ -196,6 +196,20 @@ class _Finder:
     def takes_table(self) -> bool:
         return self.converted.graph.op == "gModule" and int(self.converted.graph.attrs.get("n_inputs", 1)) > 1
 
+    def _common_fixed_size(self, planes: int, strict: bool) -> InputSpec | None:
+        """The first common square size (224, 96, 32 ...) the model accepts, when it is the only one
+        around (its neighbours refused): a net whose classifier fixes the size (VGG's View(25088), an
+        OpenFace 96x96) is found in a few shape-only runs instead of a search from 1."""
+        for s in _COMMON:
+            for batched in (True, False):
+                spec = InputSpec.tensor(planes, s, s, batched=batched)
+                if self.accepts(spec, strict):
+                    if not any(self.accepts(InputSpec.tensor(planes, n, n, batched=batched), strict)
+                               for n in (s - 1, s + 1)):
+                        return spec
+                    return None  # a size the layers leave free: the smallest is searched for
+        return None
+
     # --- 1. what the file remembers -----------------------------------------------------------------
     def from_memory(self) -> list[FoundInput]:
         model = self.converted.t7_model
@@ -298,6 +312,10 @@ class _Finder:
         accepts; among those the first whose every kernel tap meets the input, else the first accepted.
         A size the layers fix (a View after convolutions) is the only one accepted, whatever the order;
         free sizes no kernel constrains are at least FREE_FLOOR."""
+        if isinstance(hint, int):  # a common image size a View after the convolutions fixes: found at once
+            fixed_size = self._common_fixed_size(hint, strict)
+            if fixed_size is not None:
+                return FoundInput(fixed_size, FROM_LAYERS)
         first_accepted: InputSpec | None = None
         candidates = _candidates(hint, planned)
         for spec, size, fixed in candidates:
@@ -347,6 +365,7 @@ def _kernel_extent(attrs: dict) -> Any:
     return None
 
 
+_COMMON = [224, 96, 32, 28, 227, 299, 256, 64, 48, 128, 112]
 _SQUARES = [*range(1, 65), 72, 80, 96, 112, 128, 160, 192, 224, 227, 256, 299, 320, 384, 448, 512]
 
 
