@@ -400,3 +400,11 @@ def test_a_classifier_fixing_a_common_size_is_found_at_that_size(tmp_path):
                           tm.view(2 * 92 * 92), _linear(rng, 2 * 92 * 92, 3))
     got = found.find_input(convert_file(_save(tmp_path, "fixed96", model)))
     assert got.spec == InputSpec.tensor(3, 96, 96) and got.source == found.FROM_LAYERS
+
+
+def test_plain_sizes_given_to_an_index_model_are_indices_in_its_range(tmp_path):
+    rng = np.random.default_rng(20)
+    lookup = M("nn.LookupTable", weight=_f32(rng, 10, 4), paddingValue=0, shouldScaleGradByFreq=False)
+    path = _save(tmp_path, "emb", lookup)
+    report = api.convert(path, None, input="7")
+    assert report.verification.ok and str(report.input).endswith("idx[1..10] x 7")

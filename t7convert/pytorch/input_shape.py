@@ -89,17 +89,37 @@ def input_candidates(converted: ConvertedModel) -> Iterator[FoundInput]:
 
 def resolve(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
     """A given spec with its batch dimension decided: ``96x1`` is a batch of 96x1 samples when the model
-    maps such a batch to a batch, else one 96x1 sample (Torch7 models take both)."""
+    maps such a batch to a batch, else one 96x1 sample (Torch7 models take both). Plain sizes given to
+    a model whose input is indices (a LookupTable or OneHot first) are indices of that shape, in the
+    range the layers declare."""
+    if converted.spec is not None:
+        return spec if spec.resolved else spec.with_batched(True)
+    spec = _index_kind(converted, spec)
     if spec.resolved:
         return spec
-    if converted.spec is not None:
-        return spec.with_batched(True)
     finder = _Finder(converted)
     for batched in (True, False):
         candidate = spec.with_batched(batched)
         if finder.accepts(candidate):
             return candidate
     return spec.with_batched(True)  # neither runs: the verification says why, on a batch
+
+
+def _index_kind(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
+    """``spec`` with the index range of the model's declared index input when it is a plain float
+    tensor (sizes only) and the model takes one tensor of indices."""
+    if spec.is_table or spec.is_index or spec.dtype != "float32":
+        return spec
+    declared = None
+    if converted.inputs is not None and not converted.inputs["table"]:
+        first = converted.inputs["inputs"][0]
+        if first.get("index"):
+            declared = InputSpec((), True, "float32", 1, int(first["index"]))
+    if declared is None:
+        declared = from_hint(node_input_hint(converted.graph)) if converted.graph is not None else None
+    if declared is None or declared.is_table or not declared.is_index:
+        return spec
+    return InputSpec(spec.shape, spec.batched, declared.dtype, declared.low, declared.high)
 
 
 class _Finder:
