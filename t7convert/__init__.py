@@ -15,9 +15,10 @@ if _interrupts.is_console_script():  # before numpy's import: a Ctrl-C now is on
 from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
 from t7convert.common.inputs import open_regular
 from t7convert.common.version import __version__
+from t7convert.conversion.input_spec import InputSpec
 from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
 
-__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "T7ConvertError", "T7FormatError",
+__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "InputSpec", "T7ConvertError", "T7FormatError",
            "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
 
 
@@ -42,6 +43,12 @@ def load(path: str, *, device: _typing.Any = None, generic: bool = False):
         from t7convert.pytorch.build import module_of
 
         module = module_of(converted)
+        if "input" not in module.data_config:  # what the file implies, as a conversion would store it
+            from t7convert.pytorch.input_shape import find_input
+            try:
+                module.data_config["input"] = find_input(converted).spec
+            except T7ConvertError:
+                pass  # nothing decides: data_config says nothing of the input
     else:
         from t7convert.pytorch.files import load_converted
 

@@ -23,13 +23,14 @@ from t7convert.common.file_identity import FileIdentity, file_identity
 from t7convert.common.inputs import open_regular
 from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
+from t7convert.conversion.input_spec import InputSpec, as_spec
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
 from t7convert.pytorch.files import check_format, check_input, check_output, save
-from t7convert.pytorch.input_shape import Unbatched, default_input_shape
+from t7convert.pytorch.input_shape import FROM_USER, default_input_shape, find_input, input_candidates, resolve
 
 __all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
-           "ConversionReport", "VerificationError", "default_input_shape", "parity"]
+           "ConversionReport", "VerificationError", "default_input_shape", "find_input", "parity", "InputSpec"]
 
 Progress = Callable[..., None]
 """``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
@@ -51,8 +52,15 @@ class ConversionReport:
     converted: ConvertedModel
     output_bytes: int = 0
     verification: Any = None          # a parity report, or None when not verified
-    input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
-    input_text: str = ""              # the verification input of a table or index model ({3, 3x24})
+    input: InputSpec | None = None    # what the verification ran on
+    input_source: str = ""            # which source decided it (pytorch.input_shape.FROM_*)
+
+    @property
+    def input_shape(self) -> Any:
+        """The verification input's per-sample shape (a tensor), or its spec (a table): the old name."""
+        if self.input is None:
+            return None
+        return self.input if self.input.is_table else tuple(self.input.shape)
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -61,8 +69,10 @@ class ConversionReport:
                 "torchvision": c.spec.torchvision_name if c.spec else None,
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
-                "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
-                "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
+                "notes": c.notes, "output_bytes": self.output_bytes,
+                "input": str(self.input) if self.input is not None else None,
+                "input_spec": self.input.to_json() if self.input is not None else None,
+                "input_source": self.input_source or None, "found_in": c.found_in, "table_entries": c.others,
                 "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}
 
@@ -73,9 +83,8 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            from t7convert.parity.compare import describe_spec
-            shape = self.input_text or (describe_spec(self.input_shape) if self.input_shape else "?")
-            lines.append(f"  verification ({shape} random input): {v.summary()}")
+            lines.append(f"  input: {self.input.describe() if self.input else '?'}, from {self.input_source}")
+            lines.append(f"  verification (random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
         else:
@@ -90,7 +99,7 @@ class ConversionReport:
 
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
-            force: bool = False, verify: bool = True, input_shape: Any = None,
+            force: bool = False, verify: bool = True, input: Any = None, input_shape: Any = None,
             batch: int = 1, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
             progress: Progress | None = None, memory_limit: int | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
@@ -99,7 +108,10 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     need more than ``memory_limit`` bytes (default: half the available memory) is refused before it runs
     (see :mod:`t7convert.parity.memory`). ``progress`` is told each step, and during verification how
     many layers of how many have run. ``key``: the dotted path of the model in a checkpoint table
-    (``protos.rnn``); by default the one its project documents.
+    (``protos.rnn``); by default the one its project documents. ``input``: the verification input, an
+    :class:`~t7convert.conversion.input_spec.InputSpec`, its text (``"3x32x32"``, ``"{13, 128x3}"``,
+    ``"idx[1..90] x 50"``) or a sample's shape (``input_shape`` is the same, its old name); by default
+    the one the file implies (:func:`t7convert.pytorch.input_shape.find_input`, the summary names the source).
     """
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
@@ -111,54 +123,88 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     converted = convert_file(path, generic=generic, key=key)
     report = ConversionReport(source=path, output=output, converted=converted)
     digest = state_digest(converted.state) if verify and output is not None else None
+    given = as_spec(input if input is not None else input_shape)
     if verify:
-        from t7convert.parity.compare import describe_input, random_input
         from t7convert.parity.compare import verify as run_parity
 
-        spec = converted.inputs  # a gModule's table, or token indices (conversion.graph_inputs)
-        if spec is not None and input_shape is not None and not spec["table"] and not isinstance(input_shape, (list, dict)):
-            spec = {**spec, "inputs": [{**spec["inputs"][0], "shape": list(input_shape), "whole": False}]}
-        hint = "" if input_shape else (" (the input size was guessed; give one: --input-size C,H,W,"
-                                      " or input_shape=(C, H, W))")
-        planned = False
-        if spec is not None and (input_shape is None or not spec["table"]):
-            from t7convert.conversion.graph_inputs import describe_inputs, random_inputs
-            x = random_inputs(spec, batch, seed)
-            report.input_text = describe_inputs(spec, batch)
-            shape = None
-        else:  # a sample's shape, or the table spec the first op declares
-            shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
-                else default_input_shape(converted)
-            if isinstance(shape, tuple):  # a tensor input: its memory is planned, a smaller one if guessed
-                shape = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape, path=path,
-                                       hint=hint)
-                planned = True
-            report.input_shape = shape
-            x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
-            if isinstance(shape, Unbatched):  # a model that takes one sample only
-                x = x[0]
-        if not planned:  # indices, a table of inputs: planned as they are drawn
-            _check_plan(converted, x, memory_limit, path, hint)
-        message = "verifying against the reference execution of the Torch7 graph"
-        try:
-            report.verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
-                                             progress=lambda done, total: step(message, done, total))
-        except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
-            raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
+        first_error: T7ConvertError | None = None
+        tried: list[str] = []
+        for attempt, (spec, source) in enumerate(_inputs_of(converted, given)):
+            hint = "" if given is not None else (f" (the input {spec} came from {source}; give "
+                                                 "another with --input, or input=)")
+            message = "verifying against the reference execution of the Torch7 graph"
+            try:
+                if not spec.is_table and not spec.is_index:  # a tensor: its memory planned, a smaller one if found
+                    spec = _planned(converted, spec, batch, memory_limit, guessed=given is None, path=path,
+                                    hint=hint)
+                x = spec.draw(batch, seed)  # what `t7convert parity --seed` draws too
+                if spec.is_table or spec.is_index:  # indices, a table of inputs: planned as they are drawn
+                    _check_plan(converted, x, memory_limit, path, hint)
+                verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
+                                          progress=lambda done, total: step(message, done, total))
+            except T7ConvertError as e:  # an input the model cannot take: name the file, as parity does
+                error = e if str(e).startswith(f"{path}: ") else \
+                    T7ConvertError(f"{path}: on input {spec}: {e}{hint}")
+                first_error = first_error or error
+                tried.append(str(spec))
+                if given is None and attempt < _INPUT_TRIES - 1 and not _over_budget(e):
+                    continue  # the reference (or the dry run) refuses a candidate the shape-only run took
+                raise _none_taken(path, tried, first_error) from None
+            report.verification, report.input, report.input_source = verification, spec, source
+            break
+        else:
+            assert first_error is not None
+            raise _none_taken(path, tried, first_error)
         if not report.verification.ok:
             raise VerificationError(report)
         out = report.verification.output
         if converted.kind == "generic":
             out_shape = tuple(out.shape) if out is not None and out.shape else None
-            converted.data_config = generic_data_config(shape, out_shape, batch)
-    elif converted.kind == "generic" and input_shape:
-        converted.data_config = generic_data_config(input_shape if isinstance(input_shape, (list, dict))
-                                                    else tuple(input_shape), None)
+            converted.data_config = generic_data_config(spec, out_shape, batch)
+    elif converted.kind == "generic" and given is not None:
+        converted.data_config = generic_data_config(resolve(converted, given), None)
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
                                    before_publish=lambda: _unchanged(path, identity, converted, digest))
     return report
+
+
+_INPUT_TRIES = 6  # found inputs a verification tries before it reports the first one's refusal
+
+
+def _over_budget(error: T7ConvertError) -> bool:
+    """A refusal of the memory plan (not of the input): the next candidate is not tried for it."""
+    return "would need" in str(error) and "the limit is" in str(error)
+
+
+def _none_taken(path: str, tried: list[str], first: T7ConvertError) -> T7ConvertError:
+    """One line when the reference refused every input the file implied: what was tried, the first
+    refusal, what to give; the refusal itself when there was only one (or the input was given)."""
+    if len(tried) < 2:
+        return first
+    why = str(first).split(": on input ", 1)[-1]
+    return T7ConvertError(f"{path}: could not find an input this model accepts: tried {', '.join(tried[:6])}, "
+                          f"each refused (first on {why}); give one with --input, e.g. --input 3x32x32, "
+                          "--input 784, --input '{13, 128x3}' or --input 'idx[1..100] x 5'")
+
+
+def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[tuple[InputSpec, str]]:
+    """The given input (its batch dimension decided by the model), else those the file implies, best first."""
+    if given is not None:
+        yield resolve(converted, given), FROM_USER
+        return
+    for found in input_candidates(converted):
+        yield found.spec, found.source
+
+
+def _input_of(converted: ConvertedModel, given: InputSpec | None) -> tuple[InputSpec, str]:
+    """The input to verify on and where it came from: the given one (its batch dimension decided by the
+    model), else the one the file implies."""
+    if given is not None:
+        return resolve(converted, given), FROM_USER
+    found = find_input(converted)
+    return found.spec, found.source
 
 
 def _check_plan(converted: ConvertedModel, x: Any, memory_limit: int | None, path: str, hint: str = "") -> None:
@@ -173,23 +219,22 @@ def _check_plan(converted: ConvertedModel, x: Any, memory_limit: int | None, pat
         raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
 
 
-def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_limit: int | None, *,
-                   guessed: bool, path: str = "", hint: str = "") -> tuple:
+def _planned(converted: ConvertedModel, spec: InputSpec, batch: int, memory_limit: int | None, *,
+             guessed: bool, path: str = "", hint: str = "") -> InputSpec:
     """The verification input after its memory plan: a size the user gave is refused past the budget; a
-    guessed one falls back to the largest smaller size the model accepts that fits (noted). A shape the
+    found one falls back to the largest smaller size the model accepts that fits (noted). An input the
     model does not run on (its dry run fails) is refused, naming the file."""
     from t7convert.parity.memory import UnplannedError, check_budget, fit_budget
     from t7convert.pytorch.input_shape import smaller_input_shapes
 
-    whole = tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape)
     try:
         if not guessed:
-            check_budget(converted.info(), converted.state, whole, memory_limit)
-            return shape
-        fitted, note = fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
-                                  smaller_input_shapes(converted, shape))
+            check_budget(converted.info(), converted.state, spec.full_shape(batch), memory_limit)
+            return spec
+        fitted, note = fit_budget(converted.info(), converted.state, spec, batch, memory_limit,
+                                  smaller_input_shapes(converted, spec))
     except UnplannedError as e:
-        raise T7ConvertError(f"{path}: on input {'x'.join(map(str, whole))}: {e}{hint}") from None
+        raise T7ConvertError(f"{path}: on input {spec}: {e}{hint}") from None
     if note:
         converted.notes.append(note)
     return fitted
@@ -282,22 +327,21 @@ def _check_parity_order(t7_file: str, model_file: str | None) -> None:
 
 
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
-           image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
+           image: str | None = None, input: Any = None, input_shape: Any = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
            progress: Progress | None = None, memory_limit: int | None = None):
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
     too), or ``image`` preprocessed as fb.resnet.torch's validation, or a seeded random batch of
-    ``input_shape`` (default: what the layers declare). The converted model is ``model_file``, or
+    ``input`` (an InputSpec, its text or a sample's shape; ``input_shape`` is its old name; default:
+    what the file implies, :func:`t7convert.pytorch.input_shape.find_input`). The converted model is ``model_file``, or
     ``t7_file`` converted on the fly; ``no_module`` checks only the reference execution against
     ``reference_file``. Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
     """
     import time
 
-    import numpy as np
-
-    from t7convert.parity.compare import random_input, read_torch7_outputs
+    from t7convert.parity.compare import read_torch7_outputs
     from t7convert.parity.run import run_parity
 
     if device == "cuda" and not no_module:
@@ -311,33 +355,21 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     step("reading and converting")
     converted = convert_file(t7_file)
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
-    guessed, planned = False, False
+    guessed = False
     if torch7 is not None:
         from t7convert.parity.compare import as_float32
         x = as_float32(torch7.input)  # a tensor, or a table of them (a gModule's inputs)
         source: dict[str, Any] = {"kind": "reference", "file": reference_file}
     elif image:
-        from t7convert.imagenet.preprocess import load_image, val_transform
-        _check_imagenet_input(converted, image)
-        x = val_transform()(load_image(image)).numpy()[None].astype(np.float32)
+        x = image_input(converted, image)
         source = {"kind": "image", "file": image}
-    elif converted.inputs is not None and not input_shape:  # a gModule's table of inputs, or token indices
-        from t7convert.conversion.graph_inputs import random_inputs
-        x = random_inputs(converted.inputs, batch or 1, 0 if seed is None else seed)
-        source = {"kind": "random", "seed": 0 if seed is None else seed}
     else:
-        shape = tuple(input_shape) if input_shape else default_input_shape(converted)
-        guessed = not input_shape
-        if isinstance(shape, tuple):
-            shape = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed, path=t7_file)
-            planned = True
-        x = random_input(shape, batch or 1, 0 if seed is None else seed)
-        if isinstance(shape, Unbatched):
-            x = x[0]
-        source = {"kind": "random", "seed": 0 if seed is None else seed}
+        given = as_spec(input if input is not None else input_shape)
+        guessed = given is None
+        x, source = None, {}
     module, seconds = None, None
-    if not planned:  # an image, Torch7's own input, indices, a table: planned as they are
-        _check_plan(converted, x, memory_limit, t7_file)
+    if not no_module and source.get("kind") in ("reference", "image") and x is not None:
+        _check_plan(converted, x, memory_limit, t7_file)  # an image, Torch7's own input (a table too)
     if not no_module:
         step("loading the converted model")
         start = time.perf_counter()
@@ -345,32 +377,64 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         seconds = time.perf_counter() - start
         if model_file:
             _check_same_graph(converted, module, t7_file, model_file)
-    return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
-                      torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
-                      progress=progress)
+    if x is not None:
+        return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
+                          torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
+                          progress=progress)
+    first_error: T7ConvertError | None = None
+    for attempt, (spec, found_in) in enumerate(_inputs_of(converted, given)):
+        if not no_module and not spec.is_table and not spec.is_index:
+            spec = _planned(converted, spec, batch or 1, memory_limit, guessed=guessed, path=t7_file)
+        x = spec.draw(batch or 1, 0 if seed is None else seed)
+        if not no_module and (spec.is_table or spec.is_index):  # indices, a table: planned as they are drawn
+            _check_plan(converted, x, memory_limit, t7_file)
+        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec), "from": found_in}
+        try:
+            return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
+                              torch7=torch7, device=device, rtol=rtol, guessed_input=guessed,
+                              load_seconds=seconds, progress=progress)
+        except T7ConvertError as e:
+            first_error = first_error or e
+            if not guessed or attempt >= _INPUT_TRIES - 1:
+                raise first_error from None
+    raise first_error or T7ConvertError(f"{t7_file}: no input to run on")
 
 
-def _check_imagenet_input(converted: ConvertedModel, image: str) -> None:
-    """``--image`` applies fb.resnet.torch's ImageNet validation transform (3x224x224): refuse a model
-    that says it takes something else rather than feed it a meaningless input."""
-    from t7convert.conversion.input_plan import declared_input, planned_size
+def image_input(converted: ConvertedModel, image: str) -> Any:
+    """``image`` preprocessed for the model (a 1 x 3 x S x S float32 batch): fb.resnet.torch's validation
+    transform (Torch7's bicubic resize of the shorter side, centre crop, ColorNormalize), scaled to the
+    size the model takes (resize 256 -> crop 224 at ImageNet size, the same ratio elsewhere) with the
+    normalisation its data config says. A model that does not take 3-plane square images is refused in
+    one line naming what it takes."""
+    import numpy as np
 
-    wants = None
-    if converted.spec is not None and converted.spec.stem == "cifar":
-        wants = "a CIFAR ResNet taking 3x32x32 images"
-    elif converted.spec is None and converted.dag is not None:
-        hint = declared_input(converted.dag)
-        if isinstance(hint, int) and hint != 3 or isinstance(hint, tuple) and tuple(hint) != (3, 224, 224):
-            shape = "x".join("?" if s is None else str(s) for s in hint) if isinstance(hint, tuple) else f"{hint} planes"
-            wants = f"a model whose first layer takes {shape}"
-        elif (planned := planned_size(converted.dag)) is not None and planned != (224, 224):
-            wants = f"a model whose final average pooling implies 3x{planned[0]}x{planned[1]} input"
-            if planned == (32, 32):
-                wants += " (CIFAR)"
-    if wants:
-        raise T7ConvertError(f"{image}: --image applies fb.resnet.torch's ImageNet transform (resize 256, crop 224, "
-                             f"3x224x224), but this is {wants}; use --input-size for a random input of its size, "
-                             "or --reference with Torch7's own dump")
+    from t7convert.imagenet.preprocess import load_image, val_transform
+
+    size, config = image_size(converted, image)
+    resize = config.get("resize", round(size * 256 / 224)) if size != 224 else 256
+    transform = val_transform(resize=resize, crop=size, mean=config.get("mean"), std=config.get("std"))
+    return transform(load_image(image)).numpy()[None].astype(np.float32)
+
+
+def image_size(converted: ConvertedModel, what: str) -> tuple[int, dict[str, Any]]:
+    """(S, data config) for a model that takes 3 x S x S images; one line naming what it takes otherwise."""
+    from t7convert.conversion.data_config import canonical_data_config
+
+    if converted.spec is not None:
+        config = canonical_data_config(converted.spec.stem, converted.spec.num_classes)
+        return int(config["input_size"][1]), config
+    spec = find_input(converted).spec
+    return image_size_of(spec, what), {}
+
+
+def image_size_of(spec: InputSpec, what: str) -> int:
+    """S for a spec of 3 x S x S images (batched); refused in one line otherwise."""
+    if spec.is_table or spec.is_index or len(spec.shape) != 3 or spec.shape[0] != 3 \
+            or spec.shape[1] != spec.shape[2] or spec.batched is False:
+        raise T7ConvertError(f"{what}: this model takes {spec.describe()}, not 3-channel images; "
+                             "give it a random input of its size (parity without --image) or Torch7's "
+                             "own dump (--reference)")
+    return int(spec.shape[1])
 
 
 def _architecture_of(info: dict[str, Any]) -> tuple[str, Any]:

@@ -431,7 +431,7 @@ def test_a_convolution_padded_by_15000_is_refused_before_the_verification_runs(t
     src = tm.save(tmp_path, "pad", tm.sequential(tm.conv(3, 4, 3, 3, pw=15000, ph=15000)))
     assert src.stat().st_size < 2000
     r = cli(src, "-o", tmp_path / "pad.pth")
-    assert_input_error(r, "verification on a 1x3x224x224 input would need", "GB", "--no-verify", "--input-size")
+    assert_input_error(r, "verification on a 1x3x4x4 input would need", "GB", "--no-verify", "--input")
     assert not (tmp_path / "pad.pth").exists()
     assert_input_error(cli("parity", src, "--input-size", "3,8,8"), "would need", "--memory-limit")
     assert cli(src, "-o", tmp_path / "pad.pth", "--no-verify").returncode == 0
@@ -453,15 +453,16 @@ def test_the_memory_limit_is_an_option_of_convert_and_parity(tmp_path):
 
 @pytest.mark.slow
 def test_a_guessed_input_too_large_for_memory_falls_back_to_the_largest_that_fits(tmp_path):
-    """A 2048-plane convolution: the usual 224x224 guess would need 4 GB; under a 500 MB limit the
-    verification runs on 56x56 (the largest halving that fits) and says so; a size the user gives is
-    never changed."""
+    """A 2048-plane convolution before a padded 112x112 average pooling: the 112x112 its kernel asks for
+    would need 1.3 GB; under a 500 MB limit the verification runs on 56x56 (the largest halving that
+    fits) and says so; a size the user gives is never changed."""
     from t7convert import api
 
-    src = tm.save(tmp_path, "wide", tm.sequential(tm.conv(2048, 2048, 1, 1, cls="nn.SpatialConvolution")))
+    src = tm.save(tmp_path, "wide", tm.sequential(tm.conv(2048, 2048, 1, 1, cls="nn.SpatialConvolution"),
+                                                  tm.avgpool(112, 112, 1, 1, 56, 56)))
     report = api.convert(str(src), memory_limit=500_000_000)
     assert report.verification.ok and report.input_shape == (2048, 56, 56)
-    assert any("verified on a 1x2048x56x56 input: 1x2048x224x224 would need" in n for n in report.converted.notes)
+    assert any("verified on a 1x2048x56x56 input: 1x2048x112x112 would need" in n for n in report.converted.notes)
     with pytest.raises(T7ConvertError, match="verification on a 1x2048x224x224 input would need"):
         api.convert(str(src), input_shape=(2048, 224, 224), memory_limit=500_000_000)
     assert api.parity(str(src), memory_limit=500_000_000).ok

@@ -9,7 +9,7 @@ import sys
 import click
 
 from t7convert.cli import FINISHED, cli
-from t7convert.cli.options import input_size as input_size_option
+from t7convert.cli.options import INPUT_HELP, input_option
 from t7convert.cli.progress import StepBar
 
 
@@ -26,8 +26,9 @@ from t7convert.cli.progress import StepBar
 @click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
+@click.option("--input", "input_text", default=None, metavar="SPEC", help="Verification input. " + INPUT_HELP)
 @click.option("--input-size", default=None, metavar="C,H,W",
-              help="Size of the verification input (default: what the model takes; H,W or S mean 3 planes).")
+              help="The same as --input C,H,W (H,W or S mean 3 planes).")
 @click.option("--rtol", type=click.FloatRange(min=0, max=1, min_open=True), default=1e-5, show_default=True,
               help="Largest relative error (max |error| / max |reference|) a stage may have, as in parity.")
 @click.option("--memory-limit", metavar="SIZE", default=None,
@@ -37,8 +38,8 @@ from t7convert.cli.progress import StepBar
                    "default: the one the checkpoint's project documents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(paths: tuple[str, ...], output: str | None, jobs: int, fmt: str | None, generic: bool,
-                    force: bool, no_verify: bool, input_size: str | None, rtol: float, memory_limit: str | None,
-                    key: str | None, as_json: bool) -> None:
+                    force: bool, no_verify: bool, input_text: str | None, input_size: str | None, rtol: float,
+                    memory_limit: str | None, key: str | None, as_json: bool) -> None:
     """Convert a Torch7 .t7 model to PyTorch (torchvision layout for ResNet/ResNeXt), verified.
 
     \b
@@ -49,8 +50,8 @@ def convert_command(paths: tuple[str, ...], output: str | None, jobs: int, fmt: 
 
     if wants_batch(paths, output):
         options = [flag for flag, on in (("--generic", generic), ("--force", force), ("--no-verify", no_verify)) if on]
-        for name, value in (("--format", fmt), ("--input-size", input_size), ("--memory-limit", memory_limit),
-                            ("--key", key)):
+        for name, value in (("--format", fmt), ("--input", input_text), ("--input-size", input_size),
+                            ("--memory-limit", memory_limit), ("--key", key)):
             if value is not None:
                 options += [name, value]
         convert_many(paths, output, jobs=jobs, options=options + ["--rtol", repr(rtol)], fmt=fmt, as_json=as_json)
@@ -66,7 +67,7 @@ def convert_command(paths: tuple[str, ...], output: str | None, jobs: int, fmt: 
     steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,
-                         input_shape=input_size_option(input_size), rtol=rtol, key=key, progress=steps,
+                         input=input_option(input_text, input_size), rtol=rtol, key=key, progress=steps,
                          memory_limit=parse_memory_limit(memory_limit))
     except VerificationError as e:
         steps.close()

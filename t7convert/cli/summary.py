@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import click
 
-from t7convert.parity.compare import describe_spec
-
 
 def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if as_json:
@@ -32,8 +30,9 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if v is None:
         echo("verification: skipped (--no-verify)")
     else:
-        shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
-        echo(f"verification ({shape} random input, against the reference execution of the Torch7 graph): "
+        if report.input is not None:
+            echo(f"input: {report.input.describe()}, from {report.input_source}")
+        echo(f"verification (random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:
         echo(f"wrote {report.output}: {report.output_bytes:,} bytes")

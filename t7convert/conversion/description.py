@@ -191,11 +191,11 @@ def _json_data(value: Any, where: str, depth: int = 0) -> None:
     input's spec nests), bounded in depth and length."""
     if isinstance(value, _SCALARS):
         return
-    if depth < 8 and isinstance(value, list) and len(value) <= MAX_LIST:
+    if depth < 40 and isinstance(value, list) and len(value) <= MAX_LIST:
         for i, v in enumerate(value):
             _json_data(v, f"{where}[{i}]", depth + 1)
         return
-    if depth < 8 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
+    if depth < 40 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
         for k, v in value.items():
             _json_data(v, f"{where}.{k[:40]}", depth + 1)
         return

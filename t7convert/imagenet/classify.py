@@ -21,7 +21,7 @@ import torch
 
 from t7convert.common.errors import T7ConvertError, printable
 from t7convert.imagenet.datasets import IMAGE_EXTENSIONS, IMAGENET_CLASSES, imagenet_class_names
-from t7convert.imagenet.evaluate import check_takes_an_image, resolve_device, scores_of
+from t7convert.imagenet.evaluate import resolve_device, scores_of
 from t7convert.imagenet.preprocess import load_image, val_transform
 
 __all__ = ["Prediction", "Classification", "classify", "iter_classify", "format_like_classify_lua", "class_names_for"]
@@ -86,10 +86,9 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
     """
     if top < 1:
         raise T7ConvertError(f"top must be at least 1, got {top}")
-    check_takes_an_image(model)
     dev = resolve_device(device)
+    transform = transform_for(model, interpolation=interpolation)
     model = model.to(dev).eval()
-    transform = val_transform(ten_crop=False, interpolation=interpolation)
     with torch.inference_mode():
         for image in images:
             try:
@@ -106,6 +105,25 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
             values, indices = probabilities.topk(min(top, probabilities.numel()))
             yield Classification(str(image), [
                 Prediction(int(i), float(p), names[int(i)]) for p, i in zip(values, indices)])
+
+
+def transform_for(model: torch.nn.Module, *, ten_crop: bool = False, interpolation: str = "torch7"):
+    """fb.resnet.torch's validation transform at the size of the images ``model`` takes (its
+    ``data_config["input"]``: 3x224x224 for ImageNet trunks, 3x32x32 for CIFAR, resize scaled as 256
+    is to 224 unless the config says), normalised as its config says; a model that takes no 3-channel
+    square images is refused in one line naming what it takes. A module without a data config (not
+    from t7convert) gets the ImageNet transform."""
+    config = getattr(model, "data_config", None) or {}
+    spec = config.get("input")
+    if spec is None:
+        return val_transform(ten_crop=ten_crop, interpolation=interpolation)
+    if (spec.is_table or spec.is_index or len(spec.shape) != 3 or spec.shape[0] != 3
+            or spec.shape[1] != spec.shape[2] or spec.batched is False):
+        raise T7ConvertError(f"this model takes {spec.describe()}, not 3-channel images")
+    size = int(spec.shape[1])
+    resize = int(config.get("resize", round(size * 256 / 224)))
+    return val_transform(ten_crop=ten_crop, interpolation=interpolation, resize=resize, crop=size,
+                         mean=config.get("mean"), std=config.get("std"))
 
 
 def format_like_classify_lua(results: Sequence[Classification]) -> str:

@@ -214,29 +214,16 @@ def _workers_checked(batches: Any) -> Any:
                              "--batch-size") from None
 
 
-def check_takes_an_image(model: torch.nn.Module) -> None:
-    """Refuse in one line a converted model that says it takes no 3-plane image (token indices, a table
-    of inputs, a first Linear of 4 features): fed ImageNet crops it would fail deep in torch. A model
-    that says nothing (a plain torch module) is tried as it is."""
-    from t7convert.conversion.input_plan import declared_input
-
-    info = getattr(model, "t7convert_info", None)
-    if not isinstance(info, dict):
-        return
-    inputs, graph, what = info.get("inputs"), info.get("graph"), None
-    if isinstance(inputs, dict) and inputs.get("inputs"):
-        specs = inputs["inputs"]
-        what = "a table of inputs" if inputs.get("table") or len(specs) != 1 else \
-            "token indices" if isinstance(specs[0], dict) and specs[0].get("index") else None
-    if what is None and isinstance(graph, dict) and "nodes" in graph:
-        hint = declared_input(graph)
-        if isinstance(hint, int) and hint != 3:
-            what = f"{hint} planes"
-        elif isinstance(hint, tuple) and (len(hint) != 3 or hint[0] not in (3, None)):
-            what = "x".join("?" if s is None else str(s) for s in hint) + " values"
-    if what is not None:
-        raise T7ConvertError(f"the model takes {what}, not a 3-plane image: classify and evaluate feed it "
-                             "ImageNet images")
+def check_imagenet_model(model: torch.nn.Module) -> None:
+    """The evaluation feeds fb.resnet.torch's ImageNet crops (3x224x224): a model whose data config says
+    it takes anything else (a CIFAR net's 3x32x32, a vector, a table) is refused in one line naming what
+    it takes, rather than scored on inputs it was never meant for. A module without one is trusted."""
+    spec = (getattr(model, "data_config", None) or {}).get("input")
+    if spec is not None and not (not spec.is_table and not spec.is_index and tuple(spec.shape) == (3, 224, 224)
+                                 and spec.batched is not False):
+        raise T7ConvertError(f"evaluate runs fb.resnet.torch's ImageNet validation (3x224x224 crops); this "
+                             f"model takes {spec.describe()}: classify single images at its size with "
+                             "`t7convert classify`, or check it with `t7convert parity`")
 
 
 def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = False,
@@ -258,7 +245,7 @@ def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = Fal
     """
     if interpolation not in INTERPOLATIONS:
         raise T7ConvertError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}")
-    check_takes_an_image(model)
+    check_imagenet_model(model)
     world = world_from_environment(device)
     try:
         return _evaluate(model, data_dir, world, ten_crop=ten_crop, batch_size=batch_size, workers=workers,

@@ -177,20 +177,20 @@ def check_budget(info: dict[str, Any], state: dict[str, Any], shape: Any, limit:
     if budget is not None and needed > budget:
         raise T7ConvertError(f"verification on a {_shape_text(shape)} input would need "
                              f"{_size(needed)} (the limit is {_size(budget)}); pass --no-verify or a smaller "
-                             "--input-size (or raise --memory-limit)")
+                             "--input (or raise --memory-limit)")
     return needed
 
 
-def fit_budget(info: dict[str, Any], state: dict[str, Any], shape: tuple[int, ...], batch: int,
-               limit: int | None, smaller: Iterable[tuple[int, ...]]) -> tuple[tuple[int, ...], str | None]:
-    """The input a verification the user gave no size for should run on: ``shape`` (a per-sample shape;
-    an ``Unbatched`` one is taken whole) when its plan fits the budget, else the first of ``smaller``
+def fit_budget(info: dict[str, Any], state: dict[str, Any], shape: Any, batch: int,
+               limit: int | None, smaller: Iterable[Any]) -> tuple[Any, str | None]:
+    """The input a verification the user gave no size for should run on: ``shape`` (an InputSpec of
+    one tensor, batched or whole) when its plan fits the budget, else the first of ``smaller``
     (accepted shapes, largest first: a larger input exercises more of every kernel) that fits, with a
     note saying so; refused in one line when none does."""
     budget = default_budget() if limit is None else limit
 
-    def whole(s: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(s) if type(s) is not tuple else (batch, *s)
+    def whole(s: Any) -> tuple[int, ...]:
+        return tuple(s.full_shape(batch))
 
     needed = plan_bytes(info, state, whole(shape))
     if budget is None or needed <= budget:
@@ -206,7 +206,7 @@ def fit_budget(info: dict[str, Any], state: dict[str, Any], shape: tuple[int, ..
                                f"(the memory limit is {_size(budget)})")
     raise T7ConvertError(f"verification on a {'x'.join(map(str, whole(shape)))} input would need "
                          f"{_size(needed)} (the limit is {_size(budget)}), and no smaller input the model "
-                         "accepts fits; pass --no-verify or --input-size (or raise --memory-limit)")
+                         "accepts fits; pass --no-verify or --input (or raise --memory-limit)")
 
 
 def _size(n: int) -> str:

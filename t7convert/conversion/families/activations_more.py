@@ -101,6 +101,22 @@ def add(m: T7Object, ctx) -> Node:
     return Node("Add", {"scalar": bool(scalar), "shape": list(bias.shape)}, {"bias": bias})
 
 
+@expects_input("CMul")
+def _cmul_input(attrs: dict) -> tuple[int, ...] | int | None:
+    """CMul/CAdd expand their weight to the input (Torch7's expandAs): a weight of a whole sample's shape
+    fixes the sample; a broadcast one with a leading 1 (``1 x C x 1 x 1``) fixes the planes of images of
+    that rank, its other singleton sizes free; a vector of n, n-element samples; a single value, nothing."""
+    shape = [int(s) for s in attrs["shape"]]
+    if not shape or all(s == 1 for s in shape):
+        return None
+    if shape[0] == 1 and len(shape) > 1:
+        sample = shape[1:]
+        if len(sample) == 3 and sample[1:] == [1, 1]:
+            return sample[0]
+        return tuple(None if s == 1 else s for s in sample)
+    return tuple(None if s == 1 else s for s in shape)
+
+
 @expects_input("Add")
 def _add_input(attrs: dict) -> tuple[int, ...] | None:
     """A vector Add first in a model takes samples of its bias's size."""

@@ -62,10 +62,10 @@ def batch_normalization(m: T7Object, ctx) -> Node:
 
 @expects_input("BatchNorm")
 def _bn_input(attrs: dict) -> tuple[int, ...] | int | None:
-    """Spatial BN takes images of its planes; plain BN a feature vector; volumetric BN cannot tell its
-    volumes' size."""
+    """Spatial BN takes images of its planes; plain BN a feature vector; volumetric BN volumes of its
+    planes, their sides free."""
     if attrs.get("n_dim") == 5:
-        return None
+        return (int(attrs["num_features"]), None, None, None)
     return int(attrs["num_features"]) if attrs["spatial"] else (int(attrs["num_features"]),)
 
 

@@ -279,6 +279,12 @@ def contrastive_normalization(m: T7Object, ctx) -> Node:
 
 
 # --- the input a first layer tells ----------------------------------------------------------------
+@expects_input("Normalize")
+def _normalize_input(attrs: dict) -> tuple:
+    """Normalize.lua takes a vector or a batch of them (it asserts at most 2 dimensions), of any length."""
+    return (None,)
+
+
 @expects_input("LayerNorm")
 def _layer_norm_input(attrs: dict) -> tuple[int, ...]:
     return (int(attrs["n"]),)
