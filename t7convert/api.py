@@ -300,7 +300,7 @@ def describe_converted(path: str) -> dict[str, Any]:
     from t7convert.pytorch.files import describe_converted as describe
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             kind = converted_kind(f.read(64))
     except OSError as e:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -315,7 +315,7 @@ def _check_parity_order(t7_file: str, model_file: str | None) -> None:
     from t7convert.conversion.model import converted_kind
 
     try:
-        with open(t7_file, "rb") as f:
+        with open_regular(t7_file) as f:
             kind = converted_kind(f.read(64))
     except OSError:
         return  # the reader says what is wrong with it

@@ -18,10 +18,11 @@ from t7convert.cli import cli
 def inspect_command(path: str, as_json: bool, long_size: str | None) -> None:
     """Show what a .t7 file (or a file t7convert converted) holds, without writing anything."""
     from t7convert.conversion.inspection import format_summary, format_tree, inspect_file
+    from t7convert.common.inputs import open_regular
     from t7convert.conversion.model import converted_kind
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             kind = converted_kind(f.read(64))
     except OSError:
         kind = None  # the reader says what is wrong with it
