@@ -24,7 +24,7 @@ from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import check_format, check_input, check_output, save
+from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_output, save
 from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
 __all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
@@ -52,6 +52,7 @@ class ConversionReport:
     verification: Any = None          # a parity report, or None when not verified
     input_shape: Any = None           # a sample's shape, or a table input's spec (a list)
     input_text: str = ""              # the verification input of a table or index model ({3, 3x24})
+    export_error: float | None = None  # an .onnx/.pt2/source output's worst relative error on that input
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -60,7 +61,7 @@ class ConversionReport:
                 "torchvision": c.spec.torchvision_name if c.spec else None,
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
-                "notes": c.notes, "output_bytes": self.output_bytes, "input_shape": self.input_shape,
+                "notes": c.notes, "output_bytes": self.output_bytes, "output_error": self.export_error, "input_shape": self.input_shape,
                 "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
                 "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}
@@ -77,6 +78,8 @@ class ConversionReport:
             lines.append(f"  verification ({shape} random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
+            if self.export_error is not None:
+                lines.append(f"  output verified: runs standalone, worst relative error {self.export_error:.2e}")
         else:
             lines.append("  output: not written")
         return "\n".join(lines)
@@ -104,7 +107,18 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     check_input(path)
     if output is not None:
         fmt = check_format(output, fmt)
-        check_output(output, path, force=force)
+        if fmt in EXPORT_FORMATS:  # .onnx, .pt2, a source folder: t7convert.export, verified as written
+            from t7convert.export import check_available, check_output_folder
+            if not verify:
+                raise T7ConvertError(f"{output}: {fmt} outputs are verified against the Torch7 graph as they are "
+                                     "written; drop --no-verify")
+            check_available(fmt)
+            if fmt == "source":
+                check_output_folder(output, force=force)
+            else:
+                check_output(output, path, force=force)
+        else:
+            check_output(output, path, force=force)
     step("reading and converting")
     identity = file_identity(path)
     converted = convert_file(path, generic=generic, key=key)
@@ -148,11 +162,32 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     elif converted.kind == "generic" and input_shape:
         converted.data_config = generic_data_config(input_shape if isinstance(input_shape, (list, dict))
                                                     else tuple(input_shape), None)
-    if output is not None:
+    if output is not None and fmt in EXPORT_FORMATS:
+        step(f"writing and verifying {output}")
+        _export(report, fmt, x, seed, force, lambda: _unchanged(path, identity, converted, digest))
+    elif output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
                                    before_publish=lambda: _unchanged(path, identity, converted, digest))
     return report
+
+
+def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, before_publish: Callable[[], None]) -> None:
+    """Write an .onnx, .pt2 or source folder (:mod:`t7convert.export`), run on the verification input ``x``
+    against the reference execution's output before it is put in place; its provenance names the input."""
+    from t7convert.export import write
+    from t7convert.export.provenance import provenance
+    from t7convert.parity.compare import describe_spec
+
+    v = report.verification
+    shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
+    record = provenance(report.source, verified_on=f"{shape} random input (seed {seed})",
+                        max_rel_error=v.output.max_rel if v is not None and v.output is not None else None)
+    size, err, notes = write(fmt, module_of(report.converted), x, v.reference_output, str(report.output),
+                             provenance=record, force=force, before_publish=before_publish)
+    report.output_bytes = size
+    report.export_error = err
+    report.converted.notes.extend(notes)
 
 
 def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_limit: int | None, *,

@@ -14,10 +14,12 @@ from t7convert.cli.progress import StepBar
 
 @cli.command("convert", short_help="Convert a .t7 model to PyTorch, verified against the Torch7 graph.")
 @click.argument("path", metavar="FILE.t7", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Output file (default: the input's name with .pth or .safetensors).")
-@click.option("--format", "fmt", type=click.Choice(["pth", "safetensors"]), default=None,
-              help="Output format (default: from the output's extension, else pth).")
+@click.option("-o", "--output", type=click.Path(),
+              help="Output file: .pth, .safetensors, .onnx or .pt2; a folder with --format source "
+                   "(default: the input's name with .pth, or the format's suffix).")
+@click.option("--format", "fmt", type=click.Choice(["pth", "safetensors", "onnx", "pt2", "source"]), default=None,
+              help="Output format (default: from the output's suffix, else pth); source: a folder of model.py "
+                   "and model.safetensors that needs no t7convert.")
 @click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
@@ -38,7 +40,8 @@ def convert_command(path: str, output: str | None, fmt: str | None, generic: boo
 
     if output is None:
         stem = os.path.splitext(path)[0]
-        output = stem + (".safetensors" if fmt == "safetensors" else ".pth")
+        output = stem + {"safetensors": ".safetensors", "onnx": ".onnx", "pt2": ".pt2", "source": "_source"}.get(
+            fmt or "pth", ".pth")
     steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,

@@ -21,19 +21,28 @@ from t7convert.conversion.model import ConvertedModel, converted_kind
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
-_EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors"}
+_EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors", ".onnx": "onnx", ".pt2": "pt2"}
+#: formats written by t7convert.export (imported only for them); "source" is a folder of model.py and weights
+EXPORT_FORMATS = ("onnx", "pt2", "source")
+FORMATS = ("pth", "safetensors", *EXPORT_FORMATS)
 
 
 def check_format(output: str, fmt: str | None = None) -> str:
     """The format to write ``output`` in: ``fmt``, else the one its extension names, else pth. A format
-    that contradicts the extension (a safetensors file named .pth) is refused."""
-    named = _EXTENSIONS.get(os.path.splitext(output)[1].lower())
+    that contradicts the extension (a safetensors file named .pth), or an extension no format has
+    (``model.xyz``), is refused."""
+    suffix = os.path.splitext(output)[1]
+    named = _EXTENSIONS.get(suffix.lower())
     if fmt is None:
+        if suffix and named is None:
+            raise T7ConvertError(f"{output}: unknown output suffix {suffix!r}: name it .pth, .safetensors, .onnx or "
+                                 ".pt2, or pass --format source to write a folder")
         return named or "pth"
-    if fmt not in ("pth", "safetensors"):
-        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    if fmt not in FORMATS:
+        raise T7ConvertError(f"unknown output format {fmt!r} ({', '.join(FORMATS)})")
     if named is not None and named != fmt:
-        suggestion = os.path.splitext(output)[0] + (".safetensors" if fmt == "safetensors" else ".pth")
+        wanted = {"pth": ".pth", "safetensors": ".safetensors", "onnx": ".onnx", "pt2": ".pt2", "source": ""}[fmt]
+        suggestion = os.path.splitext(output)[0] + wanted
         raise T7ConvertError(f"{output}: the name says {named} but the format asked for is {fmt}; "
                              f"name it {suggestion}, or ask for {named}")
     return fmt
@@ -69,6 +78,9 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     """Write the converted model atomically; returns the file size. Refuses to overwrite without force.
     ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing."""
     fmt = check_format(output, fmt)
+    if fmt in EXPORT_FORMATS:
+        raise T7ConvertError(f"{output}: {fmt} outputs are verified as they are written: write them with "
+                             "t7convert.convert(path, output)")
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
     with atomic_output(output, exclusive=not force) as tmp:
