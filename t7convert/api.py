@@ -61,7 +61,8 @@ class ConversionReport:
                 "torchvision": c.spec.torchvision_name if c.spec else None,
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
-                "notes": c.notes, "output_bytes": self.output_bytes, "output_error": self.export_error, "input_shape": self.input_shape,
+                "notes": c.notes, "output_bytes": self.output_bytes, "output_error": self.export_error,
+                "input_shape": self.input_shape,
                 "input": self.input_text or None, "found_in": c.found_in, "table_entries": c.others,
                 "checkpoint": c.checkpoint.get("project"),
                 "verification": v.to_dict() if v is not None else None}

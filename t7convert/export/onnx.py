@@ -16,8 +16,8 @@ from torch import nn
 from t7convert.common.atomic import atomic_output
 from t7convert.common.errors import T7ConvertError
 from t7convert.export.common import check_close, first_line, flat
-from t7convert.export.pt2 import programs
 from t7convert.export.provenance import KEY, dumps
+from t7convert.export.pt2 import programs
 
 
 def _names(n: int, stem: str) -> list[str]:

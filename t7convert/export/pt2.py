@@ -31,8 +31,9 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
     if ex is not None:
         try:
             auto = torch.export.Dim.AUTO
-            ep = torch.export.export(model, tuple(_clone(ex)), dynamic_shapes=tuple({0: auto} for _ in ex),
-                                     strict=False)
+            specs = tuple({0: auto} for _ in ex)  # Positional's *xs is one argument: a tuple of them
+            ep = torch.export.export(model, tuple(_clone(ex)), strict=False,
+                                     dynamic_shapes=specs if model is module else (specs,))
             dynamic = any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
                           for s in getattr(n.meta.get("val"), "shape", ()))
             with torch.no_grad():

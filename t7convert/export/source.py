@@ -224,7 +224,16 @@ class _Emitter:
         if len(persistent) != len(m._buffers):
             raise T7ConvertError(f"{type(m).__name__} has buffers a state_dict does not keep")
         buffers = ", ".join(f"{k!r}: {None if b is None else self._shape(b)}" for k, b in m._buffers.items())
-        return f"_restore({name}, {{{fields}}}, {{{kids}}}, {{{params}}}, {{{buffers}}})"
+        shared = []  # a module kept as a plain field that runs the children (nn.Sequencer's step)
+        for k, v in vars(m).items():
+            if k.startswith("_") and isinstance(v, nn.Module):
+                if v._parameters or v._buffers or list(v._modules.items()) != list(m._modules.items()):
+                    raise T7ConvertError(f"{type(m).__name__}.{k} is a module model.py cannot rebuild")
+                inner = {a: b for a, b in vars(v).items() if not a.startswith("_") and a not in _SKIP_ATTRS}
+                shared.append(f"{k!r}: ({self.use_class(type(v))}, "
+                              f"{{{', '.join(f'{a!r}: {self.literal(b)}' for a, b in inner.items())}}})")
+        more = f", shared={{{', '.join(shared)}}}" if shared else ""
+        return f"_restore({name}, {{{fields}}}, {{{kids}}}, {{{params}}}, {{{buffers}}}{more})"
 
     def _shape(self, t: torch.Tensor) -> str:
         return f"({self.literal(tuple(t.shape))}, {t.dtype})"
@@ -282,9 +291,10 @@ def _strip_decorators(source: str, tree: ast.Module) -> str:
 
 
 _RESTORE = '''
-def _restore(cls, fields, children, parameters, buffers):
+def _restore(cls, fields, children, parameters, buffers, shared=None):
     """A module rebuilt field by field (its constructor's arguments are not all kept as fields); its
-    tensors get their values from model.safetensors."""
+    tensors get their values from model.safetensors. ``shared``: fields holding a module that runs this
+    module's children (not registered twice)."""
     m = cls.__new__(cls)
     nn.Module.__init__(m)
     for name, value in fields.items():
@@ -296,6 +306,14 @@ def _restore(cls, fields, children, parameters, buffers):
                                                                           requires_grad=False))
     for name, spec in buffers.items():
         m.register_buffer(name, None if spec is None else torch.empty(spec[0], dtype=spec[1]))
+    for name, (kind, kind_fields) in (shared or {}).items():
+        runner = kind.__new__(kind)
+        nn.Module.__init__(runner)
+        for key, value in kind_fields.items():
+            object.__setattr__(runner, key, value)
+        for key, child in m._modules.items():
+            runner.add_module(key, child)
+        object.__setattr__(m, name, runner)
     return m
 '''
 
@@ -405,6 +423,7 @@ import torch
 folder, inputs, outputs = sys.argv[1:4]
 spec = importlib.util.spec_from_file_location("t7convert_source_check", folder + "/model.py")
 mod = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = mod
 spec.loader.exec_module(mod)
 model = mod.load()
 if any(m.training for m in model.modules()):
