@@ -169,21 +169,33 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     elif output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
-                                   before_publish=lambda: _unchanged(path, identity, converted, digest))
+                                   before_publish=lambda: _unchanged(path, identity, converted, digest),
+                                   provenance=_provenance(report, seed))
     return report
+
+
+def _provenance(report: ConversionReport, seed: int) -> dict[str, str]:
+    """What the output came from: the source's name and sha256, t7convert's version, the verification input
+    and its worst relative error. Unverified (--no-verify) outputs skip the hash: it would cost a read of the
+    whole file, which the conversion itself avoids (the reader maps only the weights it uses)."""
+    from t7convert.common.provenance import provenance
+    from t7convert.parity.compare import describe_spec
+
+    v = report.verification
+    if v is None:
+        return provenance(report.source, sha256="not computed (--no-verify)")
+    shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
+    return provenance(report.source, verified_on=f"{shape} random input (seed {seed})",
+                      max_rel_error=v.output.max_rel if v.output is not None else None)
 
 
 def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, before_publish: Callable[[], None]) -> None:
     """Write an .onnx, .pt2 or source folder (:mod:`t7convert.export`), run on the verification input ``x``
     against the reference execution's output before it is put in place; its provenance names the input."""
     from t7convert.export import write
-    from t7convert.export.provenance import provenance
-    from t7convert.parity.compare import describe_spec
 
     v = report.verification
-    shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
-    record = provenance(report.source, verified_on=f"{shape} random input (seed {seed})",
-                        max_rel_error=v.output.max_rel if v is not None and v.output is not None else None)
+    record = _provenance(report, seed)
     size, err, notes = write(fmt, module_of(report.converted), x, v.reference_output, str(report.output),
                              provenance=record, force=force, before_publish=before_publish)
     report.output_bytes = size

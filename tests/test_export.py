@@ -212,3 +212,28 @@ def test_pth_conversion_imports_nothing_of_the_exporters(tmp_path):
 def test_export_formats_need_the_verification(tmp_path):
     with pytest.raises(T7ConvertError, match="no-verify"):
         convert(str(cnn(tmp_path)), str(tmp_path / "cnn.pt2"), verify=False)
+
+
+@pytest.mark.parametrize("name", ["cnn.pth", "cnn.safetensors"])
+def test_pth_and_safetensors_carry_their_provenance_and_inspect_shows_it(tmp_path, name):
+    src, out = cnn(tmp_path), tmp_path / name
+    convert(str(src), str(out))
+    done = cli("inspect", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)["provenance"]
+    assert record["source"] == "cnn.t7" and record["source_sha256"] == sha256(src)
+    assert record["t7convert"] == t7convert.__version__ and float(record["max_rel_error"]) <= 1e-5
+    assert record["verified_on"] == "3x8x8 random input (seed 0)"
+    assert t7convert.load(str(out))(torch.zeros(1, 3, 8, 8)).shape == (1, 7)  # still loads as before
+
+
+def test_a_canonical_pth_stays_a_bare_torchvision_state_dict_with_its_provenance_beside(tmp_path):
+    from t7convert.export.provenance import read_provenance
+    from t7convert.torch7.synth import synthesize_file
+    src, out = tmp_path / "tiny.t7", tmp_path / "tiny.pth"
+    synthesize_file("resnext_tiny", str(src))
+    report = convert(str(src), str(out))
+    assert report.converted.kind == "canonical"
+    sd = torch.load(out, weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in sd.values()) and "fc.weight" in sd
+    assert read_provenance(str(out))["source_sha256"] == sha256(src)

@@ -1,42 +1,48 @@
-"""What an output came from, in the metadata each format has: the source file's name and sha256,
-t7convert's version, the input it was verified on and the worst relative error measured on it.
-
-Kept as one flat dict of strings (ONNX ``metadata_props`` and safetensors metadata take only strings);
-the key ``t7convert_provenance`` holds it as JSON where a format has one place for it.
-"""
+"""Reading back the provenance record (:mod:`t7convert.common.provenance`) an output carries, whatever its format."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
 
-from t7convert.common.version import __version__
+from t7convert.common.provenance import KEY, dumps, provenance, sha256_of
 
-KEY = "t7convert_provenance"
-
-
-def sha256_of(path: str) -> str:
-    """The file's sha256, read in 1 MiB pieces (hashlib releases the GIL on them)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+__all__ = ["KEY", "dumps", "provenance", "sha256_of", "read_provenance"]
 
 
-def provenance(source: str, *, sha256: str | None = None, verified_on: str = "", max_rel_error: float | None = None,
-               fmt: str = "", exporter: str = "") -> dict[str, str]:
-    """The provenance record of an output converted from ``source``."""
-    record = {"source": os.path.basename(source), "source_sha256": sha256 or sha256_of(source),
-              "t7convert": __version__, "verified_on": verified_on or "not verified",
-              "max_rel_error": "" if max_rel_error is None else f"{max_rel_error:.3e}"}
-    if fmt:
-        record["format"] = fmt
-    if exporter:
-        record["exporter"] = exporter
-    return record
+def read_provenance(path: str) -> dict[str, Any] | None:
+    """The provenance record an output of t7convert carries (None when it has none): a .pth's description
+    (or, for a canonical state_dict, its ``_metadata``), safetensors metadata, an ONNX model's
+    ``metadata_props``, a .pt2's extra file, a source folder's model.safetensors. Reads data only."""
+    import zipfile
 
+    from t7convert.common.errors import T7ConvertError
 
-def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True)
+    try:
+        if os.path.isdir(path):
+            return read_provenance(os.path.join(path, "model.safetensors"))
+        with open(path, "rb") as f:
+            head = f.read(8)
+        if path.lower().endswith(".onnx"):
+            import onnx
+            model = onnx.load(path, load_external_data=False)
+            props = {p.key: p.value for p in model.metadata_props}
+            return json.loads(props[KEY]) if KEY in props else None
+        if head[:4] == b"PK\x03\x04" and path.lower().endswith(".pt2"):
+            with zipfile.ZipFile(path) as z:
+                names = [n for n in z.namelist() if n.endswith("/" + KEY + ".json")]
+                return json.loads(z.read(names[0])) if names else None
+        if head[:4] == b"PK\x03\x04" or head[:2] == b"\x80\x02":
+            import torch
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=head[:4] == b"PK\x03\x04")
+            if isinstance(obj, dict) and isinstance(obj.get("t7convert"), dict):
+                return obj["t7convert"].get("provenance")
+            return (getattr(obj, "_metadata", None) or {}).get(KEY)
+        from safetensors import safe_open
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+        return json.loads(meta[KEY]) if KEY in meta else None
+    except ImportError as e:
+        raise T7ConvertError(f"{path}: reading its provenance needs {e.name}: pip install 't7convert[onnx]'") from None
+    except (OSError, ValueError, KeyError, RuntimeError, zipfile.BadZipFile) as e:
+        raise T7ConvertError(f"{path}: cannot read its provenance: {type(e).__name__}: {str(e)[:200]}") from None

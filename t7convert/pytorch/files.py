@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from typing import Any, Callable
 
 import torch
@@ -74,9 +75,11 @@ def check_output(output: str, source: str | None = None, *, force: bool = False)
 
 
 def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False,
-         before_publish: Callable[[], None] | None = None) -> int:
+         before_publish: Callable[[], None] | None = None, provenance: dict[str, str] | None = None) -> int:
     """Write the converted model atomically; returns the file size. Refuses to overwrite without force.
-    ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing."""
+    ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing.
+    ``provenance`` (:mod:`t7convert.export.provenance`): kept in the description (a generic .pth), in the
+    state_dict's ``_metadata`` (a canonical .pth stays a bare torchvision state_dict), or in the metadata."""
     fmt = check_format(output, fmt)
     if fmt in EXPORT_FORMATS:
         raise T7ConvertError(f"{output}: {fmt} outputs are verified as they are written: write them with "
@@ -85,7 +88,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     state = _with_bn_counters(_tensors(converted.state))
     with atomic_output(output, exclusive=not force) as tmp:
         try:
-            _write(converted, state, tmp, fmt)
+            _write(converted, state, tmp, fmt, provenance)
         except T7ConvertError:
             raise
         except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
@@ -95,17 +98,30 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     return os.path.getsize(output)
 
 
-def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str) -> None:
+PROVENANCE_KEY = "t7convert_provenance"
+
+
+def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str,
+           provenance: dict[str, str] | None = None) -> None:
+    info = converted.info()
+    if provenance:
+        info["provenance"] = dict(provenance)
     if fmt == "safetensors":
         from safetensors.torch import save_file
         unique, aliases = _unshared(state)
-        meta = {"t7convert": json.dumps(converted.info())}
+        meta = {"t7convert": json.dumps(info)}
         if aliases:
             meta["t7convert_aliases"] = json.dumps(aliases)
+        if provenance:
+            meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
         save_file(unique, tmp, metadata=meta)
-    else:
-        payload: Any = state if converted.kind == "canonical" else {"t7convert": converted.info(), "state_dict": state}
+    elif converted.kind == "canonical":
+        payload = OrderedDict(state)
+        if provenance:  # beside torch's own per-module versions, which no key of a ResNet reads
+            payload._metadata = {PROVENANCE_KEY: dict(provenance)}  # type: ignore[attr-defined]
         torch.save(payload, tmp)
+    else:
+        torch.save({"t7convert": info, "state_dict": state}, tmp)
 
 
 def _write_failure(error: BaseException, tmp: str, state: dict[str, torch.Tensor]) -> str:
