@@ -24,7 +24,7 @@ from t7convert.conversion.budget import state_digest
 from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_output, save
+from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_not_source, check_output, save
 from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
 __all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
@@ -107,6 +107,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
     if output is not None:
+        check_not_source(output, path)
         fmt = check_format(output, fmt)
         if fmt in EXPORT_FORMATS:  # .onnx, .pt2, a source folder: t7convert.export, verified as written
             from t7convert.export import check_available, check_output_folder

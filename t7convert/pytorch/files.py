@@ -63,11 +63,16 @@ def check_input(path: str) -> None:
                              "(load this one with t7convert.load or torch.load)")
 
 
+def check_not_source(output: str, source: str | None) -> None:
+    """Refuse the input itself as the output (said before anything else about the output's name)."""
+    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
+        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+
+
 def check_output(output: str, source: str | None = None, *, force: bool = False) -> None:
     """Refuse an output that exists (without ``force``), is the input itself, or cannot be written:
     checked before converting and verifying, so that no work is lost on it."""
-    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
-        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+    check_not_source(output, source)
     if os.path.lexists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
     check_replaceable(output)
