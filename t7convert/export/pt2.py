@@ -22,28 +22,43 @@ def _clone(args: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
-    """(program, dynamic batch?, the verification input's tensors): first with the batch dimension dynamic (traced
-    on a doubled batch, and kept only if it matches the model there), then one specialised to the input."""
+    """(program, dynamic batch?, the verification input's tensors), most general first: every dimension
+    dynamic where the model allows it (``Dim.AUTO``), traced on a doubled batch (torch.export specialises a
+    size of 1) and kept only if it matches the model there; then every dimension but a batch of 1 dynamic,
+    traced on the input itself; then one specialised to the input. The caller verifies each on the input
+    and keeps the first that reproduces the reference."""
     args, struct = as_tensors(x, model_dtype(module))
     model = callable_model(module, struct)
-    ex = doubled(args)
+    auto = torch.export.Dim.AUTO
+
+    def export(example: list[torch.Tensor], dynamic: bool) -> torch.export.ExportedProgram:
+        specs = tuple({d: auto for d in range(a.dim())} if dynamic else None for a in example)
+        return torch.export.export(model, tuple(_clone(example)), strict=False,
+                                   dynamic_shapes=specs if model is module else (specs,))
+
+    def symbolic(ep: torch.export.ExportedProgram) -> bool:
+        return any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
+                   for s in getattr(n.meta.get("val"), "shape", ()))
+
     first_error: BaseException | None = None
+    ex = doubled(args)
     if ex is not None:
         try:
-            auto = torch.export.Dim.AUTO
-            specs = tuple({0: auto} for _ in ex)  # Positional's *xs is one argument: a tuple of them
-            ep = torch.export.export(model, tuple(_clone(ex)), strict=False,
-                                     dynamic_shapes=specs if model is module else (specs,))
-            dynamic = any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
-                          for s in getattr(n.meta.get("val"), "shape", ()))
+            ep = export(ex, True)
             with torch.no_grad():
                 err, why = rel_error(ep.module()(*_clone(ex)), model(*_clone(ex)))
-            if dynamic and not why and err <= TOLERANCE:
+            if symbolic(ep) and not why and err <= TOLERANCE:
                 yield ep, True, args
-        except Exception as e:  # noqa: BLE001 - a batch the model does not take: the static program below
+        except Exception as e:  # noqa: BLE001 - a batch the model does not take: the programs below
             first_error = e
     try:
-        yield torch.export.export(model, tuple(_clone(args)), strict=False), False, args
+        ep = export(args, True)
+        if symbolic(ep):
+            yield ep, False, args
+    except Exception as e:  # noqa: BLE001
+        first_error = first_error or e
+    try:
+        yield export(args, False), False, args
     except Exception as e:  # noqa: BLE001 - torch.export raises many kinds
         raise T7ConvertError(f"torch.export cannot trace this model: {first_line(e)}") from (first_error or e)
 
@@ -80,10 +95,6 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
             return os.path.getsize(output), err, notes
         except T7ConvertError as e:
             last = e
-            if not dynamic:
-                raise
-        except Exception as e:  # noqa: BLE001 - a guard of the dynamic program: try the static one
-            last = e
-            if not dynamic:
-                raise T7ConvertError(f"the .pt2 program fails on the verification input: {first_line(e)}") from None
-    raise T7ConvertError(f"no .pt2 program could be verified: {last}")
+        except Exception as e:  # noqa: BLE001 - a guard of a more general program: try the next one
+            last = T7ConvertError(f"the .pt2 program fails on the verification input: {first_line(e)}")
+    raise last if last is not None else T7ConvertError("no .pt2 program could be verified")
