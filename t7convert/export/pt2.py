@@ -24,15 +24,16 @@ def _clone(args: list[torch.Tensor]) -> list[torch.Tensor]:
 def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
     """(program, dynamic batch?, the verification input's tensors), most general first: every dimension
     dynamic where the model allows it (``Dim.AUTO``), traced on a doubled batch (torch.export specialises a
-    size of 1) and kept only if it matches the model there; then every dimension but a batch of 1 dynamic,
-    traced on the input itself; then one specialised to the input. The caller verifies each on the input
+    size of 1) and kept only if it matches the model there; then only the batch dynamic; then every
+    dimension but a batch of 1, traced on the input itself; then one specialised to the input. The caller verifies each on the input
     and keeps the first that reproduces the reference."""
     args, struct = as_tensors(x, model_dtype(module))
     model = callable_model(module, struct)
     auto = torch.export.Dim.AUTO
 
-    def export(example: list[torch.Tensor], dynamic: bool) -> torch.export.ExportedProgram:
-        specs = tuple({d: auto for d in range(a.dim())} if dynamic else None for a in example)
+    def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
+        specs = tuple({d: auto for d in range(a.dim() if dims == "all" else 1)} if dims and a.dim() else None
+                      for a in example)
         return torch.export.export(model, tuple(_clone(example)), strict=False,
                                    dynamic_shapes=specs if model is module else (specs,))
 
@@ -42,23 +43,23 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
 
     first_error: BaseException | None = None
     ex = doubled(args)
-    if ex is not None:
-        try:
-            ep = export(ex, True)
+    for dims in ("all", "batch") if ex is not None else ():
+        try:  # (a rule that depends on the batch being 1, as nn.View's, fails the second on the input)
+            ep = export(ex, dims)
             with torch.no_grad():
                 err, why = rel_error(ep.module()(*_clone(ex)), model(*_clone(ex)))
             if symbolic(ep) and not why and err <= TOLERANCE:
                 yield ep, True, args
         except Exception as e:  # noqa: BLE001 - a batch the model does not take: the programs below
-            first_error = e
+            first_error = first_error or e
     try:
-        ep = export(args, True)
+        ep = export(args, "all")
         if symbolic(ep):
             yield ep, False, args
     except Exception as e:  # noqa: BLE001
         first_error = first_error or e
     try:
-        yield export(args, False), False, args
+        yield export(args, ""), False, args
     except Exception as e:  # noqa: BLE001 - torch.export raises many kinds
         raise T7ConvertError(f"torch.export cannot trace this model: {first_line(e)}") from (first_error or e)
 
