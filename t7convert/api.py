@@ -26,7 +26,7 @@ from t7convert.conversion.data_config import generic_data_config
 from t7convert.conversion.input_spec import InputSpec, as_spec
 from t7convert.conversion.model import ConvertedModel, convert_file
 from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import check_format, check_input, check_output, save
+from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_not_source, check_output, save
 from t7convert.pytorch.input_shape import FROM_USER, default_input_shape, find_input, input_candidates, resolve
 
 __all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
@@ -54,6 +54,7 @@ class ConversionReport:
     verification: Any = None          # a parity report, or None when not verified
     input: InputSpec | None = None    # what the verification ran on
     input_source: str = ""            # which source decided it (pytorch.input_shape.FROM_*)
+    export_error: float | None = None  # an .onnx/.pt2/source output's worst relative error on that input
 
     @property
     def input_shape(self) -> Any:
@@ -69,7 +70,7 @@ class ConversionReport:
                 "torchvision": c.spec.torchvision_name if c.spec else None,
                 "architecture": c.architecture if c.kind == "canonical" else None,
                 "not_canonical": c.not_canonical, "parameters": c.parameters, "dropped": dict(c.dropped),
-                "notes": c.notes, "output_bytes": self.output_bytes,
+                "notes": c.notes, "output_bytes": self.output_bytes, "output_error": self.export_error,
                 "input": str(self.input) if self.input is not None else None,
                 "input_spec": self.input.to_json() if self.input is not None else None,
                 "input_source": self.input_source or None, "found_in": c.found_in, "table_entries": c.others,
@@ -87,6 +88,8 @@ class ConversionReport:
             lines.append(f"  verification (random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
+            if self.export_error is not None:
+                lines.append(f"  output verified: runs standalone, worst relative error {self.export_error:.2e}")
         else:
             lines.append("  output: not written")
         return "\n".join(lines)
@@ -116,8 +119,20 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
     if output is not None:
+        check_not_source(output, path)
         fmt = check_format(output, fmt)
-        check_output(output, path, force=force)
+        if fmt in EXPORT_FORMATS:  # .onnx, .pt2, a source folder: t7convert.export, verified as written
+            from t7convert.export import check_available, check_output_folder
+            if not verify:
+                raise T7ConvertError(f"{output}: {fmt} outputs are verified against the Torch7 graph as they are "
+                                     "written; drop --no-verify")
+            check_available(fmt)
+            if fmt == "source":
+                check_output_folder(output, force=force)
+            else:
+                check_output(output, path, force=force)
+        else:
+            check_output(output, path, force=force)
     step("reading and converting")
     identity = file_identity(path)
     converted = convert_file(path, generic=generic, key=key)
@@ -163,10 +178,14 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
             converted.data_config = generic_data_config(spec, out_shape, batch)
     elif converted.kind == "generic" and given is not None:
         converted.data_config = generic_data_config(resolve(converted, given), None)
-    if output is not None:
+    if output is not None and fmt in EXPORT_FORMATS:
+        step(f"writing and verifying {output}")
+        _export(report, fmt, x, seed, force, lambda: _unchanged(path, identity, converted, digest))
+    elif output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
-                                   before_publish=lambda: _unchanged(path, identity, converted, digest))
+                                   before_publish=lambda: _unchanged(path, identity, converted, digest),
+                                   provenance=_provenance(report, seed))
     return report
 
 
@@ -217,6 +236,33 @@ def _check_plan(converted: ConvertedModel, x: Any, memory_limit: int | None, pat
         check_budget(converted.info(), converted.state, x, memory_limit)
     except UnplannedError as e:
         raise T7ConvertError(f"{path}: on input {describe_input(x)}: {e}{hint}") from None
+
+
+def _provenance(report: ConversionReport, seed: int) -> dict[str, str]:
+    """What the output came from: the source's name and sha256, t7convert's version, the verification input
+    and its worst relative error. Unverified (--no-verify) outputs skip the hash: it would cost a read of the
+    whole file, which the conversion itself avoids (the reader maps only the weights it uses)."""
+    from t7convert.common.provenance import provenance
+
+    v = report.verification
+    if v is None:
+        return provenance(report.source, sha256="not computed (--no-verify)")
+    return provenance(report.source, verified_on=f"{report.input} random input (seed {seed})",
+                      max_rel_error=v.output.max_rel if v.output is not None else None)
+
+
+def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, before_publish: Callable[[], None]) -> None:
+    """Write an .onnx, .pt2 or source folder (:mod:`t7convert.export`), run on the verification input ``x``
+    against the reference execution's output before it is put in place; its provenance names the input."""
+    from t7convert.export import write
+
+    v = report.verification
+    record = _provenance(report, seed)
+    size, err, notes = write(fmt, module_of(report.converted), x, v.reference_output, str(report.output),
+                             provenance=record, force=force, before_publish=before_publish)
+    report.output_bytes = size
+    report.export_error = err
+    report.converted.notes.extend(notes)
 
 
 def _planned(converted: ConvertedModel, spec: InputSpec, batch: int, memory_limit: int | None, *,
@@ -306,7 +352,11 @@ def describe_converted(path: str) -> dict[str, Any]:
         raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
     if kind is None:
         raise T7ConvertError(f"{path}: not a PyTorch or safetensors file (inspect a .t7 with inspect_file)")
-    return describe(path, kind)
+    described = describe(path, kind)
+    from t7convert.export.provenance import read_provenance
+
+    described["provenance"] = read_provenance(path)  # source sha256, version, verification input, worst error
+    return described
 
 
 def _check_parity_order(t7_file: str, model_file: str | None) -> None:

@@ -74,7 +74,7 @@ def expand(paths: tuple[str, ...]) -> list[str]:
 def plan(files: list[str], output: str | None, fmt: str | None) -> list[Job]:
     """Each input's output: in ``output`` (a folder, created when missing) or beside the input, named
     after it. Two inputs that would write one output are both kept apart by their folder's name."""
-    suffix = ".safetensors" if fmt == "safetensors" else ".pth"
+    suffix = {"safetensors": ".safetensors", "onnx": ".onnx", "pt2": ".pt2", "source": "_source"}.get(fmt or "pth", ".pth")
     if output is not None:
         os.makedirs(output, exist_ok=True)
     names: dict[str, int] = {}

@@ -16,13 +16,15 @@ from t7convert.cli.progress import StepBar
 @cli.command("convert", short_help="Convert a .t7 model to PyTorch, verified against the Torch7 graph.")
 @click.argument("paths", metavar="FILE.t7...", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(),
-              help="Output file (default: the input's name with .pth or .safetensors); with several inputs "
+              help="Output file: .pth, .safetensors, .onnx or .pt2; a folder with --format source "
+                   "(default: the input's name with .pth, or the format's suffix); with several inputs "
                    "or a folder, the folder to write into (OUTDIR/; default: beside each input).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1, max=256), default=1, show_default=True,
               help="With several inputs: how many to convert at once, each in its own process "
                    "(each verification plans its memory alone: give --memory-limit when N is large).")
-@click.option("--format", "fmt", type=click.Choice(["pth", "safetensors"]), default=None,
-              help="Output format (default: from the output's extension, else pth).")
+@click.option("--format", "fmt", type=click.Choice(["pth", "safetensors", "onnx", "pt2", "source"]), default=None,
+              help="Output format (default: from the output's suffix, else pth); source: a folder of model.py "
+                   "and model.safetensors that needs no t7convert.")
 @click.option("--generic", is_flag=True, help="Skip the torchvision-layout mapping; keep the Torch7 module tree.")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @click.option("--no-verify", is_flag=True, help="Skip the comparison with the reference execution of the Torch7 graph.")
@@ -63,7 +65,8 @@ def convert_command(paths: tuple[str, ...], output: str | None, jobs: int, fmt: 
 
     if output is None:
         stem = os.path.splitext(path)[0]
-        output = stem + (".safetensors" if fmt == "safetensors" else ".pth")
+        output = stem + {"safetensors": ".safetensors", "onnx": ".onnx", "pt2": ".pt2", "source": "_source"}.get(
+            fmt or "pth", ".pth")
     steps = StepBar(as_json)
     try:
         report = convert(path, output, fmt=fmt, generic=generic, force=force, verify=not no_verify,

@@ -36,3 +36,5 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
              f"{v.summary()}")
     if report.output and report.output_bytes:
         echo(f"wrote {report.output}: {report.output_bytes:,} bytes")
+        if getattr(report, "export_error", None) is not None:
+            echo(f"  run standalone on the verification input: worst relative error {report.export_error:.2e}")

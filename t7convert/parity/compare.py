@@ -77,6 +77,8 @@ class ParityReport:
     top1: tuple[int, int] | None = None      # (samples whose arg-max agrees, samples)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None                 # the candidate failed to run at all
+    reference_output: Any = None             # the reference's output (float64; a list for a table), kept
+    # so that an exported file can be checked against the same numbers (t7convert.export)
 
     @property
     def ok(self) -> bool:
@@ -175,7 +177,7 @@ def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarr
     ``observed``: the paths the candidate was watched at; with ``error`` (the candidate failed), the
     first of them without an output, in execution order, is reported as where it failed.
     """
-    report = ParityReport(candidate, reference, rtol, error=error)
+    report = ParityReport(candidate, reference, rtol, error=error, reference_output=execution.output)
     watched = set(observed)
     for path in execution.order:
         module = execution.label(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from typing import Any, Callable
 
 import torch
@@ -23,19 +24,28 @@ from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
-_EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors"}
+_EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors", ".onnx": "onnx", ".pt2": "pt2"}
+#: formats written by t7convert.export (imported only for them); "source" is a folder of model.py and weights
+EXPORT_FORMATS = ("onnx", "pt2", "source")
+FORMATS = ("pth", "safetensors", *EXPORT_FORMATS)
 
 
 def check_format(output: str, fmt: str | None = None) -> str:
     """The format to write ``output`` in: ``fmt``, else the one its extension names, else pth. A format
-    that contradicts the extension (a safetensors file named .pth) is refused."""
-    named = _EXTENSIONS.get(os.path.splitext(output)[1].lower())
+    that contradicts the extension (a safetensors file named .pth), or an extension no format has
+    (``model.xyz``), is refused."""
+    suffix = os.path.splitext(output)[1]
+    named = _EXTENSIONS.get(suffix.lower())
     if fmt is None:
+        if suffix and named is None:
+            raise T7ConvertError(f"{output}: unknown output suffix {suffix!r}: name it .pth, .safetensors, .onnx or "
+                                 ".pt2, or pass --format source to write a folder")
         return named or "pth"
-    if fmt not in ("pth", "safetensors"):
-        raise T7ConvertError(f"unknown output format {fmt!r} (pth or safetensors)")
+    if fmt not in FORMATS:
+        raise T7ConvertError(f"unknown output format {fmt!r} ({', '.join(FORMATS)})")
     if named is not None and named != fmt:
-        suggestion = os.path.splitext(output)[0] + (".safetensors" if fmt == "safetensors" else ".pth")
+        wanted = {"pth": ".pth", "safetensors": ".safetensors", "onnx": ".onnx", "pt2": ".pt2", "source": ""}[fmt]
+        suggestion = os.path.splitext(output)[0] + wanted
         raise T7ConvertError(f"{output}: the name says {named} but the format asked for is {fmt}; "
                              f"name it {suggestion}, or ask for {named}")
     return fmt
@@ -57,11 +67,16 @@ def check_input(path: str) -> None:
                              "(load this one with t7convert.load or torch.load)")
 
 
+def check_not_source(output: str, source: str | None) -> None:
+    """Refuse the input itself as the output (said before anything else about the output's name)."""
+    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
+        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+
+
 def check_output(output: str, source: str | None = None, *, force: bool = False) -> None:
     """Refuse an output that exists (without ``force``), is the input itself, or cannot be written:
     checked before converting and verifying, so that no work is lost on it."""
-    if source is not None and os.path.exists(output) and os.path.samefile(output, source):
-        raise T7ConvertError(f"{output} is the file being converted; choose another output")
+    check_not_source(output, source)
     if os.path.lexists(output) and not force:
         raise T7ConvertError(f"{output} exists; pass --force to overwrite it")
     check_replaceable(output)
@@ -69,10 +84,15 @@ def check_output(output: str, source: str | None = None, *, force: bool = False)
 
 
 def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, force: bool = False,
-         before_publish: Callable[[], None] | None = None) -> int:
+         before_publish: Callable[[], None] | None = None, provenance: dict[str, str] | None = None) -> int:
     """Write the converted model atomically; returns the file size. Refuses to overwrite without force.
-    ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing."""
+    ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing.
+    ``provenance`` (:mod:`t7convert.export.provenance`): kept in the description (a generic .pth), in the
+    state_dict's ``_metadata`` (a canonical .pth stays a bare torchvision state_dict), or in the metadata."""
     fmt = check_format(output, fmt)
+    if fmt in EXPORT_FORMATS:
+        raise T7ConvertError(f"{output}: {fmt} outputs are verified as they are written: write them with "
+                             "t7convert.convert(path, output)")
     check_output(output, converted.source or None, force=force)
     state = _with_bn_counters(_tensors(converted.state))
     info = plain_copy(converted.info())
@@ -82,7 +102,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
         raise T7ConvertError(f"{output}: not written, t7convert could not load it back: {e}") from None
     with atomic_output(output, exclusive=not force) as tmp:
         try:
-            _write(converted, state, tmp, fmt)
+            _write(converted, state, tmp, fmt, provenance)
         except T7ConvertError:
             raise
         except Exception as e:  # noqa: BLE001 - torch (RuntimeError) and safetensors (SafetensorError) on a full disk
@@ -92,18 +112,30 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     return os.path.getsize(output)
 
 
-def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str) -> None:
+PROVENANCE_KEY = "t7convert_provenance"
+
+
+def _write(converted: ConvertedModel, state: dict[str, torch.Tensor], tmp: str, fmt: str,
+           provenance: dict[str, str] | None = None) -> None:
     info = plain_copy(converted.info())  # as checked in save(): nothing in it shared
+    if provenance:
+        info["provenance"] = dict(provenance)
     if fmt == "safetensors":
         from safetensors.torch import save_file
         unique, aliases = _unshared(state)
         meta = {"t7convert": json.dumps(info)}
         if aliases:
             meta["t7convert_aliases"] = json.dumps(aliases)
+        if provenance:
+            meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True)
         save_file(unique, tmp, metadata=meta)
-    else:
-        payload: Any = state if converted.kind == "canonical" else {"t7convert": info, "state_dict": state}
+    elif converted.kind == "canonical":
+        payload = OrderedDict(state)
+        if provenance:  # beside torch's own per-module versions, which no key of a ResNet reads
+            payload._metadata = {PROVENANCE_KEY: dict(provenance)}  # type: ignore[attr-defined]
         torch.save(payload, tmp)
+    else:
+        torch.save({"t7convert": info, "state_dict": state}, tmp)
 
 
 def _write_failure(error: BaseException, tmp: str, state: dict[str, torch.Tensor]) -> str:
@@ -309,6 +341,8 @@ def format_converted(d: dict[str, Any]) -> str:
                    + (f" (description format {d['format_version']})" if d["format_version"] else ""))
     if d["data_config"]:
         out.append("data config: " + json.dumps(d["data_config"], sort_keys=True)[:400])
+    for key, value in sorted((d.get("provenance") or {}).items()):
+        out.append(f"  {key}: {value}"[:400])
     if d["checkpoint"]:
         ck = d["checkpoint"]
         extras = {k: v for k, v in ck.items() if k not in ("tokens", "indices")}

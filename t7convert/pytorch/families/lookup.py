@@ -16,8 +16,10 @@ def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
     idx = x.long() if x.is_floating_point() else x.to(torch.long)
     if idx.is_meta:  # the memory plan's dry run: shapes only, the values are checked when it runs
         return idx
-    if idx.numel() and (int(idx.min()) < low or int(idx.max()) > high):
-        raise IndexError(f"{name}: index out of range (not between {low} and {high})")
+    if idx.numel():  # torch._check: a runtime assertion in torch.export programs, not a data-dependent branch
+        message = lambda: f"{name}: index out of range (not between {low} and {high})"  # noqa: E731
+        torch._check_with(IndexError, idx.min().item() >= low, message)
+        torch._check_with(IndexError, idx.max().item() <= high, message)
     return idx
 
 
@@ -50,11 +52,11 @@ class SparseLinear(nn.Module):
         if pairs.dim() != 2 or pairs.shape[1] != 2:
             raise ValueError(f"SparseLinear takes (nnz, 2) samples of (index, value), got {tuple(pairs.shape)}")
         values = pairs[:, 1].to(self.weight.dtype)
-        if values.is_meta:  # the memory plan's dry run: the shape of a sample's output
-            return self.bias + self.weight[:, :1] @ values[:1]
-        used = values != 0
-        idx = _indices(pairs[:, 0][used], 1, self.weight.shape[1], "SparseLinear")
-        return self.bias + self.weight[:, idx - 1] @ values[used]
+        # a zero value's index is not checked (THNN skips it): it reads column 1, times 0 (no boolean mask,
+        # whose data-dependent size torch.export cannot trace)
+        keys = torch.where(values != 0, pairs[:, 0], torch.ones_like(pairs[:, 0]))
+        idx = _indices(keys, 1, self.weight.shape[1], "SparseLinear")
+        return self.bias + self.weight[:, idx - 1] @ torch.where(values != 0, values, torch.zeros_like(values))
 
     def forward(self, x):
         if isinstance(x, (list, tuple)):

@@ -155,8 +155,9 @@ class MaxUnpoolTHNN(nn.Module):
         if x.shape != best.shape:
             raise T7ConvertError(f"max unpooling: input {tuple(x.shape)} does not match its pooling's indices "
                                  f"{tuple(best.shape)}")
-        if not best.is_meta and bool((best <= -torch.finfo(best.dtype).max).any()):  # (shape-only runs cannot look)
-            raise T7ConvertError("max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
+        if not best.is_meta:  # (shape-only runs cannot look); a runtime assertion under torch.export
+            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(),
+                              lambda: "max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
         nd = len(self.pool.kernel)
         sizes = pooled_input.shape[-nd:]
         out = x.new_zeros(*x.shape[:-nd], math.prod(sizes))
