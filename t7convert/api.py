@@ -280,7 +280,7 @@ def _planned(converted: ConvertedModel, spec: InputSpec, batch: int, memory_limi
         fitted, note = fit_budget(converted.info(), converted.state, spec, batch, memory_limit,
                                   smaller_input_shapes(converted, spec))
     except UnplannedError as e:
-        raise T7ConvertError(f"{path}: on input {spec}: {e}{hint}") from None
+        raise T7ConvertError(f"{path}: on input {'x'.join(map(str, spec.full_shape(batch)))}: {e}{hint}") from None
     if note:
         converted.notes.append(note)
     return fitted

@@ -343,7 +343,7 @@ def test_classify_of_a_model_that_takes_no_image_is_one_line(tmp_path):
     api.convert(str(src), str(out), input_shape=(4,))
     image = tmp_path / "x.png"
     Image.new("RGB", (8, 8)).save(image)
-    assert_input_error(cli("classify", out, image), "takes 4 values, not a 3-plane image")
+    assert_input_error(cli("classify", out, image), "this model takes 4", "not 3-channel images")
 
 
 # --- processes, files, names -----------------------------------------------------------------------
