@@ -20,8 +20,6 @@ from t7convert import T7Object, api, parity
 from t7convert.cli import cli
 from t7convert.torch7.format import as_storage
 
-rng = np.random.default_rng(3)
-
 
 def invoke(*args: str):
     return CliRunner().invoke(cli, ["parity", *map(str, args)], catch_exceptions=False)
@@ -37,8 +35,8 @@ def seq(*modules: T7Object) -> T7Object:
     return mod("nn.Sequential", modules=list(modules))
 
 
-def conv(cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0, groups: int = 1,
-         cls: str = "cudnn.SpatialConvolution") -> T7Object:
+def conv(rng: np.random.Generator, cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0,
+         groups: int = 1, cls: str = "cudnn.SpatialConvolution") -> T7Object:
     fan_in = cin // groups * kH * kW
     fields = dict(nInputPlane=cin, nOutputPlane=cout, kW=kW, kH=kH, dW=1, dH=1, padW=padW, padH=padH,
                   weight=rng.standard_normal((cout, cin // groups, kH, kW)) * (2 / fan_in) ** 0.5)
@@ -47,7 +45,7 @@ def conv(cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0,
     return mod(cls, **fields)
 
 
-def bn(c: int) -> T7Object:
+def bn(rng: np.random.Generator, c: int) -> T7Object:
     return mod("nn.SpatialBatchNormalization", 2, eps=1e-5, affine=True, momentum=0.1, train=False,
                running_mean=rng.standard_normal(c) * 0.1, running_var=rng.uniform(0.5, 1.5, c),
                weight=rng.uniform(0.5, 1.5, c), bias=rng.standard_normal(c) * 0.1)
@@ -61,11 +59,13 @@ def relu() -> T7Object:
 def own_model(tmp_path_factory):
     """modules[1] a non-square 3x5 (WxH) convolution, [2] BN, [3] ReLU, [4] a stage of one ResNeXt block
     whose 3x3 convolution has 4 groups, [5] average pool, [6] View, [7] Linear. Input 3x8x8."""
-    branch = seq(conv(16, 16, 1, 1), bn(16), relu(), conv(16, 16, 3, 3, padW=1, padH=1, groups=4), bn(16), relu(),
-                 conv(16, 32, 1, 1), bn(32))
-    block = seq(mod("nn.ConcatTable", modules=[branch, seq(conv(16, 32, 1, 1), bn(32))]),
+    rng = np.random.default_rng(3)
+    branch = seq(conv(rng, 16, 16, 1, 1), bn(rng, 16), relu(),
+                 conv(rng, 16, 16, 3, 3, padW=1, padH=1, groups=4), bn(rng, 16), relu(),
+                 conv(rng, 16, 32, 1, 1), bn(rng, 32))
+    block = seq(mod("nn.ConcatTable", modules=[branch, seq(conv(rng, 16, 32, 1, 1), bn(rng, 32))]),
                 mod("nn.CAddTable", inplace=True), relu())
-    model = seq(conv(3, 16, 3, 5, padW=1, padH=2, cls="nn.SpatialConvolution"), bn(16), relu(), seq(block),
+    model = seq(conv(rng, 3, 16, 3, 5, padW=1, padH=2, cls="nn.SpatialConvolution"), bn(rng, 16), relu(), seq(block),
                 mod("cudnn.SpatialAveragePooling", kW=8, kH=8, dW=1, dH=1, padW=0, padH=0, ceil_mode=False,
                     count_include_pad=True, divide=True),
                 mod("nn.View", size=as_storage(np.array([32])), numElements=32, numInputDims=3),
