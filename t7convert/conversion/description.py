@@ -4,17 +4,19 @@ A converted file says what it is as plain data (never pickled code): ``format_ve
 the source file, and the architecture (``kind`` "canonical" with a ResNet spec, or "generic" with the
 module tree). :func:`check_description` is run before anything is built from a file: an unknown
 version, or a description whose shape is wrong, is the file's fault and is said in one line naming
-the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder. Sizes are
-bounded (nodes, depth, blocks, widths, kernel sizes, and a canonical model's blocks by the tensors the
-file holds) so that a few bytes of description cannot ask for unbounded work: a tree node shared between
-places (pickle stores a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a
-few KB) is refused, never walked again.
+the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder: each node's
+attributes are checked against its op's declared record (:mod:`t7convert.conversion.records`: names,
+types, bounds), so a builder given a validated node fails only by a bug of ours. Sizes are bounded
+(nodes, depth, blocks, and a canonical model's blocks by the tensors the file holds) so that a few
+bytes of description cannot ask for unbounded work: a tree node shared between places (pickle stores
+a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a few KB) is refused, never walked again.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import MAX_EXTENT, check_attrs
 
 #: 2: the ``format_version`` key (files of t7convert 0.1 wrote ``format: 1``, the same layout)
 FORMAT_VERSION = 2
@@ -24,8 +26,6 @@ MAX_DEPTH = 400
 #: a ResNet of more blocks than this is no published model (ResNet-1001 has 333)
 MAX_BLOCKS = 2000
 MAX_STAGES = 16
-#: widths, planes, classes, kernel sizes, strides and paddings: at most this (2**24) in a stored description
-MAX_EXTENT = 1 << 24
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -119,23 +119,6 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
 
-#: attributes that size a layer, in every op that has them: (least value, most value)
-_GEOMETRY = {**dict.fromkeys(("kernel_size", "kernel", "stride", "dilation", "groups"), (1, MAX_EXTENT)),
-             **dict.fromkeys(("in_channels", "out_channels", "in_features", "out_features", "num_features"),
-                             (0, MAX_EXTENT)),
-             "padding": (-MAX_EXTENT, MAX_EXTENT)}
-
-
-def _check_geometry(value: Any, where: str, low: int, high: int) -> None:
-    """A size, stride or padding is a whole number (or a short list of them) within bounds: a stored
-    stride of 0 or "2" is the file's fault, said here rather than as a division by zero later."""
-    values = value if isinstance(value, list) and 1 <= len(value) <= 8 else [value]
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise DescriptionError(f"its description's {where} is {str(value)[:40]!r}, not whole numbers "
-                                   f"from {low:,} to {high:,}")
-
-
 def _json_data(value: Any, where: str, depth: int = 0) -> None:
     """The data config's values: JSON scalars, and lists and string-keyed tables of them (a table
     input's spec nests), bounded in depth and length."""
@@ -159,8 +142,7 @@ def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
         raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
     for k, v in attrs.items():
         _plain(v, f"{at}.attrs.{k}")
-        if k in _GEOMETRY:
-            _check_geometry(v, f"{at}.attrs.{k}", *_GEOMETRY[k])
+    check_attrs(node["op"], attrs, at)  # names, types and bounds as the op's record declares them
     if not isinstance(node.get("source", ""), str):
         raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
 

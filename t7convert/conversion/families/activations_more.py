@@ -7,9 +7,12 @@ Weights keep Torch7's shapes; the torch modules resolve the broadcasting per inp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import constructor_call, flag, integer, long_list, number, tensor
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -188,3 +191,61 @@ def _describe_crelu(m: T7Object) -> str:
 @describes("nn.GatedLinearUnit")
 def _describe_gatedlinearunit(m: T7Object) -> str:
     return constructor_call(m, 'dim')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Add")
+@dataclass(frozen=True)
+class AddRecord:
+    """What an Add node stores."""
+
+    scalar: bool
+    shape: list[int]
+
+
+@record("CMul")
+@dataclass(frozen=True)
+class CMulRecord:
+    """What a CMul node stores."""
+
+    kind: str
+    shape: list[int]
+
+
+@record("CReLU")
+@dataclass(frozen=True)
+class CReLURecord:
+    """What a CReLU node stores."""
+
+    n_input_dims: int
+
+
+@record("Constant")
+@dataclass(frozen=True)
+class ConstantRecord:
+    """What a Constant node stores."""
+
+    shape: list[int]
+    n_input_dim: int | None = None
+
+
+@record("GatedLinearUnit")
+@dataclass(frozen=True)
+class GatedLinearUnitRecord:
+    """What a GatedLinearUnit node stores."""
+
+    dim: int | None = None
+
+
+@record("Mul")
+@dataclass(frozen=True)
+class MulRecord:
+    """A Mul node stores no attributes."""
+
+
+@record("PReLU")
+@dataclass(frozen=True)
+class PReLURecord:
+    """What a PReLU node stores."""
+
+    planes: int

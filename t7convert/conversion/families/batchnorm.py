@@ -8,9 +8,12 @@ parameters (nil, or fbnn's empty tensors), weight 1 and bias 0 are what Torch7 c
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -78,3 +81,17 @@ def _describe(m: T7Object) -> str:
     extra = "" if g("eps") in (None, 1e-5) else f", eps={g('eps')}"
     extra += "" if g("weight") is not None else ", no affine"
     return f"{m.class_name} ({_n_dim(m)}D) ({n}{extra})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("BatchNorm")
+@dataclass(frozen=True)
+class BatchNormRecord:
+    """What a BatchNorm node stores."""
+
+    affine: bool
+    eps: float
+    num_features: int = bounded(0, MAX_EXTENT)
+    spatial: bool
+    n_dim: int | None = None
+    unbatched: bool = False

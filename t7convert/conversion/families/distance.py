@@ -8,11 +8,13 @@ views the vectors as one row).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from t7convert.conversion.fields import flag, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -156,3 +158,71 @@ def _describe_pairwise(m: T7Object) -> str:
 @describes("nn.MM")
 def _describe_mm(m: T7Object) -> str:
     return f"{m.class_name}({bool(flag(m, 'transA'))}, {bool(flag(m, 'transB'))})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Bilinear")
+@dataclass(frozen=True)
+class BilinearRecord:
+    """What a Bilinear node stores."""
+
+    bias: bool
+    in1: int
+    in2: int
+    out: int
+
+
+@record("Cosine")
+@dataclass(frozen=True)
+class CosineRecord:
+    """What a Cosine node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)
+
+
+@record("CosineDistance")
+@dataclass(frozen=True)
+class CosineDistanceRecord:
+    """A CosineDistance node stores no attributes."""
+
+
+@record("DotProduct")
+@dataclass(frozen=True)
+class DotProductRecord:
+    """A DotProduct node stores no attributes."""
+
+
+@record("Euclidean")
+@dataclass(frozen=True)
+class EuclideanRecord:
+    """What a Euclidean node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)
+    weighted: bool
+
+
+@record("MM")
+@dataclass(frozen=True)
+class MMRecord:
+    """What a MM node stores."""
+
+    trans_a: bool
+    trans_b: bool
+
+
+@record("MV")
+@dataclass(frozen=True)
+class MVRecord:
+    """What a MV node stores."""
+
+    trans: bool
+
+
+@record("PairwiseDistance")
+@dataclass(frozen=True)
+class PairwiseDistanceRecord:
+    """What a PairwiseDistance node stores."""
+
+    p: float

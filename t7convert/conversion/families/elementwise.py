@@ -1,7 +1,10 @@
 """Identity, MulConstant, Dropout at test time, SoftMax and LogSoftMax."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import flag, number
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -62,3 +65,35 @@ def _describe_constant(m: T7Object) -> str:
 @describes("nn.Dropout", "fbnn.Dropout")
 def _describe_dropout(m: T7Object) -> str:
     return f"{m.class_name}({m.get('p', 0.5)}{', v2' if m.get('v2') else ''})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Identity")
+@dataclass(frozen=True)
+class IdentityRecord:
+    """A Identity node stores no attributes."""
+
+
+@record("MulConstant")
+@dataclass(frozen=True)
+class MulConstantRecord:
+    """What a MulConstant node stores."""
+
+    scalar: float
+
+
+@record("Scale")
+@dataclass(frozen=True)
+class ScaleRecord:
+    """What a Scale node stores."""
+
+    factor: float
+
+
+@record("SoftMax")
+@dataclass(frozen=True)
+class SoftMaxRecord:
+    """What a SoftMax node stores."""
+
+    log: bool = False
+    over: str = 'planes'

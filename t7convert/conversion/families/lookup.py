@@ -6,11 +6,13 @@ and so does the converted module (it accepts float and integer tensors alike).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from t7convert.conversion.fields import integer, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -119,3 +121,41 @@ def _shape(m: T7Object) -> str:
 @describes("nn.LookupTable", "nn.SparseLinear", "nn.IndexLinear", "nn.Kmeans")
 def _describe(m: T7Object) -> str:
     return f"{m.class_name}({_shape(m)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("IndexLinear")
+@dataclass(frozen=True)
+class IndexLinearRecord:
+    """What a IndexLinear node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    offset: int
+    out_features: int = bounded(0, MAX_EXTENT)
+
+
+@record("Kmeans")
+@dataclass(frozen=True)
+class KmeansRecord:
+    """What a Kmeans node stores."""
+
+    dim: int
+    k: int
+
+
+@record("LookupTable")
+@dataclass(frozen=True)
+class LookupTableRecord:
+    """What a LookupTable node stores."""
+
+    dim: int
+    num: int
+
+
+@record("SparseLinear")
+@dataclass(frozen=True)
+class SparseLinearRecord:
+    """What a SparseLinear node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)

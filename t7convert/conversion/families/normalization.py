@@ -12,10 +12,12 @@ converter reads them and folds the two 1-D passes into the equivalent 2-D kernel
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from t7convert.conversion.fields import integer, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -287,3 +289,63 @@ def _describe_instance(m: T7Object) -> str:
 @describes("nn.LayerNormalization")
 def _describe_layer(m: T7Object) -> str:
     return f"{m.class_name}({'' if len(m.children) == 6 else 'no affine'})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("CrossMapLRN")
+@dataclass(frozen=True)
+class CrossMapLRNRecord:
+    """What a CrossMapLRN node stores."""
+
+    alpha: float
+    beta: float
+    k: float
+    size: int
+
+
+@record("InstanceNorm")
+@dataclass(frozen=True)
+class InstanceNormRecord:
+    """What a InstanceNorm node stores."""
+
+    eps: float
+    num_features: int = bounded(0, MAX_EXTENT)
+
+
+@record("LayerNorm")
+@dataclass(frozen=True)
+class LayerNormRecord:
+    """What a LayerNorm node stores."""
+
+    affine: bool
+    eps: float
+    n: int
+    scale: float
+
+
+@record("LocalNorm")
+@dataclass(frozen=True)
+class LocalNormRecord:
+    """What a LocalNorm node stores."""
+
+    divide: bool
+    planes: int
+    subtract: bool
+    div_mean_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    div_mean_size: list[int] | None = bounded(length=(2, 2), default=None)
+    div_std_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    div_std_size: list[int] | None = bounded(length=(2, 2), default=None)
+    sub_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    sub_size: list[int] | None = bounded(length=(2, 2), default=None)
+    threshold: float = 0.0
+    thresval: float = 0.0
+
+
+@record("Normalize")
+@dataclass(frozen=True)
+class NormalizeRecord:
+    """What a Normalize node stores."""
+
+    eps: float
+    inf: bool
+    p: float

@@ -13,7 +13,10 @@ appends at the end).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer, number
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -63,3 +66,26 @@ def _describe_volumetric(m: T7Object) -> str:
 def _describe_padding(m: T7Object) -> str:
     g = m.get
     return f"{m.class_name}(dim {g('dim')}, pad {g('pad')}, nInputDim {g('nInputDim')}, value {g('value', 0)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("PadTHNN")
+@dataclass(frozen=True)
+class PadTHNNRecord:
+    """What a PadTHNN node stores."""
+
+    mode: str
+    pads: list[int] = bounded(length=(4, 6))
+    ranks: list[int] = bounded(length=(2, 2))
+
+
+@record("PaddingTHNN")
+@dataclass(frozen=True)
+class PaddingTHNNRecord:
+    """What a PaddingTHNN node stores."""
+
+    dim: int
+    index: int
+    pad: int
+    value: float
+    n_input_dim: int | None = None

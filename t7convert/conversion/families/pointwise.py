@@ -6,9 +6,12 @@ SoftMin becomes a ``SoftMin`` node (THNN's SoftMax of ``-x``, over the same dime
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import flag, number
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -98,3 +101,28 @@ def _describe_argument(m: T7Object) -> str:
 @describes("nn.SoftPlus")
 def _describe_softplus(m: T7Object) -> str:
     return f"{m.class_name}(beta {m.get('beta', 1)}, threshold {m.get('threshold', 20)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Pointwise")
+@dataclass(frozen=True)
+class PointwiseRecord:
+    """What a Pointwise node stores."""
+
+    fn: str
+    alpha: float | None = None
+    beta: float | None = None
+    constant: float | None = None
+    exponent: float | None = None
+    inplace: bool | None = None
+    lambda_: float | None = bounded(default=None, stored="lambda")
+    max: float | None = None
+    min: float | None = None
+    negval: float | None = None
+    threshold: float | None = None
+
+
+@record("SoftMin")
+@dataclass(frozen=True)
+class SoftMinRecord:
+    """A SoftMin node stores no attributes."""

@@ -21,11 +21,15 @@ set ``newRandomPool`` and ``randomSamples`` exist; only then is the output a fun
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.fields import flag, integer, number
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -272,3 +276,88 @@ def _describe_temporal(m: T7Object) -> str:
 @describes("nn.TemporalDynamicKMaxPooling")
 def _describe_dynamic_k(m: T7Object) -> str:
     return f"{m.class_name}(minK {m.get('minK')}, factor {m.get('factor', 0)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("AdaptivePool2d")
+@dataclass(frozen=True)
+class AdaptivePool2dRecord:
+    """What a AdaptivePool2d node stores."""
+
+    kind: str
+    size: list[int] = bounded(length=(2, 2))
+
+
+@record("AvgPool3d")
+@dataclass(frozen=True)
+class AvgPool3dRecord:
+    """What a AvgPool3d node stores."""
+
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(3, 3))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(3, 3))
+
+
+@record("DynamicKMaxPool")
+@dataclass(frozen=True)
+class DynamicKMaxPoolRecord:
+    """What a DynamicKMaxPool node stores."""
+
+    factor: float
+    min_k: int
+
+
+@record("FeatureLPPool")
+@dataclass(frozen=True)
+class FeatureLPPoolRecord:
+    """What a FeatureLPPool node stores."""
+
+    batch_mode: bool
+    power: float
+    stride: int = bounded(1, MAX_EXTENT)
+    width: int
+
+
+@record("FractionalMaxPool")
+@dataclass(frozen=True)
+class FractionalMaxPoolRecord:
+    """What a FractionalMaxPool node stores."""
+
+    pool: list[int] = bounded(length=(2, 3))
+    samples: list[Any]
+    output: list[int] | None = bounded(length=(2, 3), default=None)
+    precision: str = 'float32'
+    ratio: list[float] | None = bounded(length=(2, 2), default=None)
+
+
+@record("MaxPoolTHNN")
+@dataclass(frozen=True)
+class MaxPoolTHNNRecord:
+    """What a MaxPoolTHNN node stores."""
+
+    ceil_mode: bool
+    dilation: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 3))
+    rule: str
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+
+
+@record("MaxUnpoolTHNN")
+@dataclass(frozen=True)
+class MaxUnpoolTHNNRecord:
+    """What a MaxUnpoolTHNN node stores."""
+
+    ceil_mode: bool
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 3))
+    pooling: list[str] | str
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+
+
+@record("TemporalMaxPool")
+@dataclass(frozen=True)
+class TemporalMaxPoolRecord:
+    """What a TemporalMaxPool node stores."""
+
+    kernel: int = bounded(1, MAX_EXTENT)
+    stride: int = bounded(1, MAX_EXTENT)

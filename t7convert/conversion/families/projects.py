@@ -17,8 +17,11 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.fields import integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -87,3 +90,28 @@ def _describe_convert(m: T7Object) -> str:
 @describes("nn.ShaveImage")
 def _describe_shave(m: T7Object) -> str:
     return f"{m.class_name}({m.get('size', 1)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Convert")
+@dataclass(frozen=True)
+class ConvertRecord:
+    """What a Convert node stores."""
+
+    in_batch_dim: int
+    n_input_dim: int
+    out_batch_dim: int
+
+
+@record("DenseConnect")
+@dataclass(frozen=True)
+class DenseConnectRecord:
+    """A DenseConnect node stores no attributes."""
+
+
+@record("ShaveImage")
+@dataclass(frozen=True)
+class ShaveImageRecord:
+    """What a ShaveImage node stores."""
+
+    size: int

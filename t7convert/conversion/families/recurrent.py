@@ -20,9 +20,12 @@ step (what the two Views around it do), N x T token indices in, N x T x V scores
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import integer, tensor
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -90,3 +93,22 @@ def _describe_rnn(m: T7Object) -> str:
 def _describe_lm(m: T7Object) -> str:
     return (f"nn.LanguageModel({m.get('model_type')}, {m.get('num_layers')} x {m.get('rnn_size')}, "
             f"vocabulary {m.get('vocab_size')}, word vectors {m.get('wordvec_dim')})")
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("TorchRNNLSTM")
+@dataclass(frozen=True)
+class TorchRNNLSTMRecord:
+    """What a TorchRNNLSTM node stores."""
+
+    hidden_size: int
+    input_size: int
+
+
+@record("TorchRNNVanilla")
+@dataclass(frozen=True)
+class TorchRNNVanillaRecord:
+    """What a TorchRNNVanilla node stores."""
+
+    hidden_size: int
+    input_size: int

@@ -9,7 +9,10 @@ UpSampling 4-D (spatial) or 5-D (volumetric).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -75,3 +78,32 @@ def _describe(m: T7Object) -> str:
 @describes("nn.PixelShuffle")
 def _describe_shuffle(m: T7Object) -> str:
     return f"{m.class_name}({m.get('upscaleFactor')})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("PixelShuffle")
+@dataclass(frozen=True)
+class PixelShuffleRecord:
+    """What a PixelShuffle node stores."""
+
+    factor: int
+
+
+@record("UpsampleLinear")
+@dataclass(frozen=True)
+class UpsampleLinearRecord:
+    """What a UpsampleLinear node stores."""
+
+    ranks: list[int] = bounded(length=(2, 2))
+    depth: int | None = None
+    scale: int | None = None
+    size: list[int] | None = bounded(length=(2, 2), default=None)
+
+
+@record("UpsampleNearest")
+@dataclass(frozen=True)
+class UpsampleNearestRecord:
+    """What a UpsampleNearest node stores."""
+
+    ranks: list[int] = bounded(length=(2, 2))
+    scale: int

@@ -16,12 +16,14 @@ under its name (``m1_3.0.weight_ih``: the node, then the step module's child ind
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.families.tensor_ops import decorator
 from t7convert.conversion.fields import flag, integer, number, tensor
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -92,3 +94,21 @@ def _lower_sequencer(g: Lowering, node: Node, x: Ref) -> Ref:
 @describes("nn.FastLSTM")
 def _describe(m: T7Object) -> str:
     return f"nn.FastLSTM({m.get('inputSize')} -> {m.get('outputSize')})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("FastLSTM")
+@dataclass(frozen=True)
+class FastLSTMRecord:
+    """What a FastLSTM node stores."""
+
+    hidden_size: int
+    input_size: int
+
+
+@record("Sequencer")
+@dataclass(frozen=True)
+class SequencerRecord:
+    """What a Sequencer node stores."""
+
+    step: str | None = None

@@ -1,9 +1,12 @@
 """nn.View (sizes with -1, setNumInputDims) and nn.Reshape (batchMode)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import flag, long_list, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -50,3 +53,22 @@ def _describe_reshape(m: T7Object) -> str:
     size = m.get("size")
     sizes = "x".join(str(int(v)) for v in np.asarray(size).reshape(-1)) if size is not None else "?"
     return f"{m.class_name}({sizes})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Reshape")
+@dataclass(frozen=True)
+class ReshapeRecord:
+    """What a Reshape node stores."""
+
+    sizes: list[int]
+    batch_mode: None = None
+
+
+@record("View")
+@dataclass(frozen=True)
+class ViewRecord:
+    """What a View node stores."""
+
+    sizes: list[int]
+    num_input_dims: int | None = None

@@ -18,10 +18,12 @@ Dimensions stay Torch7's, 1-based, resolved per input by the torch modules.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.fields import constructor_call, integer, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -365,3 +367,151 @@ def _describe_mixturetable(m: T7Object) -> str:
 @describes("nn.MV")
 def _describe_mv(m: T7Object) -> str:
     return constructor_call(m, 'trans')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("BottleIn")
+@dataclass(frozen=True)
+class BottleInRecord:
+    """What a BottleIn node stores."""
+
+    n_input_dim: int
+
+
+@record("BottleOut")
+@dataclass(frozen=True)
+class BottleOutRecord:
+    """What a BottleOut node stores."""
+
+    n_input_dim: int
+    n_output_dim: int
+
+
+@record("CAddTensorTable")
+@dataclass(frozen=True)
+class CAddTensorTableRecord:
+    """A CAddTensorTable node stores no attributes."""
+
+
+@record("DepthCatTable")
+@dataclass(frozen=True)
+class DepthCatTableRecord:
+    """What a DepthCatTable node stores."""
+
+    dim: int
+
+
+@record("ElementwiseTable")
+@dataclass(frozen=True)
+class ElementwiseTableRecord:
+    """What a ElementwiseTable node stores."""
+
+    fn: str
+
+
+@record("FlattenTable")
+@dataclass(frozen=True)
+class FlattenTableRecord:
+    """A FlattenTable node stores no attributes."""
+
+
+@record("FromBatch")
+@dataclass(frozen=True)
+class FromBatchRecord:
+    """What a FromBatch node stores."""
+
+    batch_dim: int
+    n_dim: int
+
+
+@record("Index")
+@dataclass(frozen=True)
+class IndexRecord:
+    """What a Index node stores."""
+
+    dim: int
+
+
+@record("MapTable")
+@dataclass(frozen=True)
+class MapTableRecord:
+    """A MapTable node stores no attributes."""
+
+
+@record("MaskedSelect")
+@dataclass(frozen=True)
+class MaskedSelectRecord:
+    """A MaskedSelect node stores no attributes."""
+
+
+@record("MixtureTable")
+@dataclass(frozen=True)
+class MixtureTableRecord:
+    """What a MixtureTable node stores."""
+
+    dim: int | None = None
+
+
+@record("NarrowTable")
+@dataclass(frozen=True)
+class NarrowTableRecord:
+    """What a NarrowTable node stores."""
+
+    length: int
+    offset: int
+
+
+@record("OneHot")
+@dataclass(frozen=True)
+class OneHotRecord:
+    """What a OneHot node stores."""
+
+    n: int
+    vector_only: bool = False
+
+
+@record("ParallelJoin")
+@dataclass(frozen=True)
+class ParallelJoinRecord:
+    """What a ParallelJoin node stores."""
+
+    dim: int
+    in_dim: int
+    n: int
+
+
+@record("SelectTable")
+@dataclass(frozen=True)
+class SelectTableRecord:
+    """What a SelectTable node stores."""
+
+    index: int
+
+
+@record("SplitTable")
+@dataclass(frozen=True)
+class SplitTableRecord:
+    """What a SplitTable node stores."""
+
+    dim: int
+    n_input_dims: int | None = None
+
+
+@record("ToBatch")
+@dataclass(frozen=True)
+class ToBatchRecord:
+    """What a ToBatch node stores."""
+
+    n_dim: int
+
+
+@record("ZipTable")
+@dataclass(frozen=True)
+class ZipTableRecord:
+    """A ZipTable node stores no attributes."""
+
+
+@record("ZipTableOneToMany")
+@dataclass(frozen=True)
+class ZipTableOneToManyRecord:
+    """A ZipTableOneToMany node stores no attributes."""

@@ -7,9 +7,13 @@ beyond ``numInputDims``, Replicate by one when the input has more than ``ndim`` 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from t7convert.conversion.fields import constructor_call, flag, integer, number, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -184,3 +188,105 @@ def _describe_plane_dropout(m: T7Object) -> str:
 @describes("nn.WhiteNoise")
 def _describe_whitenoise(m: T7Object) -> str:
     return constructor_call(m, 'mean', 'std')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("AddConstant")
+@dataclass(frozen=True)
+class AddConstantRecord:
+    """What a AddConstant node stores."""
+
+    value: float
+
+
+@record("Cast")
+@dataclass(frozen=True)
+class CastRecord:
+    """What a Cast node stores."""
+
+    dtype: str | None = None
+
+
+@record("Collapse")
+@dataclass(frozen=True)
+class CollapseRecord:
+    """What a Collapse node stores."""
+
+    n_input_dim: int
+
+
+@record("MaxMin")
+@dataclass(frozen=True)
+class MaxMinRecord:
+    """What a MaxMin node stores."""
+
+    dim: int
+    kind: str
+    n_input_dims: int | None = None
+
+
+@record("Narrow")
+@dataclass(frozen=True)
+class NarrowRecord:
+    """What a Narrow node stores."""
+
+    dim: int
+    index: int
+    length: int
+
+
+@record("Replicate")
+@dataclass(frozen=True)
+class ReplicateRecord:
+    """What a Replicate node stores."""
+
+    dim: int
+    n: int
+    ndim: int | None = None
+
+
+@record("Select")
+@dataclass(frozen=True)
+class SelectRecord:
+    """What a Select node stores."""
+
+    dim: int
+    index: int
+
+
+@record("Squeeze")
+@dataclass(frozen=True)
+class SqueezeRecord:
+    """What a Squeeze node stores."""
+
+    dim: int | None = None
+    num_input_dims: int | None = None
+
+
+@record("Sum")
+@dataclass(frozen=True)
+class SumRecord:
+    """What a Sum node stores."""
+
+    average: bool
+    dim: int
+    n_input_dims: int | None = None
+    squeeze: bool = True
+
+
+@record("Transpose")
+@dataclass(frozen=True)
+class TransposeRecord:
+    """What a Transpose node stores."""
+
+    pairs: list[Any]
+    num_input_dims: int | None = None
+
+
+@record("Unsqueeze")
+@dataclass(frozen=True)
+class UnsqueezeRecord:
+    """What a Unsqueeze node stores."""
+
+    pos: int
+    num_input_dims: int | None = None
