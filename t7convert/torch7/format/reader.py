@@ -96,6 +96,9 @@ def sniff_foreign(head: bytes) -> str | None:
     """Name the format of a file that is not Torch7 serialization, from its first bytes."""
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(head)
+    # before the pickle test: a safetensors header of 0x380 bytes starts with 80 03, pickle's protocol 3
+    if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
+        return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return ("a Python pickle (the legacy PyTorch checkpoint format), not a Torch7 file: "
                 "load it with torch.load(path, weights_only=True)")
@@ -113,8 +116,6 @@ def sniff_foreign(head: bytes) -> str | None:
         return "a JPEG image, not a Torch7 file"
     if _looks_like_onnx(head):
         return "an ONNX model (protobuf), not a Torch7 file: open it with onnx.load or onnxruntime"
-    if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
-        return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     return None
 
 
