@@ -12,33 +12,81 @@ same description in their metadata.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import torch
-from torch import nn
+from t7convert.common.errors import T7ConvertError, T7FileNotFoundError
 
-from t7convert.common.errors import T7ConvertError
-from t7convert.common.file_identity import FileIdentity, file_identity
-from t7convert.conversion.budget import state_digest
-from t7convert.conversion.data_config import generic_data_config
-from t7convert.conversion.model import ConvertedModel, convert_file
-from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import check_format, check_input, check_output, save
-from t7convert.pytorch.input_shape import Unbatched, default_input_shape
+if TYPE_CHECKING:  # torch, and the conversion, are imported by the functions that need them:
+    import torch  # ``import t7convert`` stays light
+    from torch import nn
 
-__all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
-           "ConversionReport", "VerificationError", "default_input_shape", "parity"]
+    from t7convert.common.file_identity import FileIdentity
+    from t7convert.conversion.inspection import Inspection
+    from t7convert.conversion.model import ConvertedModel
+    from t7convert.parity.run import ParityRun
+
+__all__ = ["load", "convert", "parity", "sample", "inspect", "ConversionReport", "VerificationError"]
 
 Progress = Callable[..., None]
 """``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
 
 
 def load(path: str, *, device: str | torch.device | None = None, generic: bool = False) -> nn.Module:
-    """An eval-mode module from a .t7 file, or from a file t7convert converted (see :func:`t7convert.load`)."""
-    from t7convert import load as front_door
+    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
 
-    return front_door(path, device=device, generic=generic)
+    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast; ``generic``
+    keeps Torch7's own graph rather than torchvision's ResNet layout. The module owns its weights
+    (:func:`~t7convert.pytorch.build.own_memory`): the file may change or go afterwards.
+
+    >>> model = t7convert.load("resnet-50.t7")                  # doctest: +SKIP
+    >>> model = t7convert.load("model.pth", device="cuda")       # doctest: +SKIP
+    """
+    module, _ = _module_of_file(path, generic=generic)
+    from t7convert.pytorch.build import own_memory
+
+    if device is None:
+        return own_memory(module)
+    import torch
+
+    if torch.device(device).type != "cpu":
+        return module.to(device)  # copies already
+    return own_memory(module.to(device))
+
+
+def _module_of_file(path: str, *, generic: bool = False, key: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The module of a ``.t7`` (converted here) or of a file t7convert converted (sniffed from its first
+    bytes), with its description: the one place that tells the two apart."""
+    from t7convert.conversion.model import convert_file, converted_kind
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except FileNotFoundError:
+        raise T7FileNotFoundError(f"{path}: no such file") from None
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    kind = converted_kind(head)
+    if kind is None:
+        converted = convert_file(path, generic=generic, key=key)  # before torch is imported: fails fast
+        from t7convert.pytorch.build import module_of
+
+        return module_of(converted), converted.info()
+    from t7convert.pytorch.files import load_converted
+
+    module = load_converted(path, kind)
+    return module, getattr(module, "t7convert_info", None) or {}
+
+
+def inspect(path: str) -> Inspection:
+    """What a ``.t7`` file holds, without converting it (and without torch): its model, parameter count,
+    the layers that do not run at test time, legacy fields. ``str()`` of it is ``t7convert inspect``'s tree.
+
+    >>> print(t7convert.inspect("model.t7").parameters)          # doctest: +SKIP
+    """
+    from t7convert.conversion.inspection import inspect_file
+
+    return inspect_file(path)
 
 
 @dataclass
@@ -99,7 +147,18 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     (see :mod:`t7convert.parity.memory`). ``progress`` is told each step, and during verification how
     many layers of how many have run. ``key``: the dotted path of the model in a checkpoint table
     (``protos.rnn``); by default the one its project documents.
+
+    >>> report = t7convert.convert("resnet-50.t7", "resnet-50.pth")          # doctest: +SKIP
+    >>> print(report)            # what it is, its parameters, the verification, the output   # doctest: +SKIP
     """
+    from t7convert.common.file_identity import file_identity
+    from t7convert.conversion.budget import state_digest
+    from t7convert.conversion.data_config import generic_data_config
+    from t7convert.conversion.model import convert_file
+    from t7convert.pytorch.build import module_of
+    from t7convert.pytorch.files import check_format, check_input, check_output, save
+    from t7convert.pytorch.input_shape import Unbatched, default_input_shape
+
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
     if output is not None:
@@ -126,7 +185,10 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
             shape = (input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape)) if input_shape \
                 else default_input_shape(converted)
             if isinstance(shape, tuple):  # a tensor input: its memory is planned (a table's is small)
-                shape = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape)
+                shape, note = _planned_shape(converted, shape, batch, memory_limit, guessed=not input_shape)
+                if note:
+                    converted = replace(converted, notes=[*converted.notes, note])
+                    report.converted = converted
             report.input_shape = shape
             x = random_input(shape, batch, seed)  # what `t7convert parity --seed` draws too
             if isinstance(shape, Unbatched):  # a model that takes one sample only
@@ -144,10 +206,11 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         out = report.verification.output
         if converted.kind == "generic":
             out_shape = tuple(out.shape) if out is not None and out.shape else None
-            converted.data_config = generic_data_config(shape, out_shape, batch)
+            converted = replace(converted, data_config=generic_data_config(shape, out_shape, batch))
     elif converted.kind == "generic" and input_shape:
-        converted.data_config = generic_data_config(input_shape if isinstance(input_shape, (list, dict))
-                                                    else tuple(input_shape), None)
+        converted = replace(converted, data_config=generic_data_config(
+            input_shape if isinstance(input_shape, (list, dict)) else tuple(input_shape), None))
+    report.converted = converted
     if output is not None:
         step(f"writing {output}")
         report.output_bytes = save(converted, output, fmt=fmt, force=force,
@@ -156,21 +219,19 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
 
 
 def _planned_shape(converted: ConvertedModel, shape: tuple, batch: int, memory_limit: int | None, *,
-                   guessed: bool) -> tuple:
-    """The verification input after its memory plan: a size the user gave is refused past the budget; a
-    guessed one falls back to the largest smaller size the model accepts that fits (noted)."""
+                   guessed: bool) -> tuple[tuple, str | None]:
+    """The verification input after its memory plan, and the note saying it was made smaller: a size
+    the user gave is refused past the budget; a guessed one falls back to the largest smaller size the
+    model accepts that fits."""
     from t7convert.parity.memory import check_budget, fit_budget
-    from t7convert.pytorch.input_shape import smaller_input_shapes
+    from t7convert.pytorch.input_shape import Unbatched, smaller_input_shapes
 
     if not guessed:
         check_budget(converted.info(), converted.state,
                      tuple(shape) if isinstance(shape, Unbatched) else (batch, *shape), memory_limit)
-        return shape
-    fitted, note = fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
-                              smaller_input_shapes(converted, shape))
-    if note:
-        converted.notes.append(note)
-    return fitted
+        return shape, None
+    return fit_budget(converted.info(), converted.state, shape, batch, memory_limit,
+                      smaller_input_shapes(converted, shape))
 
 
 def _unchanged(path: str, before: FileIdentity | None, converted: ConvertedModel,
@@ -179,6 +240,9 @@ def _unchanged(path: str, before: FileIdentity | None, converted: ConvertedModel
     it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
     the output's bytes are written, before they are put in place: the file's identity, and (when it was
     verified) a digest of the weights taken before the verification."""
+    from t7convert.common.file_identity import file_identity
+    from t7convert.conversion.budget import state_digest
+
     if file_identity(path) != before:
         what = "its size or modification time differs"
     elif digest is not None and state_digest(converted.state) != digest:
@@ -194,22 +258,13 @@ def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: f
     """Text from a char-rnn, torch-rnn or rnn checkpoint (the ``.t7`` or its converted file), a piece at a
     time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
     is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
-    draws (Torch7's cannot be reproduced). Runs in float64."""
-    from t7convert.conversion.model import converted_kind
+    draws (Torch7's cannot be reproduced). Runs in float64.
+
+    >>> print("".join(t7convert.sample("lm_lstm.t7", primetext="The ", length=200)))   # doctest: +SKIP
+    """
     from t7convert.pytorch.sampling import sample_text
 
-    try:
-        with open(path, "rb") as f:
-            kind = converted_kind(f.read(64))
-    except OSError as e:
-        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    if kind is None:
-        converted = convert_file(path, key=key)
-        module, info = module_of(converted), converted.info()
-    else:
-        from t7convert.pytorch.files import load_converted
-        module = load_converted(path, kind)
-        info = getattr(module, "t7convert_info", None) or {}
+    module, info = _module_of_file(path, key=key)
     return sample_text(module.double().eval(), info, primetext=primetext, length=length, sample=sample,
                        temperature=temperature, seed=seed)
 
@@ -229,7 +284,7 @@ class VerificationError(T7ConvertError):
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input_shape: tuple[int, ...] | None = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
-           progress: Progress | None = None, memory_limit: int | None = None):
+           progress: Progress | None = None, memory_limit: int | None = None) -> ParityRun:
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -237,14 +292,20 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     ``input_shape`` (default: what the layers declare). The converted model is ``model_file``, or
     ``t7_file`` converted on the fly; ``no_module`` checks only the reference execution against
     ``reference_file``. Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
+
+    >>> run = t7convert.parity("resnet-18.t7", "resnet-18.pth", input_shape=(3, 224, 224))   # doctest: +SKIP
+    >>> run.ok, print(run.render())                                                         # doctest: +SKIP
     """
     import time
 
     import numpy as np
 
+    from t7convert.conversion.model import convert_file
     from t7convert.parity.compare import random_input, read_torch7_outputs
     from t7convert.parity.memory import check_budget
     from t7convert.parity.run import run_parity
+    from t7convert.pytorch.build import module_of
+    from t7convert.pytorch.input_shape import Unbatched, default_input_shape
 
     if device == "cuda" and not no_module:
         import torch
@@ -274,7 +335,7 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         shape = tuple(input_shape) if input_shape else default_input_shape(converted)
         guessed = not input_shape
         if not no_module and isinstance(shape, tuple):
-            shape = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed)
+            shape, _ = _planned_shape(converted, shape, batch or 1, memory_limit, guessed=guessed)
         x = random_input(shape, batch or 1, 0 if seed is None else seed)
         if isinstance(shape, Unbatched):
             x = x[0]

@@ -16,8 +16,12 @@ from click.testing import CliRunner
 
 import t7convert
 import t7convert.cli.parity_cmd  # noqa: F401  (registers the command on the group)
-from t7convert import T7Object, api, parity
+from t7convert import T7Object, api
 from t7convert.cli import cli
+from t7convert.conversion.model import convert_file
+from t7convert.parity import random_input, verify
+from t7convert.pytorch.build import stage_modules
+from t7convert.pytorch.files import save
 from t7convert.torch7.format import as_storage
 
 
@@ -117,8 +121,8 @@ def _broken(own_model, defect: str) -> torch.nn.Module:
                                            ("changed BN eps", "modules[2]"),
                                            ("groups in the wrong order", "modules[4].modules[1]")])
 def test_a_broken_conversion_fails_naming_the_first_diverging_stage(own_model, defect, stage):
-    x = parity.random_input((3, 8, 8), 2, seed=0)
-    report = parity.verify(_broken(own_model, defect), t7convert.read(own_model), x)
+    x = random_input((3, 8, 8), 2, seed=0)
+    report = verify(_broken(own_model, defect), t7convert.read(own_model), x)
     assert not report.ok
     assert report.first_divergence.path == stage
     assert f"first divergence at {stage}" in report.summary()
@@ -127,22 +131,22 @@ def test_a_broken_conversion_fails_naming_the_first_diverging_stage(own_model, d
 
 def test_a_conversion_that_crashes_reports_the_stage_it_did_not_reach(own_model):
     module = t7convert.load(own_model)
-    stages = dict(api.stage_modules(module))
+    stages = dict(stage_modules(module))
     linear = stages["modules[7]"]
     assert isinstance(linear, torch.nn.Linear)
     linear.weight = torch.nn.Parameter(torch.zeros(10, 33))  # a wrong input width: forward raises
-    report = parity.verify(module, t7convert.read(own_model), parity.random_input((3, 8, 8), 1, seed=0))
+    report = verify(module, t7convert.read(own_model), random_input((3, 8, 8), 1, seed=0))
     assert not report.ok and "failed to run" in report.error
     assert report.first_divergence.path == "modules[7]"
     assert [s.ok for s in report.stages[:-1]] == [True] * (len(report.stages) - 1)
 
 
 def test_a_broken_pth_given_on_the_command_line_exits_1_and_names_the_stage(own_model, tmp_path):
-    converted = api.convert_file(str(own_model))
+    converted = convert_file(str(own_model))
     grouped = next(k for k, v in converted.state.items() if tuple(np.shape(v)) == (16, 4, 3, 3))
     w = np.array(converted.state[grouped])
     converted.state[grouped] = np.ascontiguousarray(w.reshape(4, 4, 4, 3, 3)[::-1].reshape(w.shape))
-    api.save(converted, str(tmp_path / "broken.pth"))
+    save(converted, str(tmp_path / "broken.pth"))
     result = invoke(own_model, tmp_path / "broken.pth")
     assert result.exit_code == 1, result.output
     assert "first divergence at modules[4].modules[1]" in result.output
@@ -204,14 +208,14 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
         w = _conv_with(module, lambda m: m.groups > 1).weight
         g = _conv_with(module, lambda m: m.groups > 1).groups
         w.copy_(w.reshape(g, -1, *w.shape[1:]).roll(1, 0).reshape(w.shape))
-    report = parity.verify(module, t7convert.read(model_path), parity.random_input((3, 32, 32), 1, seed=1))
+    report = verify(module, t7convert.read(model_path), random_input((3, 32, 32), 1, seed=1))
     assert report.first_divergence.path == "modules[4].modules[1]"
 
 
 def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, monkeypatch):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
     model = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
-    import t7convert.parity.run as parity_run
+    from t7convert.parity import run as parity_run
 
     seen = []
     observe = parity_run.observe

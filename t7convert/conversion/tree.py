@@ -2,7 +2,7 @@
 
 Converters turn each Torch7 module into a :class:`Node` (an op name, its attributes, its tensors and its
 children). The node tree is the single description of a converted model: the canonical ResNet mapping
-pattern-matches it, :mod:`t7convert.layers` builds ``torch.nn`` modules from it, and its attributes (no
+pattern-matches it, :mod:`t7convert.pytorch.modules` builds ``torch.nn`` modules from it, and its attributes (no
 tensors) are what a converted generic file stores as its architecture, as plain JSON-able data.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Three witnesses can be compared, pairwise:
 
 * the converted module (PyTorch, float32, observed with forward hooks on the submodules
-  :func:`t7convert.api.stage_modules` maps to Torch7 paths);
+  :func:`t7convert.pytorch.build.stage_modules` maps to Torch7 paths);
 * the reference execution (:mod:`t7convert.interpreter`: the parsed ``.t7`` graph run in float64 NumPy,
   sharing no code with the converters);
 * outputs dumped by real Torch7 (``reference/dump_reference.lua``: ``{input=, output=, stages=}``, the
@@ -318,7 +318,7 @@ def read_torch7_outputs(path: str) -> Torch7Outputs:
 
 # --- the model in a file, and an input for it ----------------------------------------------------
 def model_in(root: Any) -> T7Object:
-    """The module a ``.t7`` file holds (see :func:`t7convert.checkpoint.find_model`)."""
+    """The module a ``.t7`` file holds (see :func:`t7convert.torch7.checkpoint.find_model`)."""
     return find_model(root)[0]
 
 
@@ -449,7 +449,7 @@ def verify(module: "torch.nn.Module", t7_model: Any, x: Any, *, rtol: float = DE
     """Compare a converted module with the reference execution of the Torch7 model it came from.
 
     ``t7_model``: the parsed file's root (or the module inside it); ``x``: an input batch (N, C, H, W).
-    Every stage :func:`t7convert.api.stage_modules` maps is compared, full batch. ``progress(done, total)``
+    Every stage :func:`t7convert.pytorch.build.stage_modules` maps is compared, full batch. ``progress(done, total)``
     is called as the reference execution goes through the layers and once the converted model has run.
     """
     model = model_in(t7_model)

@@ -18,7 +18,7 @@ from t7convert.common.atomic import atomic_output, check_replaceable, check_writ
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.description import FORMAT_VERSION, check_description
 from t7convert.conversion.model import ConvertedModel, converted_kind
-from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
+from t7convert.pytorch.build import module_from_state, tensor_view_key, torch_state
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
 _EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors"}
@@ -70,7 +70,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
     ``before_publish`` is called once the bytes are written, before the rename: its error writes nothing."""
     fmt = check_format(output, fmt)
     check_output(output, converted.source or None, force=force)
-    state = _with_bn_counters(_tensors(converted.state))
+    state = torch_state(converted.state)
     with atomic_output(output, exclusive=not force) as tmp:
         try:
             _write(converted, state, tmp, fmt)

@@ -614,11 +614,17 @@ def _saw_long(reader: _Reader) -> bool:
                for name, _ in reader.doc.classes)
 
 
-def read(path: str | os.PathLike, **options: Any) -> Any:
+def read(path: str | os.PathLike, *, long_size: int | None = None, encoding: str | None = None,
+         max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Read a ``.t7`` file into Python values (see :mod:`t7convert.torch7.format.values`); tensors are numpy arrays.
 
     Lua tables keyed 1..n read as Python lists, indexed from 0: Torch7's ``model.modules[2]`` is
     ``model.modules[1]`` here. t7convert's messages write paths as Torch7 does, 1-based
     (``modules[2].modules[1]``); :meth:`T7Object.at` follows such a path:
-    ``read(p).at("modules[2].modules[1]")``."""
-    return read_document(path, **options).root
+    ``read(p).at("modules[2].modules[1]")``. The options are :func:`read_document`'s.
+
+    >>> model = t7convert.read("resnet-18.t7")       # doctest: +SKIP
+    >>> model.at("modules[1]").weight.shape           # doctest: +SKIP
+    (64, 3, 7, 7)
+    """
+    return read_document(path, long_size=long_size, encoding=encoding, max_depth=max_depth).root
