@@ -47,11 +47,12 @@ def record(*ops: str) -> Callable[[type[T]], type[T]]:
 
 
 def bounded(low: int | float | None = None, high: int | float | None = None, *, default: Any = dataclasses.MISSING,
-            length: tuple[int, int] | None = None, stored: str | None = None) -> Any:
+            length: tuple[int, int] | None = None, stored: str | None = None,
+            choices: tuple[Any, ...] | None = None) -> Any:
     """A field whose number (or each number of its list) lies in ``low..high``; ``length``: how many
-    items its list may have; ``stored``: the attribute's name in a file where it is no Python name
-    (``lambda``)."""
-    meta = {"low": low, "high": high, "length": length, "stored": stored}
+    items its list may have; ``choices``: the only values it may take (None aside, when its type allows
+    None); ``stored``: the attribute's name in a file where it is no Python name (``lambda``)."""
+    meta = {"low": low, "high": high, "length": length, "stored": stored, "choices": choices}
     if isinstance(default, list):
         items = tuple(default)
         return dataclasses.field(default_factory=lambda: list(items), metadata=meta)
@@ -116,7 +117,8 @@ def attrs_of(rec: Any) -> dict[str, Any]:
 
 
 def _check_value(value: Any, hint: Any, meta: Any, where: str) -> None:
-    if not _fits(value, hint, meta):
+    choices = meta.get("choices")
+    if not _fits(value, hint, meta) or (choices is not None and value is not None and value not in choices):
         raise RecordError(f"its description's {where} is {repr(value)[:40]}, not {_describe(hint, meta)}")
 
 
@@ -159,4 +161,12 @@ def _describe(hint: Any, meta: Any) -> str:
         text += f" from {low if low is not None else '-'} to {high if high is not None else '-'}"
     if meta.get("length"):
         text += f" ({meta['length'][0]} to {meta['length'][1]} items)"
+    if meta.get("choices") is not None:
+        text += f" (one of {', '.join(map(repr, meta['choices']))})"
     return text
+
+
+class Record(typing.Protocol):
+    """What a builder receives: an op's record (any of the frozen dataclasses filed with :func:`record`)."""
+
+    __dataclass_fields__: typing.ClassVar[dict[str, Any]]

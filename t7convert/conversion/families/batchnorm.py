@@ -93,5 +93,5 @@ class BatchNormRecord:
     eps: float
     num_features: int = bounded(0, MAX_EXTENT)
     spatial: bool
-    n_dim: int | None = None
+    n_dim: int | None = bounded(choices=(2, 4, 5), default=None)  # None: files from before it (2 or 4)
     unbatched: bool = False

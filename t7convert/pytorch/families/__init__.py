@@ -3,8 +3,9 @@ in :mod:`t7convert.conversion.families`), with the custom modules Torch7's seman
 ``torch.nn`` has no exact equivalent. They live apart from the converters because they import torch at
 the top (their modules subclass ``nn.Module``), and converting or inspecting a file imports no torch.
 
-``@builds(op)`` files ``fn(attrs, children) -> nn.Module``; every module of this package is found by
-:func:`t7convert.common.registry.discover` when :mod:`t7convert.pytorch.modules` is imported.
+``@builds(op)`` files ``fn(record, children) -> nn.Module``, ``record`` being the op's typed record
+(:mod:`t7convert.conversion.records`; a plugin's op without one gets its attributes as a dict); every
+module of this package is found by :func:`t7convert.common.registry.discover` when :mod:`t7convert.pytorch.modules` is imported.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from torch import nn
 
 from t7convert.common.registry import Registry
 
-Builder = Callable[[dict[str, Any], list[nn.Module]], nn.Module]
+Builder = Callable[[Any, list[nn.Module]], nn.Module]
 BUILDERS: Registry[Builder] = Registry("builder", plugins="t7convert.builders")
 
 #: ``@builds("Conv2d")`` files the builder of one converted op.

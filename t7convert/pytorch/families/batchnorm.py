@@ -5,10 +5,9 @@ nn's classes also take one sample (rank ``nDim - 1``) in evaluate mode: BatchNor
 """
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -44,8 +43,8 @@ _CLASSES = {(2, False): nn.BatchNorm1d, (4, False): nn.BatchNorm2d, (5, False): 
 
 
 @builds("BatchNorm")
-def build_batch_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_batch_norm(a: Record, children: list[nn.Module]) -> nn.Module:
     """Files converted before ``n_dim`` existed hold plain or spatial BN of batches only."""
-    n_dim = a.get("n_dim", 4 if a["spatial"] else 2)
-    cls = _CLASSES[(n_dim, bool(a.get("unbatched", False)))]
-    return cls(a["num_features"], eps=a["eps"], affine=a["affine"])
+    n_dim = a.n_dim if a.n_dim is not None else (4 if a.spatial else 2)
+    cls = _CLASSES[(n_dim, bool(a.unbatched))]
+    return cls(a.num_features, eps=a.eps, affine=a.affine)

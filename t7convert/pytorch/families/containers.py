@@ -3,11 +3,10 @@ JoinTable and Concat count dimensions from 1 and shift by a batch dimension (``n
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -91,30 +90,30 @@ class CatTable(nn.Module):
 
 
 @builds("Sequential")
-def build_sequential(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_sequential(a: Record, children: list[nn.Module]) -> nn.Module:
     return nn.Sequential(*children)
 
 
 @builds("ConcatTable")
-def build_concat_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_concat_table(a: Record, children: list[nn.Module]) -> nn.Module:
     return ConcatTable(children)
 
 
 @builds("CAddTable")
-def build_cadd_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_cadd_table(a: Record, children: list[nn.Module]) -> nn.Module:
     return CAddTable()
 
 
 @builds("JoinTable")
-def build_join_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return JoinTable(a["dim"], a.get("n_input_dims"))
+def build_join_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return JoinTable(a.dim, a.n_input_dims)
 
 
 @builds("CatTable")
-def build_cat_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CatTable(a["dim"])
+def build_cat_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return CatTable(a.dim)
 
 
 @builds("Concat")
-def build_concat(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Concat(a["dim"], children)
+def build_concat(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Concat(a.dim, children)

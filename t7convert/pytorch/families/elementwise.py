@@ -2,11 +2,10 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as F
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -58,20 +57,20 @@ class SoftMax(nn.Module):
 
 
 @builds("Identity")
-def build_identity(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_identity(a: Record, children: list[nn.Module]) -> nn.Module:
     return nn.Identity()
 
 
 @builds("MulConstant")
-def build_mul_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MulConstant(a["scalar"])
+def build_mul_constant(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MulConstant(a.scalar)
 
 
 @builds("Scale")
-def build_scale(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Scale(a["factor"])
+def build_scale(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Scale(a.factor)
 
 
 @builds("SoftMax")
-def build_soft_max(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SoftMax(log=a.get("log", False), over=a.get("over", "planes"))
+def build_soft_max(a: Record, children: list[nn.Module]) -> nn.Module:
+    return SoftMax(log=a.log, over=a.over)

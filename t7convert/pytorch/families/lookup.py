@@ -3,11 +3,10 @@ Torch7 copies them into LongTensors (truncating toward zero), and these modules 
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -101,20 +100,20 @@ class Kmeans(nn.Module):
 
 
 @builds("LookupTable")
-def build_lookup_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return LookupTable(a["num"], a["dim"])
+def build_lookup_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return LookupTable(a.num, a.dim)
 
 
 @builds("SparseLinear")
-def build_sparse_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SparseLinear(a["in_features"], a["out_features"])
+def build_sparse_linear(a: Record, children: list[nn.Module]) -> nn.Module:
+    return SparseLinear(a.in_features, a.out_features)
 
 
 @builds("IndexLinear")
-def build_index_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return IndexLinear(a["in_features"], a["out_features"], a["offset"])
+def build_index_linear(a: Record, children: list[nn.Module]) -> nn.Module:
+    return IndexLinear(a.in_features, a.out_features, a.offset)
 
 
 @builds("Kmeans")
-def build_kmeans(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Kmeans(a["k"], a["dim"])
+def build_kmeans(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Kmeans(a.k, a.dim)

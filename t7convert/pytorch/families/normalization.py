@@ -4,12 +4,11 @@ and the local Spatial{Subtractive,Divisive,Contrastive}Normalization, each as To
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -136,27 +135,27 @@ class LocalNorm(nn.Module):
 
 
 @builds("Normalize")
-def build_normalize(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Normalize(a["p"], a["inf"], a["eps"])
+def build_normalize(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Normalize(a.p, a.inf, a.eps)
 
 
 @builds("CrossMapLRN")
-def build_lrn(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CrossMapLRN(a["size"], a["alpha"], a["beta"], a["k"])
+def build_lrn(a: Record, children: list[nn.Module]) -> nn.Module:
+    return CrossMapLRN(a.size, a.alpha, a.beta, a.k)
 
 
 @builds("LayerNorm")
-def build_layer_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return LayerNorm(a["n"], a["eps"], a["scale"], a["affine"])
+def build_layer_norm(a: Record, children: list[nn.Module]) -> nn.Module:
+    return LayerNorm(a.n, a.eps, a.scale, a.affine)
 
 
 @builds("InstanceNorm")
-def build_instance_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return InstanceNorm(a["num_features"], a["eps"])
+def build_instance_norm(a: Record, children: list[nn.Module]) -> nn.Module:
+    return InstanceNorm(a.num_features, a.eps)
 
 
 @builds("LocalNorm")
-def build_local_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    names = (["sub"] if a["subtract"] else []) + (["div_mean", "div_std"] if a["divide"] else [])
-    estimators = {name: (a[f"{name}_size"], a[f"{name}_pad"]) for name in names}
-    return LocalNorm(a["planes"], estimators, a.get("threshold", 0.0), a.get("thresval", 0.0))
+def build_local_norm(a: Record, children: list[nn.Module]) -> nn.Module:
+    names = (["sub"] if a.subtract else []) + (["div_mean", "div_std"] if a.divide else [])
+    estimators = {name: (getattr(a, f"{name}_size"), getattr(a, f"{name}_pad")) for name in names}
+    return LocalNorm(a.planes, estimators, a.threshold, a.thresval)

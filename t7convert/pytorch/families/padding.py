@@ -2,13 +2,12 @@
 nn.Padding's insertion of a block of a constant along one dimension."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -63,10 +62,10 @@ class PaddingTHNN(nn.Module):
 
 
 @builds("PadTHNN")
-def build_pad(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PadTHNN(a["mode"], a["pads"], a["ranks"])
+def build_pad(a: Record, children: list[nn.Module]) -> nn.Module:
+    return PadTHNN(a.mode, a.pads, a.ranks)
 
 
 @builds("PaddingTHNN")
-def build_padding(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PaddingTHNN(a["dim"], a["pad"], a.get("n_input_dim"), a["value"], a["index"])
+def build_padding(a: Record, children: list[nn.Module]) -> nn.Module:
+    return PaddingTHNN(a.dim, a.pad, a.n_input_dim, a.value, a.index)

@@ -4,12 +4,12 @@ only when there is padding; cudnn.torch never does.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -68,6 +68,6 @@ class Pool2d(nn.Module):
 
 
 @builds("Pool2d")
-def build_pool2d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Pool2d(a["kind"], a["kernel"], a["stride"], a["padding"], a["ceil_mode"], a.get("count_include_pad", True),
-                  a.get("divide", True), a.get("adjust_last_window", "if_padded"))
+def build_pool2d(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Pool2d(a.kind, a.kernel, a.stride, a.padding, a.ceil_mode, a.count_include_pad,
+                  a.divide, a.adjust_last_window)

@@ -11,7 +11,6 @@ PyTorch's pooling kernels do not all share.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -299,40 +299,40 @@ class FeatureLPPool(nn.Module):
 
 
 @builds("MaxPoolTHNN")
-def build_max_pool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxPoolTHNN(a["kernel"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], a["rule"])
+def build_max_pool(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaxPoolTHNN(a.kernel, a.stride, a.padding, a.dilation, a.ceil_mode, a.rule)
 
 
 @builds("AvgPool3d")
-def build_avg_pool3d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return AvgPool3d(a["kernel"], a["stride"])
+def build_avg_pool3d(a: Record, children: list[nn.Module]) -> nn.Module:
+    return AvgPool3d(a.kernel, a.stride)
 
 
 @builds("MaxUnpoolTHNN")
-def build_max_unpool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxUnpoolTHNN(a["kernel"], a["stride"], a["padding"], a["ceil_mode"])
+def build_max_unpool(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaxUnpoolTHNN(a.kernel, a.stride, a.padding, a.ceil_mode)
 
 
 @builds("FractionalMaxPool")
-def build_fractional(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FractionalMaxPool(a["pool"], a.get("output"), a.get("ratio"), a["samples"], a.get("precision", "float32"))
+def build_fractional(a: Record, children: list[nn.Module]) -> nn.Module:
+    return FractionalMaxPool(a.pool, a.output, a.ratio, a.samples, a.precision)
 
 
 @builds("AdaptivePool2d")
-def build_adaptive(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return AdaptivePool2d(a["kind"], a["size"])
+def build_adaptive(a: Record, children: list[nn.Module]) -> nn.Module:
+    return AdaptivePool2d(a.kind, a.size)
 
 
 @builds("TemporalMaxPool")
-def build_temporal_max(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalMaxPool(a["kernel"], a["stride"])
+def build_temporal_max(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TemporalMaxPool(a.kernel, a.stride)
 
 
 @builds("DynamicKMaxPool")
-def build_dynamic_k(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return DynamicKMaxPool(a["min_k"], a["factor"])
+def build_dynamic_k(a: Record, children: list[nn.Module]) -> nn.Module:
+    return DynamicKMaxPool(a.min_k, a.factor)
 
 
 @builds("FeatureLPPool")
-def build_feature_lp(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FeatureLPPool(a["width"], a["stride"], a["power"], a["batch_mode"])
+def build_feature_lp(a: Record, children: list[nn.Module]) -> nn.Module:
+    return FeatureLPPool(a.width, a.stride, a.power, a.batch_mode)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -45,10 +46,10 @@ class TorchRNNVanilla(nn.RNN):
 
 
 @builds("TorchRNNLSTM")
-def build_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TorchRNNLSTM(a["input_size"], a["hidden_size"])
+def build_lstm(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TorchRNNLSTM(a.input_size, a.hidden_size)
 
 
 @builds("TorchRNNVanilla")
-def build_vanilla(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TorchRNNVanilla(a["input_size"], a["hidden_size"])
+def build_vanilla(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TorchRNNVanilla(a.input_size, a.hidden_size)

@@ -1,13 +1,12 @@
 """Nearest and align-corners linear up-sampling, PixelShuffle, as Torch7 computes them."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -87,15 +86,15 @@ class PixelShuffle(nn.Module):
 
 
 @builds("UpsampleNearest")
-def build_nearest(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return UpsampleNearest(a["scale"], a["ranks"])
+def build_nearest(a: Record, children: list[nn.Module]) -> nn.Module:
+    return UpsampleNearest(a.scale, a.ranks)
 
 
 @builds("UpsampleLinear")
-def build_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return UpsampleLinear(a["ranks"], a.get("scale"), a.get("size"), a.get("depth"))
+def build_linear(a: Record, children: list[nn.Module]) -> nn.Module:
+    return UpsampleLinear(a.ranks, a.scale, a.size, a.depth)
 
 
 @builds("PixelShuffle")
-def build_pixel_shuffle(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PixelShuffle(a["factor"])
+def build_pixel_shuffle(a: Record, children: list[nn.Module]) -> nn.Module:
+    return PixelShuffle(a.factor)

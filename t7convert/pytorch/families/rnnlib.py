@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.conversion.tree import Node
 from t7convert.pytorch.families import builds
 
@@ -49,14 +50,14 @@ class Sequencer(nn.Module):
 
 
 @builds("FastLSTM")
-def build_fast_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FastLSTM(a["input_size"], a["hidden_size"])
+def build_fast_lstm(a: Record, children: list[nn.Module]) -> nn.Module:
+    return FastLSTM(a.input_size, a.hidden_size)
 
 
 @builds("Sequencer")
-def build_sequencer(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_sequencer(a: Record, children: list[nn.Module]) -> nn.Module:
     from t7convert.conversion.description import check_tree
     from t7convert.pytorch.modules import build
-    spec = json.loads(a["step"])
+    spec = json.loads(a.step)
     check_tree(spec, "Sequencer.step")
     return Sequencer(build(Node.from_spec(spec), "Sequencer.step"))

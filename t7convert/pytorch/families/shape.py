@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -51,10 +51,10 @@ class Reshape(nn.Module):
 
 
 @builds("View")
-def build_view(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return View(a["sizes"], a.get("num_input_dims"))
+def build_view(a: Record, children: list[nn.Module]) -> nn.Module:
+    return View(a.sizes, a.num_input_dims)
 
 
 @builds("Reshape")
-def build_reshape(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Reshape(a["sizes"], a.get("batch_mode"))
+def build_reshape(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Reshape(a.sizes, a.batch_mode)

@@ -15,19 +15,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 def _conv_args(a: dict[str, Any]) -> tuple:
-    return (a["in_channels"], a["out_channels"], tuple(a["kernel_size"]), tuple(a["stride"]),
-            tuple(a["padding"]), tuple(a["dilation"]), a["groups"], a["bias"])
+    return (a.in_channels, a.out_channels, tuple(a.kernel_size), tuple(a.stride),
+            tuple(a.padding), tuple(a.dilation), a.groups, a.bias)
 
 
 @builds("ConvNd")
-def build_conv(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return _CONV[a["dims"]](*_conv_args(a))
+def build_conv(a: Record, children: list[nn.Module]) -> nn.Module:
+    return _CONV[a.dims](*_conv_args(a))
 
 
 class DepthWiseConv2d(nn.Conv2d):
@@ -44,7 +45,7 @@ class DepthWiseConv2d(nn.Conv2d):
 
 
 @builds("DepthWiseConv2d")
-def build_depthwise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_depthwise(a: Record, children: list[nn.Module]) -> nn.Module:
     return DepthWiseConv2d(*_conv_args(a))
 
 
@@ -81,9 +82,9 @@ class ConvLocal2d(nn.Module):
 
 
 @builds("ConvLocal2d")
-def build_local(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ConvLocal2d(a["in_channels"], a["out_channels"], a["input_size"], a["output_size"], a["kernel_size"],
-                       a["stride"], a["padding"])
+def build_local(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ConvLocal2d(a.in_channels, a.out_channels, a.input_size, a.output_size, a.kernel_size,
+                       a.stride, a.padding)
 
 
 class ConvMap2d(nn.Module):
@@ -119,9 +120,9 @@ class ConvMap2d(nn.Module):
 
 
 @builds("ConvMap2d")
-def build_map(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ConvMap2d(a["full"], a["in_channels"], a["out_channels"], a["kernel_size"], a["stride"], a["inputs"],
-                     a["outputs"])
+def build_map(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ConvMap2d(a.full, a.in_channels, a.out_channels, a.kernel_size, a.stride, a.inputs,
+                     a.outputs)
 
 
 class SpatialSubSampling(nn.Module):
@@ -145,5 +146,5 @@ class SpatialSubSampling(nn.Module):
 
 
 @builds("SpatialSubSampling")
-def build_subsampling(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SpatialSubSampling(a["channels"], a["kernel_size"], a["stride"])
+def build_subsampling(a: Record, children: list[nn.Module]) -> nn.Module:
+    return SpatialSubSampling(a.channels, a.kernel_size, a.stride)

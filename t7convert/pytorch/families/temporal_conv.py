@@ -3,13 +3,12 @@ features first, so the modules transpose around it (TemporalRowConvolution's fea
 already features-first)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -32,8 +31,8 @@ class TemporalConvolution(nn.Conv1d):
 
 
 @builds("TemporalConv")
-def build_temporal(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalConvolution(a["in_features"], a["out_features"], a["kernel"], a["stride"])
+def build_temporal(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TemporalConvolution(a.in_features, a.out_features, a.kernel, a.stride)
 
 
 class TemporalRowConvolution(nn.Conv1d):
@@ -51,8 +50,8 @@ class TemporalRowConvolution(nn.Conv1d):
 
 
 @builds("TemporalRowConv")
-def build_row(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalRowConvolution(a["features"], a["kernel"], a["stride"], a["feat_first"], a["bias"])
+def build_row(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TemporalRowConvolution(a.features, a.kernel, a.stride, a.feat_first, a.bias)
 
 
 class TemporalSubSampling(nn.Module):
@@ -76,5 +75,5 @@ class TemporalSubSampling(nn.Module):
 
 
 @builds("TemporalSubSampling")
-def build_temporal_subsampling(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalSubSampling(a["features"], a["kernel"], a["stride"])
+def build_temporal_subsampling(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TemporalSubSampling(a.features, a.kernel, a.stride)

@@ -3,12 +3,11 @@ Squeeze, Unsqueeze, Transpose, Replicate, Sum/Mean, Max/Min, Collapse, AddConsta
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -226,55 +225,55 @@ class Collapse(nn.Module):
 
 
 @builds("AddConstant")
-def build_add_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return AddConstant(a["value"])
+def build_add_constant(a: Record, children: list[nn.Module]) -> nn.Module:
+    return AddConstant(a.value)
 
 
 @builds("Cast")
-def build_cast(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Cast(a.get("dtype"))
+def build_cast(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Cast(a.dtype)
 
 
 @builds("Select")
-def build_select(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Select(a["dim"], a["index"])
+def build_select(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Select(a.dim, a.index)
 
 
 @builds("Narrow")
-def build_narrow(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Narrow(a["dim"], a["index"], a["length"])
+def build_narrow(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Narrow(a.dim, a.index, a.length)
 
 
 @builds("Squeeze")
-def build_squeeze(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Squeeze(a.get("dim"), a.get("num_input_dims"))
+def build_squeeze(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Squeeze(a.dim, a.num_input_dims)
 
 
 @builds("Unsqueeze")
-def build_unsqueeze(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Unsqueeze(a["pos"], a.get("num_input_dims"))
+def build_unsqueeze(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Unsqueeze(a.pos, a.num_input_dims)
 
 
 @builds("Transpose")
-def build_transpose(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Transpose(a["pairs"], a.get("num_input_dims"))
+def build_transpose(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Transpose(a.pairs, a.num_input_dims)
 
 
 @builds("Replicate")
-def build_replicate(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Replicate(a["n"], a["dim"], a.get("ndim"))
+def build_replicate(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Replicate(a.n, a.dim, a.ndim)
 
 
 @builds("Sum")
-def build_sum(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Sum(a["dim"], a.get("n_input_dims"), a["average"], a.get("squeeze", True))
+def build_sum(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Sum(a.dim, a.n_input_dims, a.average, a.squeeze)
 
 
 @builds("MaxMin")
-def build_max_min(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxMin(a["kind"], a["dim"], a.get("n_input_dims"))
+def build_max_min(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaxMin(a.kind, a.dim, a.n_input_dims)
 
 
 @builds("Collapse")
-def build_collapse(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Collapse(a["n_input_dim"])
+def build_collapse(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Collapse(a.n_input_dim)
