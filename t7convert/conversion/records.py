@@ -112,8 +112,15 @@ def make(op: str, attrs: dict[str, Any]) -> Any:
 
 
 def attrs_of(rec: Any) -> dict[str, Any]:
-    """What a node stores of a record: every field, as plain data, under its stored name."""
-    return {_stored(f): getattr(rec, f.name) for f in dataclasses.fields(rec)}
+    """What a node stores of a record, as plain data, under the stored names: every field but those
+    left at None where None is their default (absent and None read the same: :func:`make` fills them)."""
+    out = {}
+    for f in dataclasses.fields(rec):
+        value = getattr(rec, f.name)
+        if value is None and f.default is None:
+            continue
+        out[_stored(f)] = value
+    return out
 
 
 def _check_value(value: Any, hint: Any, meta: Any, where: str) -> None:

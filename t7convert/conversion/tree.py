@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from t7convert.conversion.records import attrs_of
+
 
 @dataclass
 class Node:
@@ -23,10 +25,14 @@ class Node:
     """
 
     op: str
-    attrs: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)  # given as the op's record (converters) or a dict
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
     source: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attrs, dict):  # a converter's typed record: stored as plain data
+            self.attrs = attrs_of(self.attrs)
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, "Node"]]:
         """(state_dict prefix, node) for this node and its descendants, as nn.Sequential names them."""

@@ -17,7 +17,7 @@ def threshold(m: T7Object, ctx) -> Node:
     val = float(number(m, ctx, "val", default=0.0))
     if th == 0.0 and val == 0.0:
         return Node("ReLU")
-    return Node("Threshold", {"threshold": th, "value": val})
+    return Node("Threshold", ThresholdRecord(threshold=th, value=val))
 
 
 @describes("nn.ReLU", "cudnn.ReLU", "nn.Threshold")

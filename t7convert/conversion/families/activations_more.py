@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from t7convert.conversion.families.elementwise import SoftMaxRecord
+from t7convert.conversion.families.pointwise import PointwiseRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, long_list, number, tensor
 from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input
@@ -28,7 +30,7 @@ def prelu(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight").reshape(-1)
     if weight.size < max(planes, 1) or (planes > 0 and weight.size != planes):
         raise ctx.fail(m, f"weight has {weight.size} values for nOutputPlane {planes}")
-    return Node("PReLU", {"planes": planes}, {"weight": weight[: max(planes, 1)].copy()})
+    return Node("PReLU", PReLURecord(planes=planes), {"weight": weight[: max(planes, 1)].copy()})
 
 
 @converts("nn.RReLU")
@@ -38,7 +40,7 @@ def rrelu(m: T7Object, ctx) -> Node:
     upper = float(number(m, ctx, "upper", default=1 / 3))
     if not 0 <= lower <= upper:
         raise ctx.fail(m, f"lower {lower} and upper {upper}: RReLU needs 0 <= lower <= upper")
-    return Node("Pointwise", {"fn": "leakyrelu", "negval": (lower + upper) / 2})
+    return Node("Pointwise", PointwiseRecord(fn="leakyrelu", negval=(lower + upper) / 2))
 
 
 @converts("nn.CReLU")
@@ -48,7 +50,7 @@ def crelu(m: T7Object, ctx) -> Node:
     n = integer(m, ctx, "nInputDims")
     if n < 1:
         raise ctx.fail(m, f"nInputDims {n} must be positive")
-    return Node("CReLU", {"n_input_dims": n})
+    return Node("CReLU", CReLURecord(n_input_dims=n))
 
 
 @converts("nn.GatedLinearUnit")
@@ -57,7 +59,7 @@ def gated_linear_unit(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=None)
     if dim is not None and dim < 1:
         raise ctx.fail(m, f"dim {dim} must be positive")
-    return Node("GatedLinearUnit", {"dim": dim})
+    return Node("GatedLinearUnit", GatedLinearUnitRecord(dim=dim))
 
 
 @converts("nn.Mul")
@@ -66,7 +68,7 @@ def mul(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight").reshape(-1)
     if weight.size < 1:
         raise ctx.fail(m, "weight is empty")
-    return Node("Mul", {}, {"weight": weight[:1].copy()})
+    return Node("Mul", MulRecord(), {"weight": weight[:1].copy()})
 
 
 def _sized(m: T7Object, ctx, name: str) -> tuple[list[int], np.ndarray]:
@@ -81,13 +83,13 @@ def _sized(m: T7Object, ctx, name: str) -> tuple[list[int], np.ndarray]:
 @converts("nn.CMul")
 def cmul(m: T7Object, ctx) -> Node:
     shape, weight = _sized(m, ctx, "weight")
-    return Node("CMul", {"shape": shape, "kind": "mul"}, {"weight": weight})
+    return Node("CMul", CMulRecord(shape=shape, kind="mul"), {"weight": weight})
 
 
 @converts("nn.CAdd")
 def cadd(m: T7Object, ctx) -> Node:
     shape, bias = _sized(m, ctx, "bias")
-    return Node("CMul", {"shape": shape, "kind": "add"}, {"weight": bias})
+    return Node("CMul", CMulRecord(shape=shape, kind="add"), {"weight": bias})
 
 
 @converts("nn.Add")
@@ -100,7 +102,7 @@ def add(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, "bias is empty")
     if scalar:
         bias = bias.reshape(-1)[:1].copy()
-    return Node("Add", {"scalar": bool(scalar), "shape": list(bias.shape)}, {"bias": bias})
+    return Node("Add", AddRecord(scalar=bool(scalar), shape=list(bias.shape)), {"bias": bias})
 
 
 @expects_input("Add")
@@ -115,13 +117,13 @@ def constant(m: T7Object, ctx) -> Node:
     dimensions (nil: never)."""
     v = tensor(m, ctx, "value")
     n = integer(m, ctx, "nInputDim", default=None)
-    return Node("Constant", {"n_input_dim": n, "shape": list(v.shape)}, {"value": v})
+    return Node("Constant", ConstantRecord(n_input_dim=n, shape=list(v.shape)), {"value": v})
 
 
 @converts("nn.SpatialSoftMax", "nn.SpatialLogSoftMax")
 def spatial_softmax(m: T7Object, ctx) -> Node:
     """THNN's SoftMax/LogSoftMax, the same kernels as nn.SoftMax: over the planes."""
-    return Node("SoftMax", {"log": m.class_name == "nn.SpatialLogSoftMax", "over": "planes"})
+    return Node("SoftMax", SoftMaxRecord(log=m.class_name == "nn.SpatialLogSoftMax", over="planes"))
 
 
 @converts("cudnn.SpatialSoftMax", "cudnn.SpatialLogSoftMax")
@@ -135,8 +137,8 @@ def cudnn_spatial_softmax(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"mode {mode!r} is not a cudnn softmax mode")
     if algorithm not in ("CUDNN_SOFTMAX_LOG", "CUDNN_SOFTMAX_ACCURATE", "CUDNN_SOFTMAX_FAST"):
         raise ctx.fail(m, f"algorithm {algorithm!r} is not a cudnn softmax algorithm")
-    return Node("SoftMax", {"log": algorithm == "CUDNN_SOFTMAX_LOG",
-                            "over": "instance" if mode == "CUDNN_SOFTMAX_MODE_INSTANCE" else "planes"})
+    return Node("SoftMax", SoftMaxRecord(log=algorithm == "CUDNN_SOFTMAX_LOG",
+                                         over="instance" if mode == "CUDNN_SOFTMAX_MODE_INSTANCE" else "planes"))
 
 
 @converts("nn.Maxout")

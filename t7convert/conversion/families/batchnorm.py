@@ -56,9 +56,8 @@ def batch_normalization(m: T7Object, ctx) -> Node:
     tensors = {"running_mean": mean, "running_var": var}
     if affine:
         tensors.update(weight=weight, bias=bias)
-    return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine,
-                              "spatial": m.class_name in _SPATIAL, "n_dim": _n_dim(m),
-                              "unbatched": _unbatched(m)}, tensors)
+    return Node("BatchNorm", BatchNormRecord(num_features=n, eps=eps, affine=affine, spatial=m.class_name in _SPATIAL,
+                                             n_dim=_n_dim(m), unbatched=_unbatched(m)), tensors)
 
 
 @expects_input("BatchNorm")

@@ -36,13 +36,12 @@ def cadd_table(m: T7Object, ctx) -> Node:
 
 @converts("nn.Concat")
 def concat(m: T7Object, ctx) -> Node:
-    return Node("Concat", {"dim": integer(m, ctx, "dimension")}, children=_children(m, ctx))
+    return Node("Concat", ConcatRecord(dim=integer(m, ctx, "dimension")), children=_children(m, ctx))
 
 
 @converts("nn.JoinTable")
 def join_table(m: T7Object, ctx) -> Node:
-    return Node("JoinTable", {"dim": integer(m, ctx, "dimension"),
-                              "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+    return Node("JoinTable", JoinTableRecord(dim=integer(m, ctx, "dimension"), n_input_dims=optional_integer(m, ctx, "nInputDims")))
 
 
 @converts(*DATA_PARALLEL)

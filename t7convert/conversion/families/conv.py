@@ -39,8 +39,8 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
     tensors = {"weight": weight}
     if bias is not None:
         tensors["bias"] = bias
-    return Node("Conv2d", {"in_channels": n_in, "out_channels": n_out, "kernel_size": [kh, kw],
-                           "stride": [dh, dw], "padding": [ph, pw], "groups": groups, "bias": bias is not None},
+    return Node("Conv2d", Conv2dRecord(in_channels=n_in, out_channels=n_out, kernel_size=[kh, kw], stride=[dh, dw],
+                                       padding=[ph, pw], groups=groups, bias=bias is not None),
                 tensors)
 
 

@@ -17,7 +17,7 @@ def identity(m: T7Object, ctx) -> Node:
 
 @converts("nn.MulConstant")
 def mul_constant(m: T7Object, ctx) -> Node:
-    return Node("MulConstant", {"scalar": float(number(m, ctx, "constant_scalar"))})
+    return Node("MulConstant", MulConstantRecord(scalar=float(number(m, ctx, "constant_scalar"))))
 
 
 @converts("nn.Dropout")
@@ -31,14 +31,14 @@ def dropout(m: T7Object, ctx) -> Node:
     factor = 1.0 if v2 or p == 0 else 1.0 - p
     if factor != 1.0:
         ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")
-    return Node("Scale", {"factor": factor})
+    return Node("Scale", ScaleRecord(factor=factor))
 
 
 @converts("fbnn.Dropout")
 def fbnn_dropout(m: T7Object, ctx) -> Node:
     """fbcunn's Dropout always multiplies by (1 - p) at test time."""
     p = float(number(m, ctx, "p", default=0.5))
-    return Node("Scale", {"factor": 1.0 - p})
+    return Node("Scale", ScaleRecord(factor=1.0 - p))
 
 
 def _softmax_over(m: T7Object) -> str:
@@ -49,12 +49,12 @@ def _softmax_over(m: T7Object) -> str:
 
 @converts("nn.SoftMax", "cudnn.SoftMax")
 def softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": False, "over": _softmax_over(m)})
+    return Node("SoftMax", SoftMaxRecord(log=False, over=_softmax_over(m)))
 
 
 @converts("nn.LogSoftMax", "cudnn.LogSoftMax")
 def log_softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": True, "over": _softmax_over(m)})
+    return Node("SoftMax", SoftMaxRecord(log=True, over=_softmax_over(m)))
 
 
 @describes("nn.MulConstant")

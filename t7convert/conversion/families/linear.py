@@ -22,7 +22,7 @@ def linear(m: T7Object, ctx) -> Node:
     tensors = {"weight": weight}
     if bias is not None:
         tensors["bias"] = bias
-    return Node("Linear", {"in_features": in_f, "out_features": out_f, "bias": bias is not None}, tensors)
+    return Node("Linear", LinearRecord(in_features=in_f, out_features=out_f, bias=bias is not None), tensors)
 
 
 @expects_input("Linear")

@@ -47,7 +47,7 @@ def _renormed(m: T7Object, ctx, weight: np.ndarray) -> np.ndarray:
 def lookup_table(m: T7Object, ctx) -> Node:
     """``weight[index]`` for a vector (T) or matrix (N, T) of indices; paddingValue only affects training."""
     weight = _renormed(m, ctx, _matrix(m, ctx, "weight"))
-    return Node("LookupTable", {"num": weight.shape[0], "dim": weight.shape[1]}, {"weight": weight})
+    return Node("LookupTable", LookupTableRecord(num=weight.shape[0], dim=weight.shape[1]), {"weight": weight})
 
 
 @converts("nn.SparseLinear")
@@ -57,7 +57,7 @@ def sparse_linear(m: T7Object, ctx) -> Node:
     samples (legacy mode), a table a batch of samples of their own nnz."""
     weight = _matrix(m, ctx, "weight")
     bias = tensor(m, ctx, "bias", shape=(weight.shape[0],))
-    return Node("SparseLinear", {"in_features": weight.shape[1], "out_features": weight.shape[0]},
+    return Node("SparseLinear", SparseLinearRecord(in_features=weight.shape[1], out_features=weight.shape[0]),
                 {"weight": weight, "bias": bias})
 
 
@@ -72,7 +72,7 @@ def index_linear(m: T7Object, ctx) -> Node:
     weight = _matrix(m, ctx, "weight")
     bias = tensor(m, ctx, "bias", shape=(weight.shape[1],))
     offset = integer(m, ctx, "offset", default=-1)
-    return Node("IndexLinear", {"in_features": weight.shape[0], "out_features": weight.shape[1], "offset": offset},
+    return Node("IndexLinear", IndexLinearRecord(in_features=weight.shape[0], out_features=weight.shape[1], offset=offset),
                 {"weight": weight, "bias": bias})
 
 
@@ -84,7 +84,7 @@ def kmeans(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=weight.shape[1])
     if dim != weight.shape[1]:
         raise ctx.fail(m, f"field dim is {dim}, weight has {weight.shape[1]} columns")
-    return Node("Kmeans", {"k": weight.shape[0], "dim": dim}, {"weight": weight})
+    return Node("Kmeans", KmeansRecord(k=weight.shape[0], dim=dim), {"weight": weight})
 
 
 @expects_input("Kmeans")

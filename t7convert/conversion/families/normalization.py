@@ -32,7 +32,7 @@ def normalize(m: T7Object, ctx) -> Node:
     if not p > 0:
         raise ctx.fail(m, f"field p is {p}: only p > 0 norms exist (Normalize asserts it)")
     eps = float(number(m, ctx, "eps", default=1e-10))
-    return Node("Normalize", {"p": 0.0 if math.isinf(p) else p, "inf": math.isinf(p), "eps": eps})
+    return Node("Normalize", NormalizeRecord(p=0.0 if math.isinf(p) else p, inf=math.isinf(p), eps=eps))
 
 
 # --- SpatialCrossMapLRN -------------------------------------------------------------------------
@@ -45,9 +45,9 @@ def cross_map_lrn(m: T7Object, ctx) -> Node:
     size = integer(m, ctx, "size")
     if size < 1 or size % 2 == 0:
         raise ctx.fail(m, f"field size is {size}: only odd window sizes have a centred window in Torch7")
-    return Node("CrossMapLRN", {"size": size, "alpha": float(number(m, ctx, "alpha", default=1e-4)),
-                                "beta": float(number(m, ctx, "beta", default=0.75)),
-                                "k": float(number(m, ctx, *_k_fields(m), default=1.0))})
+    return Node("CrossMapLRN", CrossMapLRNRecord(size=size, alpha=float(number(m, ctx, "alpha", default=1e-4)),
+                                                 beta=float(number(m, ctx, "beta", default=0.75)),
+                                                 k=float(number(m, ctx, *_k_fields(m), default=1.0))))
 
 
 def _k_fields(m: T7Object) -> tuple[str, ...]:
@@ -100,7 +100,7 @@ def layer_normalization(m: T7Object, ctx) -> Node:
         tensors = {"weight": _part_tensor(m, ctx, 5, "weight", n), "bias": _part_tensor(m, ctx, 6, "bias", n)}
     attrs = {"n": n, "eps": float(number(norm, ctx, "eps", default=1e-10)),
              "scale": float(number(kids[3], ctx, "constant_scalar")), "affine": bool(tensors)}
-    return Node("LayerNorm", attrs, tensors)
+    return Node("LayerNorm", LayerNormRecord(**attrs), tensors)
 
 
 # --- fast-neural-style InstanceNormalization -----------------------------------------------------
@@ -116,7 +116,7 @@ def instance_normalization(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight")
     n = weight.size
     bias = tensor(m, ctx, "bias", shape=(n,))
-    return Node("InstanceNorm", {"num_features": n, "eps": float(number(m, ctx, "eps", default=1e-5))},
+    return Node("InstanceNorm", InstanceNormRecord(num_features=n, eps=float(number(m, ctx, "eps", default=1e-5))),
                 {"weight": weight.reshape(n), "bias": bias})
 
 
@@ -212,7 +212,7 @@ def subtractive_normalization(m: T7Object, ctx) -> Node:
     attrs: dict = {"planes": _planes(m, ctx), "subtract": True, "divide": False}
     tensors: dict = {}
     _subtractive(m, ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 @converts("nn.SpatialDivisiveNormalization")
@@ -222,7 +222,7 @@ def divisive_normalization(m: T7Object, ctx) -> Node:
     attrs: dict = {"planes": _planes(m, ctx), "subtract": False, "divide": True}
     tensors: dict = {}
     _divisive(m, ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 @converts("nn.SpatialContrastiveNormalization")
@@ -240,7 +240,7 @@ def contrastive_normalization(m: T7Object, ctx) -> Node:
             raise ctx.fail(m, "its normalizer's modules have another nInputPlane")
     _subtractive(kids[0], ctx, attrs, tensors)
     _divisive(kids[1], ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 # --- the input a first layer tells ----------------------------------------------------------------

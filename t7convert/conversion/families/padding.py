@@ -29,14 +29,14 @@ _SPATIAL = {"nn.SpatialZeroPadding": "constant", "nn.SpatialReflectionPadding": 
 def spatial_padding(m: T7Object, ctx) -> Node:
     left = integer(m, ctx, "pad_l")
     pads = [left] + [integer(m, ctx, n, default=left) for n in ("pad_r", "pad_t", "pad_b")]
-    return Node("PadTHNN", {"mode": _SPATIAL[m.class_name], "pads": pads, "ranks": [3, 4]})
+    return Node("PadTHNN", PadTHNNRecord(mode=_SPATIAL[m.class_name], pads=pads, ranks=[3, 4]))
 
 
 @converts("nn.VolumetricReplicationPadding")
 def volumetric_replication(m: T7Object, ctx) -> Node:
     left = integer(m, ctx, "pleft")
     pads = [left] + [integer(m, ctx, n, default=left) for n in ("pright", "ptop", "pbottom", "pfront", "pback")]
-    return Node("PadTHNN", {"mode": "replicate", "pads": pads, "ranks": [4, 5]})
+    return Node("PadTHNN", PadTHNNRecord(mode="replicate", pads=pads, ranks=[4, 5]))
 
 
 @converts("nn.Padding")
@@ -45,8 +45,8 @@ def padding(m: T7Object, ctx) -> Node:
     if dim < 1:
         raise ctx.fail(m, f"field dim is {dim}: Padding counts dimensions from 1")
     value = number(m, ctx, "value", default=0)
-    return Node("PaddingTHNN", {"dim": dim, "pad": pad, "n_input_dim": integer(m, ctx, "nInputDim", default=None),
-                                "value": float(value), "index": integer(m, ctx, "index", default=1)})
+    return Node("PaddingTHNN", PaddingTHNNRecord(dim=dim, pad=pad, n_input_dim=integer(m, ctx, "nInputDim", default=None),
+                                                 value=float(value), index=integer(m, ctx, "index", default=1)))
 
 
 @describes(*_SPATIAL)

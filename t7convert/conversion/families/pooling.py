@@ -51,7 +51,7 @@ def average_pooling(m: T7Object, ctx) -> Node:
         # unless `divide` is set: files from before the field existed (nil) hold the old sum pooling
         attrs.update(count_include_pad=True if legacy else flag(m, "count_include_pad"),
                      divide=flag(m, "divide"))
-    return Node("Pool2d", attrs)
+    return Node("Pool2d", Pool2dRecord(**attrs))
 
 
 @describes("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling", "nn.SpatialAveragePooling", "cudnn.SpatialAveragePooling")

@@ -54,17 +54,17 @@ def _max_geometry(m: T7Object, ctx, axes: tuple[str, ...], *, dilated: bool) -> 
 
 @converts("nn.SpatialDilatedMaxPooling")
 def spatial_dilated_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, SPATIAL, dilated=True))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, SPATIAL, dilated=True)))
 
 
 @converts("nn.VolumetricMaxPooling")
 def volumetric_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, VOLUMETRIC, dilated=False))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, VOLUMETRIC, dilated=False)))
 
 
 @converts("nn.VolumetricDilatedMaxPooling")
 def volumetric_dilated_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, VOLUMETRIC, dilated=True))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, VOLUMETRIC, dilated=True)))
 
 
 @converts("nn.VolumetricAveragePooling")
@@ -75,7 +75,7 @@ def volumetric_average(m: T7Object, ctx) -> Node:
     stride = [integer(m, ctx, f"d{a}", default=k) for a, k in zip(VOLUMETRIC, kernel)]
     if min(kernel + stride) < 1:
         raise ctx.fail(m, f"kernel {kernel} and stride {stride} (TxHxW) must be positive")
-    return Node("AvgPool3d", {"kernel": kernel, "stride": stride})
+    return Node("AvgPool3d", AvgPool3dRecord(kernel=kernel, stride=stride))
 
 
 # --- unpooling -----------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def fractional_max(m: T7Object, ctx) -> Node:
         attrs["output"] = outs
         if min(outs) < 1:
             raise ctx.fail(m, f"output size {outs} must be positive")
-    return Node("FractionalMaxPool", attrs)
+    return Node("FractionalMaxPool", FractionalMaxPoolRecord(**attrs))
 
 
 @expects_input("FractionalMaxPool")
@@ -171,8 +171,8 @@ def feature_lp(m: T7Object, ctx) -> Node:
     width, stride = integer(m, ctx, "width"), integer(m, ctx, "stride")
     if not (2 <= width <= 16 and 1 <= stride <= 4):
         raise ctx.fail(m, f"width {width} must be within 2..16 and stride {stride} within 1..4 (THNN's limits)")
-    return Node("FeatureLPPool", {"width": width, "stride": stride, "power": float(number(m, ctx, "power")),
-                                  "batch_mode": bool(flag(m, "batch_mode"))})
+    return Node("FeatureLPPool", FeatureLPPoolRecord(width=width, stride=stride, power=float(number(m, ctx, "power")),
+                                                     batch_mode=bool(flag(m, "batch_mode"))))
 
 
 @expects_input("FeatureLPPool")
@@ -187,7 +187,7 @@ def spatial_adaptive(m: T7Object, ctx) -> Node:
     h, w = integer(m, ctx, "H"), integer(m, ctx, "W")
     if min(h, w) < 1:
         raise ctx.fail(m, f"output size {w}x{h} (WxH) must be positive")
-    return Node("AdaptivePool2d", {"kind": "max" if "Max" in m.class_name else "avg", "size": [h, w]})
+    return Node("AdaptivePool2d", AdaptivePool2dRecord(kind="max" if "Max" in m.class_name else "avg", size=[h, w]))
 
 
 @converts("nn.TemporalMaxPooling")
@@ -196,7 +196,7 @@ def temporal_max(m: T7Object, ctx) -> Node:
     d = integer(m, ctx, "dW", default=k)
     if min(k, d) < 1:
         raise ctx.fail(m, f"kernel {k} and stride {d} must be positive")
-    return Node("TemporalMaxPool", {"kernel": k, "stride": d})
+    return Node("TemporalMaxPool", TemporalMaxPoolRecord(kernel=k, stride=d))
 
 
 @expects_input("TemporalMaxPool")
@@ -210,7 +210,7 @@ def dynamic_k_max(m: T7Object, ctx) -> Node:
     k = integer(m, ctx, "minK")
     if k < 1:
         raise ctx.fail(m, f"minK {k} must be positive")
-    return Node("DynamicKMaxPool", {"min_k": k, "factor": float(number(m, ctx, "factor", default=0))})
+    return Node("DynamicKMaxPool", DynamicKMaxPoolRecord(min_k=k, factor=float(number(m, ctx, "factor", default=0))))
 
 
 @expects_input("DynamicKMaxPool")

@@ -32,7 +32,7 @@ def shave_image(m: T7Object, ctx) -> Node:
     size = integer(m, ctx, "size", default=1)
     if size < 0:
         raise ctx.fail(m, f"field size is {size}, must not be negative")
-    return Node("ShaveImage", {"size": size})
+    return Node("ShaveImage", ShaveImageRecord(size=size))
 
 
 @converts("nn.TotalVariation")
@@ -69,8 +69,8 @@ def convert_shapes(m: T7Object, ctx) -> Node:
     in_shape, out_shape = _text(in_shape), _text(out_shape)
     if "b" not in in_shape or "b" not in out_shape:
         raise ctx.fail(m, f"shapes {in_shape!r} -> {out_shape!r} have no batch axis b")
-    return Node("Convert", {"n_input_dim": len(in_shape), "in_batch_dim": in_shape.index("b") + 1,
-                            "out_batch_dim": out_shape.index("b") + 1}, children=[ctx.child(kids[0], 1)])
+    return Node("Convert", ConvertRecord(n_input_dim=len(in_shape), in_batch_dim=in_shape.index("b") + 1,
+                                         out_batch_dim=out_shape.index("b") + 1), children=[ctx.child(kids[0], 1)])
 
 
 def _text(value: str | bytes) -> str:

@@ -59,7 +59,7 @@ def lstm(m: T7Object, ctx) -> Node:
     d, h, w, b = _sizes(m, ctx, 4)
     tensors = {"weight_ih_l0": _gates(w[:d].T, h, LSTM_GATE_ORDER), "weight_hh_l0": _gates(w[d:].T, h, LSTM_GATE_ORDER),
                "bias_ih_l0": _gates(b, h, LSTM_GATE_ORDER), "bias_hh_l0": np.zeros(4 * h, np.float32)}
-    return Node("TorchRNNLSTM", {"input_size": d, "hidden_size": h}, tensors)
+    return Node("TorchRNNLSTM", TorchRNNLSTMRecord(input_size=d, hidden_size=h), tensors)
 
 
 @converts("nn.VanillaRNN")
@@ -67,7 +67,7 @@ def vanilla_rnn(m: T7Object, ctx) -> Node:
     d, h, w, b = _sizes(m, ctx, 1)
     tensors = {"weight_ih_l0": np.ascontiguousarray(w[:d].T), "weight_hh_l0": np.ascontiguousarray(w[d:].T),
                "bias_ih_l0": np.ascontiguousarray(b), "bias_hh_l0": np.zeros(h, np.float32)}
-    return Node("TorchRNNVanilla", {"input_size": d, "hidden_size": h}, tensors)
+    return Node("TorchRNNVanilla", TorchRNNVanillaRecord(input_size=d, hidden_size=h), tensors)
 
 
 @converts("nn.LanguageModel")

@@ -34,14 +34,14 @@ def _fixed_size(m: T7Object, ctx, names: tuple[str, ...]) -> list[int]:
 
 @converts("nn.SpatialUpSamplingNearest")
 def spatial_nearest(m: T7Object, ctx) -> Node:
-    return Node("UpsampleNearest", {"scale": _scale(m, ctx), "ranks": [3, 4]})
+    return Node("UpsampleNearest", UpsampleNearestRecord(scale=_scale(m, ctx), ranks=[3, 4]))
 
 
 @converts("nn.SpatialUpSamplingBilinear")
 def spatial_bilinear(m: T7Object, ctx) -> Node:
     if m.get("scale_factor") is not None:
-        return Node("UpsampleLinear", {"scale": _scale(m, ctx), "ranks": [3, 4]})
-    return Node("UpsampleLinear", {"size": _fixed_size(m, ctx, ("oheight", "owidth")), "ranks": [3, 4]})
+        return Node("UpsampleLinear", UpsampleLinearRecord(scale=_scale(m, ctx), ranks=[3, 4]))
+    return Node("UpsampleLinear", UpsampleLinearRecord(size=_fixed_size(m, ctx, ("oheight", "owidth")), ranks=[3, 4]))
 
 
 @converts("nn.UpSampling")
@@ -56,7 +56,7 @@ def upsampling(m: T7Object, ctx) -> Node:
     attrs: dict = {"size": size, "ranks": [4, 5]}
     if m.get("odepth") is not None:
         attrs["depth"] = _fixed_size(m, ctx, ("odepth",))[0]
-    return Node("UpsampleLinear", attrs)
+    return Node("UpsampleLinear", UpsampleLinearRecord(**attrs))
 
 
 @converts("nn.PixelShuffle")
@@ -64,7 +64,7 @@ def pixel_shuffle(m: T7Object, ctx) -> Node:
     r = integer(m, ctx, "upscaleFactor")
     if r < 1:
         raise ctx.fail(m, f"upscaleFactor {r} must be positive")
-    return Node("PixelShuffle", {"factor": r})
+    return Node("PixelShuffle", PixelShuffleRecord(factor=r))
 
 
 @describes("nn.SpatialUpSamplingNearest", "nn.SpatialUpSamplingBilinear", "nn.UpSampling")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
+from t7convert.conversion.families.linear import LinearRecord
 from t7convert.conversion.families.tensor_ops import decorator
 from t7convert.conversion.fields import flag, integer, number, tensor
 from t7convert.conversion.records import record
@@ -49,7 +50,7 @@ def linear_no_bias(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight")
     if weight.ndim != 2:
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected (out, in)")
-    return Node("Linear", {"in_features": int(weight.shape[1]), "out_features": int(weight.shape[0]), "bias": False},
+    return Node("Linear", LinearRecord(in_features=int(weight.shape[1]), out_features=int(weight.shape[0]), bias=False),
                 {"weight": weight})
 
 
@@ -70,7 +71,7 @@ def fast_lstm(m: T7Object, ctx) -> Node:
     w_ih = _inner(m, ctx, i2g, "i2g", "weight", (4 * h, d))
     b_ih = _inner(m, ctx, i2g, "i2g", "bias", (4 * h,))
     w_hh = _inner(m, ctx, o2g, "o2g", "weight", (4 * h, h))
-    return Node("FastLSTM", {"input_size": d, "hidden_size": h},
+    return Node("FastLSTM", FastLSTMRecord(input_size=d, hidden_size=h),
                 {"weight_ih": _blocks(w_ih, h), "weight_hh": _blocks(w_hh, h), "bias_ih": _blocks(b_ih, h),
                  "bias_hh": np.zeros(4 * h, np.float32)})
 
@@ -88,7 +89,7 @@ def _inner(m: T7Object, ctx, inner: T7Object, name: str, field: str, shape: tupl
 def _lower_sequencer(g: Lowering, node: Node, x: Ref) -> Ref:
     step = node.children[0]
     # attributes are scalars and lists: the step module's tree travels as JSON text
-    return g.add(Node("Sequencer", {"step": json.dumps(step.spec())}, step.state_arrays(), source=node.source), [x])
+    return g.add(Node("Sequencer", SequencerRecord(step=json.dumps(step.spec())), step.state_arrays(), source=node.source), [x])
 
 
 @describes("nn.FastLSTM")

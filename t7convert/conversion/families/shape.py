@@ -17,13 +17,13 @@ def view(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
     if sum(1 for s in sizes if s == -1) > 1 or any(s < -1 for s in sizes):
         raise ctx.fail(m, f"size {sizes}: only one -1 and no other negative sizes are allowed")
-    return Node("View", {"sizes": sizes, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("View", ViewRecord(sizes=sizes, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Reshape")
 def reshape(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
-    return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode", default=None)})
+    return Node("Reshape", ReshapeRecord(sizes=sizes, batch_mode=flag(m, "batchMode", default=None)))
 
 
 @expects_input("View", "Reshape")

@@ -140,16 +140,16 @@ def spatial_convolution_map(m: T7Object, ctx) -> Node:
     geo = geometry(m, ctx, "HW", padding=False)
     weight = shaped(m, ctx, "weight", (len(ins), *geo["kernel_size"]))
     bias = shaped(m, ctx, "bias", (n_out,))
-    return Node("ConvMap2d", {"full": m.class_name == "nn.SpatialFullConvolutionMap", "in_channels": n_in,
-                              "out_channels": n_out, "kernel_size": geo["kernel_size"], "stride": geo["stride"],
-                              "inputs": ins, "outputs": outs}, {"weight": weight, "bias": bias})
+    return Node("ConvMap2d", ConvMap2dRecord(full=m.class_name == "nn.SpatialFullConvolutionMap", in_channels=n_in,
+                                             out_channels=n_out, kernel_size=geo["kernel_size"], stride=geo["stride"],
+                                             inputs=ins, outputs=outs), {"weight": weight, "bias": bias})
 
 
 @converts("nn.SpatialSubSampling")
 def spatial_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "nInputPlane")
     geo = geometry(m, ctx, "HW", padding=False)
-    return Node("SpatialSubSampling", {"channels": n, "kernel_size": geo["kernel_size"], "stride": geo["stride"]},
+    return Node("SpatialSubSampling", SpatialSubSamplingRecord(channels=n, kernel_size=geo["kernel_size"], stride=geo["stride"]),
                 {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 

@@ -36,7 +36,7 @@ def temporal_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = planes(m, ctx, "inputFrameSize", "outputFrameSize")
     kw, dw = _window(m, ctx)
     weight = shaped(m, ctx, "weight", (n_out, kw, n_in))
-    return Node("TemporalConv", {"in_features": n_in, "out_features": n_out, "kernel": kw, "stride": dw},
+    return Node("TemporalConv", TemporalConvRecord(in_features=n_in, out_features=n_out, kernel=kw, stride=dw),
                 {"weight": np.ascontiguousarray(weight.transpose(0, 2, 1)),
                  "bias": shaped(m, ctx, "bias", (n_out,))})
 
@@ -45,7 +45,7 @@ def temporal_convolution(m: T7Object, ctx) -> Node:
 def temporal_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "inputFrameSize")
     kw, dw = _window(m, ctx)
-    return Node("TemporalSubSampling", {"features": n, "kernel": kw, "stride": dw},
+    return Node("TemporalSubSampling", TemporalSubSamplingRecord(features=n, kernel=kw, stride=dw),
                 {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 
@@ -57,8 +57,8 @@ def temporal_row_convolution(m: T7Object, ctx) -> Node:
     bias = shaped(m, ctx, "bias", (n,), required=False)
     if bias is not None:
         tensors["bias"] = bias
-    return Node("TemporalRowConv", {"features": n, "kernel": kw, "stride": dw,
-                                    "feat_first": bool(flag(m, "featFirst")), "bias": bias is not None}, tensors)
+    return Node("TemporalRowConv", TemporalRowConvRecord(features=n, kernel=kw, stride=dw, feat_first=bool(flag(m, "featFirst")),
+                                                         bias=bias is not None), tensors)
 
 
 @expects_input("TemporalConv", "TemporalSubSampling", "TemporalRowConv")

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from t7convert.conversion.families.elementwise import ScaleRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, number, optional_integer
 from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
@@ -29,7 +30,7 @@ def identity_forward(m: T7Object, ctx) -> Node:
 def white_noise(m: T7Object, ctx) -> Node:
     """At test time WhiteNoise.lua adds its ``mean`` (default 0) and no noise."""
     mean = float(number(m, ctx, "mean", default=0.0))
-    return Node("AddConstant", {"value": mean}) if mean != 0 else Node("Identity")
+    return Node("AddConstant", AddConstantRecord(value=mean)) if mean != 0 else Node("Identity")
 
 
 @converts("nn.Copy")
@@ -44,7 +45,7 @@ def copy(m: T7Object, ctx) -> Node:
             dtype = "float32"
         else:
             raise ctx.fail(m, f"copies into a {out.dtype} tensor; only Float and Double outputs are supported")
-    return Node("Cast", {"dtype": dtype})
+    return Node("Cast", CastRecord(dtype=dtype))
 
 
 @converts("nn.Decorator", "nn.DontCast", "nn.NaN", "nn.GPU")
@@ -58,19 +59,18 @@ def decorator(m: T7Object, ctx) -> Node:
 
 @converts("nn.Select")
 def select(m: T7Object, ctx) -> Node:
-    return Node("Select", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index")})
+    return Node("Select", SelectRecord(dim=integer(m, ctx, "dimension"), index=integer(m, ctx, "index")))
 
 
 @converts("nn.Narrow")
 def narrow(m: T7Object, ctx) -> Node:
-    return Node("Narrow", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index"),
-                           "length": integer(m, ctx, "length", default=1)})
+    return Node("Narrow", NarrowRecord(dim=integer(m, ctx, "dimension"), index=integer(m, ctx, "index"),
+                                       length=integer(m, ctx, "length", default=1)))
 
 
 @converts("nn.Squeeze")
 def squeeze(m: T7Object, ctx) -> Node:
-    return Node("Squeeze", {"dim": optional_integer(m, ctx, "dim"),
-                            "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Squeeze", SqueezeRecord(dim=optional_integer(m, ctx, "dim"), num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Unsqueeze")
@@ -78,7 +78,7 @@ def unsqueeze(m: T7Object, ctx) -> Node:
     pos = integer(m, ctx, "pos")
     if pos <= 0:
         raise ctx.fail(m, f"pos {pos}: Unsqueeze needs a positive position")
-    return Node("Unsqueeze", {"pos": pos, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Unsqueeze", UnsqueezeRecord(pos=pos, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Transpose")
@@ -96,7 +96,7 @@ def transpose(m: T7Object, ctx) -> Node:
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and int(v) == v for v in p)):
             raise ctx.fail(m, f"permutations {perms!r} is not a list of dimension pairs")
         pairs.append([int(p[0]), int(p[1])])
-    return Node("Transpose", {"pairs": pairs, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Transpose", TransposeRecord(pairs=pairs, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Replicate")
@@ -104,24 +104,22 @@ def replicate(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=1)
     if dim <= 0:
         raise ctx.fail(m, f"dim {dim}: Replicate needs a positive dimension")
-    return Node("Replicate", {"n": integer(m, ctx, "nfeatures"), "dim": dim,
-                              "ndim": optional_integer(m, ctx, "ndim")})
+    return Node("Replicate", ReplicateRecord(n=integer(m, ctx, "nfeatures"), dim=dim, ndim=optional_integer(m, ctx, "ndim")))
 
 
 @converts("nn.Sum", "nn.Mean")
 def sum_mean(m: T7Object, ctx) -> Node:
     """Mean is Sum with sizeAverage (its constructor's default); Sum squeezes unless ``squeeze`` is false."""
     average = flag(m, "sizeAverage", default=m.class_name == "nn.Mean")
-    return Node("Sum", {"dim": integer(m, ctx, "dimension", default=1),
-                        "n_input_dims": optional_integer(m, ctx, "nInputDims"),
-                        "average": average, "squeeze": flag(m, "squeeze", default=True)})
+    return Node("Sum", SumRecord(dim=integer(m, ctx, "dimension", default=1), n_input_dims=optional_integer(m, ctx, "nInputDims"),
+                                 average=average, squeeze=flag(m, "squeeze", default=True)))
 
 
 @converts("nn.Max", "nn.Min")
 def max_min(m: T7Object, ctx) -> Node:
-    return Node("MaxMin", {"kind": "max" if m.class_name == "nn.Max" else "min",
-                           "dim": integer(m, ctx, "dimension", default=1),
-                           "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+    return Node("MaxMin", MaxMinRecord(kind="max" if m.class_name == "nn.Max" else "min",
+                                       dim=integer(m, ctx, "dimension", default=1),
+                                       n_input_dims=optional_integer(m, ctx, "nInputDims")))
 
 
 @converts("nn.SpatialDropout", "nn.VolumetricDropout")
@@ -130,12 +128,12 @@ def spatial_dropout(m: T7Object, ctx) -> Node:
     p = float(number(m, ctx, "p", default=0.5))
     if flag(m, "stochastic_inference"):
         raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
-    return Node("Scale", {"factor": 1.0 - p})
+    return Node("Scale", ScaleRecord(factor=1.0 - p))
 
 
 @converts("nn.Collapse")
 def collapse(m: T7Object, ctx) -> Node:
-    return Node("Collapse", {"n_input_dim": integer(m, ctx, "nInputDim")})
+    return Node("Collapse", CollapseRecord(n_input_dim=integer(m, ctx, "nInputDim")))
 
 
 # --- how inspect prints them: the constructor's arguments, as the fields hold them ---------------------
