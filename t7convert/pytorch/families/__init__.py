@@ -9,6 +9,7 @@ module of this package is found by :func:`t7convert.common.registry.discover` wh
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 from torch import nn
@@ -20,3 +21,14 @@ BUILDERS: Registry[Builder] = Registry("builder", plugins="t7convert.builders")
 
 #: ``@builds("Conv2d")`` files the builder of one converted op.
 builds = BUILDERS.register
+
+
+def builds_module(op: str, cls: Callable[..., nn.Module]) -> None:
+    """File ``cls`` as the builder of ``op`` where its constructor is the op's record: the module is
+    ``cls(**fields)``, each field of the record under its own name, and no builder function is written."""
+    def build(rec: Any, children: list[nn.Module]) -> nn.Module:
+        fields = rec if isinstance(rec, dict) else {f.name: getattr(rec, f.name) for f in dataclasses.fields(rec)}
+        return cls(**fields)
+
+    build.__qualname__ = f"builds_module({op!r}, {getattr(cls, '__qualname__', cls)})"
+    builds(op)(build)

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
-
-@builds("ReLU")
-def build_re_lu(a: Record, children: list[nn.Module]) -> nn.Module:
-    return nn.ReLU()
-
-
-@builds("Threshold")
-def build_threshold(a: Record, children: list[nn.Module]) -> nn.Module:
-    return nn.Threshold(a.threshold, a.value)
+builds_module("ReLU", nn.ReLU)
+builds_module("Threshold", nn.Threshold)

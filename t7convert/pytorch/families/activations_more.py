@@ -7,7 +7,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 class PReLU(nn.Module):
@@ -134,14 +134,8 @@ def build_crelu(a: Record, children: list[nn.Module]) -> nn.Module:
     return CReLU(int(a.n_input_dims))
 
 
-@builds("GatedLinearUnit")
-def build_glu(a: Record, children: list[nn.Module]) -> nn.Module:
-    return GatedLinearUnit(a.dim)
-
-
-@builds("Mul")
-def build_mul(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Mul()
+builds_module("GatedLinearUnit", GatedLinearUnit)
+builds_module("Mul", Mul)
 
 
 @builds("CMul")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 class ConcatTable(nn.Module):
@@ -99,19 +99,9 @@ def build_concat_table(a: Record, children: list[nn.Module]) -> nn.Module:
     return ConcatTable(children)
 
 
-@builds("CAddTable")
-def build_cadd_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return CAddTable()
-
-
-@builds("JoinTable")
-def build_join_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return JoinTable(a.dim, a.n_input_dims)
-
-
-@builds("CatTable")
-def build_cat_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return CatTable(a.dim)
+builds_module("CAddTable", CAddTable)
+builds_module("JoinTable", JoinTable)
+builds_module("CatTable", CatTable)
 
 
 @builds("Concat")

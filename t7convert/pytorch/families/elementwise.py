@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 class MulConstant(nn.Module):
@@ -56,21 +55,7 @@ class SoftMax(nn.Module):
         return "LogSoftMax" if self.log else "SoftMax"
 
 
-@builds("Identity")
-def build_identity(a: Record, children: list[nn.Module]) -> nn.Module:
-    return nn.Identity()
-
-
-@builds("MulConstant")
-def build_mul_constant(a: Record, children: list[nn.Module]) -> nn.Module:
-    return MulConstant(a.scalar)
-
-
-@builds("Scale")
-def build_scale(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Scale(a.factor)
-
-
-@builds("SoftMax")
-def build_soft_max(a: Record, children: list[nn.Module]) -> nn.Module:
-    return SoftMax(log=a.log, over=a.over)
+builds_module("Identity", nn.Identity)
+builds_module("MulConstant", MulConstant)
+builds_module("Scale", Scale)
+builds_module("SoftMax", SoftMax)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
@@ -99,21 +98,7 @@ class Kmeans(nn.Module):
         return (distances.argmin(dim=0) + 1).to(x.dtype)
 
 
-@builds("LookupTable")
-def build_lookup_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return LookupTable(a.num, a.dim)
-
-
-@builds("SparseLinear")
-def build_sparse_linear(a: Record, children: list[nn.Module]) -> nn.Module:
-    return SparseLinear(a.in_features, a.out_features)
-
-
-@builds("IndexLinear")
-def build_index_linear(a: Record, children: list[nn.Module]) -> nn.Module:
-    return IndexLinear(a.in_features, a.out_features, a.offset)
-
-
-@builds("Kmeans")
-def build_kmeans(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Kmeans(a.k, a.dim)
+builds_module("LookupTable", LookupTable)
+builds_module("SparseLinear", SparseLinear)
+builds_module("IndexLinear", IndexLinear)
+builds_module("Kmeans", Kmeans)

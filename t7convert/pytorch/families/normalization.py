@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _check_rank(x: torch.Tensor, ranks: tuple[int, ...], name: str) -> None:
@@ -134,24 +134,10 @@ class LocalNorm(nn.Module):
         return y.reshape(x.shape)
 
 
-@builds("Normalize")
-def build_normalize(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Normalize(a.p, a.inf, a.eps)
-
-
-@builds("CrossMapLRN")
-def build_lrn(a: Record, children: list[nn.Module]) -> nn.Module:
-    return CrossMapLRN(a.size, a.alpha, a.beta, a.k)
-
-
-@builds("LayerNorm")
-def build_layer_norm(a: Record, children: list[nn.Module]) -> nn.Module:
-    return LayerNorm(a.n, a.eps, a.scale, a.affine)
-
-
-@builds("InstanceNorm")
-def build_instance_norm(a: Record, children: list[nn.Module]) -> nn.Module:
-    return InstanceNorm(a.num_features, a.eps)
+builds_module("Normalize", Normalize)
+builds_module("CrossMapLRN", CrossMapLRN)
+builds_module("LayerNorm", LayerNorm)
+builds_module("InstanceNorm", InstanceNorm)
 
 
 @builds("LocalNorm")

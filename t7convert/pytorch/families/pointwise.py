@@ -10,7 +10,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record, attrs_of
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 from t7convert.pytorch.families.elementwise import SoftMax
 
 
@@ -90,6 +90,4 @@ def build_pointwise(a: Record, children: list[nn.Module]) -> nn.Module:
     return Pointwise(params.pop("fn"), **params)
 
 
-@builds("SoftMin")
-def build_soft_min(a: Record, children: list[nn.Module]) -> nn.Module:
-    return SoftMin()
+builds_module("SoftMin", SoftMin)

@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _pool_size(size: int, k: int, d: int, p: int, ceil: bool, adjust: bool) -> int:
@@ -67,7 +66,4 @@ class Pool2d(nn.Module):
                 f"ceil_mode={self.ceil_mode}")
 
 
-@builds("Pool2d")
-def build_pool2d(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Pool2d(a.kind, a.kernel, a.stride, a.padding, a.ceil_mode, a.count_include_pad,
-                  a.divide, a.adjust_last_window)
+builds_module("Pool2d", Pool2d)

@@ -19,7 +19,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 def thnn_out(size: int, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool) -> int:
@@ -298,14 +298,8 @@ class FeatureLPPool(nn.Module):
         return windows.pow(self.power).sum(-1).pow(1.0 / self.power)
 
 
-@builds("MaxPoolTHNN")
-def build_max_pool(a: Record, children: list[nn.Module]) -> nn.Module:
-    return MaxPoolTHNN(a.kernel, a.stride, a.padding, a.dilation, a.ceil_mode, a.rule)
-
-
-@builds("AvgPool3d")
-def build_avg_pool3d(a: Record, children: list[nn.Module]) -> nn.Module:
-    return AvgPool3d(a.kernel, a.stride)
+builds_module("MaxPoolTHNN", MaxPoolTHNN)
+builds_module("AvgPool3d", AvgPool3d)
 
 
 @builds("MaxUnpoolTHNN")
@@ -313,26 +307,8 @@ def build_max_unpool(a: Record, children: list[nn.Module]) -> nn.Module:
     return MaxUnpoolTHNN(a.kernel, a.stride, a.padding, a.ceil_mode)
 
 
-@builds("FractionalMaxPool")
-def build_fractional(a: Record, children: list[nn.Module]) -> nn.Module:
-    return FractionalMaxPool(a.pool, a.output, a.ratio, a.samples, a.precision)
-
-
-@builds("AdaptivePool2d")
-def build_adaptive(a: Record, children: list[nn.Module]) -> nn.Module:
-    return AdaptivePool2d(a.kind, a.size)
-
-
-@builds("TemporalMaxPool")
-def build_temporal_max(a: Record, children: list[nn.Module]) -> nn.Module:
-    return TemporalMaxPool(a.kernel, a.stride)
-
-
-@builds("DynamicKMaxPool")
-def build_dynamic_k(a: Record, children: list[nn.Module]) -> nn.Module:
-    return DynamicKMaxPool(a.min_k, a.factor)
-
-
-@builds("FeatureLPPool")
-def build_feature_lp(a: Record, children: list[nn.Module]) -> nn.Module:
-    return FeatureLPPool(a.width, a.stride, a.power, a.batch_mode)
+builds_module("FractionalMaxPool", FractionalMaxPool)
+builds_module("AdaptivePool2d", AdaptivePool2d)
+builds_module("TemporalMaxPool", TemporalMaxPool)
+builds_module("DynamicKMaxPool", DynamicKMaxPool)
+builds_module("FeatureLPPool", FeatureLPPool)

@@ -6,8 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _spatial_dims(x, ranks: list[int], what: str) -> int:
@@ -85,16 +84,6 @@ class PixelShuffle(nn.Module):
         return F.pixel_shuffle(x, self.factor)
 
 
-@builds("UpsampleNearest")
-def build_nearest(a: Record, children: list[nn.Module]) -> nn.Module:
-    return UpsampleNearest(a.scale, a.ranks)
-
-
-@builds("UpsampleLinear")
-def build_linear(a: Record, children: list[nn.Module]) -> nn.Module:
-    return UpsampleLinear(a.ranks, a.scale, a.size, a.depth)
-
-
-@builds("PixelShuffle")
-def build_pixel_shuffle(a: Record, children: list[nn.Module]) -> nn.Module:
-    return PixelShuffle(a.factor)
+builds_module("UpsampleNearest", UpsampleNearest)
+builds_module("UpsampleLinear", UpsampleLinear)
+builds_module("PixelShuffle", PixelShuffle)

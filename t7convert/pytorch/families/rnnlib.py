@@ -12,7 +12,7 @@ from torch import nn
 
 from t7convert.conversion.records import Record
 from t7convert.conversion.tree import Node
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 class FastLSTM(nn.LSTMCell):
@@ -49,9 +49,7 @@ class Sequencer(nn.Module):
         return [self._step(x) for x in xs]
 
 
-@builds("FastLSTM")
-def build_fast_lstm(a: Record, children: list[nn.Module]) -> nn.Module:
-    return FastLSTM(a.input_size, a.hidden_size)
+builds_module("FastLSTM", FastLSTM)
 
 
 @builds("Sequencer")

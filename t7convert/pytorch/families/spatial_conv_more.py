@@ -16,7 +16,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
@@ -81,10 +81,7 @@ class ConvLocal2d(nn.Module):
         return out if batched else out[0]
 
 
-@builds("ConvLocal2d")
-def build_local(a: Record, children: list[nn.Module]) -> nn.Module:
-    return ConvLocal2d(a.in_channels, a.out_channels, a.input_size, a.output_size, a.kernel_size,
-                       a.stride, a.padding)
+builds_module("ConvLocal2d", ConvLocal2d)
 
 
 class ConvMap2d(nn.Module):
@@ -119,10 +116,7 @@ class ConvMap2d(nn.Module):
         return out if batched else out[0]
 
 
-@builds("ConvMap2d")
-def build_map(a: Record, children: list[nn.Module]) -> nn.Module:
-    return ConvMap2d(a.full, a.in_channels, a.out_channels, a.kernel_size, a.stride, a.inputs,
-                     a.outputs)
+builds_module("ConvMap2d", ConvMap2d)
 
 
 class SpatialSubSampling(nn.Module):
@@ -145,6 +139,4 @@ class SpatialSubSampling(nn.Module):
         return out if batched else out[0]
 
 
-@builds("SpatialSubSampling")
-def build_subsampling(a: Record, children: list[nn.Module]) -> nn.Module:
-    return SpatialSubSampling(a.channels, a.kernel_size, a.stride)
+builds_module("SpatialSubSampling", SpatialSubSampling)

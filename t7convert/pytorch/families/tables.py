@@ -11,7 +11,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _dim0(dim: int, nd: int, what: str) -> int:
@@ -384,34 +384,12 @@ def build_narrow_table(a: Record, children: list[nn.Module]) -> nn.Module:
     return NarrowTable(int(a.offset), int(a.length))
 
 
-@builds("FlattenTable")
-def build_flatten_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return FlattenTable()
-
-
-@builds("ZipTable")
-def build_zip_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return ZipTable()
-
-
-@builds("ZipTableOneToMany")
-def build_zip_one_to_many(a: Record, children: list[nn.Module]) -> nn.Module:
-    return ZipTableOneToMany()
-
-
-@builds("ElementwiseTable")
-def build_elementwise_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return ElementwiseTable(a.fn)
-
-
-@builds("CAddTensorTable")
-def build_cadd_tensor_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return CAddTensorTable()
-
-
-@builds("MixtureTable")
-def build_mixture_table(a: Record, children: list[nn.Module]) -> nn.Module:
-    return MixtureTable(a.dim)
+builds_module("FlattenTable", FlattenTable)
+builds_module("ZipTable", ZipTable)
+builds_module("ZipTableOneToMany", ZipTableOneToMany)
+builds_module("ElementwiseTable", ElementwiseTable)
+builds_module("CAddTensorTable", CAddTensorTable)
+builds_module("MixtureTable", MixtureTable)
 
 
 @builds("Index")
@@ -419,9 +397,7 @@ def build_index(a: Record, children: list[nn.Module]) -> nn.Module:
     return Index(int(a.dim))
 
 
-@builds("MaskedSelect")
-def build_masked_select(a: Record, children: list[nn.Module]) -> nn.Module:
-    return MaskedSelect()
+builds_module("MaskedSelect", MaskedSelect)
 
 
 @builds("OneHot")

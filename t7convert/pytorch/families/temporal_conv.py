@@ -9,7 +9,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _features_first(x: torch.Tensor, what: str, features: int, feature_dim: int) -> torch.Tensor:
@@ -49,9 +49,7 @@ class TemporalRowConvolution(nn.Conv1d):
         return y if x.dim() == 3 else y[0]
 
 
-@builds("TemporalRowConv")
-def build_row(a: Record, children: list[nn.Module]) -> nn.Module:
-    return TemporalRowConvolution(a.features, a.kernel, a.stride, a.feat_first, a.bias)
+builds_module("TemporalRowConv", TemporalRowConvolution)
 
 
 class TemporalSubSampling(nn.Module):
@@ -74,6 +72,4 @@ class TemporalSubSampling(nn.Module):
         return sums * self.weight + self.bias
 
 
-@builds("TemporalSubSampling")
-def build_temporal_subsampling(a: Record, children: list[nn.Module]) -> nn.Module:
-    return TemporalSubSampling(a.features, a.kernel, a.stride)
+builds_module("TemporalSubSampling", TemporalSubSampling)

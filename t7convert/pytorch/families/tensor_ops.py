@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.records import Record
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _lua_dim(dim: int, nd: int) -> int:
@@ -224,56 +223,14 @@ class Collapse(nn.Module):
         return f"nInputDim={self.n_input_dim}"
 
 
-@builds("AddConstant")
-def build_add_constant(a: Record, children: list[nn.Module]) -> nn.Module:
-    return AddConstant(a.value)
-
-
-@builds("Cast")
-def build_cast(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Cast(a.dtype)
-
-
-@builds("Select")
-def build_select(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Select(a.dim, a.index)
-
-
-@builds("Narrow")
-def build_narrow(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Narrow(a.dim, a.index, a.length)
-
-
-@builds("Squeeze")
-def build_squeeze(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Squeeze(a.dim, a.num_input_dims)
-
-
-@builds("Unsqueeze")
-def build_unsqueeze(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Unsqueeze(a.pos, a.num_input_dims)
-
-
-@builds("Transpose")
-def build_transpose(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Transpose(a.pairs, a.num_input_dims)
-
-
-@builds("Replicate")
-def build_replicate(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Replicate(a.n, a.dim, a.ndim)
-
-
-@builds("Sum")
-def build_sum(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Sum(a.dim, a.n_input_dims, a.average, a.squeeze)
-
-
-@builds("MaxMin")
-def build_max_min(a: Record, children: list[nn.Module]) -> nn.Module:
-    return MaxMin(a.kind, a.dim, a.n_input_dims)
-
-
-@builds("Collapse")
-def build_collapse(a: Record, children: list[nn.Module]) -> nn.Module:
-    return Collapse(a.n_input_dim)
+builds_module("AddConstant", AddConstant)
+builds_module("Cast", Cast)
+builds_module("Select", Select)
+builds_module("Narrow", Narrow)
+builds_module("Squeeze", Squeeze)
+builds_module("Unsqueeze", Unsqueeze)
+builds_module("Transpose", Transpose)
+builds_module("Replicate", Replicate)
+builds_module("Sum", Sum)
+builds_module("MaxMin", MaxMin)
+builds_module("Collapse", Collapse)
