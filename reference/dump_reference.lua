@@ -17,6 +17,11 @@ Writes the table {input = FloatTensor, output = FloatTensor, stages = {...}}:
             this. A stage whose output is not a tensor is stored as an empty table.
 
 Options (environment variables):
+  DUMP_INPUT=SPEC        the model's input in t7convert's notation (its --input): 784, 96x1, 3x32x32, a
+                         table '{13, 128x3}', indices 'idx[1..90] x 50' (a LongTensor; 'float idx[..]'
+                         and 'byte idx[..]' for other types), nested tables. A batch of DUMP_BATCH goes
+                         in front of every tensor when the model runs on that, else one sample is fed
+                         as written (models that take one sample only).
   DUMP_INPUT_SIZE=C,H,W  the size of one sample, comma-separated, any rank (3,32,32; 784 for a vector).
                          Unset: derived from the model as t7convert derives it (t7convert's
                          conversion/input_plan.py): what the first layer declares (a Linear's or a
@@ -25,7 +30,9 @@ Options (environment variables):
                          implies (its kernel times the strides before it: 224 for ImageNet ResNets, 32
                          for CIFAR ones), else the first common size (224, 32, 28, 64, ...) that a
                          trial forward of a batch of 2 maps to 2 outputs. When none does, the script
-                         stops and asks for DUMP_INPUT_SIZE.
+                         stops and asks for DUMP_INPUT_SIZE. Before that, a model saved without
+                         clearState() keeps the gradInput of its last batch: its shape is taken
+                         as it is (a tensor or a table of them), as t7convert takes it first.
   DUMP_BATCH=N           samples in the random batch (default 1).
   DUMP_SEED=N            torch.manualSeed before drawing the batch (default 0).
   DUMP_CUDA_AS_CPU=0     do not read torch.CudaTensor/CudaStorage (and CudaDouble..., CudaLong...,
@@ -93,7 +100,100 @@ local function sizeOption(name)
    return sizes
 end
 
+-- the input grammar of t7convert (t7convert/conversion/input_spec.py): 784, 96x1, 3x32x32, {13, 128x3},
+-- idx[1..90] x 50, byte idx[0..1] x 5, nested tables. Returns a spec tree, or nil and a message.
+local function parseInput(text)
+   local pos, depth = 1, 0
+   local function skip() pos = text:find('%S', pos) or (#text + 1) end
+   local function fail(what) return nil, string.format('%q: %s at character %d', text, what, pos) end
+   local parseSpec
+   local function dims()
+      local sizes = {}
+      skip()
+      local n = text:match('^%d+', pos)
+      if not n then return nil end
+      sizes[1] = tonumber(n); pos = pos + #n
+      while true do
+         local save = pos
+         skip()
+         if text:sub(pos, pos) ~= 'x' then pos = save; break end
+         pos = pos + 1; skip()
+         local m = text:match('^%d+', pos)
+         if not m then return nil end
+         sizes[#sizes + 1] = tonumber(m); pos = pos + #m
+      end
+      for _, s in ipairs(sizes) do if s < 1 then return nil end end
+      return sizes
+   end
+   parseSpec = function()
+      skip()
+      if text:sub(pos, pos) == '{' then
+         depth = depth + 1
+         if depth > 16 then return fail('tables nested more than 16 deep') end
+         pos = pos + 1
+         local items = {}
+         while true do
+            skip()
+            if text:sub(pos, pos) == '}' then break end
+            local item, err = parseSpec()
+            if not item then return nil, err end
+            items[#items + 1] = item
+            skip()
+            local c = text:sub(pos, pos)
+            if c == ',' then pos = pos + 1 elseif c ~= '}' then return fail("expected ',' or '}'") end
+         end
+         if #items == 0 then return fail('an empty table') end
+         pos = pos + 1
+         depth = depth - 1
+         return {items = items}
+      end
+      local types = {float = 'float', double = 'double', long = 'long', int = 'int', byte = 'byte'}
+      local word = text:match('^%a+', pos)
+      local dtype
+      if word and types[word] then dtype = types[word]; pos = pos + #word; skip() end
+      local low, high = text:match('^idx%[%s*(%-?%d+)%s*%.%.%s*(%-?%d+)%s*%]', pos)
+      if low then
+         pos = text:find('%]', pos) + 1
+         low, high = tonumber(low), tonumber(high)
+         if low > high then return fail('an empty index range') end
+         local save = pos
+         skip()
+         local sizes = {}
+         if text:sub(pos, pos) == 'x' then
+            pos = pos + 1
+            sizes = dims()
+            if not sizes then return fail('expected sizes after x') end
+         else
+            pos = save
+         end
+         return {sizes = sizes, dtype = dtype or 'long', low = low, high = high}
+      end
+      if text:match('^%(%s*%)', pos) then
+         pos = text:find('%)', pos) + 1
+         return {sizes = {}, dtype = dtype or 'float'}
+      end
+      local sizes = dims()
+      if not sizes then return fail('expected sizes (3x32x32), a table ({13, 128x3}) or indices (idx[1..90] x 50)') end
+      return {sizes = sizes, dtype = dtype or 'float'}
+   end
+   local spec, err = parseSpec()
+   if not spec then return nil, err end
+   skip()
+   if pos <= #text then return fail('unexpected text') end
+   return spec
+end
+
 local inputSize = sizeOption('DUMP_INPUT_SIZE')
+local inputSpec
+do
+   local text = os.getenv('DUMP_INPUT')
+   if text and text ~= '' then
+      if inputSize then refuse('set DUMP_INPUT or DUMP_INPUT_SIZE, not both') end
+      local err
+      inputSpec, err = parseInput(text)
+      if not inputSpec then refuse('DUMP_INPUT=' .. err) end
+   end
+end
 local batch = integerOption('DUMP_BATCH', 1, 1)
 local seed = integerOption('DUMP_SEED', 0, 0)
 local cudaAsCpu = os.getenv('DUMP_CUDA_AS_CPU') ~= '0'
@@ -585,8 +685,58 @@ local function sameSize(a, b)
    return true
 end
 
+local function drawInput(spec, batched)
+   if spec.items then
+      local t = {}
+      for i, item in ipairs(spec.items) do t[i] = drawInput(item, batched) end
+      return t
+   end
+   local sizes = {}
+   if batched then sizes[1] = batch end
+   for _, s in ipairs(spec.sizes) do sizes[#sizes + 1] = s end
+   local tensorType = {float = 'torch.FloatTensor', double = 'torch.DoubleTensor', long = 'torch.LongTensor',
+                       int = 'torch.IntTensor', byte = 'torch.ByteTensor'}
+   local x = torch.Tensor():type(tensorType[spec.dtype])
+   if #sizes > 0 then x:resize(torch.LongStorage(sizes)) else x:resize(1) end
+   if spec.low then x:random(spec.low, spec.high) else x:normal() end
+   return x
+end
+
+local function describe(x)
+   if torch.isTensor(x) then return table.concat(x:size():totable(), 'x') end
+   local t = {}
+   for i, v in ipairs(x) do t[i] = describe(v) end
+   return '{' .. table.concat(t, ', ') .. '}'
+end
+
+-- what the file remembers: the gradInput of the last batch (a tensor or a table of them), taken whole
+local function keptInput(value)
+   if torch.isTensor(value) then
+      if value:nElement() == 0 then return nil end
+      return {sizes = value:size():totable(), dtype = 'float', whole = true}
+   end
+   if type(value) == 'table' and #value > 0 then
+      local items = {}
+      for i, v in ipairs(value) do
+         items[i] = keptInput(v)
+         if not items[i] then return nil end
+      end
+      return {items = items}
+   end
+   return nil
+end
+
 local source = 'DUMP_INPUT_SIZE'
-if not inputSize then inputSize, source = derivedInputSize(model) end
+if inputSpec then
+   source = 'DUMP_INPUT'
+elseif not inputSize and not imagePath and keptInput(model.gradInput) then
+   inputSpec, source = keptInput(model.gradInput), 'the gradInput the file kept'
+elseif not inputSize then
+   inputSize, source = derivedInputSize(model)
+end
+if imagePath and inputSpec then
+   refuse('an image is the input: drop DUMP_INPUT (the image preprocessing makes 3x224x224)')
+end
 
 local input
 if imagePath then
@@ -619,6 +769,16 @@ if imagePath then
    local h1 = math.ceil((img:size(2) - crop) / 2)
    img = image.crop(img, w1, h1, w1 + crop, h1 + crop)
    input = img:view(1, unpack(img:size():totable()))
+elseif inputSpec then
+   -- a batch in front when the model runs on that (a kept gradInput is the whole input already), else
+   -- one sample as written
+   local tries = source == 'the gradInput the file kept' and {false} or {true, false}
+   for _, batched in ipairs(tries) do
+      torch.manualSeed(seed)
+      input = drawInput(inputSpec, batched)
+      if pcall(function() return model:forward(input) end) then break end
+   end
+   print(string.format('input %s (%s), seed %d', describe(input), source, seed))
 else
    torch.manualSeed(seed)
    input = torch.FloatTensor(batch, unpack(inputSize)):normal()
@@ -628,8 +788,8 @@ end
 -- the run ----------------------------------------------------------------------------------------
 local ran, output = pcall(function() return model:forward(input) end)
 if not ran then
-   refuse(string.format('the model does not run on a %s input (%s): %s; set DUMP_INPUT_SIZE',
-                        table.concat(input:size():totable(), 'x'), source,
+   refuse(string.format('the model does not run on a %s input (%s): %s; set DUMP_INPUT',
+                        describe(input), source,
                         (tostring(output):gsub('%s*stack traceback:.*', ''):gsub('\n', ' '))))
 end
 local stages = {}
@@ -645,5 +805,4 @@ for i, m in ipairs(model.modules or {}) do
 end
 if torch.isTensor(output) then output = output:float() end
 torch.save(outPath, {input = input, output = output, stages = stages})
-print(string.format('wrote %s: input %s, %d stages', outPath,
-                    table.concat(input:size():totable(), 'x'), #stages))
+print(string.format('wrote %s: input %s, %d stages', outPath, describe(input), #stages))

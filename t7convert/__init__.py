@@ -2,15 +2,15 @@
 
     load(path, *, device=None, generic=False) -> torch.nn.Module
         model = t7convert.load("resnet-50.t7")            # a .t7, or a file t7convert converted
-    convert(path, output=None, *, fmt=None, generic=False, force=False, verify=True, input_shape=None,
-            batch=1, rtol=1e-5, seed=0, key=None, progress=None, memory_limit=None) -> ConversionReport
+    convert(path, output=None, *, fmt=None, generic=False, force=False, verify=True, input=None,
+            input_shape=None, batch=1, rtol=1e-5, seed=0, key=None, progress=None, memory_limit=None) -> ConversionReport
         report = t7convert.convert("resnet-50.t7", "resnet-50.pth")   # verified, then written atomically
-    parity(t7_file, model_file=None, *, reference_file=None, image=None, input_shape=None, batch=None,
-           seed=None, device="cpu", rtol=1e-5, no_module=False, progress=None, memory_limit=None) -> ParityRun
+    parity(t7_file, model_file=None, *, reference_file=None, image=None, input=None, input_shape=None,
+           batch=None, seed=None, device="cpu", rtol=1e-5, no_module=False, progress=None, memory_limit=None) -> ParityRun
         print(t7convert.parity("resnet-50.t7", "resnet-50.pth").render())
     sample(path, *, primetext="", length=2000, temperature=1.0, sample=True, seed=123, key=None) -> Iterator[str]
         text = "".join(t7convert.sample("lm_lstm.t7", primetext="The "))
-    read(path, *, long_size=None, encoding=None, max_depth=...) -> Any
+    read(path, *, all=False, long_size=None, encoding=None, max_depth=...) -> Any
         model = t7convert.read("model.t7"); model.at("modules[1]").weight
     write(path, obj, *, encoding="binary", long_size=8) -> None
         t7convert.write("mean.t7", {"mean": numpy.zeros(3, numpy.float32)})
@@ -27,6 +27,11 @@ import sys as _sys
 import types as _types
 import typing as _typing
 
+from t7convert.common import interrupts as _interrupts
+
+if _interrupts.is_console_script():  # before numpy's import: a Ctrl-C now is one line, not a traceback
+    _interrupts.install_early()
+
 from t7convert.api import ConversionReport as ConversionReport
 from t7convert.api import VerificationError, convert, inspect, load, parity, sample
 from t7convert.common.errors import T7ConvertError
@@ -34,14 +39,15 @@ from t7convert.common.errors import T7FileNotFoundError as T7FileNotFoundError
 from t7convert.common.errors import T7FormatError as T7FormatError
 from t7convert.common.errors import UnsupportedModuleError as UnsupportedModuleError
 from t7convert.common.version import __version__
+from t7convert.conversion.input_spec import InputSpec
 from t7convert.torch7.format import T7Function as T7Function
 from t7convert.torch7.format import T7Object as T7Object
 from t7convert.torch7.format import T7Storage as T7Storage
 from t7convert.torch7.format import read, write
 from t7convert.torch7.format import read_document as read_document
 
-__all__ = ["load", "convert", "parity", "sample", "read", "write", "inspect", "T7ConvertError", "VerificationError",
-           "__version__"]
+__all__ = ["load", "convert", "parity", "sample", "read", "write", "inspect", "InputSpec", "T7ConvertError",
+           "VerificationError", "__version__"]
 # also importable from here, documented where they are defined and left out of ``help(t7convert)`` and
 # ``dir``: read_document, preprocess, ConversionReport, T7FormatError, T7FileNotFoundError,
 # UnsupportedModuleError, T7Object, T7Storage, T7Function

@@ -76,6 +76,7 @@ def shapes(sd) -> dict[str, tuple[int, ...]]:
 @pytest.mark.parametrize("synth_name,torchvision_name", [
     ("resnext_101_64x4d", "resnext101_64x4d"), ("resnext_50_32x4d", "resnext50_32x4d"),
     ("resnet_50", "resnet50"), ("resnet_18", "resnet18")])
+@pytest.mark.slow
 def test_full_size_checkpoints_have_torchvisions_keys_and_shapes(tmp_path, synth_name, torchvision_name):
     src = tmp_path / f"{synth_name}.t7"
     synthesize_file(synth_name, str(src))
@@ -86,6 +87,7 @@ def test_full_size_checkpoints_have_torchvisions_keys_and_shapes(tmp_path, synth
     assert all(v.dtype == torch.float32 for k, v in sd.items() if not k.endswith("num_batches_tracked"))
 
 
+@pytest.mark.slow
 def test_converted_weights_are_the_torch7_weights(tmp_path):
     """Renaming must not move a tensor: spot-check weights by their Torch7 paths."""
     src = tmp_path / "m.t7"
@@ -103,6 +105,7 @@ def test_converted_weights_are_the_torch7_weights(tmp_path):
     np.testing.assert_array_equal(sd["fc.weight"].numpy(), root.modules[10].weight)
 
 
+@pytest.mark.slow
 def test_form_b_folds_into_the_grouped_convolution_exactly(tmp_path):
     src = tmp_path / "b.t7"
     synthesize_file("resnext_tiny_b", str(src))
@@ -159,6 +162,7 @@ def test_shortcut_c_puts_a_projection_in_every_block(tmp_path):
     assert "layer1.1.downsample.0.weight" in sd
 
 
+@pytest.mark.slow
 def test_a_stride_on_the_1x1_convolution_is_not_torchvisions_resnet(tmp_path):
     stages = _stages()
     first = stages[1].modules[0].modules[0].modules[0]  # layer2.0's branch
@@ -170,6 +174,7 @@ def test_a_stride_on_the_1x1_convolution_is_not_torchvisions_resnet(tmp_path):
     assert report.verification.ok
 
 
+@pytest.mark.slow
 def test_pre_activation_and_shortcut_a_stay_generic_and_exact(torch7_fixtures, tmp_path):
     report = api.convert(str(torch7_fixtures / "torch7/models/resnet20_cifar_shortcutA.t7"), str(tmp_path / "a.pth"))
     assert report.converted.kind == "generic" and "shortcut" in report.converted.not_canonical
@@ -189,6 +194,7 @@ def test_the_architecture_is_derivable_from_the_state_dict_alone(spec):
     assert spec_from_state_dict(sd) == spec
 
 
+@pytest.mark.slow
 def test_unusual_widths_load_back_from_the_bare_state_dict(tmp_path):
     """Recognition and derivation from the state_dict choose width_per_group the same way."""
     import dataclasses
@@ -206,6 +212,7 @@ def test_unusual_widths_load_back_from_the_bare_state_dict(tmp_path):
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_canonical_module_computes_what_torch7_computes_at_other_input_sizes(tmp_path):
     """Torch7's Avg(7,7,1,1) + View(n):setNumInputDims(3), not torchvision's adaptive pooling."""
     from t7convert.parity.compare import verify

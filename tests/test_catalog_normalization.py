@@ -69,14 +69,78 @@ def test_layer_norm_of_a_batch_subtracts_means_in_torch7s_memory_order(tmp_path)
     assert rel(both(tmp_path, model, one)[1], d1 / np.sqrt((d1 ** 2).sum() + 1e-5) * math.sqrt(5) * gain + bias) < 1e-12
 
 
-def test_instance_norm_uses_each_planes_own_statistics(tmp_path):
-    rng = np.random.default_rng(5)
+def _bn_batch_of_one(x, mean, var, eps, weight, bias):
+    """nn.SpatialBatchNormalization on the (1, N*C, H, W) view, from BatchNormalization.lua: THNN gets
+    ``train and input:size(1) > 1``, false for a batch of one, so ``(x - running_mean[k]) /
+    sqrt(running_var[k] + eps) * weight[k] + bias[k]`` for plane k = n*C + c."""
+    n, c = x.shape[:2]
+    planes = x.reshape(n * c, -1)
+    out = (planes - mean[:, None]) / np.sqrt(var[:, None] + eps)
+    if weight is not None:
+        out = out * np.tile(weight, n)[:, None] + np.tile(bias, n)[:, None]
+    return out.reshape(x.shape)
+
+
+def test_instance_norm_runs_its_inner_batch_norm_on_running_statistics_not_the_instances_own(tmp_path):
+    """fast-neural-style's InstanceNormalization.lua forwards the (1, N*C, H, W) view through a new
+    SpatialBatchNormalization(N*C, eps) (running mean 0, variance 1) when N is not ``prev_N``; real
+    Torch7 (torch/nn since 2017) then gives x * w / sqrt(1 + eps) + b, not per-instance statistics
+    (which differ from it by about 2 relative: the wrong number t7convert used to verify)."""
+    rng = np.random.default_rng(53)
     model = cases.instance_norm(3, 1e-3)
-    x = rng.standard_normal((2, 3, 4, 5))
-    mean, var = x.mean((2, 3), keepdims=True), x.var((2, 3), keepdims=True)
-    w, b = (model.get(f).reshape(1, 3, 1, 1) for f in ("weight", "bias"))
+    x = rng.standard_normal((2, 3, 4, 5)) * 3 + 1
+    w, b = (model.get(f).astype(np.float64) for f in ("weight", "bias"))
+    want = x * w.reshape(1, 3, 1, 1) / np.sqrt(1 + 1e-3) + b.reshape(1, 3, 1, 1)
     got, ref = both(tmp_path, model, x)
-    assert rel(ref, (x - mean) / np.sqrt(var + 1e-3) * w + b) < 1e-12 and rel(got, ref) < 1e-5
+    assert rel(ref, want) < 1e-12 and rel(got, ref) < 1e-5
+    per_instance = (x - x.mean((2, 3), keepdims=True)) / np.sqrt(x.var((2, 3), keepdims=True) + 1e-3)
+    assert rel(got, per_instance * w.reshape(1, 3, 1, 1) + b.reshape(1, 3, 1, 1)) > 0.1
+
+
+def test_instance_norm_saved_after_a_batch_of_that_size_uses_its_saved_bn(tmp_path):
+    """N == prev_N (and the same _type): the saved ``bn`` is reused, its running statistics and eps."""
+    rng = np.random.default_rng(52)
+    model = cases.instance_norm(3, 1e-5, saved_for=2)
+    bn = model.get("bn")
+    bn.fields["eps"] = 1e-2
+    x = rng.standard_normal((2, 3, 3, 4))
+    w, b = (model.get(f).astype(np.float64) for f in ("weight", "bias"))
+    mean, var = (bn.get(f).astype(np.float64) for f in ("running_mean", "running_var"))
+    got, ref = both(tmp_path, model, x)
+    assert rel(ref, _bn_batch_of_one(x, mean, var, 1e-2, w, b)) < 1e-12 and rel(got, ref) < 1e-5
+    other = rng.standard_normal((1, 3, 3, 4))  # another N: a new bn, mean 0 and variance 1, eps the module's
+    got1, ref1 = both(tmp_path, model, other)
+    assert rel(ref1, _bn_batch_of_one(other, np.zeros(3), np.ones(3), 1e-5, w, b)) < 1e-12 and rel(got1, ref1) < 1e-5
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_texture_nets_instance_norm_starts_a_new_bn_from_its_own_running_statistics(tmp_path, affine):
+    """texture_nets' InstanceNormalization.lua copies ``running_mean``/``running_var:repeatTensor(N)`` into
+    a new bn; its evaluate()/training() do nothing, and the batch of one makes THNN use those."""
+    rng = np.random.default_rng(51)
+    model = cases.texture_nets_instance_norm(2, 1e-4, affine=affine, saved_for=3)
+    x = rng.standard_normal((2, 2, 3, 3))
+    mean, var = (np.tile(model.get(f).astype(np.float64), 2) for f in ("running_mean", "running_var"))
+    w, b = (model.get(f).astype(np.float64) if affine else None for f in ("weight", "bias"))
+    got, ref = both(tmp_path, model, x)
+    assert rel(ref, _bn_batch_of_one(x, mean, var, 1e-4, w, b)) < 1e-12 and rel(got, ref) < 1e-5
+
+
+def test_instance_norm_copy_with_disabled_set_passes_its_input_through(tmp_path):
+    rng = np.random.default_rng(50)
+    model = tm.module("nn.InstanceNormalization", nOutput=2, eps=1e-5, prev_N=-1, disabled=True, affine=True,
+                      weight=tm.f32(2), bias=tm.f32(2))
+    x = rng.standard_normal((1, 2, 3, 3))
+    got, ref = both(tmp_path, model, x)
+    assert rel(ref, x) == 0 and rel(got, ref) < 1e-6
+
+
+def test_texture_nets_instance_norm_with_affine_nil_is_refused(tmp_path):
+    model = cases.texture_nets_instance_norm(2)
+    del model.fields["affine"]
+    src = tm.save(tmp_path, "m", model)
+    with pytest.raises(T7ConvertError, match="InstanceNormalization.*affine"):
+        api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(2, 3, 3))
 
 
 def _local_mean(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -130,6 +194,7 @@ def test_bad_fields_are_refused_naming_class_field_and_place(tmp_path, model, fi
     assert not (tmp_path / "m.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_layer_norm_whose_gain_has_another_size_is_refused_by_the_cli(tmp_path):
     model = cases.layer_norm(4)
     model.children[4].fields["weight"] = tm.f32(5)

@@ -182,6 +182,7 @@ def _float32(x):
     return x.astype(np.float32) if x.dtype.kind == "f" else x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
 def test_reproduces_real_torch7(torch7_fixtures, tmp_path, fixture_id):
     folder = torch7_fixtures / "torch7" / "catalog"
@@ -207,3 +208,24 @@ def test_parallel_refuses_a_slice_without_a_module(tmp_path):
         reference_run(model, x)
     with pytest.raises(T7ConvertError, match="3 slices"):
         _run(module, x)
+
+
+def test_split_table_slices_are_views_an_in_place_layer_writes_through(tmp_path):
+    """SplitTable.lua: ``output[i] = input:select(dimension, i)``, views of the input. ReLU(true) on the first
+    slice writes into the input, which the ConcatTable's second branch (Identity) then returns: the
+    reference gives Torch7's numbers, and the converted model, which does not follow a write through a
+    slice, is refused by its verification rather than written with other numbers."""
+    relu = tm.module("nn.ReLU", threshold=0, val=0, inplace=True)
+    lin = tm.linear(3, 3)
+    model = tm.sequential(lin, tm.module("nn.ConcatTable", modules=[
+        tm.sequential(tm.module("nn.SplitTable", dimension=2), tm.module("nn.SelectTable", index=1), relu),
+        tm.module("nn.Identity")]), tm.module("nn.SelectTable", index=2))
+    x = np.random.default_rng(21).standard_normal((4, 3))
+    h = x @ lin.fields["weight"].astype(np.float64).T + lin.fields["bias"]
+    want = h.copy()
+    want[:, 0] = np.maximum(want[:, 0], 0)
+    src = tm.save(tmp_path, "m", model)
+    np.testing.assert_allclose(reference_run(t7convert.read(src), x).output, want, rtol=1e-12)
+    with pytest.raises(api.VerificationError):
+        api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(3,), batch=4, force=True)
+    assert not (tmp_path / "m.pth").exists()

@@ -60,6 +60,7 @@ def test_top5_comes_with_imagenet_names_and_probabilities(cat):
         assert math.isclose(got.probability, want, rel_tol=1e-5)
 
 
+@pytest.mark.slow
 def test_output_reads_like_classify_lua(cat, tmp_path):
     second = tmp_path / "sub" / "dog.png"
     second.parent.mkdir()
@@ -108,3 +109,22 @@ def test_a_model_that_is_not_1000_way_gets_numbered_classes(cat):
     (result,) = classify(three_way, [cat], device="cpu")
     assert sorted(p.name for p in result.predictions) == ["class 0", "class 1", "class 2"]
     assert math.isclose(sum(p.probability for p in result.predictions), 1.0, rel_tol=1e-6)
+
+
+def test_classify_takes_a_folder_of_images_as_well_as_files(cat, tmp_path, monkeypatch):
+    model_file = tmp_path / "resnet-101.t7"
+    model_file.write_bytes(b"stand-in: t7convert.load is replaced below")
+    monkeypatch.setattr(t7convert, "load", lambda path, **kw: FixedBeliefs())
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, colour in (("b.png", (1, 2, 3)), ("a.JPG", (9, 8, 7))):
+        Image.new("RGB", (64, 48), colour).save(folder / name, format="PNG" if name.endswith("png") else "JPEG")
+    (folder / "notes.txt").write_text("not an image")
+    r = CliRunner().invoke(cli, ["classify", str(model_file), str(folder), str(cat), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    heads = [line for line in r.output.splitlines() if line.startswith("Classes for")]
+    assert heads == [f"Classes for\t{folder / 'a.JPG'}", f"Classes for\t{folder / 'b.png'}", f"Classes for\t{cat}"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(cli, ["classify", str(model_file), str(empty), "--device", "cpu"])
+    assert r.exit_code == 2 and "a folder without images" in r.output

@@ -40,6 +40,7 @@ def converted_output(path, x: np.ndarray) -> np.ndarray:
 
 
 # --- real Torch7 files ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODEL_FIXTURES)
 def test_torch7_model_converts_and_reproduces_torch7s_output(torch7_fixtures, tmp_path, name):
     src = torch7_fixtures / "torch7" / "models" / f"{name}.t7"
@@ -52,6 +53,7 @@ def test_torch7_model_converts_and_reproduces_torch7s_output(torch7_fixtures, tm
     assert rel(converted_output(out, np.array(ref["input"])), ref["output"]) <= 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["binary", "ascii", "long4"])
 def test_every_serialization_variant_converts(torch7_fixtures, tmp_path, variant):
     src = torch7_fixtures / "torch7" / "formats" / f"model.{variant}.t7"
@@ -61,6 +63,7 @@ def test_every_serialization_variant_converts(torch7_fixtures, tmp_path, variant
     assert rel(converted_output(out, np.array(ref["input"])), ref["output"]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_form_b_and_form_c_resnext_give_the_same_torchvision_layout(torch7_fixtures, tmp_path):
     layouts = {}
     for form in "BC":
@@ -71,6 +74,7 @@ def test_form_b_and_form_c_resnext_give_the_same_torchvision_layout(torch7_fixtu
     assert layouts["B"]["layer1.0.conv2.weight"] == (16, 4, 3, 3)  # 4 groups of 4 channels
 
 
+@pytest.mark.slow
 def test_imagenet_resnext_summary_names_what_was_recognised_and_dropped(torch7_fixtures, tmp_path):
     out = tmp_path / "m.pth"
     result = t7(str(torch7_fixtures / "torch7/models/resnext_tiny_32x1d_C_imagenet.t7"), "-o", str(out), "--json")
@@ -82,6 +86,7 @@ def test_imagenet_resnext_summary_names_what_was_recognised_and_dropped(torch7_f
 
 
 # --- the command line ----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_existing_output_is_kept_unless_force(tmp_path):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 3)))
     out = tmp_path / "m.pth"
@@ -94,6 +99,7 @@ def test_an_existing_output_is_kept_unless_force(tmp_path):
     torch.load(out, weights_only=True)
 
 
+@pytest.mark.slow
 def test_a_pytorch_checkpoint_named_t7_is_called_what_it_is(tmp_path):
     fake = tmp_path / "resnet.t7"
     torch.save({"w": torch.ones(2)}, fake)
@@ -133,6 +139,7 @@ def test_a_wrong_conversion_fails_verification_and_writes_nothing(tmp_path, monk
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_safetensors_output_carries_its_architecture(torch7_fixtures, tmp_path):
     out = tmp_path / "m.safetensors"
     assert t7(str(torch7_fixtures / "torch7/models/resnet20_cifar_shortcutA.t7"), "-o", str(out)).exit_code == 0
@@ -144,6 +151,7 @@ def test_safetensors_output_carries_its_architecture(torch7_fixtures, tmp_path):
     assert rel(converted_output(out, np.array(ref["input"])), ref["output"]) <= 1e-5
 
 
+@pytest.mark.slow
 def test_generic_flag_keeps_torch7s_module_tree(torch7_fixtures, tmp_path):
     out = tmp_path / "g.pth"
     assert t7(str(torch7_fixtures / "torch7/models/resnext11_c4x4d_C_cifar.t7"), "-o", str(out), "--generic").exit_code == 0
@@ -329,6 +337,7 @@ def test_a_data_parallel_table_inside_the_graph_verifies(tmp_path):
     check_against_reference(tmp_path, model, tm.f32(3, 4))
 
 
+@pytest.mark.slow
 def test_modules_shared_over_and_over_are_refused_quickly(tmp_path):
     m = tm.sequential(tm.linear(4, 4))
     for _ in range(40):  # a 8 KB file whose tree has 2**40 places

@@ -32,6 +32,7 @@ MEMORY_CAP = 6 << 30
 TIMEOUT = 300
 
 
+@pytest.mark.slow
 def test_fuzzed_converted_files_end_in_a_result_or_a_one_line_error_within_bounds():
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
@@ -84,7 +85,8 @@ def _mutate_generic(data: st.DataObject, payload: dict) -> dict:
     from t7convert.pytorch.modules import BUILDERS
 
     for _ in range(data.draw(st.integers(1, 3))):
-        what = data.draw(st.sampled_from(["attr", "op", "args", "tensor", "drop", "duplicate", "top"]))
+        what = data.draw(st.sampled_from(["attr", "op", "args", "tensor", "drop", "duplicate", "top", "share",
+                                          "checkpoint", "name"]))
         node = nodes[data.draw(st.integers(0, len(nodes) - 1))]
         if what == "attr" and node.get("attrs"):
             key = data.draw(st.sampled_from(sorted(node["attrs"])))
@@ -103,6 +105,28 @@ def _mutate_generic(data: st.DataObject, payload: dict) -> dict:
             nodes.append(dict(node))
         elif what == "top":
             info[data.draw(st.sampled_from(["source", "data_config", "format_version", "title"]))] = data.draw(_VALUES)
+        elif what == "share":  # pickle keeps shared references: one list (or node) met in several places
+            shared = data.draw(st.sampled_from([[0] * 8, [["input"]] * 3, {"op": "Identity"}]))
+            place = data.draw(st.sampled_from(["attrs", "args", "children", "data_config", "nodes"]))
+            if place == "attrs":
+                node.setdefault("attrs", {})["shared"] = [shared, shared]
+            elif place == "args":
+                for other in nodes:
+                    other["args"] = node["args"]
+            elif place == "children":
+                node["children"] = [shared, shared]
+            elif place == "data_config":
+                info["data_config"] = {"mean": shared, "std": shared}
+            else:
+                nodes.append(node)
+        elif what == "checkpoint":  # what sample reads: a project, tokens and options
+            info["checkpoint"] = {"project": data.draw(st.sampled_from(["char-rnn", "torch-rnn", "rnn", None])),
+                                  "tokens": data.draw(st.one_of(st.lists(st.text(max_size=2), max_size=4), _VALUES)),
+                                  "num_layers": data.draw(_VALUES), "rnn_size": data.draw(_VALUES),
+                                  "model": data.draw(st.sampled_from(["lstm", "rnn", 3]))}
+        elif what == "name":
+            node["name"] = data.draw(st.one_of(st.text(max_size=6), st.sampled_from(
+                ["\uff4d2", "class", "None", "forward", "code", "__init__", "m", "m1_v2"])))
     return {"t7convert": info, "state_dict": state}
 
 
@@ -137,7 +161,7 @@ def test_child_examples(seeds, data):
         payload = _mutate_generic(data, copy.deepcopy(generic))
     else:
         payload = _mutate_canonical(data, canonical_state, canonical_spec)
-    fmt = data.draw(st.sampled_from(["pth", "safetensors"]))
+    fmt = data.draw(st.sampled_from(["pth", "safetensors"]))  # json expands shared references: small ones here
     path = tmp / f"case.{fmt}"
     if fmt == "pth":
         torch.save(payload, path)
@@ -157,6 +181,11 @@ def test_child_examples(seeds, data):
         _one_line(e)
         return
     assert isinstance(module, torch.nn.Module)
+    if isinstance(payload.get("t7convert"), dict) and "checkpoint" in payload["t7convert"]:
+        try:
+            "".join(api.sample(str(path), length=3, sample=data.draw(st.booleans())))
+        except T7ConvertError as e:
+            _one_line(e)
     try:
         result = api.parity(str(src), str(path), input_shape=(1, 4, 4), memory_limit=1 << 30)
     except T7ConvertError as e:

@@ -21,13 +21,15 @@ def _t7convert(*args):
     return subprocess.run([sys.executable, "-m", "t7convert", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_a_view_mlp_converts_without_an_input_size(tmp_path):
     out = tmp_path / "mlp.pth"
     r = _t7convert(_mlp(tmp_path), "-o", out)
     assert r.returncode == 0, r.stderr
-    assert "784 random input" in r.stdout and "PASS" in r.stdout
+    assert "input: 784 (batch of 1)" in r.stdout and "PASS" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_generic_file_holds_a_versioned_description(tmp_path):
     out = tmp_path / "mlp.pth"
     assert _t7convert(_mlp(tmp_path), "-o", out).returncode == 0
@@ -63,6 +65,7 @@ def _rewritten(tmp_path, change):
     (lambda d: d["graph"]["nodes"][1].update(args=[["m9"]]), "refers to 'm9'"),
     (lambda d: d["graph"].update(output=["nowhere"]), "graph.output refers to"),
 ])
+@pytest.mark.slow
 def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
     bad = _rewritten(tmp_path, change)
     for command in (["parity", _mlp(tmp_path), bad],):
@@ -73,6 +76,7 @@ def test_a_damaged_description_is_refused_in_one_line(tmp_path, change, words):
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_load_refuses_a_damaged_description_with_the_file_named(tmp_path):
     import t7convert
 
@@ -86,9 +90,11 @@ def test_a_loaded_model_says_what_data_it_expects(tmp_path):
     src = tm.save(tmp_path, "mlp", tm.sequential(tm.view(784), tm.linear(784, 16), tm.relu(), tm.linear(16, 10)))
     out = tmp_path / "mlp.pth"
     api.convert(str(src), str(out))
-    assert t7convert.load(str(out)).data_config == {"input_size": [784], "num_classes": 10}
+    from t7convert.conversion.input_spec import InputSpec
+    spec = InputSpec.tensor(784)
+    assert t7convert.load(str(out)).data_config == {"input": spec, "input_size": [784], "num_classes": 10}
     stored = torch.load(out, weights_only=True)["t7convert"]["data_config"]
-    assert stored == {"input_size": [784], "num_classes": 10}
+    assert stored == {"input": spec.to_json(), "input_size": [784], "num_classes": 10}
 
 
 def test_a_data_config_that_is_not_plain_data_is_refused(tmp_path):

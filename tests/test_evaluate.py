@@ -108,6 +108,7 @@ def flat_set(tmp_path) -> tuple[Path, torch.nn.Module]:
 
 # --- the accuracy by construction ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_class_folder_set_gets_exactly_the_accuracy_built_into_it(class_folder_set):
     root, model = class_folder_set
     result = evaluate(model, root, device="cpu", workers=0, batch_size=3)
@@ -138,6 +139,7 @@ def test_ten_crop_scores_are_summed_over_crops_like_compute_score():
     assert torch.equal(combine_crops(torch.cat([crops, -crops]), 10), torch.tensor([[9.0, 13.1], [-9.0, -13.1]]))
 
 
+@pytest.mark.slow
 def test_a_root_holding_train_and_val_is_read_from_val(class_folder_set):
     root, model = class_folder_set
     (root.parent / "train" / "apple").mkdir(parents=True)
@@ -285,6 +287,7 @@ def test_verdict_is_given_only_for_a_full_run_within_tolerance():
 
 # --- the command line ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_prints_the_table_and_writes_json(class_folder_set, tmp_path, monkeypatch):
     root, model = class_folder_set
     model_file = tmp_path / "resnet-50.pth"

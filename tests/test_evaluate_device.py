@@ -40,6 +40,7 @@ def _shared_images(root: Path) -> list[Path]:
 
 # --- the transform ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_device_transform_equals_the_exact_cpu_transform_and_torch7_on_every_shared_image(torch7_fixtures):
     report = []
     for image in _shared_images(torch7_fixtures):
@@ -92,6 +93,7 @@ def test_center_and_ten_crop_of_a_batch_follow_fb_resnet_torch():
         tr.center_crop_batch(images, 6)
 
 
+@pytest.mark.slow
 def test_a_batch_of_mixed_sizes_is_resized_size_by_size_and_kept_in_order():
     g = torch.Generator().manual_seed(1)
     sizes = [(300, 260), (260, 400), (300, 260), (256, 256), (333, 500), (260, 400)]
@@ -148,6 +150,7 @@ def _shared_image_set(fixtures: Path, root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_shared_fixtures_give_identical_figures_with_the_resize_on_device_or_cpu(torch7_fixtures, tmp_path):
     root = _shared_image_set(torch7_fixtures, tmp_path / "val")
     model = _SmallConvNet()
@@ -161,6 +164,7 @@ def test_shared_fixtures_give_identical_figures_with_the_resize_on_device_or_cpu
         assert device.images == cpu.total_images
 
 
+@pytest.mark.slow
 def test_grey_level_set_gets_its_built_in_accuracy_on_the_device_path(class_folder_set):  # noqa: F811
     root, model = class_folder_set
     for ten_crop in (False, True):

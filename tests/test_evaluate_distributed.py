@@ -56,6 +56,7 @@ def _report(command: list[str], json_path: Path) -> dict:
     return json.loads(json_path.read_text())
 
 
+@pytest.mark.slow
 def test_torchrun_with_two_processes_gives_the_single_process_figures(tmp_path):
     model = _tiny_model(tmp_path)
     data = _synthetic_set(tmp_path / "val")
@@ -99,6 +100,7 @@ def _listing_rank(rank: int, port: int, results) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_a_data_folder_that_changed_between_the_ranks_listings_is_an_error_on_every_rank():
     context = mp.get_context("spawn")
     results = context.Queue()

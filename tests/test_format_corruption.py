@@ -27,6 +27,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from t7_compare import canonical
@@ -263,6 +264,7 @@ def test_own_files_read_back_first(tmp_path):
     assert all(v == values[0] for v in values)
 
 
+@pytest.mark.slow
 def test_corrupted_own_files(tmp_path):
     t = time.perf_counter()
     n, problems = _sweep(_own_seeds(), 1, tmp_path)
@@ -271,6 +273,7 @@ def test_corrupted_own_files(tmp_path):
     print(f"{n} corruptions of t7convert-written files in {time.perf_counter() - t:.1f} s")
 
 
+@pytest.mark.slow
 def test_corrupted_torch7_files(torch7_fixtures, tmp_path):
     t = time.perf_counter()
     n, problems = _sweep(_fixture_seeds(torch7_fixtures), int(os.environ.get("CORRUPT_SEED", "7")), tmp_path)
@@ -283,6 +286,7 @@ _SEED_BLOBS = list(_own_seeds().items())
 
 @settings(max_examples=3000 if FUZZ_CASES else 300, deadline=2000,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@pytest.mark.slow
 @given(st.data())
 def test_hypothesis_mutations(tmp_path_factory, data):
     name, blob = data.draw(st.sampled_from(_SEED_BLOBS))
@@ -310,6 +314,7 @@ def test_hypothesis_mutations(tmp_path_factory, data):
     assert problem is None, f"{name}: {problem}"
 
 
+@pytest.mark.slow
 def test_check02_style_corruptions(torch7_fixtures, tmp_path):
     """The acceptance check's own recipe (40 cuts, 80 mutations of six torchfile files) for several seeds."""
     names = ("floattensor.t7", "recursive_class.t7", "list_table.t7", "function_upvals.t7",

@@ -306,6 +306,7 @@ def test_preprocess_refs(torch7_fixtures):
             assert ref["tencrop"].shape == (10, 3, 224, 224)
 
 
+@pytest.mark.slow
 def test_every_fixture_reads(torch7_fixtures):
     files = sorted(torch7_fixtures.rglob("*.t7"))
     assert len(files) >= 40
@@ -421,6 +422,7 @@ def test_huge_claims_fail_fast_without_allocating(tmp_path, claim):
     assert e.offset <= len(data)
 
 
+@pytest.mark.slow
 def test_deep_nesting_is_iterative(tmp_path):
     """200,000 nested tables: a clean error past max_depth, quickly; a value below it."""
     def nested(n: int) -> bytes:

@@ -169,12 +169,14 @@ def with_sharing(draw):
 
 # --- properties ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @settings(max_examples=150 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values)
 def test_roundtrip_values(x):
     _assert_roundtrip(x)
 
 
+@pytest.mark.slow
 @settings(max_examples=80 * _SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(with_sharing())
 def test_roundtrip_shared_and_self_referential(x):
@@ -186,6 +188,7 @@ def test_roundtrip_shared_and_self_referential(x):
                 assert y[key] is y
 
 
+@pytest.mark.slow
 @settings(max_examples=80 * _SCALE, deadline=None)
 @given(shared_views())
 def test_roundtrip_shared_storage(holder):
@@ -208,6 +211,7 @@ def _owner(a):
     return a
 
 
+@pytest.mark.slow
 @settings(max_examples=60 * _SCALE, deadline=None)
 @given(scalars)
 def test_roundtrip_scalars(x):
@@ -268,6 +272,7 @@ def test_empty_and_zero_dim_arrays_as_torch7_has_them():
     assert y["z"].shape == (1,) and y["z"][0] == 2.5
 
 
+@pytest.mark.slow
 def test_one_flat_storage_many_views():
     """getParameters(): one flattened storage, ~1000 weight views with offsets; they stay one storage,
     through read, write and read again, with their offsets."""
@@ -289,6 +294,7 @@ def test_one_flat_storage_many_views():
     np.testing.assert_array_equal(doc2.root.modules[999].weight, flat[999 * 12:999 * 12 + 8].reshape(2, 4))
 
 
+@pytest.mark.slow
 def test_deep_nesting_writes_iteratively():
     x = None
     for _ in range(50_000):
@@ -332,6 +338,7 @@ def test_functions_and_tds_roundtrip():
 
 # --- fixtures: write(read(f)) reads back the same ------------------------------------------------------
 
+@pytest.mark.slow
 def test_fixtures_rewrite_equal(torch7_fixtures):
     files = sorted(p for p in torch7_fixtures.rglob("*.t7") if p.stat().st_size < 3_000_000)
     assert len(files) >= 25
@@ -356,6 +363,7 @@ def test_fixtures_rewrite_equal(torch7_fixtures):
                 assert doc2.file_size == doc.file_size, path.name
 
 
+@pytest.mark.slow
 def test_big_fixtures_rewrite_binary(torch7_fixtures):
     files = sorted(p for p in torch7_fixtures.rglob("*.t7") if p.stat().st_size >= 3_000_000)
     for path in files:

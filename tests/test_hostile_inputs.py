@@ -50,6 +50,7 @@ def key0_model() -> T7Object:
                                                        1: tm.relu()}))
 
 
+@pytest.mark.slow
 def test_key_zero_is_not_run_and_the_model_converts_to_relu_of_x(tmp_path):
     src = tm.save(tmp_path, "key0", key0_model())
     out = tmp_path / "key0.pth"
@@ -98,6 +99,7 @@ def test_concat_table_with_a_key_zero_branch_gives_two_branches(tmp_path):
     np.testing.assert_allclose(reference_run(t7convert.read(src), x).output, got, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_inspect_names_the_modules_torch7_does_not_run(tmp_path):
     src = tm.save(tmp_path, "key0", key0_model())
     summary = format_summary(inspect_file(str(src)))
@@ -122,6 +124,7 @@ def mutual_wrapping() -> T7Object:
     return a
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build", [self_wrapping, mutual_wrapping])
 def test_cyclic_wrappers_are_input_errors_not_endless_loops(tmp_path, build):
     src = tm.save(tmp_path, "cycle", build())
@@ -149,6 +152,7 @@ def nested(levels: int) -> T7Object:
     return m
 
 
+@pytest.mark.slow
 def test_nesting_limit_is_the_number_the_message_states(tmp_path):
     node, _ = convert_graph(nested(MAX_DEPTH))  # exactly at the limit: converts
     assert node.op == "Sequential"

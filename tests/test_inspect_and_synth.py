@@ -75,6 +75,7 @@ def test_inspect_answers_on_non_model_files(torch7_fixtures):
     assert json.loads(result.output)["functions"] >= 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETERS))
 def test_synthesized_models_have_the_published_parameter_counts(name):
     root = synthesize(name)
@@ -82,6 +83,7 @@ def test_synthesized_models_have_the_published_parameter_counts(name):
     assert sum(w.size for w in weights) == PUBLISHED_PARAMETERS[name]
 
 
+@pytest.mark.slow
 def test_synthesized_checkpoint_is_laid_out_as_fb_resnet_torch_saves(tmp_path):
     path = tmp_path / "m.t7"
     n = synthesize_file("resnext_50_32x4d", str(path))
@@ -117,6 +119,7 @@ def test_synth_command_refuses_to_overwrite(tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_every_small_architecture_converts_and_verifies(tmp_path):
     for name, arch in ARCHS.items():
         if sum(arch.stages) > 4:

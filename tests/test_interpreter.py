@@ -258,15 +258,20 @@ def test_cudnn_softmax_normalizes_each_sample_over_all_its_values():
 
 # --- pooling ------------------------------------------------------------------------------------
 def pool_loop(x, kind, kW, kH, dW, dH, padW, padH, Ho, Wo, include_pad=True):
-    """THNN's loops: windows clipped to the image; average divisor per count_include_pad."""
+    """THNN's loops: windows clipped to the image; average divisor per count_include_pad; the max starts
+    from ``-THInf`` (``-FLT_MAX`` for float, THGenerateFloatType.h) and takes a value when ``val > max``."""
     N, C, H, W = x.shape
     out = np.empty((N, C, Ho, Wo))
     for n, c, i, j in itertools.product(range(N), range(C), range(Ho), range(Wo)):
         hs, ws = i * dH - padH, j * dW - padW
         if kind == "max":
             he, we = min(hs + kH, H), min(ws + kW, W)
-            vals = [x[n, c, y, xx] for y in range(max(hs, 0), he) for xx in range(max(ws, 0), we)]
-            out[n, c, i, j] = max(vals) if vals else -np.inf
+            best = -float(np.finfo(np.float32).max)
+            for y in range(max(hs, 0), he):
+                for xx in range(max(ws, 0), we):
+                    if x[n, c, y, xx] > best:
+                        best = x[n, c, y, xx]
+            out[n, c, i, j] = best
         else:
             he, we = min(hs + kH, H + padH), min(ws + kW, W + padW)
             size = (he - hs) * (we - ws)
@@ -286,6 +291,39 @@ def test_max_pooling_with_ceil_mode_and_padding(ceil, pad):
     got = forward(m, x)
     assert got.shape == (1, 2, Ho, Wo)
     assert rel_error(got, pool_loop(x, "max", 3, 2, 2, 2, padW, padH, Ho, Wo)) == 0
+
+
+@pytest.mark.parametrize("cls", ["nn.SpatialMaxPooling", "nn.SpatialDilatedMaxPooling"])
+def test_max_pooling_window_past_the_input_gives_minus_flt_max_not_minus_inf(cls):
+    """Ceil mode without padding: W 7, kW 2, dW 4 gives ceil(5 / 4) + 1 = 3 windows starting at 0, 4, 8
+    (no padding, so THNN keeps the last); the one at 8 holds nothing and THNN leaves ``-THInf`` there,
+    which for a FloatTensor is -FLT_MAX. A window of -inf only gives -FLT_MAX too (-inf > -FLT_MAX fails)."""
+    x = f32(1, 1, 3, 7)
+    x[0, 0, :, 4:6] = -np.inf
+    m = mod(cls, kW=2, kH=1, dW=4, dH=1, padW=0, padH=0, ceil_mode=True, dilationW=1, dilationH=1)
+    got = forward(m, x)
+    flt_max = float(np.finfo(np.float32).max)
+    assert got.shape == (1, 1, 3, 3)
+    assert (got[0, 0, :, 2] == -flt_max).all() and (got[0, 0, :, 1] == -flt_max).all()
+    assert (got[0, 0, :, 0] == np.maximum(x[0, 0, :, 0], x[0, 0, :, 1])).all()
+    assert rel_error(got, pool_loop(x, "max", 2, 1, 4, 1, 0, 0, 3, 3)) == 0
+
+
+@pytest.mark.parametrize("width, last", [(8, "nan"), (7, "-0")])
+def test_average_pooling_window_past_the_input_divides_by_thnns_count(width, last):
+    """SpatialAveragePooling.c, ceil mode, no padding, kW 2, dW 4: the window at 8 has
+    ``hend = min(8 + 2, W)``, so ``pool_size = W - 8``: 0 for W 8 (0/0, NaN), -1 for W 7 (0/-1, -0).
+    (The converted module is held to this by tests/test_inplace_and_pooling_properties.py.)"""
+    x = f32(1, 1, 2, width)
+    m = mod("nn.SpatialAveragePooling", kW=2, kH=1, dW=4, dH=1, padW=0, padH=0, ceil_mode=True,
+            count_include_pad=True, divide=True)
+    got = forward(m, x)
+    assert got.shape == (1, 1, 2, 3)
+    np.testing.assert_allclose(got[..., :2], (x[..., [0, 4]] + x[..., [1, 5]]) / 2, rtol=1e-6)
+    if last == "nan":
+        assert np.isnan(got[..., 2]).all()
+    else:
+        assert (got[..., 2] == 0).all() and np.signbit(got[..., 2]).all()
 
 
 @pytest.mark.parametrize("include_pad", [True, False])
@@ -449,6 +487,7 @@ def fixture_models(root):
     return sorted(p for p in found if not p.name.endswith(".ref.t7"))
 
 
+@pytest.mark.slow
 def test_every_fixture_model_matches_torch7_output_and_stages(torch7_fixtures):
     paths = fixture_models(torch7_fixtures)
     assert len(paths) >= 8

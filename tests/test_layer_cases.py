@@ -71,6 +71,7 @@ def test_the_layer_converts_verifies_loads_and_runs_like_the_reference(tmp_path,
         assert float(diff.max(initial=0.0)) / scale <= case.tol
 
 
+@pytest.mark.slow
 def test_every_registered_class_has_a_layer_case():
     covered = set().union(*(covered_classes(c) for c in CASES))
     assert set(converted_classes()) - covered == set(), "registered converters without a layer case"

@@ -138,3 +138,79 @@ def test_parity_command_compares_table_inputs_and_outputs_with_torch7(torch7_fix
     assert result.exit_code == 0, result.output
     assert "input {3, 3x24, 3x24, 3x24, 3x24}" in result.output and "PARITY OK" in result.output
     assert "modules[36]  nn.LogSoftMax" in result.output  # a stage per gModule node
+
+
+# --- in-place layers: a value overwritten for every later reader, stages observed as produced ------
+def test_a_skip_taken_before_an_in_place_leaky_relu_reads_the_overwritten_tensor(tmp_path):
+    """pix2pix's U-Net: ``e1 - nn.LeakyReLU(0.2, true) - conv ...`` and later ``{d, e1} - nn.JoinTable(2)``.
+    LeakyReLU(true) writes into e1's tensor, so the join reads leaky(e1) (and a Tanh after it shows it:
+    a ReLU would hide it). Every stage is compared as its module produced it: e1's stage is the conv
+    output before the LeakyReLU overwrote it, on both sides."""
+    g = ng.Graph()
+    x = g.input()
+    conv1 = tm.conv(3, 2, 3, 3, 1, 1, 1, 1)
+    e1 = g.node(conv1, x)
+    leaky = g.node(M("nn.LeakyReLU", negval=0.2, inplace=True), e1)
+    conv2 = tm.conv(2, 2, 3, 3, 1, 1, 1, 1)
+    d = g.node(conv2, leaky)
+    join = g.node(M("nn.JoinTable", dimension=2), d, e1)
+    out = g.node(M("nn.ReLU", threshold=0, val=0, inplace=True), join)
+    model = g.module([x], [g.node(M("nn.Tanh"), out)])
+    src = tm.save(tmp_path, "unet", model)
+    report = api.convert(str(src), str(tmp_path / "u.pth"), input_shape=(3, 5, 5), batch=2, force=True)
+    assert report.verification.ok, report.verification.summary()
+
+    xv = np.random.default_rng(3).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    ex = run(t7convert.read(src), xv)
+    conv = torch.nn.functional.conv2d
+    t = torch.from_numpy(xv).double()
+    w1, b1 = (torch.from_numpy(conv1.fields[f].astype(np.float64)) for f in ("weight", "bias"))
+    w2, b2 = (torch.from_numpy(conv2.fields[f].astype(np.float64)) for f in ("weight", "bias"))
+    e1v = conv(t, w1, b1, padding=1)
+    leakyv = torch.where(e1v > 0, e1v, 0.2 * e1v)
+    joinv = torch.cat([conv(leakyv, w2, b2, padding=1), leakyv], 1)
+    first_conv = next(p for p in ex.order if ex.classes[p].endswith("SpatialConvolution"))
+    join_path = next(p for p in ex.order if ex.classes[p] == "nn.JoinTable")
+    np.testing.assert_allclose(ex.outputs[first_conv], e1v.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ex.outputs[join_path], joinv.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ex.output, torch.tanh(joinv.clamp_min(0)).numpy(), rtol=1e-10, atol=1e-12)
+    seen = t7convert.parity.compare.observe(t7convert.load(str(tmp_path / "u.pth")), xv)
+    np.testing.assert_allclose(seen.stages[first_conv], e1v.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(seen.stages[join_path], joinv.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("second", ["identity", "contiguous", "relu"])
+def test_a_concat_table_branch_after_an_in_place_one_reads_the_overwritten_input(tmp_path, second):
+    """ConcatTable{MulConstant(2, true), ReLU}: the first branch doubles the shared input in place, so the
+    second branch reads 2x. An Identity (``output = input``) or a Contiguous of a contiguous input
+    (``output:set(input)``) taken first shares the tensor and is doubled too."""
+    mul = M("nn.MulConstant", constant_scalar=2.0, inplace=True)
+    other = {"identity": M("nn.Identity"), "contiguous": M("nn.Contiguous"),
+             "relu": M("nn.ReLU", threshold=0, val=0, inplace=False)}[second]
+    branches = [mul, other] if second == "relu" else [other, mul]
+    model = tm.sequential(tm.linear(4, 4), M("nn.ConcatTable", modules=branches), M("nn.JoinTable", dimension=2))
+    src = tm.save(tmp_path, "m", model)
+    report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(4,), batch=3, force=True)
+    assert report.verification.ok, report.verification.summary()
+    xv = np.random.default_rng(4).standard_normal((3, 4))
+    h = _lin(model.children[0], xv)
+    want = np.concatenate([2 * h, np.maximum(2 * h, 0)] if second == "relu" else [2 * h, 2 * h], 1)
+    np.testing.assert_allclose(run(t7convert.read(src), xv).output, want, rtol=1e-10)
+    with torch.no_grad():
+        got = t7convert.load(str(tmp_path / "m.pth"))(torch.from_numpy(xv.astype(np.float32))).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_cadd_table_in_place_overwrites_its_first_input_for_later_readers(tmp_path):
+    """ConcatTable{CAddTable(true), SelectTable(1)} on {a, b}: CAddTable(true) writes a + b into a, so
+    SelectTable(1) then reads a + b."""
+    la, lb = tm.linear(4, 4), tm.linear(4, 4)
+    model = tm.sequential(M("nn.ConcatTable", modules=[la, lb]),
+                          M("nn.ConcatTable", modules=[M("nn.CAddTable", inplace=True), M("nn.SelectTable", index=1)]),
+                          M("nn.JoinTable", dimension=2))
+    src = tm.save(tmp_path, "m", model)
+    report = api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(4,), batch=2, force=True)
+    assert report.verification.ok, report.verification.summary()
+    xv = np.random.default_rng(5).standard_normal((2, 4))
+    s = _lin(la, xv) + _lin(lb, xv)
+    np.testing.assert_allclose(run(t7convert.read(src), xv).output, np.concatenate([s, s], 1), rtol=1e-10)

@@ -18,8 +18,9 @@ import t7convert
 import t7convert.cli.parity_cmd  # noqa: F401  (registers the command on the group)
 from t7convert import T7Object, api
 from t7convert.cli import cli
+from t7convert.conversion.input_spec import InputSpec
 from t7convert.conversion.model import convert_file
-from t7convert.parity import random_input, verify
+from t7convert.parity import verify
 from t7convert.pytorch.build import stage_modules
 from t7convert.pytorch.files import save
 from t7convert.torch7.format import as_storage
@@ -121,7 +122,7 @@ def _broken(own_model, defect: str) -> torch.nn.Module:
                                            ("changed BN eps", "modules[2]"),
                                            ("groups in the wrong order", "modules[4].modules[1]")])
 def test_a_broken_conversion_fails_naming_the_first_diverging_stage(own_model, defect, stage):
-    x = random_input((3, 8, 8), 2, seed=0)
+    x = InputSpec.tensor(3, 8, 8).draw(2, seed=0)
     report = verify(_broken(own_model, defect), t7convert.read(own_model), x)
     assert not report.ok
     assert report.first_divergence.path == stage
@@ -135,7 +136,7 @@ def test_a_conversion_that_crashes_reports_the_stage_it_did_not_reach(own_model)
     linear = stages["modules[7]"]
     assert isinstance(linear, torch.nn.Linear)
     linear.weight = torch.nn.Parameter(torch.zeros(10, 33))  # a wrong input width: forward raises
-    report = verify(module, t7convert.read(own_model), random_input((3, 8, 8), 1, seed=0))
+    report = verify(module, t7convert.read(own_model), InputSpec.tensor(3, 8, 8).draw(1, seed=0))
     assert not report.ok and "failed to run" in report.error
     assert report.first_divergence.path == "modules[7]"
     assert [s.ok for s in report.stages[:-1]] == [True] * (len(report.stages) - 1)
@@ -159,6 +160,7 @@ def fixture_models(root):
     return sorted(p for p in found if not p.name.endswith(".ref.t7"))
 
 
+@pytest.mark.slow
 def test_every_fixture_passes_against_its_torch7_outputs(torch7_fixtures):
     for path in fixture_models(torch7_fixtures):
         result = invoke(path, "--reference", str(path)[:-3] + ".ref.t7", "--json")
@@ -180,6 +182,7 @@ def _perturbed(ref_path, out_path):
     t7convert.write(out_path, {"input": np.array(ref["input"]), "output": y})
 
 
+@pytest.mark.slow
 def test_a_reference_perturbed_by_1e_3_fails_with_exit_1(torch7_fixtures, tmp_path):
     model = torch7_fixtures / "torch7" / "models" / "resnext11_c4x4d_C_cifar.t7"
     _perturbed(str(model)[:-3] + ".ref.t7", tmp_path / "bad.ref.t7")
@@ -193,6 +196,7 @@ def test_a_reference_perturbed_by_1e_3_fails_with_exit_1(torch7_fixtures, tmp_pa
     assert module_vs_execution["ok"]  # the model and the reference execution still agree
 
 
+@pytest.mark.slow
 def test_the_reference_execution_alone_can_be_checked_against_torch7(torch7_fixtures):
     model = torch7_fixtures / "torch7" / "models" / "resnet20_cifar_shortcutA.t7"
     result = invoke(model, "--reference", str(model)[:-3] + ".ref.t7", "--no-module")
@@ -208,10 +212,11 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
         w = _conv_with(module, lambda m: m.groups > 1).weight
         g = _conv_with(module, lambda m: m.groups > 1).groups
         w.copy_(w.reshape(g, -1, *w.shape[1:]).roll(1, 0).reshape(w.shape))
-    report = verify(module, t7convert.read(model_path), random_input((3, 32, 32), 1, seed=1))
+    report = verify(module, t7convert.read(model_path), InputSpec.tensor(3, 32, 32).draw(1, seed=1))
     assert report.first_divergence.path == "modules[4].modules[1]"
 
 
+@pytest.mark.slow
 def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, monkeypatch):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
     model = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
@@ -229,22 +234,21 @@ def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, mo
     np.testing.assert_allclose(seen[0][0], torch7_val, atol=1e-6)
 
 
-def test_an_image_is_refused_for_a_cifar_model_instead_of_feeding_it_imagenet_input(torch7_fixtures):
+def test_an_image_is_preprocessed_to_the_size_a_cifar_model_takes(torch7_fixtures):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
-    model = torch7_fixtures / "torch7" / "models" / "resnet20_cifar_shortcutA.t7"
-    result = invoke(model, "--image", image)
-    assert result.exit_code == 2
-    assert "CIFAR" in result.output and "3x32x32" in result.output and "--input-size" in result.output
-    canonical = torch7_fixtures / "torch7" / "models" / "resnext11_c4x4d_C_cifar.t7"  # the torchvision-layout route
-    assert "CIFAR ResNet taking 3x32x32" in invoke(canonical, "--image", image).output
+    for name in ("resnet20_cifar_shortcutA.t7", "resnext11_c4x4d_C_cifar.t7"):  # generic, and torchvision layout
+        result = invoke(torch7_fixtures / "torch7" / "models" / name, "--image", image)
+        assert result.exit_code == 0, result.output
+        assert "input 1x3x32x32" in result.output
 
 
-def test_a_converted_file_of_another_model_is_named_in_one_line_and_exits_1(torch7_fixtures, tmp_path):
+@pytest.mark.slow
+def test_a_converted_file_of_another_model_is_named_in_one_line_and_exits_2(torch7_fixtures, tmp_path):
     models = torch7_fixtures / "torch7" / "models"
     imagenet = tmp_path / "imagenet.pth"
     api.convert(str(models / "resnext_tiny_32x1d_C_imagenet.t7"), str(imagenet))
     result = CliRunner().invoke(cli, ["parity", str(models / "resnext11_c4x4d_C_cifar.t7"), str(imagenet)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a mismatched pair is bad input, as every other input error
     assert "is not a conversion of" in result.output and "CIFAR" in result.output
     assert "inf" not in result.output and "Traceback" not in result.output
     generic = tmp_path / "generic.pth"  # the same model converted --generic still compares
@@ -277,3 +281,27 @@ def test_cuda_without_a_gpu_is_bad_input(own_model):
     result = CliRunner().invoke(cli, ["parity", str(own_model), "--device", "cuda"])
     assert result.exit_code == 2
     assert "no CUDA device" in result.output
+
+
+def test_parity_given_the_converted_file_first_says_to_give_the_t7_first(tmp_path):
+    lin = mod("nn.Linear", weight=np.random.default_rng(21).standard_normal((3, 4)), bias=np.zeros(3))
+    src, out = tmp_path / "m.t7", tmp_path / "m.pth"
+    t7convert.write(src, seq(lin))
+    api.convert(str(src), str(out))
+    for args in ([out], [out, src]):
+        result = CliRunner().invoke(cli, ["parity", *map(str, args)])
+        assert result.exit_code == 2, result.output
+        assert "give the .t7 first, then the converted file" in result.output
+        assert "torch.load" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert f"t7convert parity {src} {out}" in result.output
+
+
+def test_parity_of_a_mismatched_pair_is_an_input_error_exit_2(tmp_path):
+    gen = np.random.default_rng(22)
+    a, b = tmp_path / "a.t7", tmp_path / "b.t7"
+    t7convert.write(a, seq(mod("nn.Linear", weight=gen.standard_normal((3, 4)), bias=np.zeros(3))))
+    t7convert.write(b, seq(mod("nn.Linear", weight=gen.standard_normal((5, 4)), bias=np.zeros(5))))
+    api.convert(str(b), str(tmp_path / "b.pth"))
+    result = CliRunner().invoke(cli, ["parity", str(a), str(tmp_path / "b.pth")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("t7convert: error:") and "is not a conversion of" in result.output

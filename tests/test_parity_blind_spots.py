@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch7_models as tm
 
 
@@ -18,6 +19,7 @@ def _t7convert(*args):
     return subprocess.run([sys.executable, "-m", "t7convert", *map(str, args)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_nan_in_torch7s_own_model_is_an_input_problem_at_its_first_stage(tmp_path):
     src = _negative_variance_model(tmp_path)
     for args in (["parity", src, "--input-size", "3,8,8"], [src, "-o", tmp_path / "m.pth", "--input-size", "3,8,8"]):
@@ -43,6 +45,7 @@ def _dump_like_torch7(model, x):
     return {"input": x, "output": np.asarray(execution.output, np.float32), "stages": stages}
 
 
+@pytest.mark.slow
 def test_a_batch_of_one_whose_view_drops_the_batch_passes_against_torch7(tmp_path):
     """conv -> ReLU(true) -> View(n) -> Linear at batch 1: the View's output is 1-D (Torch7 drops the
     batch of one), so that stage is compared whole, and the in-place ReLU's alias is followed."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch7_models as tm
 
 PLUGIN = {
@@ -53,6 +54,7 @@ PLUGIN = {
 }
 
 
+@pytest.mark.slow
 def test_a_plugin_package_adds_a_class_that_converts_verifies_and_loads(tmp_path):
     src_dir = tmp_path / "mylab-t7"
     src_dir.mkdir()
@@ -78,6 +80,7 @@ def test_a_plugin_package_adds_a_class_that_converts_verifies_and_loads(tmp_path
     assert float(r.stdout) == 0.0
 
 
+@pytest.mark.slow
 def test_without_the_plugin_the_refusal_says_how_to_write_one(tmp_path):
     model = tm.save(tmp_path, "m", tm.sequential(tm.module("MyLab.FancyLayer", scale=2.5, shift=-1.0)))
     r = subprocess.run([sys.executable, "-m", "t7convert", str(model), "-o", str(tmp_path / "m.pth")],

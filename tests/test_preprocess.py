@@ -35,6 +35,7 @@ def _torch7_references(root: Path) -> list[tuple[Path, str, np.ndarray]]:
     return found
 
 
+@pytest.mark.slow
 def test_user_gets_torch7s_exact_tensors_for_every_shared_image(torch7_fixtures):
     references = _torch7_references(torch7_fixtures)
     assert references, "no preprocess references in the fixtures"
@@ -51,6 +52,7 @@ def test_user_gets_torch7s_exact_tensors_for_every_shared_image(torch7_fixtures)
     assert not too_far, "; ".join(too_far)
 
 
+@pytest.mark.slow
 def test_pil_resize_stays_available_and_shows_why_torch7s_is_needed(torch7_fixtures):
     image = torch7_fixtures / "torch7" / "preprocess" / "scene_500x375.png"
     want = torch.from_numpy(np.asarray(t7convert.read(str(image) + ".ref.t7")["val"]))

@@ -19,6 +19,7 @@ FIXTURES = [("charrnn_lstm_2x24", "The keeper ", 200), ("charrnn_gru_1x32", "Whe
             ("rnnlib_fastlstm_2x24", "The keeper ", 100)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, prime, length", FIXTURES, ids=[f[0] for f in FIXTURES])
 def test_argmax_sampling_prints_what_torch7_printed(torch7_fixtures, tmp_path, case, prime, length):
     folder = torch7_fixtures / "torch7" / "graphs"

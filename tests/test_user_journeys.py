@@ -126,6 +126,7 @@ def test_evaluate_table_names_the_flat_layout_once(tmp_path):
 
 # --- 4. a format that contradicts the output's name -----------------------------------------------
 
+@pytest.mark.slow
 def test_safetensors_format_for_a_pth_name_is_refused_in_one_line(tmp_path):
     src = small_model(tmp_path)
     out = tmp_path / "out.pth"
@@ -150,6 +151,7 @@ def test_save_refuses_the_mismatch_too(tmp_path):
 
 # --- 5. converting a file that is already PyTorch ------------------------------------------------
 
+@pytest.mark.slow
 def test_converting_a_pth_says_what_the_input_is(tmp_path):
     src = small_model(tmp_path)
     big = tmp_path / "big.pth"
@@ -214,6 +216,7 @@ def test_the_conversion_report_prints_readably(tmp_path):
 
 # --- 7. convert's input-size errors name the file --------------------------------------------------
 
+@pytest.mark.slow
 def test_convert_input_size_errors_start_with_the_file_name(tmp_path):
     src = small_model(tmp_path)
     done = cli(str(src), "-o", str(tmp_path / "o.pth"), "--input-size", "3,4,4")  # smaller than the 8x8 pooling
@@ -248,6 +251,7 @@ def test_synth_says_the_released_architecture_has_random_weights(tmp_path):
 
 
 # --- 10. synth writes either ResNeXt layout, and --help is not cut --------------------------------
+@pytest.mark.slow
 def test_synth_flat_layout_has_the_fixtures_exact_byte_count(tmp_path, torch7_fixtures):
     fixture = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
     out = tmp_path / "tiny.t7"
@@ -296,6 +300,7 @@ def _parity_stderr(src, *, tty: bool) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_parity_shows_its_steps_on_a_terminal_and_nothing_when_logged(tmp_path):
     src = tm.save(tmp_path, "m", tm.sequential(tm.conv(3, 4, 3, 3, 1, 1, 1, 1), tm.relu(), tm.maxpool(2, 2, 2, 2)))
     on_terminal = _parity_stderr(src, tty=True)

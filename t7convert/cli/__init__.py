@@ -12,7 +12,7 @@ import sys
 import click
 from click_default_group import DefaultGroup
 
-from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError, printable
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -34,16 +34,16 @@ class _Group(DefaultGroup):
             hint = ""
             if isinstance(e, click.UsageError) and e.ctx is not None:
                 hint = f" (see '{e.ctx.command_path} --help')"
-            click.echo(f"t7convert: error: {e.format_message()}{hint}", err=True)
+            click.echo(f"t7convert: error: {printable(e.format_message())}{hint}", err=True)
             sys.exit(EXIT_BAD_INPUT)
-        except click.exceptions.Abort as e:
-            click.echo(_interrupted(e.__cause__, "aborted"), err=True)
+        except click.exceptions.Abort as e:  # click's name for a KeyboardInterrupt inside the command
+            click.echo(_interrupted(e.__cause__), err=True)
             sys.exit(130)
         except T7ConvertError as e:
-            click.echo(f"t7convert: error: {e}", err=True)
+            click.echo(f"t7convert: error: {printable(e)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt as e:
-            click.echo(_interrupted(e, "interrupted"), err=True)
+            click.echo(_interrupted(e), err=True)
             sys.exit(130)
         except MemoryError:
             click.echo("t7convert: error: out of memory", err=True)
@@ -56,25 +56,26 @@ def _internal_error(e: BaseException) -> None:
     """A bug of ours: exit 3 with one line; with ``T7CONVERT_DEBUG=1`` the traceback first. Printed
     here rather than re-raised, so that it reads the same in the guarded child (whose uncaught
     exception would otherwise end as Python's exit 1) as in one process."""
-    first = str(e).splitlines()[0][:300] if str(e) else ""
     if os.environ.get("T7CONVERT_DEBUG"):
         import traceback
 
         traceback.print_exception(e, file=sys.stderr)
-        click.echo(f"t7convert: internal error: {type(e).__name__}: {first}", err=True)
+        click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)}", err=True)
     else:
-        click.echo(f"t7convert: internal error: {type(e).__name__}: {first} "
+        click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)} "
                    "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
     sys.exit(EXIT_INTERNAL)
 
 
-def _interrupted(cause: BaseException | None, word: str) -> str:
-    """What an interrupt did: nothing written, or (just after the rename) a complete output."""
+def _interrupted(cause: BaseException | None) -> str:
+    """What an interrupt did: nothing written, or (just after the rename) a complete output. One
+    wording, whether click saw the KeyboardInterrupt (its Abort) or we did."""
     from t7convert.common.atomic import InterruptedAfterWrite
+    from t7convert.common.interrupts import MESSAGE
 
     if isinstance(cause, InterruptedAfterWrite):
-        return f"t7convert: interrupted after {cause.path} was written in full (it is complete)"
-    return f"t7convert: {word}"
+        return f"{MESSAGE} after {cause.path} was written in full (it is complete)"
+    return MESSAGE
 
 
 @click.group(cls=_Group, default="convert", default_if_no_args=False,
@@ -107,6 +108,9 @@ def main() -> None:
 
 
 def _main() -> None:
+    from t7convert.common import interrupts
+
+    interrupts.install()  # the first Ctrl-C raises KeyboardInterrupt once; the group's second is ignored
     try:
         cli.main(prog_name="t7convert")
     except SystemExit as e:
@@ -115,6 +119,11 @@ def _main() -> None:
             sys.stderr.flush()
             os._exit(0)
         raise
+    except KeyboardInterrupt:  # between click's handlers and here: still one line
+        sys.stderr.write(interrupts.MESSAGE + "\n")
+        sys.exit(interrupts.EXIT_INTERRUPTED)
+    finally:
+        interrupts.ignore()  # the command has ended: the interpreter's teardown is not interrupted
 
 
 # each command module adds its command to ``cli`` when imported (after ``cli`` exists)

@@ -18,7 +18,7 @@ import signal
 import sys
 from typing import Callable, NoReturn
 
-from t7convert.common.atomic import remove_temporaries_of
+from t7convert.common.atomic import bind_to_parent, remove_temporaries_of
 from t7convert.common.file_identity import FileIdentity, file_identity
 
 _FORWARDED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
@@ -39,14 +39,21 @@ def run_guarded(work: Callable[[], None], argv: list[str]) -> None:
     files = _files_named(argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
+    # held from the fork until the parent forwards them: a Ctrl-C in between reaches the parent's
+    # forwarding, never its default handler (a KeyboardInterrupt traceback beside the child's message)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
     pid = os.fork()
-    if pid == 0:  # the child does the work and ends as the command always has
+    if pid == 0:  # the child does the work and ends as the command always has, and dies with the parent
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        bind_to_parent(parent)
         work()
         return
-    _wait_and_end(pid, files, argv)
+    _wait_and_end(pid, files, argv, mask)
 
 
-def _wait_and_end(pid: int, files: dict[str, FileIdentity | None], argv: list[str]) -> NoReturn:
+def _wait_and_end(pid: int, files: dict[str, FileIdentity | None], argv: list[str],
+                  mask: set[signal.Signals] | None = None) -> NoReturn:
     def forward(signum: int, _frame: object) -> None:
         if signum == signal.SIGINT and _terminal_sent_it():
             return  # the terminal's Ctrl-C went to the whole foreground group, the child included
@@ -61,6 +68,8 @@ def _wait_and_end(pid: int, files: dict[str, FileIdentity | None], argv: list[st
                 signal.signal(signum, forward)
         except (OSError, ValueError):
             pass
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     _, status = os.waitpid(pid, 0)  # PEP 475: retried after each forwarded signal
     if not os.WIFSIGNALED(status):
         os._exit(os.waitstatus_to_exitcode(status))

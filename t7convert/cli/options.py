@@ -1,22 +1,30 @@
 """Option values shared by several commands."""
 from __future__ import annotations
 
-import re
-
 import click
 
-_SIZE = re.compile(r"^\s*\d+(\s*[x,]\s*\d+){0,2}\s*$")
+from t7convert.conversion.input_spec import InputSpec, InputSpecError, from_size_option, parse
+
+#: the help text of ``--input``, shared by every command that takes it
+INPUT_HELP = ("The model's input, as Torch7 writes sizes: 784, 96x1, 3x32x32, '{13, 128x3}' (a table), "
+              "'idx[1..90] x 50' (indices); default: what the file implies.")
 
 
-def input_size(text: str | None) -> tuple[int, int, int] | None:
-    """``--input-size``: ``C,H,W`` or ``CxHxW``; ``H,W`` means 3 planes; one number S means 3xSxS."""
-    if not text:
-        return None
-    if not _SIZE.match(text):
-        raise click.BadParameter(f"{text!r}: expected C,H,W (or CxHxW, HxW, or one size)",
-                                 param_hint="'--input-size'")
-    parts = [int(p) for p in re.split(r"[x,]", text.replace(" ", ""))]
-    shape = {1: (3, parts[0], parts[0]), 2: (3, *parts)}.get(len(parts), tuple(parts))
-    if min(shape) < 1:
-        raise click.BadParameter(f"{text!r}: sizes must be positive", param_hint="'--input-size'")
-    return shape  # type: ignore[return-value]
+def input_option(text: str | None, size_alias: str | None = None) -> InputSpec | None:
+    """``--input`` (the grammar of :func:`t7convert.conversion.input_spec.parse`), or its alias
+    ``--input-size`` (``C,H,W``; ``H,W`` means 3 planes; one number S means 3xSxS). Malformed: one line, exit 2."""
+    if text and size_alias:
+        raise click.UsageError("give --input or --input-size, not both")
+    try:
+        if text:
+            return parse(text)
+        if size_alias:
+            return from_size_option(size_alias)
+    except InputSpecError as e:
+        raise click.BadParameter(str(e), param_hint="'--input'" if text else "'--input-size'") from None
+    return None
+
+
+def input_size(text: str | None) -> InputSpec | None:
+    """``--input-size`` alone (its old name)."""
+    return input_option(None, text)

@@ -20,11 +20,14 @@ class StepBar:
         if self.bar is None or (total is not None and self.bar.total != total):
             self.close()
             self.bar = tqdm(total=total, desc="t7convert", unit=" layers" if total else "it", file=sys.stderr,
-                            leave=False, bar_format=None if total else "{desc}: {postfix}")
+                            leave=False, bar_format=None if total else "{desc}")
         if done is not None:
             self.bar.n = done
             self.bar.refresh()
-        self.bar.set_postfix_str(message, refresh=True)
+        if total:
+            self.bar.set_postfix_str(message, refresh=True)
+        else:  # a step without a count: its words, not tqdm's ", "-joined postfix ("t7convert: , reading")
+            self.bar.set_description_str(f"t7convert: {message}" if message else "t7convert", refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import click
 
-from t7convert.parity.compare import describe_spec
-
 
 def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if as_json:
@@ -16,7 +14,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     echo(f"recognised: {c.title}")
     if c.spec and c.spec.torchvision_name:
         echo(f"  loads into torchvision.models.{c.spec.torchvision_name}()")
-    if c.not_canonical:
+    if c.not_canonical and c.near_canonical:  # a ResNet that missed the torchvision layout: say where
         echo(f"  generic module tree: {c.not_canonical}")
     if c.found_in:
         if c.checkpoint.get("project"):
@@ -32,8 +30,11 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if v is None:
         echo("verification: skipped (--no-verify)")
     else:
-        shape = report.input_text or (describe_spec(report.input_shape) if report.input_shape else "?")
-        echo(f"verification ({shape} random input, against the reference execution of the Torch7 graph): "
+        if report.input is not None:
+            echo(f"input: {report.input.describe()}, from {report.input_source}")
+        echo(f"verification (random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:
         echo(f"wrote {report.output}: {report.output_bytes:,} bytes")
+        if getattr(report, "export_error", None) is not None:
+            echo(f"  run standalone on the verification input: worst relative error {report.export_error:.2e}")

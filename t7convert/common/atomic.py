@@ -79,6 +79,7 @@ def atomic_output(path: str | os.PathLike, *, exclusive: bool = False) -> Iterat
             _fsync(tmp)
             os.chmod(tmp, _mode_for(path))
             check_replaceable(path)
+            check_parent_alive()
             with _signals_deferred():  # the rename and knowing it happened are one step
                 _publish(tmp, path, exclusive)
                 written = True
@@ -101,6 +102,32 @@ def atomic_output(path: str | os.PathLike, *, exclusive: bool = False) -> Iterat
         raise
     finally:
         _restore_handlers(installed)
+
+
+#: the process that forked this one to do the work (cli/guard.py), or None: once it is gone, nothing is
+#: published (its user was told the command ended)
+_GUARD_PARENT: list[int] = []
+
+
+def bind_to_parent(parent: int) -> None:
+    """In a child doing a command's work: die with ``parent`` (Linux's PR_SET_PDEATHSIG; SIGKILL, so no
+    handler runs on), and never publish an output once it is gone (the check below covers systems
+    without prctl and the moment between the parent's death and the signal)."""
+    _GUARD_PARENT[:] = [parent]
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(2)
+
+
+def check_parent_alive() -> None:
+    """Before publishing: a work whose guarding parent is gone ends here, its temporary removed."""
+    if _GUARD_PARENT and os.getppid() != _GUARD_PARENT[0]:
+        raise Terminated(signal.SIGKILL)
 
 
 def check_replaceable(path: str) -> None:
@@ -332,10 +359,9 @@ def check_writable(path: str | os.PathLike) -> None:
 
 
 def _mode_for(path: str) -> int:
-    """The permissions of the file being replaced, or of a new file under the process's umask."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """A new file's permissions under the process's umask, whatever ``path`` was: copying a replaced
+    file's mode would copy its setuid, setgid and sticky bits too (``--force`` onto a link to a setuid
+    program gave a setuid output), and a link's target is not ours to describe."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

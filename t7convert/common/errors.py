@@ -40,3 +40,13 @@ class T7FormatError(T7ConvertError, ValueError):
 
 class UnsupportedModuleError(T7ConvertError):
     """A Torch7 class has no converter (or no reference implementation)."""
+
+
+def printable(text: object) -> str:
+    """``text`` with what a terminal would not show as itself escaped (a newline as ``\\n``, a control
+    or a non-UTF-8 byte as ``\\x1b`` / ``\\udcff``): a file named ``x\\nverdict ... MATCHES`` then prints
+    as one line that shows its name, never as a forged line of a report."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -83,16 +83,30 @@ def _all_entry_points():
     return entry_points()  # one scan of the installed distributions serves every group
 
 
+#: group -> one line per plugin of that group that failed to import (kept for the refusals to name)
+_BROKEN: dict[str, list[str]] = {}
+
+
 def load_plugins(group: str) -> list[str]:
     """Import the modules other packages declare under the entry-point ``group`` (each registers its
     own families as it is imported, as a family file here does): a user's ``MyLab.FancyLayer`` is a
-    plugin package, not a fork. A plugin that fails to import is named in the error."""
+    plugin package, not a fork. A plugin that fails to import (broken, or filing a name already taken)
+    does not stop the others, nor any model that does not need it: it is recorded, and
+    :func:`broken_plugins` names it where a class is then missing."""
     loaded = []
     for ep in sorted(_all_entry_points().select(group=group), key=lambda e: e.name):
         try:
             ep.load()
-        except Exception as e:  # noqa: BLE001 - a broken plugin must say which it is
-            raise ImportError(f"the t7convert plugin {ep.name!r} ({ep.value}, entry point group {group}) "
-                              f"failed to import: {type(e).__name__}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - a broken plugin must say which it is, and only where it matters
+            reason = str(e).splitlines()[0][:160] if str(e) else ""
+            _BROKEN.setdefault(group, []).append(f"the t7convert plugin {ep.name!r} ({ep.value}) failed to import: "
+                                                 f"{type(e).__name__}: {reason}")
+            continue
         loaded.append(ep.name)
     return loaded
+
+
+def broken_plugins(group: str | None) -> str:
+    """``"; the t7convert plugin 'x' (...) failed to import: ..."`` for the plugins of ``group`` that
+    failed, or an empty string: appended to a "no converter for" refusal, in its one line."""
+    return "".join(f"; {line}" for line in _BROKEN.get(group or "", []))

@@ -30,7 +30,13 @@ TORCHVISION_EPS = 1e-5
 
 
 class NotCanonical(Exception):
-    """Why a graph is not a canonical ResNet/ResNeXt (reported in the conversion summary)."""
+    """Why a graph is not a canonical ResNet/ResNeXt (reported in the conversion summary). ``near``: the
+    graph starts like fb.resnet.torch's, so the reason is news to its user; a model that is no ResNet at
+    all (an MLP, a char-rnn) is not told why it is not one."""
+
+    def __init__(self, why: str, *, near: bool = True) -> None:
+        super().__init__(why)
+        self.near = near
 
 
 @dataclass
@@ -174,7 +180,8 @@ class _Mapper:
 
 def recognize(root: Node) -> Canonical:
     """Map a converted fb.resnet.torch/ResNeXt graph to torchvision's layout; NotCanonical says why not."""
-    _expect(root.op == "Sequential", "the model is not an nn.Sequential")
+    if root.op != "Sequential":
+        raise NotCanonical("the model is not an nn.Sequential", near=False)
     top = root.children
     ops = [n.op for n in top]
     if ops[:4] == ["Conv2d", "BatchNorm", "ReLU", "Pool2d"]:
@@ -193,7 +200,7 @@ def recognize(root: Node) -> Canonical:
         rest = top[3:]
         final_pool = 8
     else:
-        raise NotCanonical("the trunk does not start like fb.resnet.torch's (conv, BN, ReLU[, max-pool])")
+        raise NotCanonical("the trunk does not start like fb.resnet.torch's (conv, BN, ReLU[, max-pool])", near=False)
     _expect(len(rest) == n_stages + 3, f"expected {n_stages} stages, average pooling, View and Linear")
     _expect(stem_conv.attrs["in_channels"] == 3, "the stem does not take 3 channels")
     stages, (avg, view, fc) = rest[:n_stages], rest[n_stages:]

@@ -29,6 +29,30 @@ _TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean",
                    "centered", "normalized", "noise", "ones", "columns")
 
 
+#: Classes whose Lua writes the result into the input tensor when ``inplace`` is set (Threshold and its
+#: ReLU, HardTanh and its Clamp/ReLU6, LeakyReLU, ELU, RReLU, Add/MulConstant, Dropout's ``output:set(input)``,
+#: cudnn's pointwise ``output:set(input)``), and those writing into the first tensor of their input table.
+_IN_PLACE_INPUT = frozenset({
+    "nn.ReLU", "nn.Threshold", "nn.HardTanh", "nn.Clamp", "nn.ReLU6", "nn.LeakyReLU", "nn.ELU", "nn.RReLU",
+    "nn.AddConstant", "nn.MulConstant", "nn.Dropout", "cudnn.ReLU", "cudnn.Tanh", "cudnn.Sigmoid"})
+_IN_PLACE_FIRST = frozenset({"nn.CAddTable"})
+#: Classes whose output is their input tensor itself (``self.output = input``, ``output:set(input)``;
+#: Contiguous when the input already is)
+_ALIASES = frozenset({"nn.Identity", "nn.GradientReversal", "nn.ZeroGrad", "nn.Contiguous"})
+
+
+def _mutates(module: T7Object) -> str:
+    """What ``module`` overwrites when it runs: ``inplace`` as Lua reads it (anything but nil and false)."""
+    if module.class_name in _ALIASES:  # its output is its input tensor: a write to one is to both
+        return "alias"
+    inplace = module.get("inplace")
+    if inplace is None or inplace is False:
+        return ""
+    if module.class_name in _IN_PLACE_INPUT:
+        return "input"
+    return "first" if module.class_name in _IN_PLACE_FIRST else ""
+
+
 #: Containers inside containers that a conversion follows; a module deeper than this is an input error.
 #: Far beyond any real network (a ResNet is 3 deep), and well within Python's recursion limit.
 MAX_DEPTH = 150
@@ -66,6 +90,8 @@ class ConversionContext:
                                  f"containers, at {self.path})")
         node = get_converter(module.class_name, self.path)(module, self)
         node.source = self.path if self._path else ""
+        if not node.children:
+            node.mutates = _mutates(module)
         self._share(module, node)
         self.module_paths.setdefault(id(module), []).append(node.source)
         for name in _TRAINING_STATE:

@@ -4,15 +4,22 @@ A converted file says what it is as plain data (never pickled code): ``format_ve
 the source file, and the architecture (``kind`` "canonical" with a ResNet spec, or "generic" with the
 module tree). :func:`check_description` is run before anything is built from a file: an unknown
 version, or a description whose shape is wrong, is the file's fault and is said in one line naming
-the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder: each node's
-attributes are checked against its op's declared record (:mod:`t7convert.conversion.records`: names,
-types, bounds), so a builder given a validated node fails only by a bug of ours. Sizes are bounded
-(nodes, depth, blocks, and a canonical model's blocks by the tensors the file holds) so that a few
-bytes of description cannot ask for unbounded work: a tree node shared between places (pickle stores
-a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a few KB) is refused, never walked again.
+the place (``graph.children[3].attrs``), never a KeyError from deep inside the builder. Sizes are
+bounded (nodes, depth, blocks, widths, kernel sizes, and a canonical model's blocks by the tensors the
+file holds) so that a few bytes of description cannot ask for unbounded work: a tree node shared between
+places (pickle stores a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a
+few KB) is refused, never walked again. Each node's attributes are checked against its op's declared
+record (:mod:`t7convert.conversion.records`: names, types, bounds), so a builder given a validated node
+fails only by a bug of ours. More generally a description is plain data, as JSON is: no list
+or table in it may be met twice (pickle keeps shared references, so ``[[[0]*4096]*4096]*4096`` is 27 KB
+of file and 4096**3 items to walk), and all of it together holds at most :data:`MAX_ITEMS` entries, so
+every later walk of it is bounded by the file's own size. Node names follow one fixed ASCII pattern
+(:data:`NODE_NAME`), the one t7convert writes: Python normalises identifiers (``ｍ2`` is ``m2``) and
+a name such as ``forward`` or ``class`` would collide with the built module's own attributes.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from t7convert.common.errors import T7ConvertError
@@ -22,7 +29,18 @@ from t7convert.conversion.records import MAX_EXTENT, check_attrs
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 MAX_NODES = 200_000
-MAX_DEPTH = 400
+#: as deep as the conversion nests modules (conversion/context.py): a deeper tree would overflow Python's
+#: stack when the rebuilt module runs
+MAX_DEPTH = 150
+#: entries of all the lists and tables of a description together
+MAX_ITEMS = 1 << 24
+#: the entries of one node's ``args`` or one attribute list (a ConcatTable of 5,000 branches is a model)
+MAX_LIST = 1 << 20
+#: a node's name: ``m`` (the root), or ``m``, ``n`` or ``t`` then a digit, ``_`` or ``x``, then ASCII
+#: letters, digits and underscores (``m5_2``, ``m3_enc1``, ``n12_in``, ``t_table``). No Python keyword
+#: and no attribute of a torch module (``forward``, ``code``, ``eval``) has this form.
+NODE_NAME = re.compile(r"(?:m|[mnt][0-9_x][A-Za-z0-9_]*)\Z", re.ASCII)
+MAX_NAME = 1024
 #: a ResNet of more blocks than this is no published model (ResNet-1001 has 333)
 MAX_BLOCKS = 2000
 MAX_STAGES = 16
@@ -48,6 +66,7 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     ``tensors``: how many tensors the file holds, which bounds how many blocks it can describe."""
     if not isinstance(info, dict):
         raise DescriptionError(f"its t7convert description is a {type(info).__name__}, not a table")
+    check_unshared(info)
     format_version(info)
     kind = info.get("kind")
     if kind == "canonical":
@@ -67,6 +86,38 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
         raise DescriptionError(f"its data_config is a {type(config).__name__}, not a table")
     _json_data(config, "data_config")
     return info
+
+
+def check_unshared(value: Any, where: str = "description") -> None:
+    """Every list, tuple and table of ``value`` is met once (empty ones aside), and they hold at most
+    MAX_ITEMS entries together: one visit per entry, so a few KB of shared references cannot stand for
+    billions of entries. Iterative: the nesting of a file cannot exhaust Python's stack here."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(value, where)]
+    items = 0
+    while stack:
+        v, at = stack.pop()
+        if len(v) and id(v) in seen:
+            at = at if len(at) <= 160 else f"{at[:60]}...{at[-90:]}"
+            raise DescriptionError(f"its {at} is a {type(v).__name__} already met elsewhere in the description "
+                                   "(a description is plain data: no list, table or node in it is shared)")
+        seen.add(id(v))
+        items += len(v)
+        if items > MAX_ITEMS:
+            raise DescriptionError(f"its description holds more than {MAX_ITEMS:,} entries")
+        for k, c in (v.items() if isinstance(v, dict) else enumerate(v)):
+            if isinstance(c, (list, tuple, dict)):
+                stack.append((c, f"{at}.{str(k)[:40]}" if isinstance(v, dict) else f"{at}[{k}]"))
+
+
+def plain_copy(value: Any) -> Any:
+    """``value`` with every list, tuple and table copied, so that what t7convert writes shares nothing
+    (a converter may put one attribute list in two nodes; pickle would store it once, shared)."""
+    if isinstance(value, dict):
+        return {k: plain_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_copy(v) for v in value)
+    return value
 
 
 def _count(d: dict[str, Any], key: str, default: Any, low: int = 1, high: int = MAX_EXTENT) -> int:
@@ -112,7 +163,7 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     """Attribute values are JSON scalars and (short, shallow) lists of them."""
     if isinstance(value, _SCALARS):
         return
-    if isinstance(value, list) and depth < 3 and len(value) <= 4096:
+    if isinstance(value, list) and depth < 3 and len(value) <= MAX_LIST:
         for i, v in enumerate(value):
             _plain(v, f"{where}[{i}]", depth + 1)
         return
@@ -124,11 +175,11 @@ def _json_data(value: Any, where: str, depth: int = 0) -> None:
     input's spec nests), bounded in depth and length."""
     if isinstance(value, _SCALARS):
         return
-    if depth < 8 and isinstance(value, list) and len(value) <= 4096:
+    if depth < 40 and isinstance(value, list) and len(value) <= MAX_LIST:
         for i, v in enumerate(value):
             _json_data(v, f"{where}[{i}]", depth + 1)
         return
-    if depth < 8 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
+    if depth < 40 and isinstance(value, dict) and len(value) <= 64 and all(isinstance(k, str) for k in value):
         for k, v in value.items():
             _json_data(v, f"{where}.{k[:40]}", depth + 1)
         return
@@ -195,12 +246,14 @@ def check_dag(graph: dict[str, Any], where: str) -> None:
         if not isinstance(node, dict):
             raise DescriptionError(f"its description has a {type(node).__name__} at {at}, not a node")
         name, op = node.get("name"), node.get("op")
-        if not isinstance(name, str) or not name.isidentifier() or len(name) > 200 or name in known:
-            raise DescriptionError(f"its description's {at} has no valid, unique name")
+        if not isinstance(name, str) or len(name) > MAX_NAME or not NODE_NAME.match(name) or name in known:
+            raise DescriptionError(f"its description's {at} has no valid, unique name (found {ascii(name)[:60]}; "
+                                   "a name is m, or m, n or t then a digit, _ or x, then ASCII letters, digits "
+                                   "and _)")
         if not isinstance(op, str):
             raise DescriptionError(f"its description's {at} has no op name")
         args = node.get("args")
-        if not isinstance(args, list) or len(args) > 4096:
+        if not isinstance(args, list) or len(args) > MAX_LIST:
             raise DescriptionError(f"its description's {at}.args is not a list of references")
         for j, ref in enumerate(args):
             _check_ref(ref, known, f"{at}.args[{j}]")

@@ -12,6 +12,12 @@ from t7convert.torch7.format import T7Object
 REQUIRED: Any = object()
 
 
+#: the most steps a layer that is computed one output bin (or one window offset) at a time in Python may
+#: take, in a converter's check and a builder's alike: a 271-byte SpatialAdaptiveMaxPooling(W=1e7)
+#: would otherwise loop for minutes that no memory plan sees
+MAX_LOOP = 1 << 16
+
+
 def number(m: T7Object, ctx, *names: str, default: Any = REQUIRED) -> Any:
     """The first of ``names`` present on the module (old classes used other names), else ``default``.
 

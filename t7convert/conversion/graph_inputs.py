@@ -105,37 +105,10 @@ def check_vocabulary(inputs: dict[str, Any] | None, extras: dict[str, Any]) -> N
     if inputs is not None and extras.get("project") == "char-rnn" and isinstance(size, int):
         for spec in inputs["inputs"][1:]:
             if spec["shape"] is None:
-                spec["shape"] = [size]
+                spec["shape"], spec["from_options"] = [size], True
     tokens = extras.get("tokens")
     sizes = [s["index"] for s in (inputs or {}).get("inputs", []) if s.get("index")]
     if tokens is not None and sizes and sizes[0] != len(tokens):
         where = "idx_to_token" if extras.get("project") == "torch-rnn" else "vocab"
         raise T7ConvertError(f"the checkpoint's {where} has {len(tokens)} tokens but the model's input takes "
                              f"indices 1..{sizes[0]}")
-
-
-def random_inputs(spec: dict[str, Any], batch: int, seed: int) -> Any:
-    """A seeded input for ``spec``: standard-normal float32 values, or indices (as float32 values in
-    1..V, as char-rnn's sampler feeds them); a list when the model takes a table."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i, s in enumerate(spec["inputs"], 1):
-        if s["shape"] is None:
-            raise T7ConvertError(f"cannot tell what input {i} of the gModule is (no layer it reaches declares a "
-                                 "size, and the file keeps no input it ran on); convert with --no-verify")
-        shape = tuple(s["shape"]) if s.get("whole") else (batch, *s["shape"])
-        if s.get("index"):
-            out.append(rng.integers(1, int(s["index"]) + 1, size=shape).astype(np.float32))
-        else:
-            out.append(rng.standard_normal(shape, dtype=np.float32))
-    return out if spec["table"] else out[0]
-
-
-def describe_inputs(spec: dict[str, Any], batch: int) -> str:
-    """``{3, 3x24, 3x24}`` / ``3x5 indices``: the verification input, for the summary."""
-    parts = []
-    for s in spec["inputs"]:
-        sizes = s["shape"] if s.get("whole") else [batch, *(s["shape"] if s["shape"] is not None else ["?"])]
-        shape = "x".join(map(str, sizes))
-        parts.append(shape + (f" indices in 1..{s['index']}" if s.get("index") else ""))
-    return "{" + ", ".join(parts) + "}" if spec["table"] else parts[0]

@@ -13,8 +13,9 @@ import numpy as np
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion import context as _families  # noqa: F401 - registers every family
 from t7convert.conversion.registry import description
-from t7convert.torch7.checkpoint import find_model, table_summary
+from t7convert.torch7.checkpoint import find_model, models_in, table_summary
 from t7convert.torch7.format import T7Document, T7Object, read_document
+from t7convert.torch7.format import describe_value as in_torch7_words
 from t7convert.torch7.parameters import parameter_count
 
 # Fields that old Torch7 versions wrote and newer ones replaced: worth telling the user about.
@@ -80,6 +81,13 @@ class Inspection:
     #: a table's top-level entries, one line each (``vocab: a vocabulary of 65 tokens``)
     entries: list[str] = field(default_factory=list)
     found_in: str = ""
+    #: the root in words: "a DoubleTensor 4x1000 (float64)", "the number 2.45", "a Lua list of 2 values"
+    root_words: str = ""
+    #: every model the file holds (key, class, parameters, whether convert takes it by default)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    #: what convert makes of the default model ("ResNeXt-101 32x4d, torchvision layout"), or why it cannot
+    recognised: str | None = None
+    not_convertible: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = self.doc
@@ -101,6 +109,9 @@ class Inspection:
             "model_error": self.model_error,
             "not_run": list(self.not_run), "modules": self.module_rows(),
             "entries": list(self.entries), "model_key": self.found_in or None,
+            "root_description": self.root_words, "objects": len(d.objects) or 1,
+            "stream_tail_error": d.stream_tail_error, "models": list(self.models),
+            "recognised": self.recognised, "not_convertible": self.not_convertible,
         }
 
     def module_rows(self) -> list[dict[str, Any]]:
@@ -111,17 +122,36 @@ class Inspection:
                  "parameters": _own_params(m), "depth": p.count("modules[")} for p, m in self.model.walk(unique=True)]
 
 
-def inspect_file(path: str, **read_options: Any) -> Inspection:
+def _root_words(root: Any) -> str:
+    words = in_torch7_words(root)
+    return f"{words} ({root.dtype})" if isinstance(root, np.ndarray) else words
+
+
+def inspect_file(path: str, *, recognise: bool = True, **read_options: Any) -> Inspection:
+    """What ``path`` holds; with ``recognise``, also what ``convert`` makes of its default model (this
+    converts it in memory, without verification: the architecture's name, or why it would refuse)."""
     doc = read_document(path, **read_options)
     root = doc.root
     kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
-    ins = Inspection(doc=doc, root_kind=kind, entries=table_summary(root))
+    ins = Inspection(doc=doc, root_kind=kind, entries=table_summary(root), root_words=_root_words(root))
     try:
         model, ins.found_in = find_model(root)
     except T7ConvertError as e:
         model = None  # not a model: a table of values, a tensor...
-        if isinstance(root, T7Object) or ins.entries:
+        if isinstance(root, (T7Object, list, dict)):
             ins.model_error = str(e)
+    default_key = ins.found_in.split(" (inside")[0]
+    for key, m in models_in(root):
+        ins.models.append({"key": key or "<root>", "class": m.class_name, "parameters": parameter_count(m),
+                           "default": model is not None and key == default_key})
+    if model is None and ins.models:
+        ins.model_error = f"convert takes none of its {len(ins.models)} models by default: choose one with --key"
+    if model is not None and recognise:
+        from t7convert.conversion.model import convert_file
+        try:
+            ins.recognised = convert_file(path).title
+        except T7ConvertError as e:
+            ins.not_convertible = str(e).removeprefix(f"{path}: ")
     if model is not None:
         ins.model = model
         ins.parameters = parameter_count(model)
@@ -203,11 +233,27 @@ def format_tree(ins: Inspection) -> str:
 def format_summary(ins: Inspection) -> str:
     j = ins.to_json()
     out = [f"{j['file']}: {j['file_size']:,} bytes, {j['encoding']}"
-           + (", 4-byte longs" if j["long_size"] == 4 else "") + f", root {j['root']}"]
+           + (", 4-byte longs" if j["long_size"] == 4 else "") + f", root: {ins.root_words}"]
+    if j["objects"] > 1:
+        out.append(f"a stream of {j['objects']} top-level objects written one after another: Torch7's torch.load "
+                   "reads the first (described here); t7convert.read(path, all=True) returns every one")
+    if j["stream_tail_error"]:
+        out.append(f"after them, {j['stream_tail_error']}")
     if ins.entries:
         out.append("table entries:" + "".join(f"\n  {line}" for line in ins.entries))
+    if len(ins.models) > 1:
+        rows = []
+        for m in ins.models:
+            n = m["parameters"]
+            choice = "convert's default" if m["default"] else f"--key {m['key']}"
+            rows.append(f"\n  {m['key']}: {m['class']}, {n:,} parameter{'' if n == 1 else 's'} ({choice})")
+        out.append(f"models: {len(ins.models)}" + "".join(rows))
     if ins.found_in:
         out.append(f"model: the table's {ins.found_in}")
+    if ins.recognised:
+        out.append(f"recognised: {ins.recognised} (what convert writes)")
+    if ins.not_convertible:
+        out.append(f"convert would refuse it: {ins.not_convertible}")
     if ins.parameters is not None:
         out.append(f"parameters: {ins.parameters:,} (weights and biases, as getParameters counts them)")
     out.append("tensors: " + ", ".join(f"{n} {t}" for t, n in sorted(j["tensor_types"].items())) if j["tensors"]

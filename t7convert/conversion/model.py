@@ -40,6 +40,7 @@ class ConvertedModel:
     notes: list[str] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     not_canonical: str | None = None            # why the canonical mapping did not apply
+    near_canonical: bool = False                # whether that is worth saying: it started like a ResNet
     rewritten_stages: list[str] = field(default_factory=list)  # see canonical.Canonical
     t7_model: T7Object | None = None            # the Torch7 module tree it came from
     data_config: dict[str, Any] = field(default_factory=dict)  # see data_config.py; stored with the description
@@ -72,6 +73,10 @@ class ConvertedModel:
 
 
 
+def _generic_title(modules: int) -> str:
+    return f"generic graph of {modules} module{'' if modules == 1 else 's'}"
+
+
 def convert_file(path: str, *, generic: bool = False, key: str | None = None) -> ConvertedModel:
     """Read and convert a .t7 model in memory (no verification, nothing written); ``key`` is the dotted
     path of the model inside a checkpoint table (default: the documented one, see ``locate``)."""
@@ -97,12 +102,12 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
                             parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model,
                             inputs=inputs, checkpoint=found.extras, found_in=where, others=found.others)
     if generic:
-        result.not_canonical = "--generic was given"
+        result.not_canonical, result.near_canonical = "--generic was given", True
     else:
         try:
             canon = recognize(node)
         except NotCanonical as e:
-            result.not_canonical = str(e)
+            result.not_canonical, result.near_canonical = str(e), e.near
         else:
             result.kind, result.spec, result.state = "canonical", canon.spec, canon.state
             result.notes += canon.notes
@@ -112,7 +117,7 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
     result.title = (f"{result.spec.title}, torchvision layout" if result.spec
-                    else f"generic graph of {sum(1 for _ in node.walk())} modules")
+                    else _generic_title(sum(1 for _ in node.walk())))
     return result
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 from t7convert.common.errors import UnsupportedModuleError
-from t7convert.common.registry import Registry
+from t7convert.common.registry import Registry, broken_plugins
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -40,7 +40,8 @@ def get_converter(class_name: str, path: str) -> Converter:
             f"no converter for Torch7 class {class_name[:80]} at {path or '<root>'} (t7convert converts "
             f"{len(CONVERTERS.names())} classes, listed in its README); a class of your own can be added by a plugin "
             "package: a converter, a builder and a reference twin under the entry points t7convert.converters, "
-            "t7convert.builders and t7convert.reference (README: \"Your own layers\")")
+            "t7convert.builders and t7convert.reference (README: \"Your own layers\")"
+            + broken_plugins(CONVERTERS.plugins))
     return fn
 
 

@@ -48,6 +48,28 @@ class ResNetSpec:
         return names.get((self.block, tuple(self.layers), self.groups, self.width_per_group))
 
     @property
+    def torchvision_call(self) -> str | None:
+        """Python that builds this architecture with torchvision's keys, where torchvision's ResNet class
+        can (ImageNet stem, standard widths, shortcut B) but no named builder exists (ResNeXt-101 32x4d)."""
+        if self.torchvision_name:
+            return f"torchvision.models.{self.torchvision_name}()"
+        if (self.stem, self.stem_width, self.widths, self.shortcut) != ("imagenet", 64, [64, 128, 256, 512], "B"):
+            return None
+        block = "Bottleneck" if self.block == "bottleneck" else "BasicBlock"
+        extra = "" if self.num_classes == 1000 else f", num_classes={self.num_classes}"
+        return (f"torchvision.models.resnet.ResNet(torchvision.models.resnet.{block}, {list(self.layers)}, "
+                f"groups={self.groups}, width_per_group={self.width_per_group}{extra})")
+
+    @property
+    def timm_name(self) -> str | None:
+        """timm's model of this architecture (same state_dict keys as torchvision's ResNet), if it has one."""
+        name = self.torchvision_name
+        if name is None and (self.block, tuple(self.layers), self.groups, self.width_per_group) == (
+                "bottleneck", (3, 4, 23, 3), 32, 4) and self.torchvision_call and self.num_classes == 1000:
+            name = "resnext101_32x4d"
+        return name
+
+    @property
     def title(self) -> str:
         """A human name: "ResNeXt-101 64x4d", "ResNet-50", "ResNet-20 (CIFAR)"."""
         if self.groups > 1:

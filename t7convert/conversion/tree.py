@@ -29,6 +29,11 @@ class Node:
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
     source: str = ""
+    #: what the Torch7 module overwrites in place when it runs (``"input"``: its input tensor, as
+    #: ``ReLU(true)``; ``"first"``: the first tensor of its input table, as ``CAddTable(true)``; ``"alias"``:
+    #: nothing, but its output is its input tensor, as ``nn.Identity``'s); the DAG lowering makes later
+    #: readers of an overwritten value read the result. Not stored: the DAG holds its effect.
+    mutates: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.attrs, dict):  # a converter's typed record: stored as plain data

@@ -19,8 +19,8 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from t7convert.common.errors import T7ConvertError
-from t7convert.imagenet.datasets import IMAGENET_CLASSES, imagenet_class_names
+from t7convert.common.errors import T7ConvertError, printable
+from t7convert.imagenet.datasets import IMAGE_EXTENSIONS, IMAGENET_CLASSES, imagenet_class_names
 from t7convert.imagenet.evaluate import resolve_device, scores_of
 from t7convert.imagenet.preprocess import load_image, val_transform
 
@@ -57,6 +57,23 @@ def classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5
                               class_names=class_names))
 
 
+def images_in(paths: Sequence[PathLike]) -> tuple[str, ...]:
+    """The images to classify: each file as given, each folder's images (by extension, sorted, not
+    recursive). A folder without any is an input error."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(os.path.join(p, n) for n in os.listdir(p)
+                           if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and not n.startswith(".")
+                           and os.path.isfile(os.path.join(p, n)))
+            if not found:
+                raise T7ConvertError(f"{p}: a folder without images (.jpg, .jpeg, .png, .ppm, .bmp)")
+            out.extend(found)
+        else:
+            out.append(str(p))
+    return tuple(out)
+
+
 def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: int = 5,
                   device: Optional[str] = None, interpolation: str = "torch7",
                   class_names: Optional[Sequence[str]] = None,
@@ -70,8 +87,8 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
     if top < 1:
         raise T7ConvertError(f"top must be at least 1, got {top}")
     dev = resolve_device(device)
+    transform = transform_for(model, interpolation=interpolation)
     model = model.to(dev).eval()
-    transform = val_transform(ten_crop=False, interpolation=interpolation)
     with torch.inference_mode():
         for image in images:
             try:
@@ -90,11 +107,30 @@ def iter_classify(model: torch.nn.Module, images: Sequence[PathLike], *, top: in
                 Prediction(int(i), float(p), names[int(i)]) for p, i in zip(values, indices)])
 
 
+def transform_for(model: torch.nn.Module, *, ten_crop: bool = False, interpolation: str = "torch7"):
+    """fb.resnet.torch's validation transform at the size of the images ``model`` takes (its
+    ``data_config["input"]``: 3x224x224 for ImageNet trunks, 3x32x32 for CIFAR, resize scaled as 256
+    is to 224 unless the config says), normalised as its config says; a model that takes no 3-channel
+    square images is refused in one line naming what it takes. A module without a data config (not
+    from t7convert) gets the ImageNet transform."""
+    config = getattr(model, "data_config", None) or {}
+    spec = config.get("input")
+    if spec is None:
+        return val_transform(ten_crop=ten_crop, interpolation=interpolation)
+    if (spec.is_table or spec.is_index or len(spec.shape) != 3 or spec.shape[0] != 3
+            or spec.shape[1] != spec.shape[2] or spec.batched is False):
+        raise T7ConvertError(f"this model takes {spec.describe()}, not 3-channel images")
+    size = int(spec.shape[1])
+    resize = int(config.get("resize", round(size * 256 / 224)))
+    return val_transform(ten_crop=ten_crop, interpolation=interpolation, resize=resize, crop=size,
+                         mean=config.get("mean"), std=config.get("std"))
+
+
 def format_like_classify_lua(results: Sequence[Classification]) -> str:
     """The text classify.lua prints for these results."""
     lines = []
     for result in results:
-        lines.append(f"Classes for\t{result.image}")
+        lines.append(f"Classes for\t{printable(result.image)}")
         lines.extend(f"{p.probability:.14g}\t{p.name}" for p in result.predictions)
         lines.append("")
     return "\n".join(lines) + ("\n" if lines else "")

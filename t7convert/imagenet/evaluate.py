@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7ConvertError, printable
 from t7convert.imagenet.datasets import DataError, Sample, ValidationSet, find_validation_set
 from t7convert.imagenet.distributed import World, shard, world_from_environment
 from t7convert.imagenet.pipeline import RESIZE_ON, Prefetcher, check_decoder, collate_for, make_dataset
@@ -200,6 +200,32 @@ class _Counts:
         return (int(self.top1) if self.top1 is not None else 0, int(self.top5) if self.top5 is not None else 0)
 
 
+def _workers_checked(batches: Any) -> Any:
+    """``batches``, with a DataLoader worker that the system killed (for lack of memory, mostly) said in one
+    line: torch raises a RuntimeError naming the worker and the signal."""
+    try:
+        yield from batches
+    except RuntimeError as e:
+        text = str(e)
+        if "DataLoader worker" not in text:
+            raise
+        raise T7ConvertError(f"an image-reading worker ended abnormally ({text.splitlines()[0][:200]}); most "
+                             "likely the system killed it for lack of memory: pass fewer --workers or a smaller "
+                             "--batch-size") from None
+
+
+def check_imagenet_model(model: torch.nn.Module) -> None:
+    """The evaluation feeds fb.resnet.torch's ImageNet crops (3x224x224): a model whose data config says
+    it takes anything else (a CIFAR net's 3x32x32, a vector, a table) is refused in one line naming what
+    it takes, rather than scored on inputs it was never meant for. A module without one is trusted."""
+    spec = (getattr(model, "data_config", None) or {}).get("input")
+    if spec is not None and not (not spec.is_table and not spec.is_index and tuple(spec.shape) == (3, 224, 224)
+                                 and spec.batched is not False):
+        raise T7ConvertError(f"evaluate runs fb.resnet.torch's ImageNet validation (3x224x224 crops); this "
+                             f"model takes {spec.describe()}: classify single images at its size with "
+                             "`t7convert classify`, or check it with `t7convert parity`")
+
+
 def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = False,
              batch_size: Optional[int] = None, workers: Optional[int] = None, device: Optional[str] = None,
              amp: Union[bool, str, None] = None, channels_last: Optional[bool] = None,
@@ -219,6 +245,7 @@ def evaluate(model: torch.nn.Module, data_dir: PathLike, *, ten_crop: bool = Fal
     """
     if interpolation not in INTERPOLATIONS:
         raise T7ConvertError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}")
+    check_imagenet_model(model)
     world = world_from_environment(device)
     try:
         return _evaluate(model, data_dir, world, ten_crop=ten_crop, batch_size=batch_size, workers=workers,
@@ -277,7 +304,7 @@ def _evaluate(model: torch.nn.Module, data_dir: PathLike, world: World, *, ten_c
     start = time.perf_counter()
     shown = start
     with torch.inference_mode(), _exact_float32(dev, amp_name is None), bar:
-        for batch in Prefetcher(loader, dev, ten_crop):
+        for batch in _workers_checked(Prefetcher(loader, dev, ten_crop)):
             unreadable.extend(batch.failures)
             if batch.images is not None:
                 x = batch.images
@@ -398,7 +425,7 @@ class EvaluationReport:
         if r.unreadable:
             lines.append(f"unreadable    {len(r.unreadable)} image(s), left out of the error rates:")
             lines.extend(f"  {path}: {reason}" for path, reason in r.unreadable)
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))  # a name with a newline cannot forge a line
 
 
 _LAYOUTS = {"class folders": "one folder per class, labels in sorted order",

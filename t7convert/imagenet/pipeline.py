@@ -32,9 +32,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.inputs import open_regular
 from t7convert.imagenet.datasets import Sample
 from t7convert.imagenet.preprocess import load_image, val_transform
-from t7convert.imagenet.preprocess.image_load import load_samples, rgb_from_samples
+from t7convert.imagenet.preprocess.image_load import MAX_ASPECT, MAX_PIXELS, load_samples, rgb_from_samples
 from t7convert.imagenet.preprocess.torch_resize import val_transform_batch
 
 __all__ = ["RESIZE_ON", "DECODERS", "Prepared", "Prefetcher", "make_dataset", "collate_for",
@@ -100,17 +101,25 @@ class _JpegBytes:
     data: torch.Tensor  # the file's bytes, for torchvision.io.decode_jpeg
 
 
+#: a JPEG's bytes handed to nvjpeg whole: larger ones are decoded (and refused) on the Pillow path
+MAX_FILE = 1 << 28
+
+
 def _bytes_or_decoded(path: str) -> Any:
     """nvjpeg path: the bytes of a grey or RGB JPEG; anything else decoded as on the Pillow path."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data.startswith(_JPEG_MAGIC):
+    try:
+        with open_regular(path) as f:
+            data = f.read(MAX_FILE + 1)
+    except OSError:
+        return _decoded(path)  # which says, in the failures, why the file cannot be read
+    if data.startswith(_JPEG_MAGIC) and len(data) <= MAX_FILE:
         try:
             with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                mode = im.mode
+                mode, size = im.mode, im.size
         except Exception:  # noqa: BLE001 - Pillow's decode below reports the problem
-            mode = None
-        if mode in ("L", "RGB"):
+            mode, size = None, (0, 0)
+        if mode in ("L", "RGB") and size[0] * size[1] <= MAX_PIXELS \
+                and max(size) <= MAX_ASPECT * min(size):
             return _JpegBytes(torch.frombuffer(bytearray(data), dtype=torch.uint8))
     return _decoded(path)
 

@@ -101,3 +101,18 @@ def array_input(x: Any, m: T7Object, *, where: str, ndims: tuple[int, ...]) -> n
         raise ModelError(f"{where} ({m.class_name}): expects a {want} tensor, received shape "
                          f"{'x'.join(map(str, x.shape)) or 'scalar'}")
     return x
+
+
+#: ``FLT_MAX``: TH's ``THInf`` for FloatTensor (THGenerateFloatType.h), not an infinity
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def th_inf(m: T7Object) -> float:
+    """TH's ``THInf`` for the module's tensor type: ``FLT_MAX`` (float), ``DBL_MAX`` for a module whose
+    ``output`` is a DoubleTensor. THNN's max poolings start each window's maximum at ``-THInf`` and
+    keep a value only when it is ``>`` that, so an empty window (ceil mode), or one holding only
+    -inf, gives ``-FLT_MAX``, never -inf."""
+    out = m.get("output", None)
+    if isinstance(out, np.ndarray) and out.dtype == np.float64:
+        return float(np.finfo(np.float64).max)
+    return FLT_MAX

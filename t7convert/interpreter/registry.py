@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from t7convert.common.errors import T7ConvertError, UnsupportedModuleError
-from t7convert.common.registry import Registry
+from t7convert.common.registry import Registry, broken_plugins
 from t7convert.torch7.format import T7Object
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -45,5 +45,5 @@ def lookup(module: Any, path: str) -> LayerFn:
     if fn is None:
         raise UnsupportedModuleError(
             f"{where}: {module.class_name} has no reference implementation "
-            f"(supported: {', '.join(supported_classes())})")
+            f"(supported: {', '.join(supported_classes())})" + broken_plugins(LAYERS.plugins))
     return fn

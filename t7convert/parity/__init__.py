@@ -5,7 +5,6 @@ from t7convert.parity.compare import (  # noqa: F401
     check_finite_reference,
     difference,
     observe,
-    random_input,
     read_torch7_outputs,
     verify,
 )

@@ -14,9 +14,10 @@ Three witnesses can be compared, pairwise:
   stages being each top-level module's ``output`` for the first sample, read after the forward pass).
 
 Error measure, per stage: ``max |candidate - reference|`` and that divided by ``max |reference|`` (the
-relative error); a stage passes when the relative error is at most ``rtol`` (1e-5 by default, what a
-float32 port of a float32 model achieves with margin). The first failing stage, in the order the
-stages complete (a block's inner stages before the block), is where the conversion went wrong.
+relative error; infinities and ``+-FLT_MAX``, TH's ``THInf``, are left out of the scale and must match); a
+stage passes when the relative error is at most ``rtol`` (1e-5 by default, what a float32 port of a float32
+model achieves with margin). The first failing stage, in the order the stages complete (a block's inner stages
+before the block), is where the conversion went wrong.
 
 Torch7's stage tensors are read after the whole forward pass, so a module followed by an in-place
 layer (a BatchNorm before ``ReLU(true)``) holds that layer's result; the reference execution knows
@@ -37,10 +38,8 @@ from t7convert.parity.hooks import (  # noqa: F401 - one import place for every 
 from t7convert.parity.inputs import (  # noqa: F401 - one import place for every part
     as_float32,
     describe_input,
-    describe_spec,
     flat_table,
     model_in,
-    random_input,
     shape_text,
 )
 from t7convert.parity.metric import (  # noqa: F401 - one import place for every part

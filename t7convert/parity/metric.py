@@ -17,6 +17,8 @@ from t7convert.torch7.format import T7Object
 if TYPE_CHECKING:  # pragma: no cover
     from t7convert.parity.torch7_dump import Torch7Outputs
 
+_FLT_MAX = float(np.finfo(np.float32).max)
+
 
 def difference(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float, str]:
     """(max abs error, max abs error / max |reference|, note). Infinite when shapes or NaNs disagree."""
@@ -36,7 +38,11 @@ def difference(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, flo
     err[np.isnan(c) & np.isnan(r)] = 0.0
     err[np.isnan(err)] = math.inf
     max_abs = float(err.max())
+    # the scale is the largest ordinary value: infinities and TH's -THInf sentinel (-FLT_MAX, what a
+    # THNN max pooling gives for an empty window) must match exactly, and must not set a scale that
+    # would hide every other error of the stage
     finite = np.abs(r[np.isfinite(r)])
+    finite = finite[finite < _FLT_MAX]
     scale = float(finite.max()) if finite.size else 0.0
     if max_abs == 0.0:
         return 0.0, 0.0, note
@@ -67,7 +73,7 @@ def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarr
     ``observed``: the paths the candidate was watched at; with ``error`` (the candidate failed), the
     first of them without an output, in execution order, is reported as where it failed.
     """
-    report = ParityReport(candidate, reference, rtol, error=error)
+    report = ParityReport(candidate, reference, rtol, error=error, reference_output=execution.output)
     watched = set(observed)
     for path in execution.order:
         module = execution.label(path)
@@ -163,8 +169,8 @@ def check_finite_reference(execution: Execution, model: Any) -> None:
     """Raise :class:`NonFiniteReference` where Torch7's model first yields NaN because of the file itself
     (a negative running variance): no comparison there can say anything about the conversion.
 
-    Infinities are compared as values: Torch7 gives -inf itself, e.g. for a ceil-mode max-pooling
-    window that lies wholly in the padding, and the converted model must give the same."""
+    Infinities are compared as values: Torch7 gives them itself (Log of 0, a cudnn max pooling window
+    past the input), and the converted model must give the same."""
     for path in execution.order:
         out = execution.outputs[path]
         if out.dtype.kind == "f" and np.isnan(out).any():

@@ -43,6 +43,8 @@ class ParityReport:
     top1: tuple[int, int] | None = None      # (samples whose arg-max agrees, samples)
     skipped: list[str] = field(default_factory=list)
     error: str | None = None                 # the candidate failed to run at all
+    reference_output: Any = None             # the reference's output (float64; a list for a table), kept
+    # so that an exported file can be checked against the same numbers (t7convert.export)
 
     @property
     def ok(self) -> bool:

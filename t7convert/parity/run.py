@@ -34,8 +34,8 @@ REFERENCE_NAME = "reference execution (float64 NumPy)"
 
 
 class GraphMismatch(T7ConvertError):
-    """The converted file given to parity describes another architecture than the .t7: a failed
-    comparison (exit 1), not bad input."""
+    """The converted file given to parity describes another architecture than the .t7: a mismatched
+    pair of inputs, an input error (exit 2) like any other, not a failed comparison."""
 
 
 @dataclass
@@ -66,7 +66,9 @@ class ParityRun:
     def render(self) -> str:
         """The table the command prints: every stage's shape and errors, what was not compared, the verdict."""
         where = {"reference": f"from {self.source.get('file')}", "image": f"from {self.source.get('file')}",
-                 "random": f"seeded random, seed {self.source.get('seed')}"}[self.source["kind"]]
+                 "random": f"seeded random, seed {self.source.get('seed')}"
+                 + (f"; {self.source['spec']} from {self.source['from']}" if self.source.get("from") else "")
+                 }[self.source["kind"]]
         shape = "x".join(map(str, self.shape)) if isinstance(self.shape, tuple) else self.shape
         lines = [f"parity of {self.file}: input {shape} ({where}); "
                  f"tolerance {self.rtol:g} relative (max |error| / max |reference|)"]
@@ -125,7 +127,8 @@ def run_parity(t7_file: str, t7_model: Any, x: np.ndarray, *, source: dict[str, 
     except NonFiniteReference as e:
         raise T7ConvertError(f"{t7_file}: on input {shape}: {e}") from None
     except ModelError as e:
-        hint = " (the input size was guessed: give one with --input-size C,H,W)" if guessed_input else ""
+        hint = (f" (the input was found from {source.get('from')}: give another with --input)"
+                if guessed_input else "")
         raise T7ConvertError(f"{t7_file}: on input {shape}: {e}{hint}") from None
     result.seconds["reference_execution"] = time.perf_counter() - start
 

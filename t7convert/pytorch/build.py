@@ -14,7 +14,7 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.budget import view_key
-from t7convert.conversion.data_config import canonical_data_config
+from t7convert.conversion.data_config import canonical_data_config, input_of_config
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
@@ -90,8 +90,15 @@ def _data_config(info: dict[str, Any], module: nn.Module) -> dict[str, Any]:
     the stored one for generic models (see :mod:`t7convert.conversion.data_config`)."""
     if isinstance(module, ResNet):
         spec = module.spec
-        return canonical_data_config(spec.stem, spec.num_classes)
-    return dict(info.get("data_config", {}))
+        config = canonical_data_config(spec.stem, spec.num_classes)
+    else:
+        config = dict(info.get("data_config", {}))
+    found = input_of_config(config)
+    if found is not None:
+        config["input"] = found  # an InputSpec (the file holds its JSON)
+    else:
+        config.pop("input", None)
+    return config
 
 
 def stage_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:

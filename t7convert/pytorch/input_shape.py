@@ -1,92 +1,521 @@
-"""Which input a converted model is meant for, when the user does not say (verification, parity)."""
+"""Which input a converted model takes, found from the file (verification, parity, ``data_config``).
+
+The sources, in order; the first that decides is named in the summary (:class:`FoundInput`):
+
+1. What the file remembers. A module saved without ``clearState()`` keeps the ``gradInput`` of the last
+   batch it was trained on: the root's has exactly the shape (or the table of shapes) of that input; an
+   nngraph gModule also keeps its input in its input node. Whether its first dimension was a batch is
+   asked of the model (a shape-only run on the meta device), not assumed.
+2. What the checkpoint's options say (char-rnn's ``rnn_size`` for the state inputs no layer declares).
+3. What the layers imply. Each family declares what its op takes (``@expects_input``: a feature
+   vector, planes, a sequence of frames, a table); every such declaration along the DAG is a candidate
+   (an op after pointwise or padding layers sees the model's input unchanged), and what it leaves free
+   (spatial sizes, a sequence's length) is searched for, checked by a shape-only run that must map a
+   batch to a batch; ``View``/``Reshape``/``Linear`` after convolutions then fix the spatial size, as a
+   final average pooling does (:func:`t7convert.conversion.input_plan.planned_size`).
+4. Where the file leaves a size free (a fully convolutional net), the smallest size at which every
+   kernel tap of every layer meets the input (a 1x1 input through a padded 3x3 kernel proves only its
+   centre), and the summary says so.
+
+When nothing decides, one line says what was tried and what to give (``--input``).
+"""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator
 
+import numpy as np
 import torch
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.conversion.input_plan import declared_input, planned_size
+from t7convert.conversion.dag import TABLE_OP
+from t7convert.conversion.input_plan import planned_size
+from t7convert.conversion.input_spec import InputSpec, from_hint
 from t7convert.conversion.model import ConvertedModel
-from t7convert.conversion.registry import node_input_hint
+from t7convert.conversion.registry import input_hint, node_input_hint
+from t7convert.torch7.format import T7Object
+
+#: sources, as the summary names them
+FROM_MEMORY = "the input the file kept (gradInput of the last batch it saw)"
+FROM_GRAPH_MEMORY = "the input the gModule kept"
+FROM_OPTIONS = "the checkpoint's options"
+FROM_LAYERS = "what the layers declare"
+FROM_TAPS = "the smallest size at which every kernel tap is exercised (the file leaves the size free)"
+FROM_FREE = "a small size (the file leaves it free, and no layer has a kernel)"
+FROM_CANONICAL = "fb.resnet.torch's data config"
+FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a shape-only run cannot tell)"
+FROM_USER = "given"
+FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
+_SEARCH_SECONDS = 45.0  # CPU seconds of shape-only runs (a loaded machine finds the same input)
 
 
-class Unbatched(tuple):
-    """A per-sample input shape for a model that takes one sample only (no batch dimension in front):
-    Torch7's SpatialFullConvolutionMap and TemporalSubSampling accept nothing else."""
+@dataclass(frozen=True)
+class FoundInput:
+    spec: InputSpec
+    source: str
 
 
-def default_input_shape(converted: ConvertedModel) -> Any:
-    """An input shape (without batch) the model is meant for: 3x224x224 for ImageNet trunks, 3x32x32 for
-    CIFAR, what the layers declare (the first op's feature vector or planes, through the containers
-    around it: :func:`t7convert.conversion.registry.node_input_hint`; the size a final average pooling
-    implies: :mod:`t7convert.conversion.input_plan`), checked by a shape-only run on the meta device;
-    only when the layers leave the size open, the first common or small size that such a run maps to
-    one output per input. A model that takes one sample only gets an :class:`Unbatched` shape, one that
-    takes a Lua table the table spec its first op declares (a list)."""
+def default_input_shape(converted: ConvertedModel) -> InputSpec:
+    """The input the model takes (see :func:`find_input`); kept under its old name for the API."""
+    return find_input(converted).spec
+
+
+def find_input(converted: ConvertedModel) -> FoundInput:
+    """The model's input and the source that decided it (the module docstring's order)."""
+    return next(input_candidates(converted))
+
+
+def input_candidates(converted: ConvertedModel) -> Iterator[FoundInput]:
+    """The inputs the file implies, best first (a verification whose reference execution refuses one
+    goes on to the next: a shape-only run of the converted module is more lenient than Torch7); the
+    first is :func:`find_input`'s. Raises the one-line refusal when there is none at all."""
     if converted.spec is not None:
-        return (3, 224, 224) if converted.spec.stem == "imagenet" else (3, 32, 32)
+        size = 224 if converted.spec.stem == "imagenet" else 32
+        yield FoundInput(InputSpec.tensor(3, size, size), FROM_CANONICAL)
+        return
     assert converted.graph is not None and converted.dag is not None
-    dag = converted.dag
-    hint = node_input_hint(converted.graph)
-    if hint is None:  # the root's containers say nothing (an nngraph gModule): the first layer the input meets
-        hint = declared_input(dag)
-    if isinstance(hint, (list, dict)) or isinstance(hint, tuple) and None not in hint:
-        return hint
-    from t7convert.pytorch.graph_module import build_graph_module
+    finder = _Finder(converted)
+    seen: set[InputSpec] = set()
+    for found in finder.all():
+        if found.spec not in seen:
+            seen.add(found.spec)
+            yield found
+    if not seen:
+        raise T7ConvertError(f"could not find an input size this model accepts (tried {finder.tried()}); "
+                             "give one with --input, e.g. --input 3x32x32, --input 784, --input '{13, 128x3}' "
+                             "or --input 'idx[1..100] x 5'")
 
-    with torch.device("meta"):
-        module = build_graph_module(dag).eval()
-    if isinstance(hint, tuple):  # free sizes (a sequence's length, a volume's sides): one size for all
-        candidates = [tuple(size if s is None else s for s in hint)
-                      for size in dict.fromkeys([32, 16, 64, 224, 28, 8, *range(1, 65)])]
-    else:
-        channels = hint if isinstance(hint, int) else 3
-        planned = planned_size(dag)
-        common = [224, 32, 28, 64, 96, 128, 256, 299, 227, 112, 48, 16]
-        sizes = ([planned] if planned else []) + [(s, s) for s in common]
-        sizes += [(h, t - h) for t in range(2, 65) for h in range(1, t)]
-        candidates = [(channels, h, w) for h, w in sizes]
+
+def resolve(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
+    """A given spec with its batch dimension decided: ``96x1`` is a batch of 96x1 samples when the model
+    maps such a batch to a batch, else one 96x1 sample (Torch7 models take both). Plain sizes given to
+    a model whose input is indices (a LookupTable or OneHot first) are indices of that shape, in the
+    range the layers declare."""
+    if converted.spec is not None:
+        return spec if spec.resolved else spec.with_batched(True)
+    spec = _index_kind(converted, spec)
+    if spec.resolved:
+        return spec
+    finder = _Finder(converted)
     for batched in (True, False):
-        found = _first_accepted(module, candidates, batched)
-        if found is not None:
-            return found if batched else Unbatched(found)
-    raise T7ConvertError("could not find an input size this model accepts; give one with --input-size C,H,W")
+        candidate = spec.with_batched(batched)
+        if finder.accepts(candidate):
+            return candidate
+    return spec.with_batched(True)  # neither runs: the verification says why, on a batch
 
 
-def _first_accepted(module: torch.nn.Module, candidates: list[tuple[int, ...]], batched: bool
-                    ) -> tuple[int, ...] | None:
-    """The first shape a shape-only run maps to one output per input (a batch of 2, or one sample)."""
-    # shape-only runs, but a large graph takes a while each; CPU time, so a loaded machine finds the same size
-    deadline = time.process_time() + 15.0
-    for shape in candidates:
+def _index_kind(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
+    """``spec`` with the index range of the model's declared index input when it is a plain float
+    tensor (sizes only) and the model takes one tensor of indices."""
+    if spec.is_table or spec.is_index or spec.dtype != "float32":
+        return spec
+    declared = None
+    if converted.inputs is not None and not converted.inputs["table"]:
+        first = converted.inputs["inputs"][0]
+        if first.get("index"):
+            declared = InputSpec((), True, "float32", 1, int(first["index"]))
+    if declared is None:
+        declared = from_hint(node_input_hint(converted.graph)) if converted.graph is not None else None
+    if declared is None or declared.is_table or not declared.is_index:
+        return spec
+    return InputSpec(spec.shape, spec.batched, declared.dtype, declared.low, declared.high)
+
+
+class _Finder:
+    """Shape-only runs of one converted model on the meta device, built once when first needed."""
+
+    def __init__(self, converted: ConvertedModel) -> None:
+        self.converted = converted
+        self.dag = converted.dag
+        self._module: torch.nn.Module | None = None
+        self._tried: list[str] = []
+        self.raised_on_meta = False
+        self.deadline = time.process_time() + _SEARCH_SECONDS
+
+    @property
+    def module(self) -> torch.nn.Module:
+        if self._module is None:
+            from t7convert.pytorch.graph_module import build_graph_module
+            with torch.device("meta"):
+                self._module = build_graph_module(self.dag).eval()
+        return self._module
+
+    def tried(self) -> str:
+        kinds = list(dict.fromkeys(self._tried))
+        return ", ".join(kinds[:6]) if kinds else "nothing: no layer declares an input"
+
+    # --- running ------------------------------------------------------------------------------------
+    def _run(self, spec: InputSpec, batch: int = 2, hooks: dict | None = None) -> Any:
+        def tensors(s: InputSpec) -> Any:
+            if s.items is not None:
+                return [tensors(i) for i in s.items]
+            dtype = getattr(torch, s.dtype) if s.dtype != "float32" else torch.float32
+            return torch.empty(s.full_shape(batch), dtype=dtype, device="meta")
+        handles = []
+        if hooks is not None:
+            for name, sub in self.module.named_children():
+                handles.append(sub.register_forward_pre_hook(
+                    lambda _m, args, name=name: hooks.__setitem__(name, _shapes(args))))
         try:
             with torch.no_grad():
-                out = module(torch.empty(*((2,) if batched else ()), *shape, device="meta"))
-        except Exception:  # noqa: BLE001 - a shape this graph rejects
-            out = None
-        while isinstance(out, (list, tuple)) and out:  # a table output: its first tensor
+                return self.module(tensors(spec))
+        except Exception as e:  # noqa: BLE001 - a shape this graph rejects
+            self.raised_on_meta = "meta" in str(e)  # a layer that reads values: no shape-only run for it
+            return None
+        finally:
+            for h in handles:
+                h.remove()
+
+    def accepts(self, spec: InputSpec, strict: bool = True) -> bool:
+        """A shape-only run maps it to an output (``strict``, for a batched spec: a batch of 2 to 2 rows;
+        nn.View infers a batch from the element count, so a wrong size can pass as more samples)."""
+        out = self._run(spec)
+        while isinstance(out, (list, tuple)) and out:
             out = out[0]
-        # nn.View infers a batch from the element count: a wrong size can pass as more samples
-        if isinstance(out, torch.Tensor) and out.dim() >= 1 and (not batched or out.shape[0] == 2):
-            return shape
-        if time.process_time() > deadline:
-            break
+        if not isinstance(out, torch.Tensor) or out.dim() < 1:
+            return False
+        return not strict or not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == 2
+
+    @property
+    def has_kernels(self) -> bool:
+        return any(_kernel_extent(n.get("attrs", {})) is not None for n in self.dag["nodes"] if n["op"] != TABLE_OP)
+
+    def taps_exercised(self, spec: InputSpec) -> bool:
+        """Every op with a kernel sees, on each axis it slides along, at least its dilated extent."""
+        seen: dict[str, Any] = {}
+        self._run(spec, batch=1, hooks=seen)
+        for node in self.dag["nodes"]:
+            if node["op"] == TABLE_OP or node["name"] not in seen:
+                continue
+            extent = _kernel_extent(node.get("attrs", {}))
+            if extent is None:
+                continue
+            shape = seen[node["name"]]
+            if not isinstance(shape, tuple) or len(shape) < 2:
+                continue
+            if isinstance(extent, int):  # a temporal kernel slides along the frames (time, features)
+                if shape[-2] < extent:
+                    return False
+            elif len(shape) < len(extent) or any(n < e for n, e in zip(shape[-len(extent):], extent)):
+                return False
+        return True
+
+    def all(self) -> Iterator[FoundInput]:
+        graph = self.from_graph_inputs()
+        if graph is not None and graph.source == FROM_GRAPH_MEMORY:
+            yield graph
+        yield from self.from_memory()
+        if graph is not None and graph.source != FROM_GRAPH_MEMORY:
+            yield graph
+        for found in self.from_layers():
+            if not self.takes_table or found.spec.is_table:  # a gModule of n inputs takes a table of n
+                yield found
+
+    @property
+    def takes_table(self) -> bool:
+        return self.converted.graph.op == "gModule" and int(self.converted.graph.attrs.get("n_inputs", 1)) > 1
+
+    def _common_fixed_size(self, planes: int, strict: bool) -> InputSpec | None:
+        """The first common square size (224, 96, 32 ...) the model accepts, when it is the only one
+        around (its neighbours refused): a net whose classifier fixes the size (VGG's View(25088), an
+        OpenFace 96x96) is found in a few shape-only runs instead of a search from 1."""
+        for s in _COMMON:
+            for batched in (True, False):
+                spec = InputSpec.tensor(planes, s, s, batched=batched)
+                if self.accepts(spec, strict):
+                    if not any(self.accepts(InputSpec.tensor(planes, n, n, batched=batched), strict)
+                               for n in (s - 1, s + 1)):
+                        return spec
+                    return None  # a size the layers leave free: the smallest is searched for
+        return None
+
+    # --- 1. what the file remembers -----------------------------------------------------------------
+    def from_memory(self) -> list[FoundInput]:
+        model = self.converted.t7_model
+        if not isinstance(model, T7Object):
+            return []
+        kept = _kept_shapes(model.get("gradInput"))
+        innode = model.get("innode")
+        if kept is None and isinstance(innode, T7Object) and isinstance(innode.get("data"), dict):
+            kept = _kept_shapes(innode.get("data").get("input"))  # a gModule's input node keeps its input
+            if kept is not None and kept.items is not None and len(kept.items) == 1 and self.takes_table:
+                kept = kept.items[0]
+        if kept is None or self.takes_table and (kept.items is None or
+                                                 len(kept.items) != int(self.converted.graph.attrs["n_inputs"])):
+            return []
+        # the layers' kinds (indices, their range) over the kept sizes
+        inputs = self.converted.inputs
+        declared = [graph_input_spec(inputs)] if inputs is not None and all(s.get("shape") is not None
+                                                                             for s in inputs["inputs"]) else []
+        declared += [from_hint(h) for h in self._hints()]
+        whole = kept
+        for spec in declared:  # the first declaration of the same structure that says what kind of values
+            if spec is not None and _same_structure(spec, kept) and any(leaf.is_index for leaf in spec.leaves()):
+                whole = _with_kinds(kept, spec)
+                break
+        self._tried.append("the kept gradInput " + str(whole))
+        per_sample = _drop_first(whole)
+        forms = ([per_sample.with_batched(True)] if per_sample is not None else []) + [whole.with_batched(False)]
+        for form in forms:
+            if self.accepts(form):
+                return [FoundInput(form, FROM_MEMORY)]
+        if self._run(whole.with_batched(False), batch=1) is None and self.raised_on_meta:
+            # the shape-only run cannot run this model at all (a layer reads values: LookupTable's range
+            # check): both readings, a batch first, for the verification to decide
+            return [FoundInput(form, FROM_MEMORY) for form in forms]
+        return []
+
+    # --- 1 and 2 for gModules and index models (conversion.graph_inputs) -----------------------------
+    def from_graph_inputs(self) -> FoundInput | None:
+        inputs = self.converted.inputs
+        if inputs is None:
+            return None
+        spec = graph_input_spec(inputs)
+        if spec is None:
+            self._tried.append("the gModule's inputs (some undeclared)")
+            return None
+        if any(s.get("whole") for s in inputs["inputs"]):
+            return FoundInput(spec, FROM_GRAPH_MEMORY)
+        if any(s.get("from_options") for s in inputs["inputs"]):
+            return FoundInput(spec, FROM_OPTIONS)
+        return FoundInput(spec, FROM_LAYERS)
+
+    # --- 3 and 4. what the layers imply -------------------------------------------------------------
+    def from_layers(self) -> Iterator[FoundInput]:
+        hints = self._hints()
+        planned = planned_size(self.dag)
+        for strict in (True, False):  # then runs that map a batch to another number of rows (nn.Parallel)
+            for hint in hints:
+                exact = from_hint(hint)
+                if exact is not None:  # a whole spec: a vector, a fixed image, a table of them
+                    self._tried.append(str(exact))
+                    if self.accepts(exact, strict):
+                        yield FoundInput(exact, FROM_LAYERS)
+                    elif not exact.is_table and self.accepts(exact.with_batched(False), strict):
+                        yield FoundInput(exact.with_batched(False), FROM_LAYERS)
+                    continue
+                found = self._search(hint, planned, strict)
+                if found is not None:
+                    yield found
+            if not hints:
+                found = self._search(None, planned, strict)
+                if found is not None:
+                    yield found
+        # what the root's containers or the first layer declare, when the meta device cannot run it
+        # (values decide: MaskedSelect, Index, a LookupTable's max-norm): trusted, as the verification will
+        # tell; then, untried, the smallest inputs of every rank
+        for hint in hints:
+            declared = from_hint(hint)
+            if declared is not None:
+                yield FoundInput(declared, FROM_LAYERS)
+        for spec in (InputSpec.tensor(3, 8, 8), InputSpec.tensor(8), InputSpec.tensor(4, 4)):
+            yield FoundInput(spec, FROM_UNCHECKED)
+
+    def _hints(self) -> list[Any]:
+        """The root's declaration through its containers, then every op's in DAG order (distinct)."""
+        root = node_input_hint(self.converted.graph)
+        inner: list[Any] = []
+        for node in self.dag["nodes"]:
+            if node["op"] != TABLE_OP:
+                hint = input_hint(node["op"], node.get("attrs", {}))
+                if hint is not None and hint != root and hint not in inner:
+                    inner.append(hint)
+            if len(inner) >= 4:
+                break
+        # a table met inside the graph is mostly made there (a ConcatTable's branches): last
+        inner.sort(key=lambda h: isinstance(h, list))
+        return ([root] if root is not None else []) + inner
+
+    def _search(self, hint: Any, planned: tuple[int, int] | None, strict: bool = True) -> FoundInput | None:
+        """The free sizes of ``hint`` (None: anything of any rank), smallest first, that a shape-only run
+        accepts; among those the first whose every kernel tap meets the input, else the first accepted.
+        A size the layers fix (a View after convolutions) is the only one accepted, whatever the order;
+        free sizes no kernel constrains are at least FREE_FLOOR."""
+        if isinstance(hint, int):  # a common image size a View after the convolutions fixes: found at once
+            fixed_size = self._common_fixed_size(hint, strict)
+            if fixed_size is not None:
+                return FoundInput(fixed_size, FROM_LAYERS)
+        first_accepted: InputSpec | None = None
+        candidates = _candidates(hint, planned)
+        for spec, size, fixed in candidates:
+            if time.process_time() > self.deadline:
+                break
+            for batched in (True, False):
+                candidate = spec.with_batched(batched)
+                if not self.accepts(candidate, strict):
+                    continue
+                if fixed:
+                    return FoundInput(candidate, FROM_LAYERS)
+                if first_accepted is None:
+                    first_accepted = candidate
+                if size >= FREE_FLOOR and self.taps_exercised(candidate):
+                    # the next size refused: the layers fix this one (a View after the convolutions)
+                    following = next(candidates, None)
+                    if following is None or not self.accepts(following[0].with_batched(batched), strict):
+                        return FoundInput(candidate, FROM_LAYERS)
+                    return FoundInput(candidate, FROM_TAPS if self.has_kernels else FROM_FREE)
+                break
+        self._tried.append(_hint_text(hint))
+        if first_accepted is not None:
+            return FoundInput(first_accepted, FROM_LAYERS)
+        return None
+
+
+def _shapes(args: tuple) -> Any:
+    x = args[0] if len(args) == 1 else list(args)
+    if isinstance(x, torch.Tensor):
+        return tuple(x.shape)
     return None
 
 
-def smaller_input_shapes(converted: ConvertedModel, shape: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
-    """Shapes like ``shape`` (its first dimension, the planes, kept) with the other sides halved, then
-    quartered ..., down to 1, that a shape-only run accepts: what a verification too large for memory
-    can fall back to. Canonical ResNets have their fixed sizes; a feature vector has nothing to shrink."""
-    if converted.dag is None or converted.spec is not None or len(shape) < 2:
-        return
-    from t7convert.pytorch.graph_module import build_graph_module
+def _kernel_extent(attrs: dict) -> Any:
+    """An op's dilated kernel extent per axis (a list for a spatial/volumetric kernel, an int for a
+    temporal one), or None for an op without a kernel."""
+    kernel = attrs.get("kernel_size", attrs.get("kernel"))
+    dilation = attrs.get("dilation", 1)
+    if isinstance(kernel, int) and not isinstance(kernel, bool):
+        d = dilation if isinstance(dilation, int) else 1
+        return (kernel - 1) * d + 1
+    if isinstance(kernel, (list, tuple)) and kernel and all(isinstance(k, int) for k in kernel):
+        ds = list(dilation) if isinstance(dilation, (list, tuple)) else [dilation] * len(kernel)
+        if len(ds) != len(kernel) or not all(isinstance(d, int) for d in ds):
+            ds = [1] * len(kernel)
+        return [(k - 1) * d + 1 for k, d in zip(kernel, ds)]
+    return None
 
-    with torch.device("meta"):
-        module = build_graph_module(converted.dag).eval()
-    unbatched = isinstance(shape, Unbatched)
+
+_COMMON = [224, 96, 32, 28, 227, 299, 256, 64, 48, 128, 112]
+_SQUARES = [*range(1, 65), 72, 80, 96, 112, 128, 160, 192, 224, 227, 256, 299, 320, 384, 448, 512]
+
+
+def _candidates(hint: Any, planned: tuple[int, int] | None) -> Iterator[tuple[InputSpec, int, bool]]:
+    """(spec, its smallest free size, whether a layer fixes its sizes) for each size to try, smallest first."""
+    if isinstance(hint, int):  # planes of images
+        if planned:
+            yield InputSpec.tensor(hint, *planned), min(planned), True
+        for s in _SQUARES:
+            yield InputSpec.tensor(hint, s, s), s, False
+        for t in range(3, 49):  # rectangles, by their perimeter
+            for h in range(1, t):
+                if h != t - h:
+                    yield InputSpec.tensor(hint, h, t - h), min(h, t - h), False
+        return
+    if hint is not None:  # free sizes (a sequence's length, a volume's sides), one size for all; tables too
+        for s in _SQUARES:
+            spec = from_hint(_fill(hint, s))
+            if spec is not None:
+                yield spec, s, False
+        if isinstance(hint, list) and len(hint) > 1:  # a pyramid: each element twice (or half) the last's size
+            for s in _SQUARES[:48]:
+                for order in (1, -1):
+                    sizes = [s * 2 ** i for i in range(len(hint))][::order]
+                    spec = from_hint([_fill(h, size) for h, size in zip(hint, sizes)])
+                    if spec is not None:
+                        yield spec, s, False
+        return
+    # nothing declares the input: anything of any rank (pointwise layers, Normalize, PixelShuffle ...)
+    for s in _SQUARES:
+        yield InputSpec.tensor(3, s, s), s, False
+    for s in _SQUARES:
+        yield InputSpec.tensor(s), s, False
+        yield InputSpec.tensor(s, s), s, False
+        yield InputSpec.tensor(3, s, s, s), s, False
+
+
+def _fill(hint: Any, size: int) -> Any:
+    """A hint with its free sizes set: None sizes to ``size``, an int (planes) to planes x size x size."""
+    if isinstance(hint, list):
+        return [_fill(h, size) for h in hint]
+    if isinstance(hint, int) and not isinstance(hint, bool):
+        return (hint, size, size)
+    if isinstance(hint, tuple):
+        return tuple(size if s is None else s for s in hint)
+    if isinstance(hint, dict) and hint.get("shape") is not None:
+        return {**hint, "shape": [size if s is None else s for s in hint["shape"]]}
+    return hint
+
+
+def _hint_text(hint: Any) -> str:
+    if hint is None:
+        return "images, vectors, sequences and volumes of every size up to 512"
+    if isinstance(hint, int):
+        return f"{hint}-plane images up to 512x512"
+    return str(_fill(hint, "N")).replace("'", "")  # type: ignore[arg-type]
+
+
+def _kept_shapes(value: Any, depth: int = 0) -> InputSpec | None:
+    """The shapes of a kept gradInput (a tensor, or a table of them), whole; None when empty or absent."""
+    if depth > 8:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0 or value.size == 0 or value.ndim > 8:
+            return None
+        return InputSpec(tuple(int(d) for d in value.shape), False)
+    if isinstance(value, dict) and value and all(isinstance(k, int) for k in value):
+        value = [value[k] for k in sorted(value)]
+    if isinstance(value, list) and value:
+        items = [_kept_shapes(v, depth + 1) for v in value]
+        if any(i is None for i in items):
+            return None
+        return InputSpec(items=tuple(items))  # type: ignore[arg-type]
+    return None
+
+
+def _with_kinds(kept: InputSpec, declared: InputSpec | None) -> InputSpec:
+    """The kept sizes, with the dtype and index range the layers declare where their structure agrees."""
+    if kept.items is not None:
+        if declared is None or declared.items is None or len(declared.items) != len(kept.items):
+            return kept
+        return InputSpec(items=tuple(_with_kinds(k, d) for k, d in zip(kept.items, declared.items)))
+    if declared is None or declared.items is not None or declared.low is None:
+        return kept
+    return InputSpec(kept.shape, kept.batched, declared.dtype, declared.low, declared.high)
+
+
+def _same_structure(a: InputSpec, b: InputSpec) -> bool:
+    if a.items is None or b.items is None:
+        return a.items is None and b.items is None
+    return len(a.items) == len(b.items) and all(_same_structure(x, y) for x, y in zip(a.items, b.items))
+
+
+def _drop_first(spec: InputSpec) -> InputSpec | None:
+    """The spec with every leaf's first dimension taken as the batch (same batch everywhere), or None."""
+    firsts = {leaf.shape[0] for leaf in spec.leaves() if leaf.shape}
+    if len(firsts) != 1 or any(not leaf.shape for leaf in spec.leaves()):
+        return None
+
+    def drop(s: InputSpec) -> InputSpec:
+        if s.items is not None:
+            return InputSpec(items=tuple(drop(i) for i in s.items))
+        return InputSpec(s.shape[1:], True, s.dtype, s.low, s.high)
+    return drop(spec)
+
+
+def graph_input_spec(inputs: dict[str, Any]) -> InputSpec | None:
+    """The spec of :func:`t7convert.conversion.graph_inputs.model_inputs`' description; None when an
+    input's size is unknown."""
+    leaves = []
+    for s in inputs["inputs"]:
+        if s.get("shape") is None:
+            return None
+        shape = tuple(int(d) for d in s["shape"])
+        batched = not s.get("whole")
+        if s.get("index"):  # char-rnn's sampler feeds indices as float values
+            leaves.append(InputSpec(shape, batched, "float32", 1, int(s["index"])))
+        else:
+            leaves.append(InputSpec(shape, batched))
+    return InputSpec(items=tuple(leaves)) if inputs["table"] else leaves[0]
+
+
+def smaller_input_shapes(converted: ConvertedModel, spec: InputSpec) -> Iterator[InputSpec]:
+    """Specs like ``spec`` (a tensor: its first dimension, the planes, kept) with the other sides halved,
+    then quartered ..., down to 1, that a shape-only run accepts: what a verification too large for
+    memory can fall back to. Canonical ResNets have their fixed sizes; a vector has nothing to shrink."""
+    if converted.dag is None or converted.spec is not None or spec.is_table or len(spec.shape) < 2:
+        return
+    finder = _Finder(converted)
+    shape = spec.shape
     seen = {tuple(shape)}
     factor = 2
     while any(d // (factor // 2) > 1 for d in shape[1:]):
@@ -95,5 +524,6 @@ def smaller_input_shapes(converted: ConvertedModel, shape: tuple[int, ...]) -> I
         if candidate in seen:
             continue
         seen.add(candidate)
-        if _first_accepted(module, [candidate], not unbatched) is not None:
-            yield Unbatched(candidate) if unbatched else candidate
+        smaller = InputSpec(candidate, spec.batched, spec.dtype, spec.low, spec.high)
+        if finder.accepts(smaller):
+            yield smaller

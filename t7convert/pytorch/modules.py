@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.common.registry import discover
+from t7convert.common.registry import broken_plugins, discover
 from t7convert.conversion.records import declared, make
 from t7convert.conversion.tree import Node
 from t7convert.pytorch import families
@@ -26,7 +26,8 @@ def build(node: Node, where: str = "graph") -> nn.Module:
     A node whose attributes do not fit its op (a damaged description) is named by its place."""
     builder = BUILDERS.get(node.op)
     if builder is None:
-        raise T7ConvertError(f"unknown op {node.op[:60]!r} at {where} of the converted architecture")
+        raise T7ConvertError(f"unknown op {node.op[:60]!r} at {where} of the converted architecture"
+                             + broken_plugins(BUILDERS.plugins))
     children = [build(c, f"{where}.children[{i}]") for i, c in enumerate(node.children)]
     # the op's record (validated with the description; converters' nodes are valid by construction), or
     # the attributes themselves for a plugin's op that declares no record

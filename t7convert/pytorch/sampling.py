@@ -20,6 +20,7 @@ a time (an iterator), decoded as UTF-8 once a character's bytes are complete.
 from __future__ import annotations
 
 import codecs
+import math
 from typing import Any, Iterator
 
 import torch
@@ -32,26 +33,27 @@ def sample_text(module: nn.Module, info: dict[str, Any], *, primetext: str = "",
                 sample: bool = True, temperature: float = 1.0, seed: int = 123) -> Iterator[str]:
     """Text as the checkpoint's project samples it (see the module docstring), a piece at a time."""
     checkpoint = info.get("checkpoint") or {}
-    project = checkpoint.get("project")
-    if project == "rnn":
-        yield from _rnnlib(module, checkpoint["tokens"], primetext, length, _chooser(
-            sample, temperature, torch.Generator().manual_seed(seed)))
-        return
-    if project not in ("char-rnn", "torch-rnn"):
+    project = checkpoint.get("project") if isinstance(checkpoint, dict) else None
+    if project not in ("char-rnn", "torch-rnn", "rnn"):
         raise T7ConvertError("not a char-rnn, torch-rnn or rnn language model checkpoint (its converted "
                              "description names no vocabulary): nothing to sample")
-    if length < 0 or temperature <= 0:
-        raise T7ConvertError("--length must be at least 0 and --temperature above 0")
-    tokens = list(checkpoint["tokens"])
+    if length < 0 or not 0 < temperature < math.inf:
+        raise T7ConvertError("--length must be at least 0 and --temperature a finite number above 0")
+    tokens = _checked_tokens(checkpoint, project)
+    if project == "rnn":
+        yield from _running(_rnnlib(module, tokens, primetext, length, _chooser(
+            sample, temperature, torch.Generator().manual_seed(seed), len(tokens))))
+        return
     index = {t: i for i, t in enumerate(tokens)}
     prime = primetext.encode("utf-8").decode("latin-1")  # one token per byte, as the samplers split text
     missing = sorted({c for c in prime if c not in index})
     if missing:
         raise T7ConvertError(f"the prime text holds characters the vocabulary lacks: {missing[:10]}")
     generator = torch.Generator().manual_seed(seed)
-    choose = _chooser(sample, temperature, generator)
-    steps = _charrnn(module, checkpoint, prime, index, length, choose) if project == "char-rnn" \
-        else _torchrnn(module, prime, index, length, choose)
+    choose = _chooser(sample, temperature, generator, len(tokens))
+    steps = _charrnn(module, _checked_options(checkpoint, module), prime, index, length, choose) \
+        if project == "char-rnn" else _torchrnn(module, prime, index, length, choose)
+    steps = _running(steps)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     with torch.no_grad():
         for i in steps:
@@ -63,13 +65,57 @@ def sample_text(module: nn.Module, info: dict[str, Any], *, primetext: str = "",
         yield tail
 
 
-def _chooser(sample: bool, temperature: float, generator: torch.Generator):
+def _checked_tokens(checkpoint: dict[str, Any], project: str) -> list[str]:
+    """The vocabulary a (possibly crafted) converted file stores: 1 to 2^24 strings; for char-rnn and
+    torch-rnn, one byte per character (latin-1), as the reader stores them."""
+    tokens = checkpoint.get("tokens")
+    if not isinstance(tokens, list) or not 1 <= len(tokens) <= 1 << 24 \
+            or not all(isinstance(t, str) and len(t) <= 4096 for t in tokens):
+        raise T7ConvertError("its checkpoint's vocabulary is not a list of 1 to 16,777,216 tokens")
+    if project != "rnn" and not all(max(map(ord, t), default=0) < 256 for t in tokens):
+        raise T7ConvertError(f"its {project} vocabulary holds a token that is not bytes (a character past "
+                             "latin-1), which t7convert never writes")
+    return tokens
+
+
+def _checked_options(checkpoint: dict[str, Any], module: nn.Module) -> dict[str, Any]:
+    """char-rnn's ``num_layers`` and ``rnn_size`` are whole numbers no larger than the weights can back:
+    each layer's state is at least one weight tensor, each of ``rnn_size`` values at least one weight."""
+    tensors = list(module.parameters())
+    weights = sum(t.numel() for t in tensors)
+    per_layer = 2 if checkpoint.get("model") == "lstm" else 1
+    for key, high in (("num_layers", max(1, len(tensors) // per_layer)), ("rnn_size", max(1, weights))):
+        v = checkpoint.get(key)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or int(v) != v \
+                or not 1 <= v <= high:
+            raise T7ConvertError(f"its checkpoint's opt.{key} is {ascii(v)[:40]}, not a whole number from 1 to "
+                                 f"{high:,} (what the model's weights can back)")
+    return checkpoint
+
+
+def _running(steps: Iterator[Any]) -> Iterator[Any]:
+    """``steps``, with a model that does not run as its checkpoint says (state sizes that do not fit its
+    layers) said in one line: the options and the weights come from the file."""
+    try:
+        yield from steps
+    except (RuntimeError, IndexError, ValueError) as e:
+        raise T7ConvertError(f"the model does not run as its checkpoint's options say "
+                             f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+
+
+def _chooser(sample: bool, temperature: float, generator: torch.Generator, n_tokens: int):
     def choose(scores: torch.Tensor, log_probs: bool) -> int:
         scores = scores.reshape(-1).double()
+        if scores.numel() > n_tokens:
+            raise T7ConvertError(f"the model scores {scores.numel():,} tokens but the vocabulary has {n_tokens:,}")
         if not sample:
             return int(torch.argmax(scores))  # the first of equal maxima, as Torch7's max
         probs = torch.exp(scores / temperature) if log_probs else torch.softmax(scores / temperature, 0)
-        return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+        total = probs.sum()
+        if not torch.isfinite(probs).all() or not total > 0:
+            raise T7ConvertError("the model's scores are not finite numbers (NaN or infinite weights?): "
+                                 "there is nothing to draw from")
+        return int(torch.multinomial(probs / total, 1, generator=generator))
     return choose
 
 

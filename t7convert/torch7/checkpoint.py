@@ -83,14 +83,17 @@ def locate(root: Any, key: str | None = None) -> Located:
 def _at(root: Any, key: str) -> T7Object:
     """The entry at a dotted path (``protos.rnn``; a number indexes a Lua list from 1)."""
     value, walked = root, []
+    if len(key) > 1000:
+        raise T7ConvertError(f"--key {key[:40]}...: longer than 1,000 characters")
     for part in key.split("."):
         walked.append(part)
+        number = part.isascii() and part.isdigit() and len(part) <= 18  # "²" is a digit to isdigit()
         here = ".".join(walked)
         if isinstance(value, T7Object):
             value = value.fields if isinstance(value.fields, dict) else {}
-        if isinstance(value, list) and part.isdigit() and 1 <= int(part) <= len(value):
+        if isinstance(value, list) and number and 1 <= int(part) <= len(value):
             value = value[int(part) - 1]
-        elif isinstance(value, dict) and (part in value or (part.isdigit() and int(part) in value)):
+        elif isinstance(value, dict) and (part in value or (number and int(part) in value)):
             value = value[part] if part in value else value[int(part)]
         else:
             keys = ", ".join(sorted(str(k) for k in value)[:20]) if isinstance(value, dict) else "none"
@@ -100,8 +103,47 @@ def _at(root: Any, key: str) -> T7Object:
     return value
 
 
+def is_module(value: Any) -> bool:
+    """An nn module: a class of nn's packages, or a user's own class that carries what nn.Module's
+    constructor gives every module (``output`` and ``gradInput``). A user's plain ``torch.class``
+    (a SymbolManager, a Corpus) is data, not a model."""
+    if not isinstance(value, T7Object):
+        return False
+    if value.class_name.split(".")[0] in _NN_PACKAGES:
+        return True
+    fields = value.fields if isinstance(value.fields, dict) else {}
+    return "output" in fields and "gradInput" in fields
+
+
+def models_in(root: Any, *, depth: int = 2, most: int = 64) -> list[tuple[str, T7Object]]:
+    """Every module a checkpoint table holds up to ``depth`` keys down (``model``, ``protos.rnn``,
+    seq2seq-attn's ``1.1``..``1.3``), as (dotted key, module), at most ``most``; ``[("", root)]`` for a
+    file that is a model. Modules inside modules are not listed (they are the model's layers)."""
+    out: list[tuple[str, T7Object]] = []
+    stack: list[tuple[Any, str, int]] = [(root, "", 0)]
+    while stack and len(out) < most:
+        value, path, level = stack.pop()
+        if is_module(value):
+            if not value.class_name.endswith("Criterion"):  # a loss kept beside the model, not a model
+                out.append((path, value))
+            continue
+        if level >= depth:
+            continue
+        if isinstance(value, T7Object) and isinstance(value.fields, dict):  # a user's class: its fields
+            value = value.fields
+        if isinstance(value, list):
+            items = [(str(i), v) for i, v in enumerate(value, 1)]
+        elif isinstance(value, dict):
+            items = sorted(((str(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+        else:
+            continue
+        for k, v in reversed(items):
+            stack.append((v, f"{path}.{k}" if path else k, level + 1))
+    return out
+
+
 def _find(root: Any) -> tuple[T7Object, str, str | None]:
-    if isinstance(root, T7Object) and root.class_name.split(".")[0] in _NN_PACKAGES:
+    if is_module(root):
         return root, "", None
     if isinstance(root, dict):
         protos = root.get("protos")
@@ -117,11 +159,17 @@ def _find(root: Any) -> tuple[T7Object, str, str | None]:
                     return model, key, "torch-rnn"
                 # Element-Research rnn's examples save {model, vocab, opt, dataset, ...} (an xplog)
                 return model, key, "rnn" if isinstance(root.get("vocab"), dict) and "dataset" in root else None
-        modules = [k for k, v in root.items() if isinstance(v, T7Object)]
+        modules = [k for k, v in root.items() if is_module(v)]
         if len(modules) == 1:
             return root[modules[0]], str(modules[0]), None
-    if isinstance(root, list) and root and isinstance(root[0], T7Object):
+    if isinstance(root, list) and root and is_module(root[0]):
         return root[0], "[1]", None
+    held = models_in(root)
+    if held:
+        listed = ", ".join(f"{k} ({m.class_name})" for k, m in held[:8]) + (", ..." if len(held) > 8 else "")
+        raise T7ConvertError(f"the file holds {in_torch7_words(root)} with {len(held)} model"
+                             f"{'' if len(held) == 1 else 's'} in it and none is the documented one: "
+                             f"{listed}; choose one with --key (key= in the API)")
     raise T7ConvertError(f"the file holds {in_torch7_words(root)}, not a Torch7 nn model")
 
 

@@ -42,6 +42,10 @@ CASES = [
     LayerCase("indexlinear", lambda: tm.sequential(M("nn.ConcatTable", modules=[
         to_index(10, M("nn.Select", dimension=2, index=1)), M("nn.Select", dimension=2, index=2)]),
         index_linear(10, 3)), (4, 2)),
+    LayerCase("lookuptablemaskzero", lambda: tm.sequential(M("nn.Abs"), M("nn.Clamp", min_val=0.0, max_val=5.0,
+                                                                          inplace=False),
+                                                           M("nn.LookupTableMaskZero", 4, weight=tm.f32(6, 3),
+                                                             paddingValue=0, shouldScaleGradByFreq=False)), (3, 5)),
     LayerCase("kmeans", lambda: M("nn.Kmeans", weight=tm.f32(4, 5), k=4, dim=5), (6, 5)),
 ]
 

@@ -102,3 +102,80 @@ def rnnlib_language_model(v: int = 8, d: int = 4, h: int = 5):
 
 
 CASES.append(LayerCase("rnnlib-fastlstm-language-model", rnnlib_language_model, (4, 3), indices=8))
+
+
+def fast_lstm_mask_zero(d: int, h: int, n_input_dim: int = 1):
+    """``FastLSTM(d, h):maskZero(1)``: its recurrentModule (and modules[1]) becomes nn.MaskZero(cell, 1)."""
+    lstm = fast_lstm(d, h)
+    masked = M("nn.MaskZero", modules=T7List([lstm.fields["recurrentModule"]]),
+               module=lstm.fields["recurrentModule"], nInputDim=n_input_dim)
+    lstm.fields["recurrentModule"] = masked
+    lstm.fields["modules"] = T7List([masked])
+    return lstm
+
+
+def seq_lstm(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's SeqLSTM(d, h) as its constructor leaves it (weight (d + h) x 4h, bias 4h, _remember 'neither')."""
+    return M("nn.SeqLSTM", inputsize=d, hiddensize=h, outputsize=h, weight=tm.f32(d + h, 4 * h, scale=0.5),
+             bias=tm.f32(4 * h, scale=0.1), _remember="neither", batchfirst=batch_first, maskzero=mask_zero,
+             train=False)
+
+
+def seq_gru(d: int, h: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's SeqGRU(d, h): weight (d + h) x 3h (r, u, candidate), bias 3h."""
+    return M("nn.SeqGRU", inputSize=d, outputSize=h, weight=tm.f32(d + h, 3 * h, scale=0.5),
+             bias=tm.f32(3 * h, scale=0.1), _remember="neither", batchfirst=batch_first, maskzero=mask_zero,
+             train=False)
+
+
+def bisequencer(fwd, bwd, merge=None):
+    """rnn's BiSequencer(fwd, bwd, merge) as its constructor builds ``modules[1]``: Sequential(
+    ConcatTable(Sequencer(fwd), Sequential(ReverseTable, Sequencer(bwd), ReverseTable)), ZipTable,
+    Sequencer(merge)), merge JoinTable(1, 1) by default."""
+    merge = merge or M("nn.JoinTable", dimension=1, nInputDims=1)
+    backward = tm.sequential(M("nn.ReverseTable", output=T7List()), sequencer(bwd), M("nn.ReverseTable", output=T7List()))
+    brnn = tm.sequential(M("nn.ConcatTable", modules=T7List([sequencer(fwd), backward])), M("nn.ZipTable"),
+                         sequencer(merge))
+    return M("nn.BiSequencer", modules=T7List([brnn]), module=brnn, forwardModule=fwd, backwardModule=bwd,
+             mergeModule=merge)
+
+
+def seq_brnn(d: int, h: int, *, batch_first: bool = False):
+    """rnn's SeqBRNN(d, h, batchFirst) as its constructor builds ``modules[1]`` (merge CAddTable)."""
+    fwd, bwd = seq_lstm(d, h), seq_lstm(d, h)
+    backward = tm.sequential(M("nn.SeqReverseSequence", dim=1), bwd, M("nn.SeqReverseSequence", dim=1))
+    mods = [M("nn.ConcatTable", modules=T7List([fwd, backward])), M("nn.CAddTable")]
+    if batch_first:
+        swap = lambda: M("nn.Transpose", permutations=T7List([T7List([1, 2])]))  # noqa: E731
+        mods = [swap(), *mods, swap()]
+    brnn = tm.sequential(*mods)
+    return M("nn.SeqBRNN", modules=T7List([brnn]), module=brnn, forwardModule=fwd, backwardModule=bwd, dim=1)
+
+
+def sequencer(step):
+    recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
+    return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
+
+
+CASES += [
+    LayerCase("rnnlib-fastlstm-maskzero", lambda: sequencer(fast_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-sequencer-maskzero-around-fastlstm",  # MaskZero(FastLSTM): only the output is masked
+              lambda: sequencer(M("nn.MaskZero", modules=T7List([fast_lstm(3, 4)]), nInputDim=1)),
+              [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-seqlstm", lambda: seq_lstm(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqlstm-batchfirst-maskzero", lambda: seq_lstm(3, 4, batch_first=True, mask_zero=True), (2, 5, 3)),
+    LayerCase("rnnlib-seqgru", lambda: seq_gru(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqgru-batchfirst-maskzero", lambda: seq_gru(2, 3, batch_first=True, mask_zero=True), (2, 4, 2)),
+    LayerCase("rnnlib-bisequencer-fastlstm", lambda: bisequencer(fast_lstm(3, 4), fast_lstm(3, 4)),
+              [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("dpnn-reinforce-normal-table", lambda: tm.sequential(
+        M("nn.ConcatTable", modules=T7List([tm.linear(3, 2), M("nn.Exp")])), M("nn.ReinforceNormal", stdev=0.1,
+                                                                              stochastic=False)), (2, 3)),
+    LayerCase("dpnn-reinforce-bernoulli", lambda: tm.sequential(M("nn.Sigmoid"), M("nn.ReinforceBernoulli")), (2, 3)),
+    LayerCase("dpnn-reinforce-categorical", lambda: tm.sequential(M("nn.SoftMax"), M("nn.ReinforceCategorical")),
+              (2, 4)),
+    LayerCase("rnnlib-seqbrnn", lambda: seq_brnn(3, 4), (5, 2, 3)),
+    LayerCase("rnnlib-seqbrnn-batchfirst", lambda: seq_brnn(2, 3, batch_first=True), (2, 4, 2)),
+    LayerCase("rnnlib-maskzero-linear", lambda: M("nn.MaskZero", modules=T7List([tm.linear(4, 3)]), nInputDim=1),
+              (3, 4)),
+]

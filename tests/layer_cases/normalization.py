@@ -34,9 +34,31 @@ def layer_norm(n: int, eps: float = 1e-10, affine: bool = True) -> T7Object:
     return M("nn.LayerNormalization", modules=mods)
 
 
-def instance_norm(n: int, eps: float = 1e-5) -> T7Object:
-    return M("nn.InstanceNormalization", nOutput=n, eps=eps, prev_N=-1,
-             weight=np.abs(tm.f32(n)) + 0.5, bias=tm.f32(n, scale=0.1))
+def _inner_bn(planes: int, eps: float, affine: bool = True) -> T7Object:
+    """The ``bn`` an InstanceNormalization leaves after a forward: SpatialBatchNormalization(N*C, eps),
+    running statistics away from their 0/1 start (a file trained with nn before 2017 updated them)."""
+    return tm.batchnorm(planes, eps=eps, affine=affine)
+
+
+def instance_norm(n: int, eps: float = 1e-5, *, saved_for: int = -1) -> T7Object:
+    """fast-neural-style's InstanceNormalization(n, eps); ``saved_for``: saved after a forward on a batch
+    of that many (``prev_N`` and its ``bn`` of saved_for*n planes)."""
+    fields = dict(nOutput=n, eps=eps, prev_N=saved_for, weight=np.abs(tm.f32(n)) + 0.5, bias=tm.f32(n, scale=0.1))
+    if saved_for > 0:
+        fields["bn"] = _inner_bn(saved_for * n, eps)
+    return M("nn.InstanceNormalization", **fields)
+
+
+def texture_nets_instance_norm(n: int, eps: float = 1e-5, *, affine: bool = True, saved_for: int = -1) -> T7Object:
+    """DmitryUlyanov/texture_nets' InstanceNormalization(n, eps, momentum, affine): running_mean/running_var
+    of its own (what a new inner bn starts from), ``prev_batch_size``, ``momentum``, ``affine``."""
+    fields = dict(nOutput=n, eps=eps, momentum=0.0, affine=affine, prev_batch_size=saved_for,
+                  running_mean=tm.f32(n, scale=0.5), running_var=np.abs(tm.f32(n)) + 0.5)
+    if affine:
+        fields.update(weight=np.abs(tm.f32(n)) + 0.5, bias=tm.f32(n, scale=0.1))
+    if saved_for > 0:
+        fields["bn"] = _inner_bn(saved_for * n, eps, affine)
+    return M("nn.InstanceNormalization", **fields)
 
 
 def _convolution(planes: int, kernel: np.ndarray, bias: float = 0.0) -> T7Object:
@@ -107,6 +129,15 @@ CASES = [
     LayerCase("layernorm-batch-quirk", lambda: layer_norm(5, 1e-5), (3, 5)),
     LayerCase("layernorm-no-affine", lambda: layer_norm(4, affine=False), (1, 4)),
     LayerCase("instancenorm", lambda: instance_norm(3), (2, 3, 5, 4)),
+    LayerCase("instancenorm-saved-bn", lambda: instance_norm(3, saved_for=2), (2, 3, 5, 4)),
+    LayerCase("instancenorm-3d", lambda: instance_norm(2, 1e-3), (1, 2, 3, 4)),
+    LayerCase("instancenorm-texture-nets", lambda: texture_nets_instance_norm(3, saved_for=4), (2, 3, 4, 4)),
+    LayerCase("instancenorm-texture-nets-saved-bn", lambda: texture_nets_instance_norm(2, saved_for=2), (2, 2, 3, 3)),
+    LayerCase("instancenorm-texture-nets-no-affine", lambda: texture_nets_instance_norm(2, affine=False, saved_for=2),
+              (2, 2, 3, 3)),
+    LayerCase("instancenorm-disabled", lambda: M("nn.InstanceNormalization", nOutput=2, eps=1e-5, prev_N=-1,
+                                                 disabled=True, affine=True, weight=tm.f32(2), bias=tm.f32(2)),
+              (2, 2, 3, 3)),
     LayerCase("subtractive-2d", lambda: subtractive(3, np.ones((5, 5), np.float32)), (2, 3, 7, 6)),
     LayerCase("subtractive-1d-bias", lambda: subtractive(2, GAUSS, bias=0.3), (2, 2, 6, 7)),
     LayerCase("divisive-2d", lambda: divisive(3, np.outer(GAUSS[1:4], GAUSS), 0.5, 0.7), (2, 3, 6, 6)),

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from t7convert.conversion.families.elementwise import SoftMaxRecord
-from t7convert.conversion.families.pointwise import PointwiseRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, long_list, number, tensor
-from t7convert.conversion.records import record
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -35,12 +34,13 @@ def prelu(m: T7Object, ctx) -> Node:
 
 @converts("nn.RReLU")
 def rrelu(m: T7Object, ctx) -> Node:
-    """Evaluate mode (THNN RReLU with ``train`` false): ``x <= 0 ? x * (lower + upper) / 2 : x``."""
+    """THNN RReLU: in training ``x <= 0 ? x * a : x`` with ``a`` drawn from U(lower, upper) for each
+    element; at test time (``train`` false) ``a = (lower + upper) / 2``."""
     lower = float(number(m, ctx, "lower", default=1 / 8))
     upper = float(number(m, ctx, "upper", default=1 / 3))
     if not 0 <= lower <= upper:
         raise ctx.fail(m, f"lower {lower} and upper {upper}: RReLU needs 0 <= lower <= upper")
-    return Node("Pointwise", PointwiseRecord(fn="leakyrelu", negval=(lower + upper) / 2))
+    return Node("RReLU", RReLURecord(lower=lower, upper=upper, channelwise=bool(flag(m, "channelwise"))))
 
 
 @converts("nn.CReLU")
@@ -103,6 +103,22 @@ def add(m: T7Object, ctx) -> Node:
     if scalar:
         bias = bias.reshape(-1)[:1].copy()
     return Node("Add", AddRecord(scalar=bool(scalar), shape=list(bias.shape)), {"bias": bias})
+
+
+@expects_input("CMul")
+def _cmul_input(attrs: dict) -> tuple[int, ...] | int | None:
+    """CMul/CAdd expand their weight to the input (Torch7's expandAs): a weight of a whole sample's shape
+    fixes the sample; a broadcast one with a leading 1 (``1 x C x 1 x 1``) fixes the planes of images of
+    that rank, its other singleton sizes free; a vector of n, n-element samples; a single value, nothing."""
+    shape = [int(s) for s in attrs["shape"]]
+    if not shape or all(s == 1 for s in shape):
+        return None
+    if shape[0] == 1 and len(shape) > 1:
+        sample = shape[1:]
+        if len(sample) == 3 and sample[1:] == [1, 1]:
+            return sample[0]
+        return tuple(None if s == 1 else s for s in sample)
+    return tuple(None if s == 1 else s for s in shape)
 
 
 @expects_input("Add")
@@ -243,6 +259,16 @@ class GatedLinearUnitRecord:
 @dataclass(frozen=True)
 class MulRecord:
     """A Mul node stores no attributes."""
+
+
+@record("RReLU")
+@dataclass(frozen=True)
+class RReLURecord:
+    """What an RReLU node stores: the slope's range (test time: its middle) and THNN's channelwise flag."""
+
+    lower: float = bounded(0)
+    upper: float = bounded(0)
+    channelwise: bool = False
 
 
 @record("PReLU")

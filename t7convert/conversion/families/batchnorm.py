@@ -56,16 +56,19 @@ def batch_normalization(m: T7Object, ctx) -> Node:
     tensors = {"running_mean": mean, "running_var": var}
     if affine:
         tensors.update(weight=weight, bias=bias)
-    return Node("BatchNorm", BatchNormRecord(num_features=n, eps=eps, affine=affine, spatial=m.class_name in _SPATIAL,
-                                             n_dim=_n_dim(m), unbatched=_unbatched(m)), tensors)
+    # momentum: how training updates the running statistics (THNN's rule is torch's, unbiased variance)
+    momentum = float(number(m, ctx, "momentum", default=0.1))
+    return Node("BatchNorm", BatchNormRecord(num_features=n, eps=eps, affine=affine, momentum=momentum,
+                                             spatial=m.class_name in _SPATIAL, n_dim=_n_dim(m),
+                                             unbatched=_unbatched(m)), tensors)
 
 
 @expects_input("BatchNorm")
 def _bn_input(attrs: dict) -> tuple[int, ...] | int | None:
-    """Spatial BN takes images of its planes; plain BN a feature vector; volumetric BN cannot tell its
-    volumes' size."""
+    """Spatial BN takes images of its planes; plain BN a feature vector; volumetric BN volumes of its
+    planes, their sides free."""
     if attrs.get("n_dim") == 5:
-        return None
+        return (int(attrs["num_features"]), None, None, None)
     return int(attrs["num_features"]) if attrs["spatial"] else (int(attrs["num_features"]),)
 
 
@@ -94,3 +97,5 @@ class BatchNormRecord:
     spatial: bool
     n_dim: int | None = bounded(choices=(2, 4, 5), default=None)  # None: files from before it (2 or 4)
     unbatched: bool = False
+    #: how training updates the running statistics (files from before it: torch's and THNN's 0.1)
+    momentum: float = bounded(0, 1, default=0.1)

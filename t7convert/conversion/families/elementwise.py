@@ -1,10 +1,10 @@
-"""Identity, MulConstant, Dropout at test time, SoftMax and LogSoftMax."""
+"""Identity, MulConstant, Dropout (both modes), SoftMax and LogSoftMax."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from t7convert.conversion.fields import flag, number
-from t7convert.conversion.records import record
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -22,23 +22,28 @@ def mul_constant(m: T7Object, ctx) -> Node:
 
 @converts("nn.Dropout")
 def dropout(m: T7Object, ctx) -> Node:
-    """Torch7's original Dropout multiplies by (1 - p) at test time; with ``v2`` set (the default since
-    2015) it scales during training instead and is the identity at test time."""
+    """Dropout.lua: in training a Bernoulli(1 - p) mask, divided by 1 - p when ``v2`` is set (the default
+    since 2015); at test time the identity (v2) or a multiplication by 1 - p (v1, and files from before v2
+    existed). The node keeps p and the version so that the converted module does both, as
+    ``module.train()``/``eval()`` choose; p = 0 is the identity in both modes."""
     p = float(number(m, ctx, "p", default=0.5))
     if flag(m, "stochastic_inference"):
         raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
+    if not 0 <= p < 1:
+        raise ctx.fail(m, f"p {p}: Dropout needs 0 <= p < 1")
     v2 = flag(m, "v2")  # absent in files from before v2 existed: the original behaviour
-    factor = 1.0 if v2 or p == 0 else 1.0 - p
-    if factor != 1.0:
-        ctx.note(f"Dropout(p={p}) without v2: output scaled by {factor} at test time, as Torch7 does")
-    return Node("Scale", ScaleRecord(factor=factor))
+    if not v2 and p > 0:
+        ctx.note(f"Dropout(p={p}) without v2: output scaled by {1.0 - p} at test time, as Torch7 does")
+    return Node("Dropout", DropoutRecord(p=p, v2=bool(v2), shared_dims=0, torch7_class=m.class_name))
 
 
 @converts("fbnn.Dropout")
 def fbnn_dropout(m: T7Object, ctx) -> Node:
-    """fbcunn's Dropout always multiplies by (1 - p) at test time."""
+    """fbcunn's Dropout is the original one: a mask without rescaling in training, times (1 - p) at test time."""
     p = float(number(m, ctx, "p", default=0.5))
-    return Node("Scale", ScaleRecord(factor=1.0 - p))
+    if not 0 <= p < 1:
+        raise ctx.fail(m, f"p {p}: Dropout needs 0 <= p < 1")
+    return Node("Dropout", DropoutRecord(p=p, v2=False, shared_dims=0, torch7_class=m.class_name))
 
 
 def _softmax_over(m: T7Object) -> str:
@@ -80,6 +85,18 @@ class MulConstantRecord:
     """What a MulConstant node stores."""
 
     scalar: float
+
+
+@record("Dropout")
+@dataclass(frozen=True)
+class DropoutRecord:
+    """What a Dropout node stores (the module keeps both modes: ``v2`` rescales in training, else at
+    test time; ``shared_dims`` 2 or 3: one draw per plane, SpatialDropout / VolumetricDropout)."""
+
+    p: float = bounded(0, 1)  # p < 1: the module itself refuses 1
+    v2: bool = False
+    shared_dims: int = bounded(choices=(0, 2, 3), default=0)
+    torch7_class: str = "nn.Dropout"
 
 
 @record("Scale")

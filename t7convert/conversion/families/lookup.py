@@ -50,6 +50,16 @@ def lookup_table(m: T7Object, ctx) -> Node:
     return Node("LookupTable", LookupTableRecord(num=weight.shape[0], dim=weight.shape[1]), {"weight": weight})
 
 
+@converts("nn.LookupTableMaskZero")
+def lookup_table_mask_zero(m: T7Object, ctx) -> Node:
+    """Element-Research rnn's LookupTableMaskZero.lua: each forward zeroes ``weight[1]`` and looks up
+    ``input + 1`` in LookupTable's way, so index 0 gives a zero row and index i row i + 1."""
+    weight = _matrix(m, ctx, "weight").copy()
+    weight[0] = 0
+    weight = _renormed(m, ctx, weight)
+    return Node("LookupTable", LookupTableRecord(num=weight.shape[0], dim=weight.shape[1], offset=1), {"weight": weight})
+
+
 @converts("nn.SparseLinear")
 def sparse_linear(m: T7Object, ctx) -> Node:
     """SparseLinear.lua: a sample is an (nnz, 2) tensor of (1-based index, value) rows; the output is
@@ -96,7 +106,8 @@ def _kmeans_input(attrs: dict) -> tuple[int, ...]:
 # input-spec protocol of ``expects_input``), so that a verification draws valid indices.
 @expects_input("LookupTable")
 def _lookup_input(attrs: dict) -> Any:
-    return {"shape": [3], "dtype": "int64", "low": 1, "high": int(attrs["num"])}
+    offset = int(attrs.get("offset", 0))  # LookupTableMaskZero: 0 .. num - 1
+    return {"shape": [3], "dtype": "int64", "low": 1 - offset, "high": int(attrs["num"]) - offset}
 
 
 @expects_input("SparseLinear")
@@ -118,7 +129,7 @@ def _shape(m: T7Object) -> str:
     return " x ".join(map(str, w.shape)) if isinstance(w, np.ndarray) else "?"
 
 
-@describes("nn.LookupTable", "nn.SparseLinear", "nn.IndexLinear", "nn.Kmeans")
+@describes("nn.LookupTable", "nn.LookupTableMaskZero", "nn.SparseLinear", "nn.IndexLinear", "nn.Kmeans")
 def _describe(m: T7Object) -> str:
     return f"{m.class_name}({_shape(m)})"
 
@@ -146,10 +157,11 @@ class KmeansRecord:
 @record("LookupTable")
 @dataclass(frozen=True)
 class LookupTableRecord:
-    """What a LookupTable node stores."""
+    """What a LookupTable node stores (``offset`` 1: LookupTableMaskZero, index 0 a zero row)."""
 
     dim: int
     num: int
+    offset: int = bounded(choices=(0, 1), default=0)
 
 
 @record("SparseLinear")

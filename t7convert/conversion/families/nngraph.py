@@ -23,6 +23,7 @@ Lua tables the graph builds (a node's several inputs, several outputs) are ``Tab
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,17 @@ def node_label(node: T7Object, data: dict) -> str:
     annotations = data.get("annotations") if isinstance(data, dict) else None
     name = annotations.get("name") if isinstance(annotations, dict) else None
     nid = node.get("id") if isinstance(node, T7Object) else None
-    return f"nngraph node {nid}" + (f" ({name!r})" if isinstance(name, str) else "")
+    nid = nid if isinstance(nid, (int, float)) and not isinstance(nid, bool) else ascii(nid)[:40]
+    return f"nngraph node {nid}" + (f" ({ascii(name[:40])})" if isinstance(name, str) else "")
+
+
+def _whole(m: T7Object, ctx, value: Any, what: str, low: int, high: int) -> int:
+    """A count or index the graph stores: a whole number from ``low`` to ``high`` (NaN, inf, a string
+    or a billion inputs is the file's fault, said in one line)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or int(value) != value or not low <= value <= high:
+        raise ctx.fail(m, f"{what} is {ascii(value)[:40]}, not a whole number from {low:,} to {high:,}")
+    return int(value)
 
 
 def _sequence(value: Any) -> list:
@@ -105,8 +116,12 @@ def _entries(m: T7Object, ctx) -> tuple[list[_Entry], int, int]:
                                   "before it in forwardnodes (a cycle, or an edge to a node outside the graph)")
             args.append(place[id(parent)])
         select = data.get("selectindex")
-        entry = _Entry(node.get("id"), data, index, args, None if select is None else int(select),
-                       data.get("nSplitOutputs"), _annotation(data))
+        if select is not None:
+            select = _whole(m, ctx, select, f"{label}: field 'data.selectindex'", 1, len(nodes))
+        nid = node.get("id")
+        if nid is not None:
+            nid = _whole(m, ctx, nid, f"forwardnodes[{i + 1}]: field 'id'", -(1 << 53), 1 << 53)
+        entry = _Entry(nid, data, index, args, select, data.get("nSplitOutputs"), _annotation(data))
         if entry.select is not None:
             _check_select(m, ctx, entry, out, label)
         place[id(data)] = i
@@ -143,8 +158,10 @@ def gmodule(m: T7Object, ctx) -> Node:
     if entries[first].args:
         raise ctx.fail(m, f"{node_label(m.get('innode'), entries[first].data)}: the input node has inputs")
     n_inputs = m.get("nInputs")
-    if not isinstance(n_inputs, (int, float)):  # nngraph's fallback for old files: #innode.children
+    if n_inputs is None:  # nngraph's fallback for old files: #innode.children
         n_inputs = len(_sequence(m.get("innode").get("children")))
+    # each input is a node of the graph: a count past the nodes the file holds is none it can back
+    n_inputs = _whole(m, ctx, n_inputs, "field 'nInputs'", 1, len(entries))
     modules = list(m.children)
     for e in entries:  # Lua runs each node's data.module: a copy apart from the list is what counts
         if e.module is not None:
@@ -154,13 +171,14 @@ def gmodule(m: T7Object, ctx) -> Node:
     for e in entries:
         if e.module is None and e.select is None and not e.args and e is not entries[first]:
             raise ctx.fail(m, f"nngraph node {e.id}: a node without module or inputs")
-        nodes.append({"id": e.id if isinstance(e.id, (int, float)) else None, "module": e.module, "args": e.args,
+        nodes.append({"id": e.id, "module": e.module, "args": e.args,
                       "select": e.select, "name": e.name})
-    return Node(OP, {"nodes": nodes, "input": first, "output": last, "n_inputs": int(n_inputs)}, children=children)
+    return Node(OP, {"nodes": nodes, "input": first, "output": last, "n_inputs": n_inputs}, children=children)
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"\W", "_", name, flags=re.ASCII)
+    """An annotation as part of a node name: ASCII word characters, at most 64 (names have a bound)."""
+    return re.sub(r"\W", "_", name[:64], flags=re.ASCII)
 
 
 @lowers(OP)

@@ -1,5 +1,5 @@
 """Normalisations other than batch norm: Normalize, SpatialCrossMapLRN (nn, cudnn), LayerNormalization,
-fast-neural-style's InstanceNormalization, and the local Spatial{Subtractive,Divisive,Contrastive}
+InstanceNormalization (fast-neural-style, texture_nets), and the local Spatial{Subtractive,Divisive,Contrastive}
 Normalization of nn.
 
 The local normalisations (SpatialSubtractiveNormalization.lua and its siblings) keep their averaging
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from t7convert.conversion.fields import integer, number, tensor
+from t7convert.conversion.fields import MAX_LOOP, integer, number, tensor
 from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
@@ -45,6 +45,8 @@ def cross_map_lrn(m: T7Object, ctx) -> Node:
     size = integer(m, ctx, "size")
     if size < 1 or size % 2 == 0:
         raise ctx.fail(m, f"field size is {size}: only odd window sizes have a centred window in Torch7")
+    if size > MAX_LOOP:
+        raise ctx.fail(m, f"field size is {size:,}: at most {MAX_LOOP:,} planes (each is summed on its own)")
     return Node("CrossMapLRN", CrossMapLRNRecord(size=size, alpha=float(number(m, ctx, "alpha", default=1e-4)),
                                                  beta=float(number(m, ctx, "beta", default=0.75)),
                                                  k=float(number(m, ctx, *_k_fields(m), default=1.0))))
@@ -103,21 +105,56 @@ def layer_normalization(m: T7Object, ctx) -> Node:
     return Node("LayerNorm", LayerNormRecord(**attrs), tensors)
 
 
-# --- fast-neural-style InstanceNormalization -----------------------------------------------------
+# --- InstanceNormalization (fast-neural-style, texture_nets and their copies) ----------------------
 @converts("nn.InstanceNormalization")
 def instance_normalization(m: T7Object, ctx) -> Node:
-    """jcjohnson/fast-neural-style's InstanceNormalization.lua runs its inner SpatialBatchNormalization
-    in training mode on a (1, N*C, H, W) view at every forward, test time included: each plane of each
-    sample is normalised by its own mean and biased variance, ``+ eps`` under the root, then scaled by
-    ``weight[c]`` and shifted by ``bias[c]`` (the module's own, copied into ``bn`` each forward)."""
-    if m.get("running_mean") is not None:
-        raise ctx.fail(m, "has running_mean: this is not fast-neural-style's InstanceNormalization "
-                          "(which keeps no running statistics), and its test-time behaviour is unknown")
-    weight = tensor(m, ctx, "weight")
-    n = weight.size
-    bias = tensor(m, ctx, "bias", shape=(n,))
-    return Node("InstanceNorm", InstanceNormRecord(num_features=n, eps=float(number(m, ctx, "eps", default=1e-5))),
-                {"weight": weight.reshape(n), "bias": bias})
+    """Each InstanceNormalization.lua (jcjohnson/fast-neural-style's, DmitryUlyanov/texture_nets' and the
+    copies CycleGAN-style projects carry) forwards the ``(1, N*C, H, W)`` view of its input through an
+    inner nn.SpatialBatchNormalization ``bn`` of N*C planes. torch/nn's BatchNormalization hands THNN
+    ``train and input:size(1) > 1`` (since 2017), so with that batch of one Torch7 normalises with the
+    bn's running statistics, in training and evaluate mode alike, never with the instance's own.
+
+    The bn is the saved one when the input's N is ``prev_N`` / ``prev_batch_size`` (and its ``_type``
+    is the module's): its running statistics and ``eps``, one per (sample, plane). Otherwise a new one:
+    mean 0 and variance 1 (fast-neural-style, no ``running_mean`` field), or the module's
+    ``running_mean``/``running_var`` for every sample (texture_nets). Weight and bias are the module's
+    unless ``affine`` is false. A copy with a set ``disabled`` field passes its input through.
+    """
+    disabled = m.get("disabled")
+    if disabled is not None and disabled is not False:
+        return Node("Identity")
+    texture_nets = m.get("running_mean") is not None
+    affine = m.get("affine")
+    if affine is None and texture_nets:
+        raise ctx.fail(m, "field 'affine' is nil: Torch7 runs its inner bn with the weights "
+                          "SpatialBatchNormalization drew at random")
+    affine = affine is not False
+    tensors: dict[str, np.ndarray] = {}
+    if affine:
+        weight = tensor(m, ctx, "weight")
+        n = weight.size
+        tensors.update(weight=weight.reshape(n), bias=tensor(m, ctx, "bias", shape=(n,)))
+    elif texture_nets:
+        n = tensor(m, ctx, "running_mean").size
+    else:
+        n = integer(m, ctx, "nOutput")
+    if texture_nets:
+        tensors["fresh_mean"] = tensor(m, ctx, "running_mean", shape=(n,))
+        tensors["fresh_var"] = tensor(m, ctx, "running_var", shape=(n,))
+    else:
+        tensors["fresh_mean"] = np.zeros(n, np.float32)
+        tensors["fresh_var"] = np.ones(n, np.float32)
+    attrs = {"num_features": n, "eps": float(number(m, ctx, "eps", default=1e-5)), "affine": affine,
+             "saved_batch": -1, "saved_eps": 0.0, "dims": [4] if texture_nets else [3, 4]}
+    prev = integer(m, ctx, "prev_batch_size" if texture_nets else "prev_N", default=-1)
+    bn = m.get("bn")
+    if isinstance(bn, T7Object) and prev >= 1 and bn.get("_type") == m.get("_type"):
+        tensors["saved_mean"] = tensor(bn, ctx, "running_mean", shape=(prev * n,))
+        tensors["saved_var"] = tensor(bn, ctx, "running_var", shape=(prev * n,))
+        attrs.update(saved_batch=prev, saved_eps=float(number(bn, ctx, "eps")))
+    ctx.note("nn.InstanceNormalization runs as torch/nn since 2017 runs it: its inner batch norm sees a batch "
+             "of one and uses running statistics (nn before that normalised each instance by its own)")
+    return Node("InstanceNorm", InstanceNormRecord(**attrs), tensors)
 
 
 # --- local (subtractive / divisive / contrastive) normalisation ---------------------------------
@@ -244,6 +281,12 @@ def contrastive_normalization(m: T7Object, ctx) -> Node:
 
 
 # --- the input a first layer tells ----------------------------------------------------------------
+@expects_input("Normalize")
+def _normalize_input(attrs: dict) -> tuple:
+    """Normalize.lua takes a vector or a batch of them (it asserts at most 2 dimensions), of any length."""
+    return (None,)
+
+
 @expects_input("LayerNorm")
 def _layer_norm_input(attrs: dict) -> tuple[int, ...]:
     return (int(attrs["n"]),)
@@ -300,16 +343,22 @@ class CrossMapLRNRecord:
     alpha: float
     beta: float
     k: float
-    size: int
+    size: int = bounded(1, MAX_LOOP)  # each plane is summed on its own
 
 
 @record("InstanceNorm")
 @dataclass(frozen=True)
 class InstanceNormRecord:
-    """What a InstanceNorm node stores."""
+    """What an InstanceNorm node stores. Files converted before ``saved_batch`` existed (None) keep the
+    per-instance statistics they were converted with; ``saved_batch`` -1: no saved inner bn's statistics
+    apply; ``dims``: the input ranks it takes (3 and 4, or texture_nets' 4 only)."""
 
     eps: float
     num_features: int = bounded(0, MAX_EXTENT)
+    affine: bool = True
+    saved_batch: int | None = bounded(-1, MAX_EXTENT, default=None)
+    saved_eps: float = 0.0
+    dims: list[int] = bounded(3, 4, length=(1, 2), default=[3, 4])
 
 
 @record("LayerNorm")

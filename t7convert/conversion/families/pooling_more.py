@@ -21,6 +21,7 @@ set ``newRandomPool`` and ``randomSamples`` exist; only then is the output a fun
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy as np
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import Lowering, Ref, lowers
-from t7convert.conversion.fields import flag, integer, number
+from t7convert.conversion.fields import MAX_LOOP, flag, integer, number
 from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
@@ -124,6 +125,8 @@ def fractional_max(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"poolSize {pool} ({'x'.join(axes)}) must be at least 2")
     outs = [integer(m, ctx, f"out{a}", default=None) for a in axes]
     ratios = [number(m, ctx, f"ratio{a}", default=None) for a in axes]
+    if any(o is not None and not 1 <= o <= MAX_LOOP for o in outs):
+        raise ctx.fail(m, f"output size {outs} is not from 1 to {MAX_LOOP:,} per axis")
     if None in outs and (None in ratios or not all(0 < r < 1 for r in ratios)):
         raise ctx.fail(m, "has neither output sizes (outW, outH...) nor ratios in (0, 1)")
     samples = m.get("randomSamples")
@@ -171,7 +174,10 @@ def feature_lp(m: T7Object, ctx) -> Node:
     width, stride = integer(m, ctx, "width"), integer(m, ctx, "stride")
     if not (2 <= width <= 16 and 1 <= stride <= 4):
         raise ctx.fail(m, f"width {width} must be within 2..16 and stride {stride} within 1..4 (THNN's limits)")
-    return Node("FeatureLPPool", FeatureLPPoolRecord(width=width, stride=stride, power=float(number(m, ctx, "power")),
+    power = float(number(m, ctx, "power"))
+    if not math.isfinite(power) or power == 0:
+        raise ctx.fail(m, f"power {power} is not a finite, non-zero number (the pooling takes the 1/power-th root)")
+    return Node("FeatureLPPool", FeatureLPPoolRecord(width=width, stride=stride, power=power,
                                                      batch_mode=bool(flag(m, "batch_mode"))))
 
 
@@ -187,6 +193,8 @@ def spatial_adaptive(m: T7Object, ctx) -> Node:
     h, w = integer(m, ctx, "H"), integer(m, ctx, "W")
     if min(h, w) < 1:
         raise ctx.fail(m, f"output size {w}x{h} (WxH) must be positive")
+    if h * w > MAX_LOOP:
+        raise ctx.fail(m, f"output size {w}x{h} (WxH) has more than {MAX_LOOP:,} bins (each is computed on its own)")
     return Node("AdaptivePool2d", AdaptivePool2dRecord(kind="max" if "Max" in m.class_name else "avg", size=[h, w]))
 
 
@@ -285,7 +293,7 @@ class AdaptivePool2dRecord:
     """What a AdaptivePool2d node stores."""
 
     kind: str
-    size: list[int] = bounded(length=(2, 2))
+    size: list[int] = bounded(1, MAX_LOOP, length=(2, 2))  # (H, W); the builder bounds H * W by MAX_LOOP
 
 
 @record("AvgPool3d")

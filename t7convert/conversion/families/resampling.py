@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from t7convert.conversion.fields import integer
 from t7convert.conversion.records import bounded, record
-from t7convert.conversion.registry import converts, describes
+from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
@@ -73,6 +73,12 @@ def _describe(m: T7Object) -> str:
     if g("scale_factor") is not None:
         return f"{m.class_name}({g('scale_factor')}" + (f"x, {g('mode')})" if m.class_name == "nn.UpSampling" else ")")
     return f"{m.class_name}({g('oheight')}, {g('owidth')})"
+
+
+@expects_input("PixelShuffle")
+def _shuffle_input(attrs: dict) -> int:
+    """Images of r*r planes (any multiple would do; the smallest): their sides free."""
+    return int(attrs["factor"]) ** 2
 
 
 @describes("nn.PixelShuffle")

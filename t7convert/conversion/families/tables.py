@@ -18,6 +18,7 @@ Dimensions stay Torch7's, 1-based, resolved per input by the torch modules.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -150,8 +151,9 @@ def split_table(m: T7Object, ctx) -> Node:
 @converts("nn.SelectTable")
 def select_table(m: T7Object, ctx) -> Node:
     index = m.get("index")
-    if not isinstance(index, (int, float)) or isinstance(index, bool) or int(index) != index or index == 0:
-        raise ctx.fail(m, f"index {index!r} is not a non-zero integer")
+    if not isinstance(index, (int, float)) or isinstance(index, bool) or not math.isfinite(index) \
+            or int(index) != index or index == 0 or abs(index) > 1 << 24:
+        raise ctx.fail(m, f"index {ascii(index)[:40]} is not a non-zero whole number (at most 2^24 in size)")
     return Node("SelectTable", SelectTableRecord(index=int(index)))
 
 
@@ -222,13 +224,21 @@ def one_hot(m: T7Object, ctx) -> Node:
 # --- the input a model starting with these expects -------------------------------------------------
 @expects_input_of_children("Sequential", "ConcatTable", "Concat", "DepthConcat", "Inception")
 def _first_child(attrs: dict, children: list[Node], hint: Callable[[Node], Any]) -> Any:
-    return hint(children[0]) if children else None
+    """A Sequential's first child that declares its input (the ones before, pointwise or padding layers
+    that declare nothing, mostly pass it on; the input finder checks it); the branches of a Concat or
+    ConcatTable all take the same input: the first that declares it."""
+    for child in children:
+        h = hint(child)
+        if h is not None:
+            return h
+    return None
 
 
 def _element(h: Any) -> Any:
-    """A table element's spec from its consumer's hint: a sample shape, or planes of a small image."""
+    """A table element's spec from its consumer's hint: a sample shape, or planes of images whose sides
+    are left free (the input finder searches them: t7convert.pytorch.input_shape)."""
     if isinstance(h, int):
-        return (h, 8, 8)
+        return (h, None, None)
     return _VECTOR if h is None else h
 
 

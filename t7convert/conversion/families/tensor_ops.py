@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from t7convert.conversion.families.elementwise import ScaleRecord
+from t7convert.conversion.families.elementwise import DropoutRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, number, optional_integer
-from t7convert.conversion.records import record
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -28,9 +28,13 @@ def identity_forward(m: T7Object, ctx) -> Node:
 
 @converts("nn.WhiteNoise")
 def white_noise(m: T7Object, ctx) -> Node:
-    """At test time WhiteNoise.lua adds its ``mean`` (default 0) and no noise."""
+    """WhiteNoise.lua (dpnn) adds Gaussian noise N(mean, std) in training; at test time its ``mean``
+    (default 0) and no noise."""
     mean = float(number(m, ctx, "mean", default=0.0))
-    return Node("AddConstant", AddConstantRecord(value=mean)) if mean != 0 else Node("Identity")
+    std = float(number(m, ctx, "std", default=0.1))
+    if not std >= 0:
+        raise ctx.fail(m, f"std {std}: WhiteNoise needs std >= 0")
+    return Node("WhiteNoise", WhiteNoiseRecord(mean=mean, std=std))
 
 
 @converts("nn.Copy")
@@ -124,11 +128,15 @@ def max_min(m: T7Object, ctx) -> Node:
 
 @converts("nn.SpatialDropout", "nn.VolumetricDropout")
 def spatial_dropout(m: T7Object, ctx) -> Node:
-    """No v2 variant: at test time the output is always multiplied by 1 - p."""
+    """No v2 variant: in training one Bernoulli(1 - p) draw per plane (per sample of a batch), shared by
+    the plane's 2 (3 for volumetric) trailing dimensions, not rescaled; at test time times 1 - p."""
     p = float(number(m, ctx, "p", default=0.5))
-    if flag(m, "stochastic_inference"):
+    if flag(m, "stochastic_inference") or flag(m, "si"):
         raise ctx.fail(m, "uses stochastic inference (dropout at test time), which is not deterministic")
-    return Node("Scale", ScaleRecord(factor=1.0 - p))
+    if not 0 <= p < 1:
+        raise ctx.fail(m, f"p {p}: dropout needs 0 <= p < 1")
+    shared = 3 if m.class_name == "nn.VolumetricDropout" else 2
+    return Node("Dropout", DropoutRecord(p=p, v2=False, shared_dims=shared, torch7_class=m.class_name))
 
 
 @converts("nn.Collapse")
@@ -195,6 +203,15 @@ class AddConstantRecord:
     """What a AddConstant node stores."""
 
     value: float
+
+
+@record("WhiteNoise")
+@dataclass(frozen=True)
+class WhiteNoiseRecord:
+    """What a WhiteNoise node stores: the noise's mean (added at test time too) and deviation."""
+
+    mean: float
+    std: float = bounded(0)
 
 
 @record("Cast")

@@ -33,6 +33,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.common.inputs import open_regular
 
 __all__ = ["load_image", "load_samples", "rgb_from_samples", "ImageLoadError"]
 
@@ -43,6 +44,21 @@ _PNG_MAGIC = b"\x89PNG"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour types (IHDR byte 9)
 _GREY, _RGB, _PALETTE, _GREY_ALPHA, _RGBA = 0, 2, 3, 4, 6
+
+
+#: an image's pixels (8192 x 8192) and the ratio of its sides, checked from its header before it is decoded:
+#: a 138-byte 20000x1 PNG resized to a shorter side of 256 is 5,120,000 x 256 pixels (15.7 GB of floats)
+MAX_PIXELS = 1 << 26
+MAX_ASPECT = 64
+
+
+def check_image_size(path: PathLike, width: int, height: int) -> None:
+    """Refuse, before decoding, an image too large, or too long for its width, to resize within bounds."""
+    if width < 1 or height < 1:
+        raise ImageLoadError(path, f"a {width}x{height} image has no pixels")
+    if width * height > MAX_PIXELS or max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageLoadError(path, f"is {width}x{height} pixels: t7convert reads images of at most {MAX_PIXELS:,} "
+                                   f"pixels whose long side is at most {MAX_ASPECT} times the short one")
 
 
 class ImageLoadError(T7ConvertError):
@@ -72,7 +88,7 @@ def load_samples(path: PathLike) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             head = f.read(64)
     except OSError as e:
         raise ImageLoadError(path, f"cannot read: {e.strerror or e}") from None
@@ -120,9 +136,16 @@ def rgb_from_samples(hwc: torch.Tensor, max_value: int) -> torch.Tensor:
 
 
 def _open_pillow(path: Path) -> Image.Image:
+    """The image with its header read (its size checked), not yet decoded."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        return Image.open(path)
+        im = Image.open(path)
+    try:
+        check_image_size(path, *im.size)
+    except ImageLoadError:
+        im.close()
+        raise
+    return im
 
 
 def _decode_jpeg(path: Path) -> tuple[np.ndarray, int]:
@@ -218,8 +241,7 @@ def _decode_ppm(path: Path) -> tuple[np.ndarray, int]:
             raise ImageLoadError(path, "corrupt PPM/PGM header")
         numbers.append(int(data[start:pos]))
     width, height, max_value = numbers
-    if width == 0 or height == 0:
-        raise ImageLoadError(path, f"a {width}x{height} image has no pixels")
+    check_image_size(path, width, height)
     pos += 1  # the single whitespace character after the maximum value
     channels = 3 if magic in (b"3", b"6") else 1
     count = width * height * channels

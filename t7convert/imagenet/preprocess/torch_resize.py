@@ -37,14 +37,21 @@ __all__ = ["interpolation_matrix", "scale_bicubic_batch", "center_crop_batch", "
 
 
 @functools.lru_cache(maxsize=256)
-def _matrix_cpu(src_len: int, dst_len: int) -> torch.Tensor:
-    """``dst_len x src_len`` float64 weights of ``scaleCubic_rowcol`` (torch/image ``generic/image.c``)."""
-    if dst_len == src_len:
-        return torch.eye(src_len, dtype=torch.float64)  # Torch7 copies the line
+def _matrix_cpu(src_len: int, dst_len: int, start: int | None = None, stop: int | None = None) -> torch.Tensor:
+    """Rows ``start:stop`` of the ``dst_len x src_len`` float64 weights of ``scaleCubic_rowcol`` (torch/image
+    ``generic/image.c``). Only those rows are made: a crop of 224 out of a 5,120,000-pixel-long resize
+    (a 20000x1 image scaled to a shorter side of 256) is 224 rows, never the 819 GB of all of them."""
+    first, last, _ = slice(start, stop).indices(dst_len)
+    last = max(first, last)
+    if dst_len == src_len:  # Torch7 copies the line
+        matrix = torch.zeros(last - first, src_len, dtype=torch.float64)
+        matrix[torch.arange(last - first), torch.arange(first, last)] = 1.0
+        return matrix
     if src_len == 1:
-        return torch.ones(dst_len, 1, dtype=torch.float64)  # the single pixel everywhere
-    matrix = torch.zeros(dst_len, src_len, dtype=torch.float64)
+        return torch.ones(last - first, 1, dtype=torch.float64)  # the single pixel everywhere
+    matrix = torch.zeros(last - first, src_len, dtype=torch.float64)
     index, fraction = _source_positions(src_len, dst_len)  # outputs 0 .. dst_len-2, float32 positions
+    index, fraction = index[first:min(last, dst_len - 1)], fraction[first:min(last, dst_len - 1)]
     x = fraction.double()
     # p1 + 0.5*x*(a1 + x*(a2 + x*a3)) with a1 = p2-p0, a2 = 2p0-5p1+4p2-p3, a3 = 3(p1-p2)+p3-p0,
     # collected per neighbour:
@@ -60,11 +67,12 @@ def _matrix_cpu(src_len: int, dst_len: int) -> torch.Tensor:
     weights[2] = weights[2] + torch.where(no_right, 2 * weights[3], 0)
     weights[1] = weights[1] - torch.where(no_right, weights[3], 0)
     weights[3] = torch.where(no_right, 0, weights[3])
-    rows = torch.arange(dst_len - 1)
+    rows = torch.arange(index.numel())
     for k, weight in enumerate(weights):
         columns = (index + k - 1).clamp(0, src_len - 1)  # clamped columns carry weight 0
         matrix.index_put_((rows, columns), weight, accumulate=True)
-    matrix[-1, -1] = 1.0  # the last output copies the last source pixel
+    if first <= dst_len - 1 < last:
+        matrix[-1, -1] = 1.0  # the last output copies the last source pixel
     return matrix
 
 
@@ -76,7 +84,7 @@ def interpolation_matrix(src_len: int, dst_len: int, rows: slice = slice(None),
 
 @functools.lru_cache(maxsize=1024)
 def _device_matrix(src_len: int, dst_len: int, start: int | None, stop: int | None, device: str) -> torch.Tensor:
-    return _matrix_cpu(src_len, dst_len)[start:stop].to(torch.float32).to(device).contiguous()
+    return _matrix_cpu(src_len, dst_len, start, stop).to(torch.float32).to(device).contiguous()
 
 
 @contextlib.contextmanager
@@ -137,6 +145,24 @@ def ten_crop_batch(images: torch.Tensor, size: int = 224) -> torch.Tensor:
     return torch.stack(crops, dim=1)
 
 
+def _ten_crops_scaled(images: torch.Tensor, width: int, height: int, size: int) -> torch.Tensor:
+    """``ten_crop_batch`` of the images scaled to ``width x height``, each crop resized on its own from
+    the matrix rows it needs: a 16384-pixel-long scaled side is never made whole. A crop of the flipped
+    image at ``x`` is the flipped crop of the image at ``width - size - x``."""
+    cy, cx = _centre_offset(height, size), _centre_offset(width, size)
+    done: dict[tuple[int, int], torch.Tensor] = {}
+
+    def crop(y: int, x: int) -> torch.Tensor:
+        if (y, x) not in done:
+            done[(y, x)] = _resize(images, width, height, slice(y, y + size), slice(x, x + size))
+        return done[(y, x)]
+
+    places = [(cy, cx), (0, 0), (0, width - size), (height - size, 0), (height - size, width - size)]
+    crops = [crop(y, x) for y, x in places]
+    crops += [torch.flip(crop(y, width - size - x), dims=[-1]) for y, x in places]
+    return torch.stack(crops, dim=1)
+
+
 def color_normalize_batch(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                           std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
     """``ColorNormalize``: ``(x + (-mean)) / std`` per channel (the third-last dimension), in float32."""
@@ -159,8 +185,9 @@ def val_transform_batch(images: torch.Tensor, ten_crop: bool = False, scale_size
     target = scaled_size(width, height, scale_size)
     out_w, out_h = (width, height) if target is None else target
     if ten_crop:
-        scaled = images if target is None else _resize(images, out_w, out_h, slice(None), slice(None))
-        return color_normalize_batch(ten_crop_batch(scaled, crop_size)).contiguous()
+        crops = ten_crop_batch(images, crop_size) if target is None else \
+            _ten_crops_scaled(images, out_w, out_h, crop_size)
+        return color_normalize_batch(crops).contiguous()
     y, x = _centre_offset(out_h, crop_size), _centre_offset(out_w, crop_size)
     rows, columns = slice(y, y + crop_size), slice(x, x + crop_size)
     if target is None:

@@ -113,26 +113,32 @@ class ValTransform:
     """
 
     def __init__(self, ten_crop: bool = False, interpolation: str = "torch7", scale_size: int = 256,
-                 crop_size: int = 224) -> None:
+                 crop_size: int = 224, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None) -> None:
         _check_interpolation(interpolation)
         self.ten_crop = ten_crop
         self.interpolation = interpolation
         self.scale_size = scale_size
         self.crop_size = crop_size
+        self.mean = tuple(mean) if mean is not None else IMAGENET_MEAN
+        self.std = tuple(std) if std is not None else IMAGENET_STD
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 3 or image.shape[0] != 3:
             raise ValueError(f"expected a 3 x H x W image, got shape {tuple(image.shape)}")
         scaled = scale_shorter_side(image, self.scale_size, self.interpolation)
         cropped = ten_crop(scaled, self.crop_size) if self.ten_crop else center_crop(scaled, self.crop_size)
-        return color_normalize(cropped).contiguous()
+        return color_normalize(cropped, self.mean, self.std).contiguous()
 
     def __repr__(self) -> str:
         crop = f"TenCrop({self.crop_size})" if self.ten_crop else f"CenterCrop({self.crop_size})"
         return (f"ValTransform(Scale({self.scale_size}, {self.interpolation}), ColorNormalize, {crop})")
 
 
-def val_transform(ten_crop: bool = False, interpolation: str = "torch7") -> ValTransform:
+def val_transform(ten_crop: bool = False, interpolation: str = "torch7", *, resize: int = 256, crop: int = 224,
+                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> ValTransform:
     """fb.resnet.torch's validation transform: image from :func:`load_image` to ``3x224x224``
-    (``10x3x224x224`` with ``ten_crop``), normalised."""
-    return ValTransform(ten_crop=ten_crop, interpolation=interpolation)
+    (``10x3x224x224`` with ``ten_crop``), normalised; ``resize``/``crop``/``mean``/``std`` scale it to
+    another model's data config (a CIFAR model's 3x32x32)."""
+    return ValTransform(ten_crop=ten_crop, interpolation=interpolation, scale_size=resize, crop_size=crop,
+                        mean=mean, std=std)

@@ -37,6 +37,20 @@ def lookup_table(m: T7Object, x, call: Call) -> np.ndarray:
     return out if x.ndim == 1 else out.reshape(x.shape[0], x.shape[1], weight.shape[1])
 
 
+@layer("nn.LookupTableMaskZero")
+def lookup_table_mask_zero(m: T7Object, x, call: Call) -> np.ndarray:
+    """rnn's LookupTableMaskZero:updateOutput: ``self.weight[1]:zero()``, then LookupTable's forward on
+    ``input + 1`` (added in the input's type, before LookupTable copies it into a LongTensor)."""
+    x = array_input(x, m, where=call.where, ndims=(1, 2))
+    weight = m.get("weight")
+    if not isinstance(weight, np.ndarray) or weight.ndim != 2:
+        raise call.fail("field 'weight' should be a matrix")
+    shifted = x + 1
+    view = T7Object(m.class_name, m.version, {**m.fields, "weight": weight.copy()})
+    view.fields["weight"][0] = 0
+    return lookup_table(view, shifted, call)
+
+
 def _sparse_sample(pairs: np.ndarray, weight: np.ndarray, bias: np.ndarray, call: Call) -> np.ndarray:
     out = bias.copy()
     for index, value in pairs:

@@ -112,23 +112,69 @@ def layer_normalization(m: T7Object, x, call: Call) -> np.ndarray:
     return out
 
 
-# --- fast-neural-style InstanceNormalization ------------------------------------------------------
+# --- InstanceNormalization (fast-neural-style, texture_nets and their copies) ----------------------
+def _same_type(a: T7Object, b: T7Object) -> bool:
+    """Lua's ``self:type() == self.bn:type()``: the ``_type`` strings, nil equal to nil."""
+    return a.get("_type") == b.get("_type")
+
+
 @layer("nn.InstanceNormalization")
 def instance_normalization(m: T7Object, x, call: Call) -> np.ndarray:
-    """Its ``bn`` runs in training mode on the (1, N*C, H, W) view: each plane's own mean and biased
-    variance, then the module's weight and bias of its channel."""
-    if m.get("running_mean") is not None:
-        raise call.fail("keeps running statistics: not fast-neural-style's InstanceNormalization")
-    x = array_input(x, m, where=call.where, ndims=(3, 4))
+    """Every InstanceNormalization.lua in circulation runs ``self.bn``, an nn.SpatialBatchNormalization
+    of N*C planes, on the ``(1, N*C, H, W)`` view of its input. torch/nn's BatchNormalization (since
+    919eeca, 2017) passes THNN ``self.train and input:size(1) > 1``: with that batch of one, the
+    statistics used are always the bn's ``running_mean``/``running_var``, never the instance's own,
+    whether the module is in training or evaluate mode. Which bn runs:
+
+    * the saved one when the input's N equals ``prev_N`` (fast-neural-style) / ``prev_batch_size``
+      (texture_nets) and its ``_type`` is the module's: its running statistics (N*C) and its ``eps``;
+    * else a new one: fast-neural-style's starts at mean 0 and variance 1; texture_nets' (the kind with
+      ``running_mean``/``running_var`` fields) copies the module's running statistics repeated N times.
+
+    Its weight and bias are the module's, repeated N times, unless ``affine`` is false (none). The copy
+    with a ``disabled`` field returns a clone of its input when it is set. fast-neural-style's own file
+    and texture_nets' read ``input:size(4)`` (4-D only); a copy accepts 3-D as N = 1.
+    """
+    where = call.where
+    if m.get("disabled") not in (None, False):  # Lua truthiness: anything but nil and false (0 too)
+        return np.array(x, dtype=np.float64, copy=True)
+    texture_nets = m.get("running_mean") is not None
+    x = array_input(x, m, where=where, ndims=(4,) if texture_nets else (3, 4))
     batch = x if x.ndim == 4 else x[None]
-    eps = float(number(m, call.where, "eps", default=1e-5))
-    weight = tensor(m, call.where, "weight").reshape(-1)
-    bias = tensor(m, call.where, "bias").reshape(-1)
-    if weight.size != batch.shape[1] or bias.size != batch.shape[1]:
-        raise call.fail(f"weight/bias have {weight.size}/{bias.size} values for {batch.shape[1]} planes")
-    mean = batch.mean(axis=(2, 3), keepdims=True)
-    var = ((batch - mean) ** 2).mean(axis=(2, 3), keepdims=True)
-    out = (batch - mean) / np.sqrt(var + eps) * weight[None, :, None, None] + bias[None, :, None, None]
+    n, c = batch.shape[:2]
+    planes = integer(m, where, "nOutput", default=None)
+    if planes is not None and planes != c:
+        raise call.fail(f"input has {c} planes, nOutput is {planes}")
+    affine = m.get("affine")
+    if affine is None and texture_nets:
+        raise call.fail("'affine' is nil: Torch7 leaves the inner bn's weights as SpatialBatchNormalization "
+                        "drew them at random")
+    affine = affine is not False
+    prev = integer(m, where, "prev_batch_size" if texture_nets else "prev_N", default=-1)
+    bn = m.get("bn")
+    if isinstance(bn, T7Object) and n == prev and _same_type(m, bn):
+        mean = tensor(bn, where, "running_mean").reshape(-1)
+        var = tensor(bn, where, "running_var").reshape(-1)
+        eps = float(number(bn, where, "eps"))
+        if mean.size != n * c or var.size != n * c:
+            raise call.fail(f"its bn holds {mean.size}/{var.size} running statistics for {n}x{c} planes")
+    else:
+        eps = float(number(m, where, "eps", default=1e-5))
+        if texture_nets:
+            mean = np.tile(tensor(m, where, "running_mean").reshape(-1), n)
+            var = np.tile(tensor(m, where, "running_var").reshape(-1), n)
+            if mean.size != n * c or var.size != n * c:
+                raise call.fail(f"running_mean/running_var do not have {c} values")
+        else:
+            mean, var = np.zeros(n * c), np.ones(n * c)
+    planes_view = batch.reshape(n * c, -1)
+    out = (planes_view - mean[:, None]) / np.sqrt(var[:, None] + eps)
+    if affine:
+        weight = tensor(m, where, "weight").reshape(-1)
+        bias = tensor(m, where, "bias").reshape(-1)
+        if weight.size != c or bias.size != c:
+            raise call.fail(f"weight/bias have {weight.size}/{bias.size} values for {c} planes")
+        out = out * np.tile(weight, n)[:, None] + np.tile(bias, n)[:, None]
     return out.reshape(x.shape)
 
 

@@ -5,11 +5,13 @@ one fewer if the last window would start at or beyond ``H + padH`` (THNN's "ensu
 pooling starts inside the image"). cudnn.torch: ``floor_or_ceil((H + 2*padH - kH) / dH + 1)``, with
 no such correction.
 
-Windows. Output (i, j) covers rows ``[i*dH - padH, i*dH - padH + kH)``, clipped to the image for the
-values. Max ignores the padding (as if it were -inf). Average sums what is inside the image and
-divides by the window clipped to the *padded* image, ``min(start + k, H + pad) - start`` per axis, when
-``count_include_pad``; otherwise by the part inside the image. Everything is separable per axis, so
-it is computed on a strided view of a padded copy, never pixel by pixel.
+Windows. Output (i, j) covers rows ``[i*dH - padH, i*dH - padH + kH)``, clipped to the image for the values.
+Max ignores the padding. THNN starts each maximum at ``-THInf`` (``-FLT_MAX`` for float, TH's ``THInf`` is no
+infinity) and keeps a value only when it is ``>``: a window past the input (ceil mode without padding, ``H=7,
+k=2, d=4``) or holding only -inf gives ``-FLT_MAX``, and NaN never wins. Average sums what is inside the image
+and divides by the window clipped to the *padded* image, ``min(start + k, H + pad) - start`` per axis, when
+``count_include_pad``; otherwise by the part inside the image. Everything is separable per axis, so it is
+computed on a strided view of a padded copy, never pixel by pixel.
 
 Legacy fields: average-pooling files (nn and cudnn) from before ``ceil_mode`` existed are read with
 ceil off, padding 0 and include-pad on, whatever padW/padH say, as their ``backwardCompatible`` does;
@@ -25,7 +27,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from t7convert.interpreter.engine import Call
-from t7convert.interpreter.fields import array_input, flag, integer
+from t7convert.interpreter.fields import array_input, flag, integer, th_inf
 from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
 
@@ -104,6 +106,8 @@ def _pool(m: T7Object, x, call: Call, *, kind: str, cudnn: bool) -> np.ndarray:
         # THNN compares with `>`, so NaN never wins; cudnn.torch sets CUDNN_PROPAGATE_NAN
         reduce = np.maximum.reduce if cudnn else np.fmax.reduce
         out = reduce(reduce(windows, axis=-1), axis=-1)
+        if not cudnn:  # cudnn's value for an empty window is undocumented; -inf is kept there
+            out = np.fmax(out, -th_inf(m))
     else:
         if cudnn:
             divide, include_pad = m.get("divide"), True

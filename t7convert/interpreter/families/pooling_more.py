@@ -2,13 +2,14 @@
 unpooling, fractional max, SpatialLPPooling (a Sequential), FeatureLPPooling, adaptive max/average,
 temporal max and dynamic k-max pooling.
 
-Max pooling (SpatialDilatedMaxPooling.c, VolumetricDilatedMaxPooling.c) visits, for output ``o``,
-the taps ``start + z*dilation`` from ``start = o*d - pad`` moved up by whole dilations to >= 0. The
-spatial kernel stops at ``min(o*d - pad + (k-1)*dil + 1, size)``; the volumetric one runs
-``min(k, k + o*d - pad)`` taps and skips those past the end. A value wins with ``val > max`` from -inf,
-so NaN never wins and the first maximum in scan order is the index. Output sizes: ``floor_or_ceil((n -
-(dil*(k-1)+1) + 2p) / d) + 1``, one fewer (only when padded) when the last window starts at or past
-``n + p``.
+Max pooling (SpatialDilatedMaxPooling.c, VolumetricDilatedMaxPooling.c) visits, for output ``o``, the taps
+``start + z*dilation`` from ``start = o*d - pad`` moved up by whole dilations to >= 0. The spatial kernel
+stops at ``min(o*d - pad + (k-1)*dil + 1, size)``; the volumetric one runs ``min(k, k + o*d - pad)`` taps and
+skips those past the end. A value wins with ``val > max`` from ``-THInf`` (``-FLT_MAX`` for float: an empty
+window, or one of -inf only, gives ``-FLT_MAX`` and index -1; SpatialAdaptiveMaxPooling starts from
+``-FLT_MAX`` whatever the type), so NaN never wins and the first maximum in scan order is the index. Output
+sizes: ``floor_or_ceil((n - (dil*(k-1)+1) + 2p) / d) + 1``, one fewer (only when padded) when the last window
+starts at or past ``n + p``.
 
 Max unpooling reads, through the engine's per-run module state, the input its pooling module (the
 same object, the ``pooling`` field) received earlier in this forward, and locates the maxima as that
@@ -22,7 +23,7 @@ import math
 import numpy as np
 
 from t7convert.interpreter.engine import Call
-from t7convert.interpreter.fields import array_input, flag, integer, number
+from t7convert.interpreter.fields import FLT_MAX, array_input, flag, integer, number, th_inf
 from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
 
@@ -73,12 +74,13 @@ class _Pool:
         return pos, [z + (k - count) for z in range(count) if first + z * dil < n]
 
 
-def _max_pool(g: _Pool, x: np.ndarray, outs: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _max_pool(g: _Pool, x: np.ndarray, outs: list[int], lowest: float) -> tuple[np.ndarray, np.ndarray]:
     """(values, where the max is) for a batch (N, C, *spatial): the second is the flat plane index
-    (spatial) or the per-axis kernel offsets (volumetric, last axis), -1 where nothing won."""
+    (spatial) or the per-axis kernel offsets (volumetric, last axis), -1 where nothing won (nothing
+    above ``lowest``, THNN's ``-THInf``)."""
     nd = len(g.axes)
     sizes = list(x.shape[2:])
-    out = np.full(x.shape[:2] + tuple(outs), -np.inf)
+    out = np.full(x.shape[:2] + tuple(outs), lowest)
     where = np.full(x.shape[:2] + tuple(outs) + ((nd,) if nd == 3 else ()), -1, np.int64)
     windows = [[g.taps(a, o, sizes[a]) for o in range(outs[a])] for a in range(nd)]
     for cell in np.ndindex(*outs):
@@ -86,8 +88,8 @@ def _max_pool(g: _Pool, x: np.ndarray, outs: list[int]) -> tuple[np.ndarray, np.
         if min(len(q) for q in pos) == 0:
             continue
         vals = x[(slice(None), slice(None)) + np.ix_(*pos)].reshape(x.shape[0], x.shape[1], -1)
-        best = np.fmax.reduce(vals, axis=-1, initial=-np.inf)
-        hit = (vals == best[..., None]) & (best[..., None] > -np.inf)
+        best = np.fmax.reduce(vals, axis=-1, initial=lowest)
+        hit = (vals == best[..., None]) & (best[..., None] > lowest)
         first = np.where(hit.any(-1), hit.argmax(-1), -1)
         out[(slice(None), slice(None)) + cell] = best
         grid = np.stack(np.meshgrid(*pos, indexing="ij"), -1).reshape(-1, nd)
@@ -105,7 +107,7 @@ def _run_max(m: T7Object, x, call: Call, axes: str, *, dilated: bool) -> np.ndar
     x = array_input(x, m, where=call.where, ndims=(nd + 1, nd + 2))
     g = _Pool(m, call, axes, dilated=dilated)
     xb = x if x.ndim == nd + 2 else x[None]
-    out, _ = _max_pool(g, xb, g.out_sizes(list(xb.shape[2:]), call))
+    out, _ = _max_pool(g, xb, g.out_sizes(list(xb.shape[2:]), call), -th_inf(m))
     if m.class_name == "nn.VolumetricMaxPooling":
         call.engine.module_state[id(m)] = {"input": x.copy()}
     return out if x.ndim == nd + 2 else out[0]
@@ -166,7 +168,7 @@ def max_unpooling(m: T7Object, x, call: Call) -> np.ndarray:
     pin = state["input"]
     x = array_input(x, m, where=call.where, ndims=(nd + 1, nd + 2))
     pb = pin if pin.ndim == nd + 2 else pin[None]
-    _, where = _max_pool(g, pb, g.out_sizes(list(pb.shape[2:]), call))
+    _, where = _max_pool(g, pb, g.out_sizes(list(pb.shape[2:]), call), -th_inf(pooling))
     xb = x if x.ndim == nd + 2 else x[None]
     if pin.ndim != x.ndim or xb.shape != where.shape[: nd + 2]:
         raise call.fail(f"input {x.shape} does not match its pooling's indices {where.shape[:nd + 2]}")
@@ -229,7 +231,7 @@ def fractional_max(m: T7Object, x, call: Call) -> np.ndarray:
         starts = [_intervals(real(samples[n, c, sample_of[a]]), sizes[i], outs[i], pool[i]) for i, a in enumerate(axes)]
         for cell in np.ndindex(*outs):
             block = xb[(n, c) + tuple(slice(s[o], s[o] + p) for s, o, p in zip(starts, cell, pool))]
-            out[(n, c) + cell] = np.fmax.reduce(block.reshape(-1), initial=-np.inf)
+            out[(n, c) + cell] = np.fmax.reduce(block.reshape(-1), initial=-th_inf(m))
     return out if x.ndim == nd + 2 else out[0]
 
 
@@ -284,7 +286,7 @@ def spatial_adaptive(m: T7Object, x, call: Call) -> np.ndarray:
             x0, x1 = edges(j, ow, W)
             block = x[..., y0:y1, x0:x1]
             if is_max:
-                out[..., i, j] = np.fmax.reduce(block.reshape(block.shape[:-2] + (-1,)), axis=-1, initial=-np.inf)
+                out[..., i, j] = np.fmax.reduce(block.reshape(block.shape[:-2] + (-1,)), axis=-1, initial=-FLT_MAX)
             else:
                 out[..., i, j] = block.sum(axis=(-2, -1)) / (x1 - x0) / (y1 - y0)
     return out
@@ -300,7 +302,7 @@ def temporal_max(m: T7Object, x, call: Call) -> np.ndarray:
     t = x.shape[-2]
     if t < k:
         raise call.fail(f"input sequence length {t} is smaller than the kernel {k}")
-    return np.stack([np.fmax.reduce(x[..., o * d: o * d + k, :], axis=-2, initial=-np.inf)
+    return np.stack([np.fmax.reduce(x[..., o * d: o * d + k, :], axis=-2, initial=-th_inf(m))
                      for o in range((t - k) // d + 1)], axis=-2)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from t7convert.interpreter.engine import Call
 from t7convert.interpreter.fields import array_input, integer, tensor
-from t7convert.interpreter.registry import layer
+from t7convert.interpreter.registry import ModelError, layer
 from t7convert.torch7.format import T7Object
 
 
@@ -21,17 +21,174 @@ def _states(call: Call) -> dict:
     return call.engine.__dict__.setdefault("rnnlib_states", {})
 
 
-@layer("nn.Serial", "nn.Recursor")
+@layer("nn.ReinforceNormal", "nn.ReinforceBernoulli", "nn.ReinforceCategorical")
+def reinforce(m: T7Object, x, call: Call) -> np.ndarray:
+    """Reinforce*:updateOutput with ``train == false`` and ``stochastic`` unset: ``output:copy(mean)``
+    (ReinforceNormal's input may be ``{mean, stdev}``) or ``output:copy(input)``."""
+    stochastic = m.get("stochastic")
+    if stochastic is not None and stochastic is not False:
+        raise call.fail("stochastic is set: it samples at test time")
+    if isinstance(x, list):
+        if m.class_name != "nn.ReinforceNormal" or len(x) != 2:
+            raise call.fail("a table input is only ReinforceNormal's {mean, stdev}")
+        x = x[0]
+    return np.array(x, dtype=np.float64, copy=True)
+
+
+@layer("nn.ReverseTable")
+def reverse_table(m: T7Object, x, call: Call) -> list:
+    """ReverseTable.lua: ``output[k] = input[#input - k + 1]``."""
+    if not isinstance(x, list):
+        raise call.fail("expects a table")
+    return [x[i] for i in range(len(x) - 1, -1, -1)]
+
+
+@layer("nn.SeqReverseSequence")
+def seq_reverse_sequence(m: T7Object, x, call: Call) -> np.ndarray:
+    """SeqReverseSequence:updateOutput: ``output:gather(input, 1, T - x + 1)`` on the input transposed so
+    that ``dim`` comes first, transposed back: dimension ``dim`` reversed, in a new tensor."""
+    dim = integer(m, call.where, "dim")
+    x = array_input(x, m, where=call.where, ndims=tuple(range(max(dim, 1), 33)))
+    if not 1 <= dim <= 3:
+        raise call.fail(f"dim {dim} is not 1, 2 or 3")
+    moved = np.swapaxes(x, 0, dim - 1)
+    return np.ascontiguousarray(np.swapaxes(moved[::-1], 0, dim - 1))
+
+
+@layer("nn.Serial", "nn.Recursor", "nn.BiSequencer", "nn.SeqBRNN")
 def decorator(m: T7Object, x, call: Call):
     if not call.children:
         raise call.fail("has no inner module")
     return call.child(0, x)
 
 
+def _first_tensor(x) -> np.ndarray:
+    """MaskZero:recursiveGetFirst: ``input[1]`` down to a tensor."""
+    while isinstance(x, list):
+        if not x:
+            raise ModelError("nn.MaskZero: an empty input table")
+        x = x[0]
+    return np.asarray(x)
+
+
+def _mask(value, zero: np.ndarray, call: Call):
+    """MaskZero:recursiveMask: a masked copy of each tensor (``copy(input)`` then ``maskedFill(mask, 0)``)."""
+    if isinstance(value, list):
+        return [_mask(v, zero, call) for v in value]
+    value = np.asarray(value, dtype=np.float64)
+    if zero.ndim == 1:  # batch mode: the mask resized to (B, 1, ..., 1) and expanded to the output
+        if value.ndim == 0 or value.shape[0] != zero.shape[0]:
+            raise call.fail(f"an output of {value.shape} for {zero.shape[0]} input rows")
+        return np.where(zero.reshape((-1,) + (1,) * (value.ndim - 1)), 0.0, value)
+    return np.where(zero, 0.0, value)
+
+
+@layer("nn.MaskZero")
+def mask_zero(m: T7Object, x, call: Call):
+    """MaskZero:updateOutput: the first input tensor, contiguous, viewed as one vector (``nInputDim``
+    dimensions) or one row per sample (``nInputDim + 1``); rows whose 2-norm is 0 are masked in every
+    tensor of the decorated module's output."""
+    n = integer(m, call.where, "nInputDim")
+    first = _first_tensor(x)
+    if first.ndim == n:
+        rows = first.reshape(-1).astype(np.float64)
+        zero = np.asarray(np.sqrt(np.sum(rows * rows)) == 0)
+    elif first.ndim == n + 1:
+        rows = first.reshape(first.shape[0], -1).astype(np.float64)
+        zero = np.sqrt(np.sum(rows * rows, axis=1)) == 0
+    else:
+        raise call.fail(f"nInputDim error: {first.ndim}, {n}")
+    if not call.children:
+        raise call.fail("has no module to decorate")
+    return _mask(call.child(0, x), zero, call)
+
+
+def _nil_or_empty(value) -> bool:
+    return value is None or (isinstance(value, np.ndarray) and value.size == 0)
+
+
+@layer("nn.SeqLSTM")
+def seq_lstm(m: T7Object, x, call: Call) -> np.ndarray:
+    """SeqLSTM:updateOutput in evaluate mode on a tensor: ``Wx = weight:narrow(1, 1, D)``, ``Wh`` the next
+    R rows; per step ``gates = bias + x_t Wx + h Wh``, columns 1..3H sigmoid (i, f, o), 3H+1..4H tanh (g);
+    ``c = f*c + i*g``, ``h = o*tanh(c)``; with maskzero, rows of x_t whose 2-norm is 0 get h, c and gates
+    zeroed in place (so the next step reads zeros). h0/c0 are zeros unless the module remembers states
+    and holds some. batchfirst transposes N x T to T x N and back."""
+    where = call.where
+    if isinstance(x, list):
+        raise call.fail("the {h0, x} / {c0, h0, x} table input is not supported")
+    x = array_input(x, m, where=where, ndims=(3,))
+    d, r = integer(m, where, "inputsize"), integer(m, where, "outputsize")
+    hs = integer(m, where, "hiddensize", default=r)
+    if hs != r:
+        raise call.fail("SeqLSTMP (hiddensize != outputsize) is not supported")
+    if not (_nil_or_empty(m.get("userPrevOutput")) and _nil_or_empty(m.get("userPrevCell"))):
+        raise call.fail("user-set userPrevOutput / userPrevCell")
+    if m.get("_remember") in ("both", "eval") and not (_nil_or_empty(m.get("cell")) and _nil_or_empty(m.get("_output"))):
+        raise call.fail("remembers its last states, which the file holds")
+    w, b = tensor(m, where, "weight"), tensor(m, where, "bias").reshape(-1)
+    if w.shape != (d + r, 4 * r) or b.size != 4 * r:
+        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputsize {d}, outputsize {r}")
+    seq = np.swapaxes(x, 0, 1) if m.get("batchfirst") else x
+    if seq.shape[2] != d:
+        raise call.fail(f"input has {seq.shape[2]} features, inputsize is {d}")
+    t_len, n = seq.shape[:2]
+    h, c = np.zeros((n, r)), np.zeros((n, r))
+    out = np.zeros((t_len, n, r))
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+    for t in range(t_len):
+        gates = b + seq[t] @ w[:d] + h @ w[d:]
+        i, f, o, g = sig(gates[:, :r]), sig(gates[:, r:2 * r]), sig(gates[:, 2 * r:3 * r]), np.tanh(gates[:, 3 * r:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        if m.get("maskzero"):
+            zero = np.sqrt((seq[t] ** 2).sum(axis=1)) == 0
+            h, c = np.where(zero[:, None], 0.0, h), np.where(zero[:, None], 0.0, c)
+        out[t] = h
+    return np.swapaxes(out, 0, 1) if m.get("batchfirst") else out
+
+
+@layer("nn.SeqGRU")
+def seq_gru(m: T7Object, x, call: Call) -> np.ndarray:
+    """SeqGRU:updateOutput in evaluate mode on a tensor: ``gates = bias + x_t Wx``; the first 2H columns
+    get ``+ h Wh[:, 1..2H]`` and a sigmoid (r, u); ``next_h = r * h``; the last H get ``+ next_h
+    Wh[:, 2H+1..3H]`` and a tanh (hc); ``next_h = hc - u * hc + u * h``. maskzero zeroes next_h of an
+    all-zero x_t row; h0 is zeros (refused when remembered states are held)."""
+    where = call.where
+    if isinstance(x, list):
+        raise call.fail("the {h0, x} table input is not supported")
+    x = array_input(x, m, where=where, ndims=(3,))
+    d, hs = integer(m, where, "inputSize"), integer(m, where, "outputSize")
+    if not _nil_or_empty(m.get("userPrevOutput")):
+        raise call.fail("user-set userPrevOutput")
+    if m.get("_remember") in ("both", "eval") and not _nil_or_empty(m.get("_output")):
+        raise call.fail("remembers its last states, which the file holds")
+    w, b = tensor(m, where, "weight"), tensor(m, where, "bias").reshape(-1)
+    if w.shape != (d + hs, 3 * hs) or b.size != 3 * hs:
+        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputSize {d}, outputSize {hs}")
+    seq = np.swapaxes(x, 0, 1) if m.get("batchfirst") else x
+    if seq.shape[2] != d:
+        raise call.fail(f"input has {seq.shape[2]} features, inputSize is {d}")
+    wx, wh = w[:d], w[d:]
+    h = np.zeros((seq.shape[1], hs))
+    out = np.zeros(seq.shape[:2] + (hs,))
+    for t in range(seq.shape[0]):
+        gates = b + seq[t] @ wx
+        gates[:, :2 * hs] = 1.0 / (1.0 + np.exp(-(gates[:, :2 * hs] + h @ wh[:, :2 * hs])))
+        r, u = gates[:, :hs], gates[:, hs:2 * hs]
+        hc = np.tanh(gates[:, 2 * hs:] + (r * h) @ wh[:, 2 * hs:])
+        nxt = hc - u * hc + u * h
+        if m.get("maskzero"):
+            nxt = np.where((np.sqrt((seq[t] ** 2).sum(axis=1)) == 0)[:, None], 0.0, nxt)
+        h = nxt
+        out[t] = h
+    return np.swapaxes(out, 0, 1) if m.get("batchfirst") else out
+
+
 @layer("nn.Sequencer")
 def sequencer(m: T7Object, x, call: Call) -> list:
-    if not isinstance(x, list) or not all(isinstance(t, np.ndarray) for t in x):
-        raise call.fail("expects a table of tensors (one per time step)")
+    if not isinstance(x, list) or not all(isinstance(t, (np.ndarray, list)) for t in x):
+        raise call.fail("expects a table with one input (a tensor or a table) per time step")
     if not call.children:
         raise call.fail("has no module")
     _states(call).clear()  # forget()

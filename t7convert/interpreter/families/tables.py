@@ -139,7 +139,8 @@ def split_table(m: T7Object, x, call: Call) -> list:
         dim += 1
     if not 1 <= dim <= x.ndim:
         raise call.fail(f"dimension {dim} is out of range for a {x.ndim}-D input")
-    return [np.take(x, i, axis=dim - 1) for i in range(x.shape[dim - 1])]
+    # ``input:select(dimension, i)``: views, so an in-place layer on one slice writes into the input
+    return [x[(slice(None),) * (dim - 1) + (i,)] for i in range(x.shape[dim - 1])]
 
 
 @layer("nn.SelectTable")

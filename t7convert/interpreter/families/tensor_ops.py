@@ -47,7 +47,10 @@ def pass_through(m: T7Object, x, call: Call):
 
 @layer("nn.Contiguous")
 def contiguous(m: T7Object, x, call: Call) -> np.ndarray:
-    return np.ascontiguousarray(_tensor(x, m, call, _ANY)).copy()
+    """Contiguous.lua: ``output:set(input)`` when the input is contiguous (the same tensor: an in-place
+    layer after it writes into the input), else a contiguous copy."""
+    x = _tensor(x, m, call, _ANY)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x).copy()
 
 
 @layer("nn.WhiteNoise")

@@ -33,6 +33,33 @@ class PReLU(nn.Module):
         return f"nOutputPlane={self.planes}"
 
 
+class RReLU(nn.Module):
+    """THNN RReLU: ``x <= 0 ? x * a : x``; at test time ``a = (lower + upper) / 2``, in training drawn from
+    U(lower, upper) for each element (``channelwise``, a variant of some builds, is not reproduced there)."""
+
+    def __init__(self, lower: float, upper: float, channelwise: bool = False) -> None:
+        super().__init__()
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lower, upper)) \
+                or not 0 <= lower <= upper:
+            raise T7ConvertError(f"a converted nn.RReLU has lower {lower!r} and upper {upper!r}")
+        self.lower, self.upper, self.channelwise = float(lower), float(upper), bool(channelwise)
+
+    def forward(self, x):
+        if not self.training:
+            return torch.where(x > 0, x, x * ((self.lower + self.upper) / 2))
+        if self.channelwise:
+            raise T7ConvertError("nn.RReLU with channelwise set: its training mode is not reproduced")
+        slope = torch.empty_like(x).uniform_(self.lower, self.upper)
+        return torch.where(x > 0, x, x * slope)
+
+    def _get_name(self) -> str:
+        return "RReLU[nn.RReLU]"
+
+    def extra_repr(self) -> str:
+        return (f"lower={self.lower:g}, upper={self.upper:g}; train: slope ~ U(lower, upper) per element; "
+                f"eval: slope {(self.lower + self.upper) / 2:g}")
+
+
 class CReLU(nn.Module):
     """``[relu(x), relu(-x)]`` along the planes: dimension 1 of a batch (``n_input_dims + 1`` dims), else 0."""
 
@@ -153,3 +180,8 @@ def build_add(a: Record, children: list[nn.Module]) -> nn.Module:
 @builds("Constant")
 def build_constant(a: Record, children: list[nn.Module]) -> nn.Module:
     return Constant(a.n_input_dim, [int(s) for s in a.shape])
+
+
+@builds("RReLU")
+def build_rrelu(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RReLU(a.lower, a.upper, a.channelwise)

@@ -1,4 +1,6 @@
-"""Batch normalisation in evaluate mode: ``torch.nn.BatchNorm1d/2d/3d`` on the running statistics.
+"""Batch normalisation: ``torch.nn.BatchNorm1d/2d/3d``. In evaluate mode on the running statistics; in
+training on the batch's, updating the running ones with the file's ``momentum`` exactly as THNN does
+(``running = (1 - momentum) * running + momentum * batch``, the unbiased variance), which is torch's rule.
 
 nn's classes also take one sample (rank ``nDim - 1``) in evaluate mode: BatchNormalization.lua's
 ``makeBatch`` views it as a batch of one, and the output keeps that batch dimension.
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
@@ -47,4 +50,6 @@ def build_batch_norm(a: Record, children: list[nn.Module]) -> nn.Module:
     """Files converted before ``n_dim`` existed hold plain or spatial BN of batches only."""
     n_dim = a.n_dim if a.n_dim is not None else (4 if a.spatial else 2)
     cls = _CLASSES[(n_dim, bool(a.unbatched))]
-    return cls(a.num_features, eps=a.eps, affine=a.affine)
+    if not 0 <= a.momentum <= 1:  # NaN included, which the record's bounds let through
+        raise T7ConvertError(f"a converted batch normalisation has momentum {a.momentum!r}")
+    return cls(a.num_features, eps=a.eps, affine=a.affine, momentum=float(a.momentum))

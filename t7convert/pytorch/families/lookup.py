@@ -12,19 +12,28 @@ from t7convert.pytorch.families import builds_module
 def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
     """1-based indices in [low, high] as a LongTensor (truncated as C's cast truncates)."""
     idx = x.long() if x.is_floating_point() else x.to(torch.long)
-    if idx.numel() and (int(idx.min()) < low or int(idx.max()) > high):
-        raise IndexError(f"{name}: index out of range (not between {low} and {high})")
+    if idx.is_meta:  # the memory plan's dry run: shapes only, the values are checked when it runs
+        return idx
+    if idx.numel():  # torch._check: a runtime assertion in torch.export programs, not a data-dependent branch
+        message = lambda: f"{name}: index out of range (not between {low} and {high})"  # noqa: E731
+        torch._check_with(IndexError, idx.min().item() >= low, message)
+        torch._check_with(IndexError, idx.max().item() <= high, message)
     return idx
 
 
 class LookupTable(nn.Module):
-    def __init__(self, num: int, dim: int) -> None:
+    """``weight[index]``; ``offset`` 1 (rnn's LookupTableMaskZero) looks up ``index + 1``."""
+
+    def __init__(self, num: int, dim: int, offset: int = 0) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(num, dim))
+        self.offset = offset
 
     def forward(self, x):
         if x.dim() not in (1, 2):
             raise ValueError(f"LookupTable takes a vector or matrix of indices, got {tuple(x.shape)}")
+        if self.offset:  # ``__input:add(input, 1)`` in the input's own type, then LookupTable's long copy
+            x = x + self.offset
         return self.weight[_indices(x, 1, self.weight.shape[0], "LookupTable") - 1]
 
 
@@ -41,9 +50,11 @@ class SparseLinear(nn.Module):
         if pairs.dim() != 2 or pairs.shape[1] != 2:
             raise ValueError(f"SparseLinear takes (nnz, 2) samples of (index, value), got {tuple(pairs.shape)}")
         values = pairs[:, 1].to(self.weight.dtype)
-        used = values != 0
-        idx = _indices(pairs[:, 0][used], 1, self.weight.shape[1], "SparseLinear")
-        return self.bias + self.weight[:, idx - 1] @ values[used]
+        # a zero value's index is not checked (THNN skips it): it reads column 1, times 0 (no boolean mask,
+        # whose data-dependent size torch.export cannot trace)
+        keys = torch.where(values != 0, pairs[:, 0], torch.ones_like(pairs[:, 0]))
+        idx = _indices(keys, 1, self.weight.shape[1], "SparseLinear")
+        return self.bias + self.weight[:, idx - 1] @ torch.where(values != 0, values, torch.zeros_like(values))
 
     def forward(self, x):
         if isinstance(x, (list, tuple)):

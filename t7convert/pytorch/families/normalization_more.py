@@ -1,5 +1,5 @@
-"""Torch7's Normalize, SpatialCrossMapLRN, LayerNormalization, fast-neural-style's InstanceNormalization
-and the local Spatial{Subtractive,Divisive,Contrastive}Normalization, each as Torch7 computes it
+"""Torch7's Normalize, SpatialCrossMapLRN, LayerNormalization, InstanceNormalization (fast-neural-style,
+texture_nets) and the local Spatial{Subtractive,Divisive,Contrastive}Normalization, each as Torch7 computes it
 (``F.normalize`` clamps the norm where Torch7 adds eps inside the root, so none is torch.nn's).
 """
 from __future__ import annotations
@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.fields import MAX_LOOP
 from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds, builds_module
 
@@ -83,18 +85,42 @@ class LayerNorm(nn.Module):
 
 
 class InstanceNorm(nn.Module):
-    """Each plane of each sample by its own mean and biased variance (fast-neural-style), for 3-D or 4-D input."""
+    """Torch7's InstanceNormalization: the (1, N*C, H, W) view through a batch norm of N*C planes, which
+    torch/nn runs on running statistics (a batch of one): the saved bn's (``saved_mean``/``saved_var``,
+    ``saved_eps``) when the input's N is the one it was made for, else the new bn's (``fresh_mean``/
+    ``fresh_var`` per plane, ``eps``). Files converted before those fields existed (``legacy``) keep
+    the per-instance statistics they were converted with."""
 
-    def __init__(self, num_features: int, eps: float) -> None:
+    def __init__(self, num_features: int, eps: float, affine: bool = True, saved_batch: int | None = None,
+                 saved_eps: float = 0.0, dims: tuple[int, ...] = (3, 4)) -> None:
         super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.empty(num_features))
-        self.bias = nn.Parameter(torch.empty(num_features))
+        self.eps, self.affine, self.saved_eps, self.dims = eps, affine, saved_eps, tuple(dims)
+        self.legacy = saved_batch is None
+        self.saved_batch = -1 if saved_batch is None else saved_batch
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_features))
+            self.bias = nn.Parameter(torch.empty(num_features))
+        if not self.legacy:
+            self.register_buffer("fresh_mean", torch.empty(num_features))
+            self.register_buffer("fresh_var", torch.empty(num_features))
+            if self.saved_batch >= 1:
+                self.register_buffer("saved_mean", torch.empty(self.saved_batch * num_features))
+                self.register_buffer("saved_var", torch.empty(self.saved_batch * num_features))
 
     def forward(self, x):
-        _check_rank(x, (3, 4), "InstanceNormalization")
+        _check_rank(x, self.dims, "InstanceNormalization")
         batch = x if x.dim() == 4 else x.unsqueeze(0)
-        y = F.instance_norm(batch, weight=self.weight, bias=self.bias, eps=self.eps)
+        if self.legacy:
+            y = F.instance_norm(batch, weight=self.weight, bias=self.bias, eps=self.eps)
+            return y.reshape(x.shape)
+        n, c = batch.shape[:2]
+        if n == self.saved_batch:
+            mean, var, eps = self.saved_mean.view(n, c), self.saved_var.view(n, c), self.saved_eps
+        else:
+            mean, var, eps = self.fresh_mean.expand(n, c), self.fresh_var.expand(n, c), self.eps
+        y = (batch - mean[:, :, None, None]) / torch.sqrt(var + eps)[:, :, None, None]
+        if self.affine:
+            y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
         return y.reshape(x.shape)
 
 
@@ -135,7 +161,15 @@ class LocalNorm(nn.Module):
 
 
 builds_module("Normalize", Normalize)
-builds_module("CrossMapLRN", CrossMapLRN)
+
+
+@builds("CrossMapLRN")
+def build_lrn(a: Record, children: list[nn.Module]) -> nn.Module:
+    if not 1 <= a.size <= MAX_LOOP:  # the record bounds it too; each plane is summed on its own
+        raise T7ConvertError(f"a CrossMapLRN's size {str(a.size)[:40]} is not from 1 to {MAX_LOOP:,}")
+    return CrossMapLRN(a.size, a.alpha, a.beta, a.k)
+
+
 builds_module("LayerNorm", LayerNorm)
 builds_module("InstanceNorm", InstanceNorm)
 

@@ -1,10 +1,15 @@
 """Max and average pooling with Torch7's output sizes: THNN drops a last window that starts in the padding
 only when there is padding; cudnn.torch never does.
+
+THNN's max starts from ``-THInf``, which for float is ``-FLT_MAX`` (TH's THGenerateFloatType.h), and
+keeps a value only when it is ``>``: a window past the input (ceil mode without padding) or holding
+only -inf gives ``-FLT_MAX``, so nn's max poolings are clamped there (``torch.finfo`` of the dtype).
 """
 from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -24,8 +29,9 @@ class Pool2d(nn.Module):
     """Max or average pooling with Torch7's output size.
 
     nn's THNN kernels drop a last window that would start in the padding only when there is padding;
-    cudnn.torch never drops it; PyTorch always does. Where they differ, the input is padded on the
-    bottom/right (with -inf for max, zeros for average) so that PyTorch computes Torch7's windows.
+    cudnn.torch never drops it; PyTorch always does. Where they differ, max pads the input on the
+    bottom/right with -inf so that PyTorch computes Torch7's windows, and nn's average divides each
+    window's sum by THNN's own count (:meth:`_thnn_average`).
     """
 
     def __init__(self, kind: str, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
@@ -43,14 +49,22 @@ class Pool2d(nn.Module):
                 _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, adjust))
 
     def forward(self, x):
+        y = self._pool(x)
+        if self.kind == "max" and self.adjust_last_window == "if_padded":  # THNN: no value below -THInf
+            y = y.clamp_min(-torch.finfo(y.dtype).max)
+        return y
+
+    def _pool(self, x):
         h, w = x.shape[-2:]
         want = self._torch7_out(h, w)
         have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, True),
                 _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, True))
         if want != have:
             if self.kind != "max":
-                raise T7ConvertError(f"Torch7 average pooling of a {h}x{w} input has a window outside the "
-                                     "padded input, which t7convert does not reproduce")
+                if self.adjust_last_window != "if_padded":  # cudnn's divisor there is undocumented
+                    raise T7ConvertError(f"cudnn average pooling of a {h}x{w} input has a window outside the "
+                                         "padded input, whose divisor cudnn does not document")
+                return self._thnn_average(x, want)
             extra_h, extra_w = (want[0] - have[0]) * self.stride[0], (want[1] - have[1]) * self.stride[1]
             x = F.pad(x, (0, extra_w, 0, extra_h), value=-math.inf)
             y = F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=False)
@@ -60,6 +74,29 @@ class Pool2d(nn.Module):
         y = F.avg_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode,
                          count_include_pad=self.count_include_pad)
         return y if self.divide else y * (self.kernel[0] * self.kernel[1])
+
+    def _thnn_average(self, x, want: tuple[int, int]):
+        """SpatialAveragePooling.c where a window lies past the input (ceil mode without padding): the sum
+        of what is inside the image over THNN's int divisor, ``(hend - hstart) * (wend - wstart)`` with
+        ``hend = min(hstart + kH, H + padH)`` (then clipped to the image unless count_include_pad), which
+        is 0 or negative there: NaN or -0 as THNN's float division gives."""
+        (kh, kw), (dh, dw), (ph, pw) = self.kernel, self.stride, self.padding
+        h, w = x.shape[-2:]
+        extra_h = max(0, (want[0] - 1) * dh + kh - (h + 2 * ph))
+        extra_w = max(0, (want[1] - 1) * dw + kw - (w + 2 * pw))
+        padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
+        sums = F.avg_pool2d(padded, self.kernel, self.stride, 0, divisor_override=1)[..., : want[0], : want[1]]
+
+        def counts(n: int, k: int, d: int, p: int, out: int):
+            start = torch.arange(out, device=x.device) * d - p
+            end = torch.clamp(start + k, max=n + p)
+            if self.count_include_pad:
+                return end - start
+            return torch.clamp(end, max=n) - torch.clamp(start, min=0)
+
+        divisor = counts(h, kh, dh, ph, want[0])[:, None] * counts(w, kw, dw, pw, want[1])[None, :]
+        y = sums / divisor.to(sums.dtype)
+        return y if self.divide else y * (kh * kw)
 
     def extra_repr(self) -> str:
         return (f"{self.kind}, kernel={self.kernel}, stride={self.stride}, padding={self.padding}, "

@@ -6,7 +6,9 @@ Max pooling is computed separably: for each axis a table of the input positions 
 visits (an out-of-range position points at one appended -inf slot), then ``index_select`` and a max
 per axis; the max over a product of per-axis sets is the iterated max. This reproduces THNN's output
 sizes (ceil mode included), windows that lie wholly in the padding (-inf) and its window rules, which
-PyTorch's pooling kernels do not all share.
+PyTorch's pooling kernels do not all share. THNN's maxima start from ``-THInf`` (``-FLT_MAX`` for
+float) and only a value ``>`` it wins, so no max pooling here gives less than ``-finfo.max`` (an
+empty window, or one of -inf only); SpatialAdaptiveMaxPooling starts from ``-FLT_MAX`` in any type.
 """
 from __future__ import annotations
 
@@ -18,8 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.fields import MAX_LOOP
 from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds, builds_module
+
+
+def _floor_at_thinf(y: torch.Tensor) -> torch.Tensor:
+    """THNN's ``maxval = -THInf`` start: nothing below ``-finfo(dtype).max``."""
+    return y.clamp_min(-torch.finfo(y.dtype).max)
 
 
 def thnn_out(size: int, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool) -> int:
@@ -85,7 +93,7 @@ class MaxPoolTHNN(nn.Module):
         for i, (o, t) in enumerate(zip(outs, tables)):
             dim = x.dim() - nd + i
             y = y.index_select(dim, t.reshape(-1)).unflatten(dim, (o, t.shape[1])).amax(dim + 1)
-        return y
+        return _floor_at_thinf(y)
 
     def argmax(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(max, flat position in the input plane of the first maximum in THNN's scan order)."""
@@ -97,6 +105,7 @@ class MaxPoolTHNN(nn.Module):
         order = list(range(base)) + [base + 2 * i for i in range(nd)] + [base + 2 * i + 1 for i in range(nd)]
         windows = y.permute(order).flatten(-nd)
         best, arg = windows.max(-1)  # the first maximum: THNN's strict `>` in scan order
+        best = _floor_at_thinf(best)
         flat = torch.zeros_like(arg)
         sizes = list(x.shape[-nd:])
         rest = arg
@@ -146,8 +155,9 @@ class MaxUnpoolTHNN(nn.Module):
         if x.shape != best.shape:
             raise T7ConvertError(f"max unpooling: input {tuple(x.shape)} does not match its pooling's indices "
                                  f"{tuple(best.shape)}")
-        if not best.is_meta and bool(torch.isneginf(best).any()):  # (shape-only runs cannot look)
-            raise T7ConvertError("max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
+        if not best.is_meta:  # (shape-only runs cannot look); a runtime assertion under torch.export
+            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(),
+                              lambda: "max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
         nd = len(self.pool.kernel)
         sizes = pooled_input.shape[-nd:]
         out = x.new_zeros(*x.shape[:-nd], math.prod(sizes))
@@ -241,6 +251,8 @@ class AdaptivePool2d(nn.Module):
                 window = y.narrow(dim, s, e - s)
                 parts.append(window.amax(dim) if self.kind == "max" else window.sum(dim) / (e - s))
             y = torch.stack(parts, dim)
+        if self.kind == "max":  # SpatialAdaptiveMaxPooling.c: maxval = -FLT_MAX, whatever the type
+            y = y.clamp_min(-torch.finfo(torch.float32).max)
         return y
 
     def extra_repr(self) -> str:
@@ -258,7 +270,7 @@ class TemporalMaxPool(nn.Module):
         if x.dim() not in (2, 3) or x.shape[-2] < self.kernel:
             raise T7ConvertError(f"nn.TemporalMaxPooling({self.kernel}) expects (T, F) or (N, T, F) with T >= "
                                  f"{self.kernel}, got {tuple(x.shape)}")
-        return x.unfold(-2, self.kernel, self.stride).amax(-1)
+        return _floor_at_thinf(x.unfold(-2, self.kernel, self.stride).amax(-1))
 
 
 class DynamicKMaxPool(nn.Module):
@@ -308,7 +320,22 @@ def build_max_unpool(a: Record, children: list[nn.Module]) -> nn.Module:
 
 
 builds_module("FractionalMaxPool", FractionalMaxPool)
-builds_module("AdaptivePool2d", AdaptivePool2d)
+
+
+@builds("AdaptivePool2d")
+def build_adaptive(a: Record, children: list[nn.Module]) -> nn.Module:
+    h, w = a.size
+    if h * w > MAX_LOOP:  # each bin is computed on its own
+        raise T7ConvertError(f"an adaptive pooling's output size {a.size} is not 1 to {MAX_LOOP:,} bins")
+    return AdaptivePool2d(a.kind, a.size)
+
+
 builds_module("TemporalMaxPool", TemporalMaxPool)
 builds_module("DynamicKMaxPool", DynamicKMaxPool)
-builds_module("FeatureLPPool", FeatureLPPool)
+
+
+@builds("FeatureLPPool")
+def build_feature_lp(a: Record, children: list[nn.Module]) -> nn.Module:
+    if not math.isfinite(a.power) or a.power == 0:  # the pooling takes the 1/power-th root
+        raise T7ConvertError(f"a FeatureLPPooling's power {str(a.power)[:40]} is not a finite, non-zero number")
+    return FeatureLPPool(a.width, a.stride, a.power, a.batch_mode)

@@ -15,13 +15,50 @@ from t7convert.conversion.tree import Node
 from t7convert.pytorch.families import builds, builds_module
 
 
+def zero_rows(first: Any, n_input_dim: int) -> torch.Tensor:
+    """MaskZero's mask from the first tensor of its input (``input[1][1]...``): per sample (shape (B,))
+    when it has ``n_input_dim + 1`` dimensions, one value when it has ``n_input_dim``; true where all
+    zero (its 2-norm is 0: a NaN keeps the row)."""
+    while isinstance(first, (list, tuple)):
+        first = first[0]
+    if first.dim() == n_input_dim:
+        return ~(first != 0).any().reshape(())
+    if first.dim() == n_input_dim + 1:
+        return ~(first.reshape(first.shape[0], -1) != 0).any(1)
+    raise ValueError(f"nn.MaskZero: nInputDim error: {first.dim()}, {n_input_dim}")
+
+
+def masked(value: Any, zero: torch.Tensor) -> Any:
+    """MaskZero:recursiveMask: every tensor of ``value`` with the masked rows (or all of it) set to 0."""
+    if isinstance(value, (list, tuple)):
+        return [masked(v, zero) for v in value]
+    if zero.dim() == 1 and (value.dim() == 0 or value.shape[0] != zero.shape[0]):
+        raise ValueError(f"nn.MaskZero: an output of {tuple(value.shape)} for {zero.shape[0]} input rows")
+    mask = zero.reshape(zero.shape + (1,) * (value.dim() - zero.dim()))
+    return torch.where(mask, torch.zeros((), dtype=value.dtype, device=value.device), value)
+
+
+class MaskZeroApply(nn.Module):
+    """``nn.MaskZero``: its module's output (first argument) masked by its input's zero rows."""
+
+    def __init__(self, n_input_dim: int) -> None:
+        super().__init__()
+        self.n_input_dim = n_input_dim
+
+    def forward(self, y, x):
+        return masked(y, zero_rows(x, self.n_input_dim))
+
+
 class FastLSTM(nn.LSTMCell):
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, mask_zero: int | None = None) -> None:
         super().__init__(input_size, hidden_size)
         self.state: Any = None
+        self.mask_zero = mask_zero
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         self.state = super().forward(x, self.state)
+        if self.mask_zero is not None:  # its recurrentModule is a MaskZero: {h, c} zeroed for zero inputs
+            self.state = tuple(masked(list(self.state), zero_rows(x, self.mask_zero)))
         return self.state[0]
 
     def _get_name(self) -> str:
@@ -35,21 +72,154 @@ class Sequencer(nn.Module):
         super().__init__()
         for name, sub in step.named_children():  # state_dict keys: the step module's own (0.weight_ih)
             self.add_module(name, sub)
+        # a step that is one layer (Sequencer(FastLSTM)) keeps its tensors at the top (weight_ih): they are
+        # this module's, handed to the step before each run (loading may replace the tensor objects)
+        self._own = [name for name, _ in step.named_parameters(recurse=False)]
+        for name in self._own:
+            self.register_parameter(name, getattr(step, name))
         object.__setattr__(self, "_step", step)  # runs the children registered above; not a submodule itself
         self.remembering = False
 
     def forget(self) -> None:
-        for sub in self.modules():
+        for sub in [self._step, *self.modules()]:  # the step itself is not a submodule
             if isinstance(sub, FastLSTM):
                 sub.state = None
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        for name in self._own:
+            setattr(self._step, name, getattr(self, name))
         if not self.remembering:
             self.forget()
         return [self._step(x) for x in xs]
 
 
+class SeqLSTM(nn.LSTM):
+    """rnn's ``nn.SeqLSTM``: T x N x D (N x T x D when ``batch_first``) in, every step's h out, from zero
+    states; ``mask_zero``: at a step where a sample's input is all zeros its h and c become 0."""
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__(input_size, hidden_size, batch_first=batch_first)
+        self.mask_zero = mask_zero
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqLSTM only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        if not self.mask_zero:
+            return super().forward(x)[0]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], self.hidden_size)
+        c = torch.zeros_like(h)
+        outs = []
+        for xt in steps:
+            gates = xt @ self.weight_ih_l0.T + self.bias_ih_l0 + h @ self.weight_hh_l0.T + self.bias_hh_l0
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            h, c = masked([h, c], zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+    def _get_name(self) -> str:
+        return "SeqLSTM"
+
+
+class SeqGRU(nn.Module):
+    """rnn's ``nn.SeqGRU`` in its own layout (weight (D + H) x 3H: r, u, candidate), step by step."""
+
+    def __init__(self, input_size: int, hidden_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.batch_first, self.mask_zero = batch_first, mask_zero
+        self.weight = nn.Parameter(torch.empty(input_size + hidden_size, 3 * hidden_size))
+        self.bias = nn.Parameter(torch.empty(3 * hidden_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqGRU only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        d, hs = self.input_size, self.hidden_size
+        wx, wh = self.weight[:d], self.weight[d:]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], hs)
+        outs = []
+        for xt in steps:
+            a = self.bias + xt @ wx
+            ru = torch.sigmoid(a[:, : 2 * hs] + h @ wh[:, : 2 * hs])
+            r, u = ru[:, :hs], ru[:, hs:]
+            hc = torch.tanh(a[:, 2 * hs:] + (r * h) @ wh[:, 2 * hs:])
+            h = (1 - u) * hc + u * h
+            if self.mask_zero:
+                h = masked(h, zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+builds_module("SeqGRU", SeqGRU)
+builds_module("SeqLSTM", SeqLSTM)
 builds_module("FastLSTM", FastLSTM)
+
+
+class MaskZero(nn.Module):
+    """``nn.MaskZero(module)`` built as a tree (inside a Sequencer's step): ``module(x)``, masked."""
+
+    def __init__(self, n_input_dim: int, module: nn.Module) -> None:
+        super().__init__()
+        self.n_input_dim = n_input_dim
+        self.add_module("0", module)
+
+    def forward(self, x):
+        return masked(self._modules["0"](x), zero_rows(x, self.n_input_dim))
+
+
+@builds("MaskZero")
+def build_mask_zero_tree(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaskZero(a.n_input_dim, children[0])
+
+
+class ReverseTable(nn.Module):
+    """dpnn's ReverseTable: the list reversed."""
+
+    def forward(self, xs):
+        if not isinstance(xs, (list, tuple)):
+            raise ValueError("nn.ReverseTable expects a table")
+        return list(xs)[::-1]
+
+
+class ReinforceMAP(nn.Module):
+    """dpnn's Reinforce* in evaluate mode: the input (ReinforceNormal: the mean of a {mean, stdev} table)."""
+
+    def __init__(self, table: bool) -> None:
+        super().__init__()
+        self.table = table
+
+    def forward(self, x):
+        if isinstance(x, (list, tuple)):
+            if not self.table or len(x) != 2:
+                raise ValueError("a Reinforce module got a table (ReinforceNormal takes {mean, stdev})")
+            x = x[0]
+        return x.clone()
+
+
+builds_module("ReinforceMAP", ReinforceMAP)
+
+
+class SeqReverse(nn.Module):
+    """rnn's SeqReverseSequence(dim): ``torch.flip`` along the 1-based ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        if x.dim() < max(self.dim, 1):
+            raise ValueError(f"nn.SeqReverseSequence({self.dim}) got a {x.dim()}-D input")
+        return torch.flip(x, [self.dim - 1])
+
+
+builds_module("SeqReverse", SeqReverse)
+builds_module("ReverseTable", ReverseTable)
+builds_module("MaskZeroApply", MaskZeroApply)
 
 
 @builds("Sequencer")

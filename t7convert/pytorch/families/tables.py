@@ -298,8 +298,10 @@ class Index(nn.Module):
         if idx.dim() != 1:
             raise T7ConvertError("nn.Index: the indices should be a vector")
         idx = idx.long()
-        if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > t.shape[d]):
-            raise T7ConvertError(f"nn.Index: an index is out of range 1..{t.shape[d]}")
+        if not idx.is_meta and idx.numel():  # runtime assertions under torch.export (no data-dependent branch)
+            message = lambda: f"nn.Index: an index is out of range 1..{t.shape[d]}"  # noqa: E731
+            torch._check_with(T7ConvertError, idx.min().item() >= 1, message)
+            torch._check_with(T7ConvertError, idx.max().item() <= t.shape[d], message)
         return t.index_select(d, idx - 1)
 
 
@@ -310,6 +312,8 @@ class MaskedSelect(nn.Module):
         t, mask = xs[0], xs[1]
         if t.numel() != mask.numel():
             raise T7ConvertError("nn.MaskedSelect: the mask and the tensor differ in size")
+        if mask.is_meta:  # the memory plan's dry run: at most every value is selected
+            return t.reshape(-1)
         return t.reshape(-1)[mask.reshape(-1) != 0]
 
 
@@ -324,8 +328,10 @@ class OneHot(nn.Module):
         if self.vector_only and x.dim() != 1:
             raise T7ConvertError("OneHot (char-rnn): expects a vector of indices")
         idx = x.long()
-        if idx.numel() and (int(idx.min()) < 1 or int(idx.max()) > self.n):
-            raise T7ConvertError(f"OneHot: an index is out of range 1..{self.n}")
+        if not idx.is_meta and idx.numel():  # runtime assertions under torch.export (no data-dependent branch)
+            message = lambda: f"OneHot: an index is out of range 1..{self.n}"  # noqa: E731
+            torch._check_with(T7ConvertError, idx.min().item() >= 1, message)
+            torch._check_with(T7ConvertError, idx.max().item() <= self.n, message)
         # the output has the input's floating type (Torch7's output is a tensor of the module's type, which
         # :double() / :float() set together with the indices'); integer indices give float32
         dtype = x.dtype if x.is_floating_point() else torch.float32

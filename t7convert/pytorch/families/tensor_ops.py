@@ -223,6 +223,27 @@ class Collapse(nn.Module):
         return f"nInputDim={self.n_input_dim}"
 
 
+class WhiteNoise(nn.Module):
+    """dpnn's WhiteNoise: in training ``x + N(mean, std)`` for each element; at test time ``x + mean``."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (mean, std)) or not std >= 0:
+            raise T7ConvertError(f"a converted nn.WhiteNoise has mean {mean!r} and std {std!r}")
+        self.mean, self.std = float(mean), float(std)
+
+    def forward(self, x):
+        if self.training:
+            return x + torch.empty_like(x).normal_(self.mean, self.std)
+        return x + self.mean if self.mean != 0 else x
+
+    def _get_name(self) -> str:
+        return "WhiteNoise[nn.WhiteNoise]"
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean:g}, std={self.std:g}; train: x + N(mean, std); eval: x + mean"
+
+
 builds_module("AddConstant", AddConstant)
 builds_module("Cast", Cast)
 builds_module("Select", Select)
@@ -234,3 +255,4 @@ builds_module("Replicate", Replicate)
 builds_module("Sum", Sum)
 builds_module("MaxMin", MaxMin)
 builds_module("Collapse", Collapse)
+builds_module("WhiteNoise", WhiteNoise)

@@ -23,8 +23,8 @@ from t7convert.torch7.format.values import (
                      as_storage,
 )
 from t7convert.torch7.format.words import describe_value
-from t7convert.torch7.format.writer import dumps, write
+from t7convert.torch7.format.writer import dumps, dumps_stream, write
 
-__all__ = ["read", "read_document", "write", "dumps", "T7Document", "T7Object", "T7Storage", "T7Table",
+__all__ = ["read", "read_document", "write", "dumps", "dumps_stream", "T7Document", "T7Object", "T7Storage", "T7Table",
            "T7List", "T7Function", "TdsHash", "TdsVec", "T7BooleanKey", "T7ObjectKey", "TensorRecord", "StorageRecord", "as_storage",
            "sniff_foreign", "describe_value"]

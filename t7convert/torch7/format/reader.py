@@ -28,6 +28,7 @@ from typing import Any, Generator
 import numpy as np
 
 from t7convert.common.errors import T7FormatError
+from t7convert.common.inputs import open_regular
 from t7convert.torch7.format import classes as C
 from t7convert.torch7.format.streams import AsciiStream, BinaryStream, StreamError
 from t7convert.torch7.format.values import T7BooleanKey, T7Function, T7List, T7Object, T7ObjectKey, T7Storage, T7Table
@@ -90,6 +91,12 @@ class T7Document:
     storages: dict[int, StorageRecord] = field(default_factory=dict)
     classes: Counter = field(default_factory=Counter)   # (class name, version or None) -> count
     functions: int = 0
+    #: every top-level object of the file, in order: one, or several for a stream written by successive
+    #: ``writeObject`` calls on one file (sharing one reference-index space). ``root`` is the first: what
+    #: Torch7's ``torch.load`` returns.
+    objects: list[Any] = field(default_factory=list)
+    #: a stream's last object that does not read (cut short): what went wrong, with its byte offset
+    stream_tail_error: str | None = None
 
 
 def sniff_foreign(head: bytes) -> str | None:
@@ -186,8 +193,9 @@ class _Reader:
     """One pass over one stream. Objects that hold others are generators that yield a path label for
     each child they need and receive the child; ``run`` drives them with an explicit stack."""
 
-    def __init__(self, stream, path: str, file_size: int, max_depth: int) -> None:
+    def __init__(self, stream, path: str, file_size: int, max_depth: int, *, streams: bool = True) -> None:
         self.s = stream
+        self.streams = streams  # whether objects after the first may be read (not on a guessed long size)
         self.file = path
         self.file_size = file_size
         self.max_depth = max_depth
@@ -251,18 +259,47 @@ class _Reader:
                     self.labels.pop()
                     value = result
         except StreamError as e:
-            raise self.fail(str(e), e.offset) from None
-        return self.doc
+            error = self.fail(str(e), e.offset)
+        except T7FormatError as e:
+            error = e
+        else:
+            return self.doc
+        if len(self.doc.objects) >= 2:  # a stream whose last object is cut short: the others stand
+            self.doc.stream_tail_error = (f"object {len(self.doc.objects) + 1}, from byte {self.object_start:,}, "
+                                          f"does not read: {error.reason[:200]} (byte {error.offset})")
+            return self.doc
+        raise self._after_first(error) from None
 
-    def _root(self) -> Generator:
-        root = yield ""
+    def _after_first(self, e: T7FormatError) -> T7FormatError:
+        """Bytes after the first object that do not read as a second object are what they always were:
+        trailing garbage, said at the end of the first object (the inner error is kept in brackets)."""
+        if not self.doc.objects:
+            return e
+        end = self.first_end
+        rest = self.file_size - end
+        return T7FormatError(f"{rest} bytes of trailing garbage after the end of the object (they do not read "
+                             f"as further objects: {e.reason[:200]})", path=self.file, offset=end,
+                             object_path="<root>")
+
+    def _rest(self) -> int:
         rest = self.s.remaining()
         if self.s.encoding == "ascii":
-            tail = self.s.data[self.s.pos:]
-            rest = len(tail.strip())
-        if rest:
-            raise self.fail(f"{rest} bytes of trailing garbage after the end of the object")
+            rest = len(self.s.data[self.s.pos:].strip())
+        return rest
+
+    def _root(self) -> Generator:
+        """The first object, then any that follow it (a stream of ``writeObject`` calls); ``torch.load``
+        returns the first, and so does :func:`read` unless asked for all."""
+        root = yield ""
         self.doc.root = root
+        self.doc.objects.append(root)
+        self.first_end = self.s.pos
+        while self.streams and self._rest():
+            self.object_start = self.s.pos
+            value = yield f"[object {len(self.doc.objects) + 1}]"
+            self.doc.objects.append(value)
+        if self._rest():
+            raise self.fail(f"{self._rest()} bytes of trailing garbage after the end of the object")
         return root
 
     # --- one object --------------------------------------------------------------------------
@@ -552,7 +589,7 @@ def read_document(path: str | os.PathLike, *, long_size: int | None = None, enco
     if encoding not in (None, "binary", "ascii"):
         raise ValueError("encoding must be 'binary' or 'ascii'")
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(64)
             if not head:
@@ -579,9 +616,18 @@ def read_document(path: str | os.PathLike, *, long_size: int | None = None, enco
     errors: dict[int, T7FormatError] = {}
     progress: dict[int, int] = {}
     for ls in sizes:
-        reader = _Reader(BinaryStream(data, ls), path, size, max_depth)
+        # a guessed 4-byte long size that needs a stream of objects to explain the file is no reading
+        reader = _Reader(BinaryStream(data, ls), path, size, max_depth, streams=bool(long_size) or ls == 8)
         try:
-            return reader.run()
+            doc = reader.run()
+            if len(doc.objects) > 1 and not long_size and ls == 8:
+                # several objects with 8-byte longs, or one with 4-byte longs (a Windows build's file whose
+                # first object happens to parse either way)? One object that fills the file is the reading.
+                try:
+                    return _Reader(BinaryStream(data, 4), path, size, max_depth, streams=False).run()
+                except T7FormatError:
+                    pass
+            return doc
         except T7FormatError as e:
             errors[ls] = e
             progress[ls] = reader.s.pos  # how far it read, not where the failing object starts
@@ -614,17 +660,22 @@ def _saw_long(reader: _Reader) -> bool:
                for name, _ in reader.doc.classes)
 
 
-def read(path: str | os.PathLike, *, long_size: int | None = None, encoding: str | None = None,
-         max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+def read(path: str | os.PathLike, *, all: bool = False, long_size: int | None = None,  # noqa: A002 - the issue's name
+         encoding: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Read a ``.t7`` file into Python values (see :mod:`t7convert.torch7.format.values`); tensors are numpy arrays.
+
+    A file may hold several top-level objects written one after another (successive ``writeObject``
+    calls on one file): like Torch7's ``torch.load``, ``read`` returns the first; ``all=True`` returns the
+    list of every one (a list of one for an ordinary file).
 
     Lua tables keyed 1..n read as Python lists, indexed from 0: Torch7's ``model.modules[2]`` is
     ``model.modules[1]`` here. t7convert's messages write paths as Torch7 does, 1-based
     (``modules[2].modules[1]``); :meth:`T7Object.at` follows such a path:
-    ``read(p).at("modules[2].modules[1]")``. The options are :func:`read_document`'s.
+    ``read(p).at("modules[2].modules[1]")``. The other options are :func:`read_document`'s.
 
     >>> model = t7convert.read("resnet-18.t7")       # doctest: +SKIP
     >>> model.at("modules[1]").weight.shape           # doctest: +SKIP
     (64, 3, 7, 7)
     """
-    return read_document(path, long_size=long_size, encoding=encoding, max_depth=max_depth).root
+    doc = read_document(path, long_size=long_size, encoding=encoding, max_depth=max_depth)
+    return list(doc.objects) if all else doc.root

@@ -120,6 +120,9 @@ _TOKEN = re.compile(rb"[ \t\r\n\v\f]*([^ \t\r\n\v\f]*)")
 # are refused before they reach a regular expression or int() (whose cost grows with their length).
 _MAX_TOKEN = 64
 _BLANKS = re.compile(rb"[ \t\r]*")
+_BLANK = re.compile(rb"[ \t\r\v\f]")
+#: tokens converted at a time by the ascii reader
+_CHUNK = 1 << 16
 
 
 class AsciiStream:
@@ -206,28 +209,62 @@ class AsciiStream:
         if n > (self.end - self.pos + 1) // 2:
             raise StreamError(f"truncated: {what} of {n} values cannot fit in the {self.end - self.pos} bytes left",
                               self.pos)
-        start = self.pos
-        # Torch7 writes the n values on one line: split that line at once when it holds exactly n
-        # tokens, else read token by token. The newline is looked for only as far as n tokens can
-        # reach, so that a file without newlines costs O(n) per array, not O(file).
-        start = _BLANKS.match(self.data, start).end()
+        # Torch7 writes the n values on one line: split that line when it holds exactly n tokens, else
+        # read token by token. Either way a chunk of tokens at a time is converted into the result, so
+        # that the memory is the result's plus one chunk's (a list of 30 million bytes objects, or one
+        # 64-character token widening them all to S64, took 40 times the file). The newline is looked
+        # for only as far as n tokens can reach: a file without newlines costs O(n) per array.
+        start = _BLANKS.match(self.data, self.pos).end()
+        out = np.empty(n, dtype)
         nl = self.data.find(b"\n", start, min(self.end, start + n * (_MAX_TOKEN + 1) + 1))
-        tokens = self.data[start:nl].split() if nl >= 0 else []
-        if nl >= 0 and len(tokens) == n and max(map(len, tokens)) <= _MAX_TOKEN:
+        if nl >= 0 and self._fill_from_line(out, start, nl, what):
             self.pos = nl
         else:
-            tokens = [self._token(what) for _ in range(n)]
-        pattern = _NUMBER if dtype.kind == "f" else _INTEGER
+            self.pos = start
+            done = 0
+            while done < n:
+                chunk = [self._token(what) for _ in range(min(_CHUNK, n - done))]
+                self._convert(out, done, chunk, what, start)
+                done += len(chunk)
+        self._eat_newline()
+        return out
+
+    def _fill_from_line(self, out: np.ndarray, start: int, nl: int, what: str) -> bool:
+        """Fill ``out`` from the tokens of ``data[start:nl]``, a window at a time; False (nothing to keep)
+        when the line does not hold exactly ``len(out)`` tokens of at most _MAX_TOKEN characters."""
+        done, pos = 0, start
+        while pos < nl:
+            stop = min(pos + _CHUNK * 8, nl)
+            if stop < nl:  # end the window at a blank, so that no token is cut
+                blank = _BLANK.search(self.data, stop, min(nl, stop + _MAX_TOKEN + 1))
+                if blank is None:
+                    return False
+                stop = blank.start()
+            chunk = self.data[pos:stop].split()
+            if done + len(chunk) > len(out) or any(len(t) > _MAX_TOKEN for t in chunk):
+                return False
+            self._convert(out, done, chunk, what, start)
+            done, pos = done + len(chunk), stop
+        return done == len(out)
+
+    @staticmethod
+    def _convert(out: np.ndarray, at: int, tokens: list[bytes], what: str, start: int) -> None:
+        """``out[at:at + len(tokens)]`` from the tokens, each checked to be a number first."""
+        pattern = _NUMBER if out.dtype.kind == "f" else _INTEGER
         for tok in tokens:
             if not pattern.match(tok):
-                raise StreamError(f"expected {n} numbers for {what}, found {tok[:20]!r}", start)
-        self._eat_newline()
-        if dtype.kind == "f":
-            values = np.array(tokens).astype(np.float64)
+                raise StreamError(f"expected {len(out)} numbers for {what}, found {tok[:20]!r}", start)
+        if not tokens:
+            return
+        if out.dtype.kind == "f":
             with np.errstate(over="ignore"):  # 1e39 in a FloatStorage: inf, as Torch7's %g read into a float gives
-                return values.astype(dtype)
-        values = np.array([int(t) for t in tokens], dtype=object)
-        info = np.iinfo(dtype)
-        if any(v < info.min or v > info.max for v in values):
-            raise StreamError(f"a value of {what} does not fit in {dtype}", start)
-        return values.astype(dtype)
+                out[at:at + len(tokens)] = np.array(tokens).astype(np.float64).astype(out.dtype)
+            return
+        info = np.iinfo(out.dtype)
+        try:
+            values = np.array(tokens).astype(np.int64)
+        except (OverflowError, ValueError):
+            raise StreamError(f"a value of {what} does not fit in {out.dtype}", start) from None
+        if values.min() < info.min or values.max() > info.max:
+            raise StreamError(f"a value of {what} does not fit in {out.dtype}", start)
+        out[at:at + len(tokens)] = values.astype(out.dtype)

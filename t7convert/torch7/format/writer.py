@@ -332,6 +332,20 @@ def dumps(obj: Any, *, encoding: str = "binary", long_size: int = 8) -> bytes:
     return buf.getvalue()
 
 
+def dumps_stream(objects: list[Any], *, encoding: str = "binary", long_size: int = 8) -> bytes:
+    """Serialize several top-level objects one after another, as successive ``writeObject`` calls on one
+    Torch7 file do (one reference-index space): ``read(..., all=True)`` returns them, ``read`` the first."""
+    if not objects:
+        raise ValueError("a stream holds at least one object")
+    if encoding not in ("binary", "ascii") or long_size not in (4, 8):
+        raise ValueError("encoding must be 'binary' or 'ascii', long_size 4 or 8")
+    buf = io.BytesIO()
+    writer = _Writer(_Encoder(buf, encoding, long_size))
+    for obj in objects:
+        writer.obj(obj)
+    return buf.getvalue()
+
+
 def _write_to(f: BinaryIO, obj: Any, encoding: str, long_size: int) -> None:
     if encoding not in ("binary", "ascii"):
         raise ValueError("encoding must be 'binary' or 'ascii'")
@@ -352,4 +366,4 @@ def write(path: str | os.PathLike, obj: Any, *, encoding: str = "binary", long_s
         _write_to(f, obj, encoding, long_size)
 
 
-__all__ = ["write", "dumps"]
+__all__ = ["write", "dumps", "dumps_stream"]

@@ -1,0 +1,101 @@
+"""``.pt2``: a ``torch.export`` program (table inputs as positional arguments, Lua order), with a dynamic batch
+dimension where the model is per-sample; verified by ``torch.export.load`` of the bytes written."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from t7convert.common.atomic import atomic_output
+from t7convert.common.errors import T7ConvertError
+from t7convert.export import TOLERANCE
+from t7convert.export.common import as_tensors, callable_model, check_close, doubled, first_line, model_dtype, rel_error
+from t7convert.export.provenance import KEY, dumps
+
+EXTRA_FILE = KEY + ".json"
+
+
+def _clone(args: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [a.clone() for a in args]  # a model may work in place on its input (ReLU(true) first)
+
+
+def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
+    """(program, dynamic batch?, the verification input's tensors), most general first: every dimension
+    dynamic where the model allows it (``Dim.AUTO``), traced on a doubled batch (torch.export specialises a
+    size of 1) and kept only if it matches the model there; then only the batch dynamic; then every
+    dimension but a batch of 1, traced on the input itself; then one specialised to the input. The caller verifies each on the input
+    and keeps the first that reproduces the reference."""
+    args, struct = as_tensors(x, model_dtype(module))
+    model = callable_model(module, struct)
+    auto = torch.export.Dim.AUTO
+
+    def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
+        specs = tuple({d: auto for d in range(a.dim() if dims == "all" else 1)} if dims and a.dim() else None
+                      for a in example)
+        return torch.export.export(model, tuple(_clone(example)), strict=False,
+                                   dynamic_shapes=specs if model is module else (specs,))
+
+    def symbolic(ep: torch.export.ExportedProgram) -> bool:
+        return any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
+                   for s in getattr(n.meta.get("val"), "shape", ()))
+
+    first_error: BaseException | None = None
+    ex = doubled(args)
+    for dims in ("all", "batch") if ex is not None else ():
+        try:  # (a rule that depends on the batch being 1, as nn.View's, fails the second on the input)
+            ep = export(ex, dims)
+            with torch.no_grad():
+                err, why = rel_error(ep.module()(*_clone(ex)), model(*_clone(ex)))
+            if symbolic(ep) and not why and err <= TOLERANCE:
+                yield ep, True, args
+        except Exception as e:  # noqa: BLE001 - a batch the model does not take: the programs below
+            first_error = first_error or e
+    try:
+        ep = export(args, "all")
+        if symbolic(ep):
+            yield ep, False, args
+    except Exception as e:  # noqa: BLE001
+        first_error = first_error or e
+    try:
+        yield export(args, ""), False, args
+    except Exception as e:  # noqa: BLE001 - torch.export raises many kinds
+        raise T7ConvertError(f"torch.export cannot trace this model: {first_line(e)}") from (first_error or e)
+
+
+def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance: dict[str, str], force: bool = False,
+          before_publish: Callable[[], None] | None = None) -> tuple[int, float, list[str]]:
+    """Export, save to a temporary file, load it back, run it on ``x`` against ``reference``; then publish.
+    Returns (bytes, worst relative error, notes)."""
+    import os
+
+    last: BaseException | None = None
+    for ep, dynamic, args in programs(module, x):
+        record = dict(provenance, format="pt2", exporter="torch.export",
+                      batch="dynamic" if dynamic else "static")
+        try:
+            with torch.no_grad():  # measured in memory for the record, then again on the bytes written
+                err, _ = rel_error(ep.module()(*_clone(args)), reference)
+            record["max_rel_error"] = f"{err:.3e}"
+            with atomic_output(output, exclusive=not force) as tmp:
+                with open(tmp, "wb") as f:  # a path ending .tmp: torch.export.save takes a file object as is
+                    torch.export.save(ep, f, extra_files={EXTRA_FILE: dumps(record)})
+                extra = {EXTRA_FILE: ""}
+                with open(tmp, "rb") as f:
+                    loaded = torch.export.load(f, extra_files=extra)
+                with torch.no_grad():
+                    got = loaded.module()(*_clone(args))
+                err = check_close(f"the .pt2 program ({'dynamic' if dynamic else 'static'} batch)", got, reference)
+                if json.loads(extra[EXTRA_FILE] or "{}").get("source") != provenance.get("source"):
+                    raise T7ConvertError("the .pt2 file lost its provenance record")
+                if before_publish is not None:
+                    before_publish()
+            notes = [] if dynamic else ["the .pt2 program's batch size is fixed (the model is not per-sample "
+                                        "over its first dimension, or torch.export specialised it)"]
+            return os.path.getsize(output), err, notes
+        except T7ConvertError as e:
+            last = e
+        except Exception as e:  # noqa: BLE001 - a guard of a more general program: try the next one
+            last = T7ConvertError(f"the .pt2 program fails on the verification input: {first_line(e)}")
+    raise last if last is not None else T7ConvertError("no .pt2 program could be verified")
