@@ -66,7 +66,7 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     ``tensors``: how many tensors the file holds, which bounds how many blocks it can describe."""
     if not isinstance(info, dict):
         raise DescriptionError(f"its t7convert description is a {type(info).__name__}, not a table")
-    check_unshared(info)
+    check_unshared(info, shared_leaves=True)
     format_version(info)
     kind = info.get("kind")
     if kind == "canonical":
@@ -88,16 +88,29 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     return info
 
 
-def check_unshared(value: Any, where: str = "description") -> None:
+#: a short list of scalars that files of t7convert before 0.3 may share (a DAG's ``graph.output`` is the
+#: same list as its last stage's entry; pickle stores it once): still read, each meeting counted
+MAX_SHARED_LEAF = 64
+
+
+def _leaf(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) <= MAX_SHARED_LEAF and all(isinstance(c, _SCALARS) for c in v)
+
+
+def check_unshared(value: Any, where: str = "description", *, shared_leaves: bool = False) -> None:
     """Every list, tuple and table of ``value`` is met once (empty ones aside), and they hold at most
     MAX_ITEMS entries together: one visit per entry, so a few KB of shared references cannot stand for
-    billions of entries. Iterative: the nesting of a file cannot exhaust Python's stack here."""
+    billions of entries. Iterative: the nesting of a file cannot exhaust Python's stack here.
+
+    ``shared_leaves`` (reading a file): a short list of scalars (:data:`MAX_SHARED_LEAF`) may be met
+    again, as older versions wrote them, its entries counted at every meeting, so the walk stays
+    bounded by MAX_ITEMS; what t7convert writes now shares nothing at all (:func:`plain_copy`)."""
     seen: set[int] = set()
     stack: list[tuple[Any, str]] = [(value, where)]
     items = 0
     while stack:
         v, at = stack.pop()
-        if len(v) and id(v) in seen:
+        if len(v) and id(v) in seen and not (shared_leaves and _leaf(v)):
             at = at if len(at) <= 160 else f"{at[:60]}...{at[-90:]}"
             raise DescriptionError(f"its {at} is a {type(v).__name__} already met elsewhere in the description "
                                    "(a description is plain data: no list, table or node in it is shared)")

@@ -26,7 +26,8 @@ from t7convert.common.registry import Registry
 MAX_EXTENT = 1 << 24
 #: a whole number no bound is declared for: still within what an index into memory can be
 MAX_INT = 1 << 62
-MAX_LIST = 4096
+#: a list attribute (a full connection table of 1024 planes is 2**20 entries): as long as a description's lists
+MAX_LIST = 1 << 20
 
 T = TypeVar("T")
 RECORDS: Registry[Callable[..., Any]] = Registry("record")
