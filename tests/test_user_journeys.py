@@ -182,7 +182,7 @@ def test_the_package_namespace_holds_only_its_public_names():
     public = [n for n in dir(t7convert) if not n.startswith("_")]
     assert "Any" not in public and "annotations" not in public
     assert set(public) == set(t7convert.__all__) - {"__version__"}
-    assert set(public) == {"load", "convert", "parity", "sample", "read", "write", "inspect", "T7ConvertError",
+    assert set(public) == {"load", "convert", "parity", "sample", "read", "write", "inspect", "InputSpec", "T7ConvertError",
                            "VerificationError"}
     assert callable(t7convert.parity)  # not replaced by the subpackage t7convert.parity once it is imported
     from t7convert.parity import compare  # noqa: F401
@@ -221,11 +221,11 @@ def test_convert_input_size_errors_start_with_the_file_name(tmp_path):
     src = small_model(tmp_path)
     done = cli(str(src), "-o", str(tmp_path / "o.pth"), "--input-size", "3,4,4")  # smaller than the 8x8 pooling
     assert done.returncode == 2
-    assert done.stderr.startswith(f"t7convert: error: {src}: on input 1x3x4x4: "), done.stderr
+    assert done.stderr.startswith(f"t7convert: error: {src}: on input 3x4x4: "), done.stderr
     assert done.stderr.count("\n") == 1
     done = cli(str(src), "-o", str(tmp_path / "o.pth"), "--input-size", "1,8,8")  # wrong number of planes
     assert done.returncode == 2 and done.stderr.startswith(f"t7convert: error: {src}: "), done.stderr
-    with pytest.raises(t7convert.T7ConvertError, match=rf"^{src}: on input 1x3x4x4: "):
+    with pytest.raises(t7convert.T7ConvertError, match=rf"^{src}: on input 3x4x4: "):
         t7convert.convert(str(src), None, input_shape=(3, 4, 4))
 
 
