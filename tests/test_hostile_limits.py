@@ -528,9 +528,9 @@ def cli_patched(patch: str, *args: str) -> subprocess.CompletedProcess:
 WHILE_WRITING = """
 from t7convert.pytorch import files
 real = files._write
-def _write(converted, state, tmp, fmt):
+def _write(converted, state, tmp, fmt, *rest):
     {action}
-    real(converted, state, tmp, fmt)
+    real(converted, state, tmp, fmt, *rest)
 files._write = _write
 """
 
