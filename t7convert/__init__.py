@@ -1,10 +1,30 @@
 """t7convert: bring Torch7 (Lua) checkpoints, above all fb.resnet.torch ResNet and ResNeXt, into PyTorch.
 
-The format layer (:func:`read`, :func:`write`) needs only numpy; :func:`load` and :func:`convert`
-import torch when first called.
+    load(path, *, device=None, generic=False) -> torch.nn.Module
+        model = t7convert.load("resnet-50.t7")            # a .t7, or a file t7convert converted
+    convert(path, output=None, *, fmt=None, generic=False, force=False, verify=True, input=None,
+            input_shape=None, batch=1, rtol=1e-5, seed=0, key=None, progress=None, memory_limit=None) -> ConversionReport
+        report = t7convert.convert("resnet-50.t7", "resnet-50.pth")   # verified, then written atomically
+    parity(t7_file, model_file=None, *, reference_file=None, image=None, input=None, input_shape=None,
+           batch=None, seed=None, device="cpu", rtol=1e-5, no_module=False, progress=None, memory_limit=None) -> ParityRun
+        print(t7convert.parity("resnet-50.t7", "resnet-50.pth").render())
+    sample(path, *, primetext="", length=2000, temperature=1.0, sample=True, seed=123, key=None) -> Iterator[str]
+        text = "".join(t7convert.sample("lm_lstm.t7", primetext="The "))
+    read(path, *, all=False, long_size=None, encoding=None, max_depth=...) -> Any
+        model = t7convert.read("model.t7"); model.at("modules[1]").weight
+    write(path, obj, *, encoding="binary", long_size=8) -> None
+        t7convert.write("mean.t7", {"mean": numpy.zeros(3, numpy.float32)})
+    inspect(path) -> Inspection
+        print(t7convert.inspect("model.t7").parameters)
+
+Errors about the input raise :class:`T7ConvertError` (the command line's exit 2); a verification that
+fails raises :class:`VerificationError` and writes nothing. The format layer (``read``, ``write``) needs
+only numpy; ``load``, ``convert``, ``parity`` and ``sample`` import torch when first called.
 """
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 import typing as _typing
 
 from t7convert.common import interrupts as _interrupts
@@ -12,71 +32,39 @@ from t7convert.common import interrupts as _interrupts
 if _interrupts.is_console_script():  # before numpy's import: a Ctrl-C now is one line, not a traceback
     _interrupts.install_early()
 
-from t7convert.common.errors import T7ConvertError, T7FileNotFoundError, T7FormatError, UnsupportedModuleError
-from t7convert.common.inputs import open_regular
+from t7convert.api import ConversionReport as ConversionReport
+from t7convert.api import VerificationError, convert, inspect, load, parity, sample
+from t7convert.common.errors import T7ConvertError
+from t7convert.common.errors import T7FileNotFoundError as T7FileNotFoundError
+from t7convert.common.errors import T7FormatError as T7FormatError
+from t7convert.common.errors import UnsupportedModuleError as UnsupportedModuleError
 from t7convert.common.version import __version__
 from t7convert.conversion.input_spec import InputSpec
-from t7convert.torch7.format import T7Function, T7Object, T7Storage, read, read_document, write
+from t7convert.torch7.format import T7Function as T7Function
+from t7convert.torch7.format import T7Object as T7Object
+from t7convert.torch7.format import T7Storage as T7Storage
+from t7convert.torch7.format import read, write
+from t7convert.torch7.format import read_document as read_document
 
-__all__ = ["read", "read_document", "write", "load", "convert", "sample", "preprocess", "InputSpec", "T7ConvertError", "T7FormatError",
-           "T7FileNotFoundError", "UnsupportedModuleError", "T7Object", "T7Storage", "T7Function", "__version__"]
-
-
-def load(path: str, *, device: _typing.Any = None, generic: bool = False):
-    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
-
-    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast. The module owns
-    its weights (:func:`~t7convert.pytorch.build.own_memory`): the file may change or go afterwards.
-    """
-    from t7convert.conversion.model import convert_file, converted_kind
-
-    try:
-        with open_regular(path) as f:
-            head = f.read(64)
-    except FileNotFoundError:
-        raise T7FileNotFoundError(f"{path}: no such file") from None
-    except OSError as e:
-        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    kind = converted_kind(head)
-    if kind is None:
-        converted = convert_file(path, generic=generic)  # before torch is imported: a bad file fails fast
-        from t7convert.pytorch.build import module_of
-
-        module = module_of(converted)
-        if "input" not in module.data_config:  # what the file implies, as a conversion would store it
-            from t7convert.pytorch.input_shape import find_input
-            try:
-                module.data_config["input"] = find_input(converted).spec
-            except T7ConvertError:
-                pass  # nothing decides: data_config says nothing of the input
-    else:
-        from t7convert.pytorch.files import load_converted
-
-        module = load_converted(path, kind)
-    if device is not None and _torch_device(device).type != "cpu":
-        return module.to(device)  # copies already
-    from t7convert.pytorch.build import own_memory
-
-    return own_memory(module.to(device) if device is not None else module)
+__all__ = ["load", "convert", "parity", "sample", "read", "write", "inspect", "InputSpec", "T7ConvertError",
+           "VerificationError", "__version__"]
+# also importable from here, documented where they are defined and left out of ``help(t7convert)`` and
+# ``dir``: read_document, preprocess, ConversionReport, T7FormatError, T7FileNotFoundError,
+# UnsupportedModuleError, T7Object, T7Storage, T7Function
 
 
-def _torch_device(device: _typing.Any):
-    import torch
+class _Package(_types.ModuleType):
+    """The package's module type: importing the subpackage ``t7convert.parity`` (the comparison's
+    machinery) must not replace the function :func:`parity` the package exports under the same name,
+    as the import system otherwise does by setting the parent's attribute."""
 
-    return torch.device(device)
+    def __setattr__(self, name: str, value: _typing.Any) -> None:
+        if name == "parity" and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
 
 
-def convert(path: str, output: str | None = None, **options: _typing.Any):
-    """Convert a ``.t7`` model; see :func:`t7convert.api.convert`."""
-    from t7convert.api import convert as _convert
-    return _convert(path, output, **options)
-
-
-def sample(path: str, **options: _typing.Any):
-    """Text from a char-rnn / torch-rnn / rnn checkpoint, an iterator of strings; see
-    :func:`t7convert.api.sample`."""
-    from t7convert.api import sample as _sample
-    return _sample(path, **options)
+_sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -13,34 +13,91 @@ same description in their metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-import torch
-from torch import nn
-
-from t7convert.common.errors import T7ConvertError
-from t7convert.common.file_identity import FileIdentity, file_identity
+from t7convert.common.errors import T7ConvertError, T7FileNotFoundError
 from t7convert.common.inputs import open_regular
-from t7convert.conversion.budget import state_digest
-from t7convert.conversion.data_config import generic_data_config
-from t7convert.conversion.input_spec import InputSpec, as_spec
-from t7convert.conversion.model import ConvertedModel, convert_file
-from t7convert.pytorch.build import module_from_state, module_of, stage_modules
-from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_not_source, check_output, save
-from t7convert.pytorch.input_shape import FROM_USER, default_input_shape, find_input, input_candidates, resolve
 
-__all__ = ["convert", "convert_file", "load", "save", "sample", "module_from_state", "stage_modules", "ConvertedModel",
-           "ConversionReport", "VerificationError", "default_input_shape", "find_input", "parity", "InputSpec"]
+if TYPE_CHECKING:  # torch, and the conversion, are imported by the functions that need them:
+    import torch  # ``import t7convert`` stays light
+    from torch import nn
+
+    from t7convert.common.file_identity import FileIdentity
+    from t7convert.conversion.input_spec import InputSpec
+    from t7convert.conversion.inspection import Inspection
+    from t7convert.conversion.model import ConvertedModel
+    from t7convert.parity.run import ParityRun
+
+__all__ = ["load", "convert", "parity", "sample", "inspect", "describe_converted", "ConversionReport",
+           "VerificationError"]
 
 Progress = Callable[..., None]
 """``progress(message, done=None, total=None)``: a step began, or ``done`` of ``total`` units are finished."""
 
 
 def load(path: str, *, device: str | torch.device | None = None, generic: bool = False) -> nn.Module:
-    """An eval-mode module from a .t7 file, or from a file t7convert converted (see :func:`t7convert.load`)."""
-    from t7convert import load as front_door
+    """An eval-mode ``torch.nn.Module`` from a ``.t7`` file or a file t7convert converted.
 
-    return front_door(path, device=device, generic=generic)
+    A ``.t7`` is parsed and converted before torch is imported, so a bad file fails fast; ``generic``
+    keeps Torch7's own graph rather than torchvision's ResNet layout. The module owns its weights
+    (:func:`~t7convert.pytorch.build.own_memory`): the file may change or go afterwards.
+
+    >>> model = t7convert.load("resnet-50.t7")                  # doctest: +SKIP
+    >>> model = t7convert.load("model.pth", device="cuda")       # doctest: +SKIP
+    """
+    module, _ = _module_of_file(path, generic=generic, with_input=True)
+    from t7convert.pytorch.build import own_memory
+
+    if device is None:
+        return own_memory(module)
+    import torch
+
+    if torch.device(device).type != "cpu":
+        return module.to(device)  # copies already
+    return own_memory(module.to(device))
+
+
+def _module_of_file(path: str, *, generic: bool = False, key: str | None = None,
+                    with_input: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+    """The module of a ``.t7`` (converted here) or of a file t7convert converted (sniffed from its first
+    bytes), with its description: the one place that tells the two apart."""
+    from t7convert.conversion.model import convert_file, converted_kind
+
+    try:
+        with open_regular(path) as f:
+            head = f.read(64)
+    except FileNotFoundError:
+        raise T7FileNotFoundError(f"{path}: no such file") from None
+    except OSError as e:
+        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
+    kind = converted_kind(head)
+    if kind is None:
+        converted = convert_file(path, generic=generic, key=key)  # before torch is imported: fails fast
+        from t7convert.pytorch.build import module_of
+
+        module = module_of(converted)
+        if with_input and "input" not in module.data_config:  # what the file implies, as a conversion would store it
+            from t7convert.pytorch.input_shape import find_input
+            try:
+                module.data_config["input"] = find_input(converted).spec
+            except T7ConvertError:
+                pass  # nothing decides: data_config says nothing of the input
+        return module, converted.info()
+    from t7convert.pytorch.files import load_converted
+
+    module = load_converted(path, kind)
+    return module, getattr(module, "t7convert_info", None) or {}
+
+
+def inspect(path: str) -> Inspection:
+    """What a ``.t7`` file holds, without converting it (and without torch): its model, parameter count,
+    the layers that do not run at test time, legacy fields. ``str()`` of it is ``t7convert inspect``'s tree.
+
+    >>> print(t7convert.inspect("model.t7").parameters)          # doctest: +SKIP
+    """
+    from t7convert.conversion.inspection import inspect_file
+
+    return inspect_file(path)
 
 
 @dataclass
@@ -115,7 +172,19 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     :class:`~t7convert.conversion.input_spec.InputSpec`, its text (``"3x32x32"``, ``"{13, 128x3}"``,
     ``"idx[1..90] x 50"``) or a sample's shape (``input_shape`` is the same, its old name); by default
     the one the file implies (:func:`t7convert.pytorch.input_shape.find_input`, the summary names the source).
+
+    >>> report = t7convert.convert("resnet-50.t7", "resnet-50.pth")          # doctest: +SKIP
+    >>> print(report)            # what it is, its parameters, the verification, the output   # doctest: +SKIP
     """
+    from t7convert.common.file_identity import file_identity
+    from t7convert.conversion.budget import state_digest
+    from t7convert.conversion.data_config import generic_data_config
+    from t7convert.conversion.input_spec import as_spec
+    from t7convert.conversion.model import convert_file
+    from t7convert.pytorch.build import module_of
+    from t7convert.pytorch.files import EXPORT_FORMATS, check_format, check_input, check_not_source, check_output, save
+    from t7convert.pytorch.input_shape import resolve
+
     step = progress or (lambda _msg, _done=None, _total=None: None)
     check_input(path)
     if output is not None:
@@ -210,6 +279,8 @@ def _none_taken(path: str, tried: list[str], first: T7ConvertError) -> T7Convert
 
 def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[tuple[InputSpec, str]]:
     """The given input (its batch dimension decided by the model), else those the file implies, best first."""
+    from t7convert.pytorch.input_shape import FROM_USER, input_candidates, resolve
+
     if given is not None:
         yield resolve(converted, given), FROM_USER
         return
@@ -220,6 +291,8 @@ def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[t
 def _input_of(converted: ConvertedModel, given: InputSpec | None) -> tuple[InputSpec, str]:
     """The input to verify on and where it came from: the given one (its batch dimension decided by the
     model), else the one the file implies."""
+    from t7convert.pytorch.input_shape import FROM_USER, find_input, resolve
+
     if given is not None:
         return resolve(converted, given), FROM_USER
     found = find_input(converted)
@@ -255,6 +328,7 @@ def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, 
     """Write an .onnx, .pt2 or source folder (:mod:`t7convert.export`), run on the verification input ``x``
     against the reference execution's output before it is put in place; its provenance names the input."""
     from t7convert.export import write
+    from t7convert.pytorch.build import module_of
 
     v = report.verification
     record = _provenance(report, seed)
@@ -292,6 +366,9 @@ def _unchanged(path: str, before: FileIdentity | None, converted: ConvertedModel
     it was converted (a download or a re-save to the same path) would be saved unverified. Checked once
     the output's bytes are written, before they are put in place: the file's identity, and (when it was
     verified) a digest of the weights taken before the verification."""
+    from t7convert.common.file_identity import file_identity
+    from t7convert.conversion.budget import state_digest
+
     if file_identity(path) != before:
         what = "its size or modification time differs"
     elif digest is not None and state_digest(converted.state) != digest:
@@ -307,22 +384,13 @@ def sample(path: str, *, primetext: str = "", length: int = 2000, temperature: f
     """Text from a char-rnn, torch-rnn or rnn checkpoint (the ``.t7`` or its converted file), a piece at a
     time, as the project's ``sample.lua`` makes it (:mod:`t7convert.pytorch.sampling`). ``sample=False``
     is the arg-max text, exactly Torch7's; with sampling on, torch's generator seeded with ``seed``
-    draws (Torch7's cannot be reproduced). Runs in float64."""
-    from t7convert.conversion.model import converted_kind
+    draws (Torch7's cannot be reproduced). Runs in float64.
+
+    >>> print("".join(t7convert.sample("lm_lstm.t7", primetext="The ", length=200)))   # doctest: +SKIP
+    """
     from t7convert.pytorch.sampling import sample_text
 
-    try:
-        with open_regular(path) as f:
-            kind = converted_kind(f.read(64))
-    except OSError as e:
-        raise T7ConvertError(f"{path}: cannot read: {e.strerror or e}") from None
-    if kind is None:
-        converted = convert_file(path, key=key)
-        module, info = module_of(converted), converted.info()
-    else:
-        from t7convert.pytorch.files import load_converted
-        module = load_converted(path, kind)
-        info = getattr(module, "t7convert_info", None) or {}
+    module, info = _module_of_file(path, key=key)
     return sample_text(module.double().eval(), info, primetext=primetext, length=length, sample=sample,
                        temperature=temperature, seed=seed)
 
@@ -379,7 +447,7 @@ def _check_parity_order(t7_file: str, model_file: str | None) -> None:
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input: Any = None, input_shape: Any = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
-           progress: Progress | None = None, memory_limit: int | None = None):
+           progress: Progress | None = None, memory_limit: int | None = None) -> ParityRun:
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -388,11 +456,17 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     what the file implies, :func:`t7convert.pytorch.input_shape.find_input`). The converted model is ``model_file``, or
     ``t7_file`` converted on the fly; ``no_module`` checks only the reference execution against
     ``reference_file``. Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
+
+    >>> run = t7convert.parity("resnet-18.t7", "resnet-18.pth", input="3x224x224")   # doctest: +SKIP
+    >>> run.ok, print(run.render())                                                 # doctest: +SKIP
     """
     import time
 
+    from t7convert.conversion.input_spec import as_spec
+    from t7convert.conversion.model import convert_file
     from t7convert.parity.compare import read_torch7_outputs
     from t7convert.parity.run import run_parity
+    from t7convert.pytorch.build import module_of
 
     if device == "cuda" and not no_module:
         import torch
@@ -469,6 +543,7 @@ def image_input(converted: ConvertedModel, image: str) -> Any:
 def image_size(converted: ConvertedModel, what: str) -> tuple[int, dict[str, Any]]:
     """(S, data config) for a model that takes 3 x S x S images; one line naming what it takes otherwise."""
     from t7convert.conversion.data_config import canonical_data_config
+    from t7convert.pytorch.input_shape import find_input
 
     if converted.spec is not None:
         config = canonical_data_config(converted.spec.stem, converted.spec.num_classes)

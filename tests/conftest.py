@@ -7,9 +7,12 @@ Tests that must always run build their own small ``.t7`` files with t7convert's 
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import pytest
+import torch
+import torch7_models
 
 FIXTURES_ENV = "T7CONVERT_FIXTURES"
 _skipped_for_fixtures: list[str] = []
@@ -30,6 +33,15 @@ def torch7_fixtures(request) -> Path:
     if not root.is_dir():
         pytest.fail(f"{FIXTURES_ENV}={root} is not a directory")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _each_test_seeds_its_own_generators(request) -> None:
+    """Every test starts the shared model helpers' generator and torch's from a seed of its own id:
+    its weights and random inputs are the same alone, in the suite, or in random order."""
+    seed = zlib.crc32(request.node.nodeid.rsplit("/", 1)[-1].encode())  # file::test[params]
+    torch7_models.seed(seed)
+    torch.manual_seed(seed)
 
 
 def pytest_report_header(config):

@@ -14,7 +14,9 @@ import torch7_models as tm
 
 import t7convert
 from t7convert import api
+from t7convert.conversion.model import convert_file
 from t7convert.conversion.resnet_spec import ResNetSpec
+from t7convert.pytorch.build import module_of
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 from t7convert.pytorch.resnet import ResNet
 from t7convert.torch7.synth import ARCHS, synthesize_file
@@ -216,9 +218,9 @@ def test_the_canonical_module_computes_what_torch7_computes_at_other_input_sizes
     from t7convert.parity.compare import verify
     src = tmp_path / "tiny.t7"
     synthesize_file("resnext_tiny", str(src))
-    converted = api.convert_file(str(src))
+    converted = convert_file(str(src))
     x = np.random.default_rng(1).standard_normal((1, 3, 256, 256)).astype(np.float32)
-    report = verify(api.module_of(converted), converted.t7_model, x)
+    report = verify(module_of(converted), converted.t7_model, x)
     assert report.ok, report.summary()
     assert report.output.shape[0] == 4  # Torch7's View makes one row per 2x2 pooled position
 

@@ -16,7 +16,6 @@ from t7convert.interpreter import ModelError
 from t7convert.interpreter.engine import Engine
 
 M = tm.module
-rng = np.random.default_rng(11)
 
 
 def reference(model, x):
@@ -39,6 +38,7 @@ def close(a, b, tol=1e-5) -> bool:
 
 
 def test_euclidean_distances_use_weight_columns_and_diag_cov(tmp_path):
+    rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 5))
     for weighted in (False, True):
         model = cases.euclidean(5, 4, weighted)
@@ -50,6 +50,7 @@ def test_euclidean_distances_use_weight_columns_and_diag_cov(tmp_path):
 
 
 def test_cosine_adds_1e_12_to_both_norms(tmp_path):
+    rng = np.random.default_rng(11)
     model = M("nn.Cosine", weight=tm.f32(3, 4))
     w = model.get("weight").astype(np.float64)
     x = rng.standard_normal((2, 4))
@@ -58,6 +59,7 @@ def test_cosine_adds_1e_12_to_both_norms(tmp_path):
 
 
 def test_vector_pairs_give_one_element(tmp_path):
+    rng = np.random.default_rng(11)
     a, b = rng.standard_normal(5), rng.standard_normal(5)
     for model, want in [(M("nn.CosineDistance"), a @ b / np.sqrt((a @ a + 1e-12) * (b @ b + 1e-12))),
                         (M("nn.PairwiseDistance", norm=3), np.sum(np.abs(a - b) ** 3) ** (1 / 3)),
@@ -67,6 +69,7 @@ def test_vector_pairs_give_one_element(tmp_path):
 
 
 def test_mm_and_mv_transpose_then_multiply(tmp_path):
+    rng = np.random.default_rng(11)
     a, b = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 5, 4))
     model = M("nn.MM", transA=True, transB=True)
     want = np.swapaxes(a, 1, 2) @ np.swapaxes(b, 1, 2)
@@ -79,6 +82,7 @@ def test_mm_and_mv_transpose_then_multiply(tmp_path):
 
 
 def test_bilinear_is_a_w_k_b_plus_bias(tmp_path):
+    rng = np.random.default_rng(11)
     model = cases.bilinear(4, 3, 2)
     w, bias = model.get("weight").astype(np.float64), model.get("bias").astype(np.float64)
     a, b = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))

@@ -15,7 +15,6 @@ from t7convert import api
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
-rng = np.random.default_rng(11)
 
 
 def scatter(x: np.ndarray, w: np.ndarray, b, stride, pad, adj) -> np.ndarray:
@@ -39,6 +38,7 @@ def converted(tmp_path, model, x: np.ndarray):
 
 
 def test_spatial_full_convolution_scatters_with_h_w_in_torch7s_order_and_adj_extends_the_output(tmp_path):
+    rng = np.random.default_rng(11)
     m = cases.full2d(n_in=2, n_out=3, kw=3, kh=4, dw=2, dh=3, pw=1, ph=2, adjw=1, adjh=2)
     x = rng.standard_normal((1, 2, 3, 4))
     want = scatter(x[0], np.asarray(m.weight, np.float64), m.bias, (3, 2), (2, 1), (2, 1))
@@ -50,6 +50,7 @@ def test_spatial_full_convolution_scatters_with_h_w_in_torch7s_order_and_adj_ext
 
 
 def test_volumetric_full_convolution_scatters_over_t_h_w(tmp_path):
+    rng = np.random.default_rng(11)
     m = cases.full3d(n_in=2, n_out=2, k=(2, 3, 2), d=(2, 1, 2), pad=(1, 0, 1), adj=(1, 0, 1))
     x = rng.standard_normal((1, 2, 2, 3, 2))
     want = scatter(x[0], np.asarray(m.weight, np.float64), m.bias, (2, 2, 1), (1, 1, 0), (1, 1, 0))
@@ -60,6 +61,7 @@ def test_volumetric_full_convolution_scatters_over_t_h_w(tmp_path):
 
 
 def test_legacy_volumetric_file_holds_the_weight_output_planes_first():
+    rng = np.random.default_rng(11)
     m = cases.full3d(legacy=True, n_in=2, n_out=3)
     x = rng.standard_normal((2, 2, 3, 2))
     w = np.asarray(m.weight, np.float64).swapaxes(0, 1)   # backCompatibility's transpose(1, 2)
@@ -68,6 +70,7 @@ def test_legacy_volumetric_file_holds_the_weight_output_planes_first():
 
 
 def test_cudnn_groups_split_the_planes_in_order():
+    rng = np.random.default_rng(11)
     m = cases.full2d(4, 6, groups=2, cls="cudnn.SpatialFullConvolution")
     x = rng.standard_normal((4, 3, 3))
     w = np.asarray(m.weight, np.float64)
@@ -79,6 +82,7 @@ def test_cudnn_groups_split_the_planes_in_order():
 def test_a_table_input_takes_adj_from_the_target_size(tmp_path):
     """{x, target}: adj = (target + 2*pad - k) % stride on each axis, whatever adjW/adjH say. The target
     here is another full convolution's 6 x 8 output (adj 1, 1) of the same 3 x 4 input."""
+    rng = np.random.default_rng(11)
     m = cases.full2d(n_in=2, n_out=3, kw=3, kh=3, dw=2, dh=2, pw=1, ph=1, adjw=0, adjh=0)
     target = cases.full2d(n_in=2, n_out=1, kw=3, kh=3, dw=2, dh=2, pw=1, ph=1, adjw=1, adjh=1)
     model = tm.sequential(M("nn.ConcatTable", modules=[M("nn.Identity"), target]), m)

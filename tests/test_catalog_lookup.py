@@ -16,7 +16,6 @@ from t7convert.interpreter import ModelError
 from t7convert.interpreter.engine import Engine
 
 M = tm.module
-rng = np.random.default_rng(8)
 
 
 def reference(model, x):
@@ -88,6 +87,7 @@ def test_index_linear_takes_a_sample_a_batch_and_a_flat_batch(tmp_path):
 
 
 def test_kmeans_gives_the_one_based_index_of_the_nearest_centroid(tmp_path):
+    rng = np.random.default_rng(8)
     model = M("nn.Kmeans", weight=tm.f32(3, 4), k=3, dim=4)
     c = model.get("weight").astype(np.float64)
     x = rng.standard_normal((5, 4))

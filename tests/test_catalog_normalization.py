@@ -20,9 +20,6 @@ from t7convert import api
 from t7convert.common.errors import T7ConvertError
 from t7convert.interpreter import run as reference_run
 
-rng = np.random.default_rng(5)
-
-
 
 def both(tmp_path, model, x: np.ndarray):
     """(converted output, reference output) after a verified conversion."""
@@ -34,6 +31,7 @@ def both(tmp_path, model, x: np.ndarray):
 
 
 def test_normalize_adds_eps_inside_the_root_and_inf_is_the_max(tmp_path):
+    rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 5))
     for p, eps, norm in [(2, 0.5, (np.sum(x ** 2, 1) + 0.5) ** 0.5),
                          (3, 0.1, (np.sum(np.abs(x) ** 3, 1) + 0.1) ** (1 / 3)),
@@ -45,6 +43,7 @@ def test_normalize_adds_eps_inside_the_root_and_inf_is_the_max(tmp_path):
 
 
 def test_lrn_sums_squares_over_the_centred_window_of_planes(tmp_path):
+    rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 6, 3, 3))
     size, alpha, beta, k = 5, 0.3, 0.75, 2.0
     padded = np.pad(x ** 2, ((0, 0), (2, 2), (0, 0), (0, 0)))
@@ -56,6 +55,7 @@ def test_lrn_sums_squares_over_the_centred_window_of_planes(tmp_path):
 def test_layer_norm_of_a_batch_subtracts_means_in_torch7s_memory_order(tmp_path):
     """Mean(1, 1) then Replicate(n, 1, 1) gives an (n, N) tensor; CSubTable pairs it with (N, n) by
     element order, so element (i, j) loses the mean of row (i*n + j) mod N."""
+    rng = np.random.default_rng(5)
     model = cases.layer_norm(5, 1e-5)
     gain, bias = (model.children[k].get(f) for k, f in ((4, "weight"), (5, "bias")))
     x = rng.standard_normal((3, 5))
@@ -86,6 +86,7 @@ def test_instance_norm_runs_its_inner_batch_norm_on_running_statistics_not_the_i
     SpatialBatchNormalization(N*C, eps) (running mean 0, variance 1) when N is not ``prev_N``; real
     Torch7 (torch/nn since 2017) then gives x * w / sqrt(1 + eps) + b, not per-instance statistics
     (which differ from it by about 2 relative: the wrong number t7convert used to verify)."""
+    rng = np.random.default_rng(53)
     model = cases.instance_norm(3, 1e-3)
     x = rng.standard_normal((2, 3, 4, 5)) * 3 + 1
     w, b = (model.get(f).astype(np.float64) for f in ("weight", "bias"))
@@ -98,6 +99,7 @@ def test_instance_norm_runs_its_inner_batch_norm_on_running_statistics_not_the_i
 
 def test_instance_norm_saved_after_a_batch_of_that_size_uses_its_saved_bn(tmp_path):
     """N == prev_N (and the same _type): the saved ``bn`` is reused, its running statistics and eps."""
+    rng = np.random.default_rng(52)
     model = cases.instance_norm(3, 1e-5, saved_for=2)
     bn = model.get("bn")
     bn.fields["eps"] = 1e-2
@@ -115,6 +117,7 @@ def test_instance_norm_saved_after_a_batch_of_that_size_uses_its_saved_bn(tmp_pa
 def test_texture_nets_instance_norm_starts_a_new_bn_from_its_own_running_statistics(tmp_path, affine):
     """texture_nets' InstanceNormalization.lua copies ``running_mean``/``running_var:repeatTensor(N)`` into
     a new bn; its evaluate()/training() do nothing, and the batch of one makes THNN use those."""
+    rng = np.random.default_rng(51)
     model = cases.texture_nets_instance_norm(2, 1e-4, affine=affine, saved_for=3)
     x = rng.standard_normal((2, 2, 3, 3))
     mean, var = (np.tile(model.get(f).astype(np.float64), 2) for f in ("running_mean", "running_var"))
@@ -124,6 +127,7 @@ def test_texture_nets_instance_norm_starts_a_new_bn_from_its_own_running_statist
 
 
 def test_instance_norm_copy_with_disabled_set_passes_its_input_through(tmp_path):
+    rng = np.random.default_rng(50)
     model = tm.module("nn.InstanceNormalization", nOutput=2, eps=1e-5, prev_N=-1, disabled=True, affine=True,
                       weight=tm.f32(2), bias=tm.f32(2))
     x = rng.standard_normal((1, 2, 3, 3))
@@ -148,6 +152,7 @@ def _local_mean(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def test_subtractive_normalization_corrects_the_borders_by_the_kernels_share_inside(tmp_path):
+    rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 6, 7))
     k = np.ones((3, 5)) / (15 * 3)
     coef = _local_mean(np.ones((1, 3, 6, 7)), k)
@@ -156,6 +161,7 @@ def test_subtractive_normalization_corrects_the_borders_by_the_kernels_share_ins
 
 
 def test_divisive_normalization_thresholds_the_border_corrected_local_std(tmp_path):
+    rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 5, 5))
     k = np.ones((3, 3)) / (9 * 2)
     coef = _local_mean(np.ones((1, 2, 5, 5)), k)
@@ -165,6 +171,7 @@ def test_divisive_normalization_thresholds_the_border_corrected_local_std(tmp_pa
 
 
 def test_one_sample_batch_norm_keeps_a_batch_of_one(tmp_path):
+    rng = np.random.default_rng(5)
     bn = tm.batchnorm(4, spatial=False)
     x = rng.standard_normal(4)
     src = tm.save(tmp_path, "bn", bn)
@@ -217,6 +224,7 @@ def test_reproduces_real_torch7(torch7_fixtures, fixture_id):
 
 def test_cudnn_lrn_takes_an_old_files_K_over_k(tmp_path):
     """cudnn.SpatialCrossMapLRN:updateOutput moves ``K`` (old files) into ``k`` before running."""
+    rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 3, 2, 2))
     model = tm.module("cudnn.SpatialCrossMapLRN", size=3, alpha=0.3, beta=0.5, k=1.0, K=4.0)
     padded = np.pad(x ** 2, ((0, 0), (1, 1), (0, 0), (0, 0)))

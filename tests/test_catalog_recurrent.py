@@ -14,7 +14,9 @@ from layer_cases.nngraph import bisequencer, fast_lstm, fast_lstm_mask_zero, seq
 import t7convert
 from t7convert import api
 from t7convert.cli import cli
+from t7convert.conversion.model import convert_file
 from t7convert.interpreter import run
+from t7convert.pytorch.build import module_of
 from t7convert.torch7.format.values import T7List
 
 M = tm.module
@@ -92,7 +94,7 @@ def test_catalog_cases_reproduce_torch7(torch7_fixtures, tmp_path, case):
 def _converted_and_reference(tmp_path, model, x):
     src = tm.save(tmp_path, "m", model)
     want = run(t7convert.read(src), x).output
-    module = api.module_of(api.convert_file(str(src)))
+    module = module_of(convert_file(str(src)))
     tensors = [torch.from_numpy(np.asarray(v, np.float32)) for v in x] if isinstance(x, list) \
         else torch.from_numpy(np.asarray(x, np.float32))
     with torch.no_grad():

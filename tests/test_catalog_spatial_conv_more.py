@@ -20,7 +20,6 @@ from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
-rng = np.random.default_rng(5)
 
 
 def converted_output(tmp_path, model, x: np.ndarray) -> np.ndarray:
@@ -36,6 +35,7 @@ def f64(a) -> np.ndarray:
 
 
 def test_dilated_convolution_is_the_thnn_sum_with_w_h_fields_in_their_place(tmp_path):
+    rng = np.random.default_rng(5)
     m = cases.dilated(n_in=2, n_out=3, kw=3, kh=2, dw=1, dh=2, pw=2, ph=1, dilw=2, dilh=3)
     x = rng.standard_normal((1, 2, 8, 7))
     w, b = f64(m.weight), f64(m.bias)
@@ -63,6 +63,7 @@ def _depthwise_loop(m, plane_rows: np.ndarray) -> np.ndarray:
 
 
 def test_depthwise_output_plane_i_times_m_plus_j_comes_from_input_plane_i(tmp_path):
+    rng = np.random.default_rng(5)
     m = cases.depthwise(n_in=3, mult=2, kw=3, kh=2, dw=2, dh=1, pw=1, ph=0)
     x = rng.standard_normal((1, 3, 6, 6))
     want = _depthwise_loop(m, x[0])
@@ -73,6 +74,7 @@ def test_depthwise_output_plane_i_times_m_plus_j_comes_from_input_plane_i(tmp_pa
 def test_depthwise_reads_a_non_square_plane_as_w_rows_of_h_values_as_thnn_does(tmp_path):
     """THNN takes inputHeight from size[3] and inputWidth from size[2]: a 5 x 7 plane is unfolded as
     7 rows of 5 values (the same memory), so the output is 2*7-ish rows by 5-ish columns."""
+    rng = np.random.default_rng(5)
     m = cases.depthwise(n_in=2, mult=2, kw=3, kh=2, dw=1, dh=1, pw=0, ph=1)
     x = rng.standard_normal((1, 2, 5, 7))
     want = _depthwise_loop(m, x[0].reshape(2, 7, 5))
@@ -83,6 +85,7 @@ def test_depthwise_reads_a_non_square_plane_as_w_rows_of_h_values_as_thnn_does(t
 
 
 def test_locally_connected_weights_differ_at_every_output_position(tmp_path):
+    rng = np.random.default_rng(5)
     m = cases.local(n_in=2, n_out=3, iw=5, ih=4, kw=3, kh=2, dw=2, dh=1, pw=1, ph=0)
     x = rng.standard_normal((2, 2, 4, 5))
     w, b = f64(m.weight), f64(m.bias)
@@ -106,6 +109,7 @@ def test_local_convolution_refuses_another_input_size_as_its_check_input_size_do
 
 @pytest.mark.parametrize("full", [False, True], ids=["map", "full-map"])
 def test_connection_table_rows_add_one_kernel_from_their_input_into_their_output(tmp_path, full):
+    rng = np.random.default_rng(5)
     table = cases.RANDOM_TABLE
     m = cases.conv_map(table, kw=3, kh=2, dw=2, dh=1, full=full)
     x = rng.standard_normal((3, 5, 6))
@@ -135,6 +139,7 @@ def test_full_convolution_map_takes_only_one_image_as_thnn_does():
 
 
 def test_subsampling_is_a_weighted_window_sum_per_plane(tmp_path):
+    rng = np.random.default_rng(5)
     m = cases.subsampling(n=2, kw=3, kh=2, dw=2, dh=1)
     x = rng.standard_normal((1, 2, 5, 7))
     w, b = f64(m.weight), f64(m.bias)

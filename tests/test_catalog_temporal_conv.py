@@ -15,7 +15,6 @@ from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
-rng = np.random.default_rng(13)
 
 
 def converted_output(tmp_path, model, x: np.ndarray) -> np.ndarray:
@@ -26,6 +25,7 @@ def converted_output(tmp_path, model, x: np.ndarray) -> np.ndarray:
 
 
 def test_temporal_convolution_weight_is_frame_major(tmp_path):
+    rng = np.random.default_rng(13)
     m = cases.temporal(n_in=3, n_out=2, kw=3, dw=2)
     x = rng.standard_normal((8, 3))                      # (T, F): one sequence
     w, b = np.asarray(m.weight, np.float64), np.asarray(m.bias, np.float64)
@@ -39,6 +39,7 @@ def test_temporal_convolution_weight_is_frame_major(tmp_path):
 
 
 def test_temporal_subsampling_sums_windows_per_feature_and_takes_only_2d_input(tmp_path):
+    rng = np.random.default_rng(13)
     m = M("nn.TemporalSubSampling", inputFrameSize=3, kW=3, dW=2, weight=tm.f32(3), bias=tm.f32(3))
     x = rng.standard_normal((7, 3))
     w, b = np.asarray(m.weight, np.float64), np.asarray(m.bias, np.float64)
@@ -51,6 +52,7 @@ def test_temporal_subsampling_sums_windows_per_feature_and_takes_only_2d_input(t
 
 @pytest.mark.parametrize("feat_first", [False, True], ids=["time-first", "feat-first"])
 def test_row_convolution_convolves_each_feature_with_its_own_kernel(tmp_path, feat_first):
+    rng = np.random.default_rng(13)
     m = cases.row(n=3, kw=3, dw=2, feat_first=feat_first)
     rows = rng.standard_normal((2, 3, 9))                # N, F, T
     w, b = np.asarray(m.weight, np.float64), np.asarray(m.bias, np.float64)

@@ -15,10 +15,10 @@ from t7convert import api
 from t7convert.interpreter import run as reference_run
 
 M = tm.module
-rng = np.random.default_rng(17)
 
 
 def test_dilated_volume_convolution_is_the_thnn_sum_over_t_h_w(tmp_path):
+    rng = np.random.default_rng(17)
     m = cases.vol(n_in=2, n_out=2, k=(2, 3, 2), d=(1, 2, 1), pad=(1, 0, 2), dil=(2, 1, 3),
                   cls="nn.VolumetricDilatedConvolution")
     x = rng.standard_normal((2, 4, 5, 6))                 # one volume: C, T, H, W

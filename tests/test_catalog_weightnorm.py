@@ -13,8 +13,6 @@ from t7convert import api
 from t7convert.common.errors import T7ConvertError
 from t7convert.interpreter import run as reference_run
 
-rng = np.random.default_rng(3)
-
 
 def close(a, b, tol=1e-5) -> bool:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -31,6 +29,7 @@ def both(tmp_path, model, x):
 
 @pytest.mark.parametrize("out_dim", [1, 2])
 def test_weight_norm_scales_each_output_slice_by_g_over_its_norm(tmp_path, out_dim):
+    rng = np.random.default_rng(3)
     model = cases.weight_norm(tm.linear(5, 4), out_dim)
     v, g = model.get("v").astype(np.float64), model.get("g").astype(np.float64).reshape(-1)
     w = v * (g / np.sqrt((v ** 2).sum(1) + 1e-4))[:, None]
@@ -42,6 +41,7 @@ def test_weight_norm_scales_each_output_slice_by_g_over_its_norm(tmp_path, out_d
 
 
 def test_linear_weight_norm_recomputes_the_weight_unless_already_evaluating(tmp_path):
+    rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 5))
     for train in (False, True):
         model = cases.linear_weight_norm(5, 3, train=train)
@@ -52,6 +52,7 @@ def test_linear_weight_norm_recomputes_the_weight_unless_already_evaluating(tmp_
 
 
 def test_partial_linear_keeps_its_partitions_columns(tmp_path):
+    rng = np.random.default_rng(3)
     model = cases.partial_linear(5, 4, [4, 2])
     table = model.get("network").children[0].children[1].get("weight")
     x = rng.standard_normal((3, 5))

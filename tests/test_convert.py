@@ -22,6 +22,7 @@ import t7convert
 from t7convert import T7ConvertError, api
 from t7convert.cli import cli
 from t7convert.conversion import registry
+from t7convert.conversion.model import convert_file
 from t7convert.interpreter import run as reference_run
 
 MODEL_FIXTURES = ["resnext11_c4x4d_C_cifar", "resnext11_c4x4d_B_cifar", "resnext_tiny_32x1d_C_imagenet",
@@ -190,7 +191,7 @@ def test_legacy_batchnorm_with_running_std_is_read_as_torch7_reads_it(tmp_path):
     bn = tm.batchnorm(4, legacy_std=True, eps=1e-3)
     model = tm.sequential(tm.conv(3, 4, 1, 1), bn)
     check_against_reference(tmp_path, model, tm.f32(2, 3, 4, 4))
-    converted = api.convert_file(str(tm.save(tmp_path, "bn", model)), generic=True)
+    converted = convert_file(str(tm.save(tmp_path, "bn", model)), generic=True)
     var = converted.state["m2.running_var"]
     np.testing.assert_allclose(var, bn.running_std.astype(np.float64) ** -2 - 1e-3, rtol=1e-5)
     assert any("running_std" in n for n in converted.notes)

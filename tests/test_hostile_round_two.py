@@ -183,9 +183,11 @@ def test_a_crafted_adaptive_pooling_or_lrn_in_a_converted_file_is_refused(tmp_pa
     payload = converted_payload(tmp_path)
     node = payload["t7convert"]["graph"]["nodes"][2]
     node.update(op="AdaptivePool2d", attrs={"kind": "max", "size": [1, 10 ** 7]})
-    refused(saved(tmp_path, payload, "pool.pth"), "bins")
+    refused(saved(tmp_path, payload, "pool.pth"), "graph.nodes[2].attrs.size")  # its record's bounds
+    node.update(op="AdaptivePool2d", attrs={"kind": "max", "size": [1000, 1000]})  # each side fits, not the bins
+    refused(saved(tmp_path, payload, "pool2.pth"), "bins")
     node.update(op="CrossMapLRN", attrs={"size": 10 ** 7 + 1, "alpha": 1.0, "beta": 0.75, "k": 1.0})
-    refused(saved(tmp_path, payload, "lrn.pth"), "CrossMapLRN")
+    refused(saved(tmp_path, payload, "lrn.pth"), "graph.nodes[2].attrs.size")
 
 
 def gmodule_with(**change) -> T7Object:
@@ -343,7 +345,7 @@ def test_classify_of_a_model_that_takes_no_image_is_one_line(tmp_path):
     api.convert(str(src), str(out), input_shape=(4,))
     image = tmp_path / "x.png"
     Image.new("RGB", (8, 8)).save(image)
-    assert_input_error(cli("classify", out, image), "this model takes 4", "not 3-channel images")
+    assert_input_error(cli("classify", out, image), "takes 4", "not 3-channel images")
 
 
 # --- processes, files, names -----------------------------------------------------------------------

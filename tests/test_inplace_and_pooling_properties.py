@@ -22,8 +22,10 @@ from layer_cases import all_cases
 import t7convert
 from t7convert import api
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.model import convert_file
 from t7convert.interpreter import ModelError
 from t7convert.interpreter import run as reference_run
+from t7convert.pytorch.build import module_of
 
 M = tm.module
 FLT_MAX = float(np.finfo(np.float32).max)
@@ -113,7 +115,7 @@ def _same(got: np.ndarray, want: np.ndarray) -> bool:
 def _converted(tmp_path, module):
     """The converted module of a one-layer file (no verification: the property compares it here)."""
     src = tm.save(tmp_path, "pool", module)
-    return src, t7convert.api.module_of(api.convert_file(str(src)))
+    return src, module_of(convert_file(str(src)))
 
 
 def _check(tmp_path, module, x: np.ndarray, thnn=None) -> str:

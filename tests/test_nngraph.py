@@ -15,6 +15,7 @@ import t7convert
 from t7convert import api
 from t7convert.cli import cli
 from t7convert.interpreter import run
+from t7convert.parity.compare import observe
 
 M = tm.module
 
@@ -174,7 +175,7 @@ def test_a_skip_taken_before_an_in_place_leaky_relu_reads_the_overwritten_tensor
     np.testing.assert_allclose(ex.outputs[first_conv], e1v.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ex.outputs[join_path], joinv.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ex.output, torch.tanh(joinv.clamp_min(0)).numpy(), rtol=1e-10, atol=1e-12)
-    seen = t7convert.parity.compare.observe(t7convert.load(str(tmp_path / "u.pth")), xv)
+    seen = observe(t7convert.load(str(tmp_path / "u.pth")), xv)
     np.testing.assert_allclose(seen.stages[first_conv], e1v.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(seen.stages[join_path], joinv.numpy(), rtol=1e-5, atol=1e-6)
 

@@ -16,12 +16,14 @@ from click.testing import CliRunner
 
 import t7convert
 import t7convert.cli.parity_cmd  # noqa: F401  (registers the command on the group)
-from t7convert import T7Object, api, parity
+from t7convert import T7Object, api
 from t7convert.cli import cli
 from t7convert.conversion.input_spec import InputSpec
+from t7convert.conversion.model import convert_file
+from t7convert.parity import verify
+from t7convert.pytorch.build import stage_modules
+from t7convert.pytorch.files import save
 from t7convert.torch7.format import as_storage
-
-rng = np.random.default_rng(3)
 
 
 def invoke(*args: str):
@@ -38,8 +40,8 @@ def seq(*modules: T7Object) -> T7Object:
     return mod("nn.Sequential", modules=list(modules))
 
 
-def conv(cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0, groups: int = 1,
-         cls: str = "cudnn.SpatialConvolution") -> T7Object:
+def conv(rng: np.random.Generator, cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0,
+         groups: int = 1, cls: str = "cudnn.SpatialConvolution") -> T7Object:
     fan_in = cin // groups * kH * kW
     fields = dict(nInputPlane=cin, nOutputPlane=cout, kW=kW, kH=kH, dW=1, dH=1, padW=padW, padH=padH,
                   weight=rng.standard_normal((cout, cin // groups, kH, kW)) * (2 / fan_in) ** 0.5)
@@ -48,7 +50,7 @@ def conv(cin: int, cout: int, kW: int, kH: int, *, padW: int = 0, padH: int = 0,
     return mod(cls, **fields)
 
 
-def bn(c: int) -> T7Object:
+def bn(rng: np.random.Generator, c: int) -> T7Object:
     return mod("nn.SpatialBatchNormalization", 2, eps=1e-5, affine=True, momentum=0.1, train=False,
                running_mean=rng.standard_normal(c) * 0.1, running_var=rng.uniform(0.5, 1.5, c),
                weight=rng.uniform(0.5, 1.5, c), bias=rng.standard_normal(c) * 0.1)
@@ -62,11 +64,13 @@ def relu() -> T7Object:
 def own_model(tmp_path_factory):
     """modules[1] a non-square 3x5 (WxH) convolution, [2] BN, [3] ReLU, [4] a stage of one ResNeXt block
     whose 3x3 convolution has 4 groups, [5] average pool, [6] View, [7] Linear. Input 3x8x8."""
-    branch = seq(conv(16, 16, 1, 1), bn(16), relu(), conv(16, 16, 3, 3, padW=1, padH=1, groups=4), bn(16), relu(),
-                 conv(16, 32, 1, 1), bn(32))
-    block = seq(mod("nn.ConcatTable", modules=[branch, seq(conv(16, 32, 1, 1), bn(32))]),
+    rng = np.random.default_rng(3)
+    branch = seq(conv(rng, 16, 16, 1, 1), bn(rng, 16), relu(),
+                 conv(rng, 16, 16, 3, 3, padW=1, padH=1, groups=4), bn(rng, 16), relu(),
+                 conv(rng, 16, 32, 1, 1), bn(rng, 32))
+    block = seq(mod("nn.ConcatTable", modules=[branch, seq(conv(rng, 16, 32, 1, 1), bn(rng, 32))]),
                 mod("nn.CAddTable", inplace=True), relu())
-    model = seq(conv(3, 16, 3, 5, padW=1, padH=2, cls="nn.SpatialConvolution"), bn(16), relu(), seq(block),
+    model = seq(conv(rng, 3, 16, 3, 5, padW=1, padH=2, cls="nn.SpatialConvolution"), bn(rng, 16), relu(), seq(block),
                 mod("cudnn.SpatialAveragePooling", kW=8, kH=8, dW=1, dH=1, padW=0, padH=0, ceil_mode=False,
                     count_include_pad=True, divide=True),
                 mod("nn.View", size=as_storage(np.array([32])), numElements=32, numInputDims=3),
@@ -119,7 +123,7 @@ def _broken(own_model, defect: str) -> torch.nn.Module:
                                            ("groups in the wrong order", "modules[4].modules[1]")])
 def test_a_broken_conversion_fails_naming_the_first_diverging_stage(own_model, defect, stage):
     x = InputSpec.tensor(3, 8, 8).draw(2, seed=0)
-    report = parity.verify(_broken(own_model, defect), t7convert.read(own_model), x)
+    report = verify(_broken(own_model, defect), t7convert.read(own_model), x)
     assert not report.ok
     assert report.first_divergence.path == stage
     assert f"first divergence at {stage}" in report.summary()
@@ -128,22 +132,22 @@ def test_a_broken_conversion_fails_naming_the_first_diverging_stage(own_model, d
 
 def test_a_conversion_that_crashes_reports_the_stage_it_did_not_reach(own_model):
     module = t7convert.load(own_model)
-    stages = dict(api.stage_modules(module))
+    stages = dict(stage_modules(module))
     linear = stages["modules[7]"]
     assert isinstance(linear, torch.nn.Linear)
     linear.weight = torch.nn.Parameter(torch.zeros(10, 33))  # a wrong input width: forward raises
-    report = parity.verify(module, t7convert.read(own_model), InputSpec.tensor(3, 8, 8).draw(1, seed=0))
+    report = verify(module, t7convert.read(own_model), InputSpec.tensor(3, 8, 8).draw(1, seed=0))
     assert not report.ok and "failed to run" in report.error
     assert report.first_divergence.path == "modules[7]"
     assert [s.ok for s in report.stages[:-1]] == [True] * (len(report.stages) - 1)
 
 
 def test_a_broken_pth_given_on_the_command_line_exits_1_and_names_the_stage(own_model, tmp_path):
-    converted = api.convert_file(str(own_model))
+    converted = convert_file(str(own_model))
     grouped = next(k for k, v in converted.state.items() if tuple(np.shape(v)) == (16, 4, 3, 3))
     w = np.array(converted.state[grouped])
     converted.state[grouped] = np.ascontiguousarray(w.reshape(4, 4, 4, 3, 3)[::-1].reshape(w.shape))
-    api.save(converted, str(tmp_path / "broken.pth"))
+    save(converted, str(tmp_path / "broken.pth"))
     result = invoke(own_model, tmp_path / "broken.pth")
     assert result.exit_code == 1, result.output
     assert "first divergence at modules[4].modules[1]" in result.output
@@ -208,7 +212,7 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
         w = _conv_with(module, lambda m: m.groups > 1).weight
         g = _conv_with(module, lambda m: m.groups > 1).groups
         w.copy_(w.reshape(g, -1, *w.shape[1:]).roll(1, 0).reshape(w.shape))
-    report = parity.verify(module, t7convert.read(model_path), InputSpec.tensor(3, 32, 32).draw(1, seed=1))
+    report = verify(module, t7convert.read(model_path), InputSpec.tensor(3, 32, 32).draw(1, seed=1))
     assert report.first_divergence.path == "modules[4].modules[1]"
 
 
@@ -216,7 +220,7 @@ def test_groups_in_the_wrong_order_in_a_real_resnext_are_located(torch7_fixtures
 def test_an_image_input_is_preprocessed_like_fb_resnet_torch(torch7_fixtures, monkeypatch):
     image = sorted((torch7_fixtures / "torch7" / "preprocess").glob("*.png"))[0]
     model = torch7_fixtures / "torch7" / "models" / "resnext_tiny_32x1d_C_imagenet.t7"
-    import t7convert.parity.run as parity_run
+    from t7convert.parity import run as parity_run
 
     seen = []
     observe = parity_run.observe

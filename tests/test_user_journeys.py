@@ -15,6 +15,8 @@ from PIL import Image
 
 import t7convert
 from t7convert.common.atomic import atomic_output
+from t7convert.conversion.model import convert_file
+from t7convert.pytorch.files import save
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -139,13 +141,12 @@ def test_safetensors_format_for_a_pth_name_is_refused_in_one_line(tmp_path):
 
 
 def test_save_refuses_the_mismatch_too(tmp_path):
-    from t7convert import api
 
-    converted = api.convert_file(str(small_model(tmp_path)))
+    converted = convert_file(str(small_model(tmp_path)))
     with pytest.raises(t7convert.T7ConvertError, match="x.pth.*safetensors"):
-        api.save(converted, str(tmp_path / "x.pth"), fmt="safetensors")
+        save(converted, str(tmp_path / "x.pth"), fmt="safetensors")
     with pytest.raises(t7convert.T7ConvertError, match="x.safetensors"):
-        api.save(converted, str(tmp_path / "x.safetensors"), fmt="pth")
+        save(converted, str(tmp_path / "x.safetensors"), fmt="pth")
 
 
 # --- 5. converting a file that is already PyTorch ------------------------------------------------
@@ -181,7 +182,23 @@ def test_the_package_namespace_holds_only_its_public_names():
     public = [n for n in dir(t7convert) if not n.startswith("_")]
     assert "Any" not in public and "annotations" not in public
     assert set(public) == set(t7convert.__all__) - {"__version__"}
-    assert {"load", "convert", "read", "write", "T7ConvertError"} <= set(public)
+    assert set(public) == {"load", "convert", "parity", "sample", "read", "write", "inspect", "InputSpec", "T7ConvertError",
+                           "VerificationError"}
+    assert callable(t7convert.parity)  # not replaced by the subpackage t7convert.parity once it is imported
+    from t7convert.parity import compare  # noqa: F401
+
+    assert callable(t7convert.parity) and t7convert.parity is t7convert.api.parity
+
+
+def test_help_starts_with_the_public_functions_and_their_signatures():
+    import pydoc
+
+    text = pydoc.render_doc(t7convert, renderer=pydoc.plaintext)
+    head = "\n".join(text.splitlines()[:30])
+    for name in ("load(path", "convert(path", "parity(t7_file", "sample(path", "read(path", "write(path",
+                 "inspect(path"):
+        assert name in head
+    assert len(text.splitlines()) < 600
 
 
 def test_the_conversion_report_prints_readably(tmp_path):

@@ -9,11 +9,23 @@ import numpy as np
 import t7convert
 from t7convert.torch7.format import T7Object, as_storage
 
-rng = np.random.default_rng(1234)
+_generator = np.random.default_rng(1234)
+
+
+def seed(value: int) -> None:
+    """Start the helpers' generator afresh: ``conftest`` calls it before every test with a seed derived
+    from the test's own id, so the weights a test builds never depend on which tests ran before it."""
+    global _generator
+    _generator = np.random.default_rng(value)
+
+
+def generator() -> np.random.Generator:
+    """The generator the helpers draw from (seeded per test)."""
+    return _generator
 
 
 def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
-    return (rng.standard_normal(shape) * scale).astype(np.float32)
+    return (_generator.standard_normal(shape) * scale).astype(np.float32)
 
 
 def module(class_name: str, version: int | None = 1, **fields) -> T7Object:
@@ -39,14 +51,14 @@ def conv(n_in: int, n_out: int, kw: int, kh: int, dw: int = 1, dh: int = 1, pw: 
 
 def batchnorm(n: int, *, eps: float = 1e-5, affine: bool = True, legacy_std: bool = False,
               spatial: bool = True) -> T7Object:
-    mean, var = f32(n, scale=0.1), rng.uniform(0.5, 2.0, n).astype(np.float32)
+    mean, var = f32(n, scale=0.1), _generator.uniform(0.5, 2.0, n).astype(np.float32)
     fields: dict = dict(eps=eps, momentum=0.1, affine=affine, running_mean=mean)
     if legacy_std:
         fields["running_std"] = (1.0 / np.sqrt(var + eps)).astype(np.float32)
     else:
         fields["running_var"] = var
     if affine:
-        fields.update(weight=rng.uniform(0.5, 1.5, n).astype(np.float32), bias=f32(n, scale=0.1))
+        fields.update(weight=_generator.uniform(0.5, 1.5, n).astype(np.float32), bias=f32(n, scale=0.1))
     cls = "nn.SpatialBatchNormalization" if spatial else "nn.BatchNormalization"
     return module(cls, 1 if legacy_std else 2, **fields)
 

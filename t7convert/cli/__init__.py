@@ -49,11 +49,22 @@ class _Group(DefaultGroup):
             click.echo("t7convert: error: out of memory", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except Exception as e:  # a bug: say so in one line, keep the traceback for those who ask
-            if os.environ.get("T7CONVERT_DEBUG"):
-                raise
-            click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)} "
-                       "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
-            sys.exit(EXIT_INTERNAL)
+            _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> None:
+    """A bug of ours: exit 3 with one line; with ``T7CONVERT_DEBUG=1`` the traceback first. Printed
+    here rather than re-raised, so that it reads the same in the guarded child (whose uncaught
+    exception would otherwise end as Python's exit 1) as in one process."""
+    if os.environ.get("T7CONVERT_DEBUG"):
+        import traceback
+
+        traceback.print_exception(e, file=sys.stderr)
+        click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)}", err=True)
+    else:
+        click.echo(f"t7convert: internal error: {type(e).__name__}: {printable(e)} "
+                   "(set T7CONVERT_DEBUG=1 for the traceback)", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 def _interrupted(cause: BaseException | None) -> str:

@@ -1,6 +1,6 @@
 """Torch7 modules -> converted nodes, one converter per layer family (see :mod:`.registry`).
 
-:func:`convert_graph` walks a Torch7 module tree and returns the :class:`~t7convert.graph.Node` tree with
+:func:`convert_graph` walks a Torch7 module tree and returns the :class:`~t7convert.conversion.tree.Node` tree with
 the notes of what it fixed on the way. Every failure names the Torch7 class and its path in the graph.
 """
 from __future__ import annotations

@@ -8,7 +8,9 @@ the place (``graph.children[3].attrs``), never a KeyError from deep inside the b
 bounded (nodes, depth, blocks, widths, kernel sizes, and a canonical model's blocks by the tensors the
 file holds) so that a few bytes of description cannot ask for unbounded work: a tree node shared between
 places (pickle stores a repeated object once, so ``[prev, prev]`` forty levels deep is 2**40 nodes in a
-few KB) is refused, never walked again. More generally a description is plain data, as JSON is: no list
+few KB) is refused, never walked again. Each node's attributes are checked against its op's declared
+record (:mod:`t7convert.conversion.records`: names, types, bounds), so a builder given a validated node
+fails only by a bug of ours. More generally a description is plain data, as JSON is: no list
 or table in it may be met twice (pickle keeps shared references, so ``[[[0]*4096]*4096]*4096`` is 27 KB
 of file and 4096**3 items to walk), and all of it together holds at most :data:`MAX_ITEMS` entries, so
 every later walk of it is bounded by the file's own size. Node names follow one fixed ASCII pattern
@@ -21,6 +23,7 @@ import re
 from typing import Any
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import MAX_EXTENT, check_attrs
 
 #: 2: the ``format_version`` key (files of t7convert 0.1 wrote ``format: 1``, the same layout)
 FORMAT_VERSION = 2
@@ -41,8 +44,6 @@ MAX_NAME = 1024
 #: a ResNet of more blocks than this is no published model (ResNet-1001 has 333)
 MAX_BLOCKS = 2000
 MAX_STAGES = 16
-#: widths, planes, classes, kernel sizes, strides and paddings: at most this (2**24) in a stored description
-MAX_EXTENT = 1 << 24
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -65,7 +66,7 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     ``tensors``: how many tensors the file holds, which bounds how many blocks it can describe."""
     if not isinstance(info, dict):
         raise DescriptionError(f"its t7convert description is a {type(info).__name__}, not a table")
-    check_unshared(info)
+    check_unshared(info, shared_leaves=True)
     format_version(info)
     kind = info.get("kind")
     if kind == "canonical":
@@ -87,16 +88,29 @@ def check_description(info: Any, tensors: int | None = None) -> dict[str, Any]:
     return info
 
 
-def check_unshared(value: Any, where: str = "description") -> None:
+#: a short list of scalars that files of t7convert before 0.3 may share (a DAG's ``graph.output`` is the
+#: same list as its last stage's entry; pickle stores it once): still read, each meeting counted
+MAX_SHARED_LEAF = 64
+
+
+def _leaf(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) <= MAX_SHARED_LEAF and all(isinstance(c, _SCALARS) for c in v)
+
+
+def check_unshared(value: Any, where: str = "description", *, shared_leaves: bool = False) -> None:
     """Every list, tuple and table of ``value`` is met once (empty ones aside), and they hold at most
     MAX_ITEMS entries together: one visit per entry, so a few KB of shared references cannot stand for
-    billions of entries. Iterative: the nesting of a file cannot exhaust Python's stack here."""
+    billions of entries. Iterative: the nesting of a file cannot exhaust Python's stack here.
+
+    ``shared_leaves`` (reading a file): a short list of scalars (:data:`MAX_SHARED_LEAF`) may be met
+    again, as older versions wrote them, its entries counted at every meeting, so the walk stays
+    bounded by MAX_ITEMS; what t7convert writes now shares nothing at all (:func:`plain_copy`)."""
     seen: set[int] = set()
     stack: list[tuple[Any, str]] = [(value, where)]
     items = 0
     while stack:
         v, at = stack.pop()
-        if len(v) and id(v) in seen:
+        if len(v) and id(v) in seen and not (shared_leaves and _leaf(v)):
             at = at if len(at) <= 160 else f"{at[:60]}...{at[-90:]}"
             raise DescriptionError(f"its {at} is a {type(v).__name__} already met elsewhere in the description "
                                    "(a description is plain data: no list, table or node in it is shared)")
@@ -169,23 +183,6 @@ def _plain(value: Any, where: str, depth: int = 0) -> None:
     raise DescriptionError(f"its description holds a {type(value).__name__} at {where}, not plain data")
 
 
-#: attributes that size a layer, in every op that has them: (least value, most value)
-_GEOMETRY = {**dict.fromkeys(("kernel_size", "kernel", "stride", "dilation", "groups"), (1, MAX_EXTENT)),
-             **dict.fromkeys(("in_channels", "out_channels", "in_features", "out_features", "num_features"),
-                             (0, MAX_EXTENT)),
-             "padding": (-MAX_EXTENT, MAX_EXTENT)}
-
-
-def _check_geometry(value: Any, where: str, low: int, high: int) -> None:
-    """A size, stride or padding is a whole number (or a short list of them) within bounds: a stored
-    stride of 0 or "2" is the file's fault, said here rather than as a division by zero later."""
-    values = value if isinstance(value, list) and 1 <= len(value) <= 8 else [value]
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise DescriptionError(f"its description's {where} is {str(value)[:40]!r}, not whole numbers "
-                                   f"from {low:,} to {high:,}")
-
-
 def _json_data(value: Any, where: str, depth: int = 0) -> None:
     """The data config's values: JSON scalars, and lists and string-keyed tables of them (a table
     input's spec nests), bounded in depth and length."""
@@ -209,8 +206,7 @@ def _check_attrs_and_source(node: dict[str, Any], at: str) -> None:
         raise DescriptionError(f"its description's {at}.attrs is not a table of named values")
     for k, v in attrs.items():
         _plain(v, f"{at}.attrs.{k}")
-        if k in _GEOMETRY:
-            _check_geometry(v, f"{at}.attrs.{k}", *_GEOMETRY[k])
+    check_attrs(node["op"], attrs, at)  # names, types and bounds as the op's record declares them
     if not isinstance(node.get("source", ""), str):
         raise DescriptionError(f"its description's {at}.source is not a Torch7 path")
 

@@ -2,7 +2,7 @@
 
 Converters turn each Torch7 module into a :class:`Node` (an op name, its attributes, its tensors and its
 children). The node tree is the single description of a converted model: the canonical ResNet mapping
-pattern-matches it, :mod:`t7convert.layers` builds ``torch.nn`` modules from it, and its attributes (no
+pattern-matches it, :mod:`t7convert.pytorch.modules` builds ``torch.nn`` modules from it, and its attributes (no
 tensors) are what a converted generic file stores as its architecture, as plain JSON-able data.
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
+
+from t7convert.conversion.records import attrs_of
 
 
 @dataclass
@@ -23,7 +25,7 @@ class Node:
     """
 
     op: str
-    attrs: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)  # given as the op's record (converters) or a dict
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     children: list["Node"] = field(default_factory=list)
     source: str = ""
@@ -32,6 +34,10 @@ class Node:
     #: nothing, but its output is its input tensor, as ``nn.Identity``'s); the DAG lowering makes later
     #: readers of an overwritten value read the result. Not stored: the DAG holds its effect.
     mutates: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attrs, dict):  # a converter's typed record: stored as plain data
+            self.attrs = attrs_of(self.attrs)
 
     def walk(self, prefix: str = "") -> Iterator[tuple[str, "Node"]]:
         """(state_dict prefix, node) for this node and its descendants, as nn.Sequential names them."""

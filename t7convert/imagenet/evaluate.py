@@ -3,7 +3,7 @@
 Each image goes through :mod:`t7convert.preprocess` (Torch7's exact ``image.load`` + ``Scale(256)``,
 ``ColorNormalize``, ``CenterCrop(224)`` or ``TenCrop(224)``); with ten crops the model's outputs are
 summed over the crops before ranking, as ``train.lua``'s ``computeScore`` does. Top-1/top-5 errors
-are then comparable with the published tables (:mod:`t7convert.published`).
+are then comparable with the published tables (:mod:`t7convert.imagenet.published`).
 
 A model is any ``torch.nn.Module`` taking ``N x 3 x 224 x 224`` float input and returning
 ``N x classes`` scores; the CLI gets one from :func:`t7convert.load`. Images that cannot be read do

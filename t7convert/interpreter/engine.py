@@ -145,8 +145,9 @@ class Engine:
         fn = lookup(m, path)
         try:
             y = fn(m, x, Call(self, m, path))
-        except (ValueError, IndexError, TypeError, OverflowError) as e:
-            # numpy's complaints about shapes and values: the model, its fields and the input do not fit
+        except (ValueError, OverflowError) as e:
+            # numpy's complaints about shapes and values: the model, its fields and the input do not fit.
+            # An IndexError, TypeError or KeyError is a bug of the layer's (exit 3), not the input's.
             raise ModelError(f"{path or 'the root'} ({m.class_name}): {type(e).__name__}: {e}") from None
         if self.on_leaf is not None and not self.children(m):
             self.on_leaf(path)

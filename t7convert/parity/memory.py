@@ -142,8 +142,11 @@ def plan_bytes(info: dict[str, Any], state: dict[str, Any], shape: Any) -> int:
         totals["window"] = max(totals["window"], _window_bytes(module, inputs, output))
 
     x = _meta_input(shape)
-    try:
+    try:  # building is not running: a builder's exception other than the input error is a bug of ours
         module = module_from_state(info, meta)
+    except T7ConvertError as e:
+        raise UnplannedError(str(e)) from None
+    try:
         hooks = [m.register_forward_hook(record) for m in module.modules()]
         with torch.no_grad():
             module(x)

@@ -53,10 +53,16 @@ def _with_bn_counters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return out
 
 
+def torch_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The state_dict a converted model is saved as and loaded from: its arrays as tensors (one tensor
+    for a weight shared between places), with torchvision's ``num_batches_tracked`` beside each BN."""
+    return _with_bn_counters(_tensors(state))
+
+
 def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
     """Build the eval-mode module a converted model's description (:meth:`ConvertedModel.info`, or a
     file's stored copy of it) names, on the given tensors (numpy arrays are wrapped, not copied)."""
-    state = _tensors(state)
+    state = torch_state(state)
     kind = info.get("kind")
     with torch.device("meta"):
         if kind == "canonical":
@@ -69,7 +75,6 @@ def module_from_state(info: dict[str, Any], state: dict[str, Any]) -> nn.Module:
             module = build(Node.from_spec(info["graph"]))
         else:
             raise T7ConvertError(f"unknown architecture kind {kind!r} in a converted file")
-    state = _with_bn_counters(state)
     try:
         module.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as e:

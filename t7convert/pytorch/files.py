@@ -21,7 +21,7 @@ from t7convert.common.inputs import NotRegularFile, check_regular, open_regular
 from t7convert.conversion.description import FORMAT_VERSION, DescriptionError, check_description, plain_copy
 from t7convert.conversion.model import ConvertedModel, converted_kind
 from t7convert.conversion.resnet_spec import ResNetSpec
-from t7convert.pytorch.build import _tensors, _with_bn_counters, module_from_state, tensor_view_key
+from t7convert.pytorch.build import module_from_state, tensor_view_key, torch_state
 from t7convert.pytorch.from_state_dict import spec_from_state_dict
 
 _EXTENSIONS = {".pth": "pth", ".pt": "pth", ".safetensors": "safetensors", ".onnx": "onnx", ".pt2": "pt2"}
@@ -94,7 +94,7 @@ def save(converted: ConvertedModel, output: str, *, fmt: str | None = None, forc
         raise T7ConvertError(f"{output}: {fmt} outputs are verified as they are written: write them with "
                              "t7convert.convert(path, output)")
     check_output(output, converted.source or None, force=force)
-    state = _with_bn_counters(_tensors(converted.state))
+    state = torch_state(converted.state)
     info = plain_copy(converted.info())
     try:  # what is written is what load accepts: the description's limits are checked here too
         check_description(info, len(state))
@@ -249,7 +249,7 @@ def _module_for(path: str, info: Any, state: dict[str, Any]) -> nn.Module:
         return module_from_state(check_description(info, len(state)), state)
     except T7ConvertError as e:
         raise T7ConvertError(f"{path}: {e}") from None
-    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError, RuntimeError) as e:
+    except (ValueError, RuntimeError) as e:  # torch refusing values or shapes; a KeyError is our bug
         raise T7ConvertError(f"{path}: not a model t7convert can rebuild ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
 

@@ -152,14 +152,18 @@ class _Finder:
                 return [tensors(i) for i in s.items]
             dtype = getattr(torch, s.dtype) if s.dtype != "float32" else torch.float32
             return torch.empty(s.full_shape(batch), dtype=dtype, device="meta")
+        try:  # built outside the run's guard: a builder's exception other than an input error is a bug of ours
+            module = self.module
+        except T7ConvertError:
+            return None  # the conversion's own build says what is wrong with the file
         handles = []
         if hooks is not None:
-            for name, sub in self.module.named_children():
+            for name, sub in module.named_children():
                 handles.append(sub.register_forward_pre_hook(
                     lambda _m, args, name=name: hooks.__setitem__(name, _shapes(args))))
         try:
             with torch.no_grad():
-                return self.module(tensors(spec))
+                return module(tensors(spec))
         except Exception as e:  # noqa: BLE001 - a shape this graph rejects
             self.raised_on_meta = "meta" in str(e)  # a layer that reads values: no shape-only run for it
             return None

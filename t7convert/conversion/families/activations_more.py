@@ -7,9 +7,13 @@ Weights keep Torch7's shapes; the torch modules resolve the broadcasting per inp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from t7convert.conversion.families.elementwise import SoftMaxRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, long_list, number, tensor
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -25,7 +29,7 @@ def prelu(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight").reshape(-1)
     if weight.size < max(planes, 1) or (planes > 0 and weight.size != planes):
         raise ctx.fail(m, f"weight has {weight.size} values for nOutputPlane {planes}")
-    return Node("PReLU", {"planes": planes}, {"weight": weight[: max(planes, 1)].copy()})
+    return Node("PReLU", PReLURecord(planes=planes), {"weight": weight[: max(planes, 1)].copy()})
 
 
 @converts("nn.RReLU")
@@ -36,7 +40,7 @@ def rrelu(m: T7Object, ctx) -> Node:
     upper = float(number(m, ctx, "upper", default=1 / 3))
     if not 0 <= lower <= upper:
         raise ctx.fail(m, f"lower {lower} and upper {upper}: RReLU needs 0 <= lower <= upper")
-    return Node("RReLU", {"lower": lower, "upper": upper, "channelwise": bool(flag(m, "channelwise"))})
+    return Node("RReLU", RReLURecord(lower=lower, upper=upper, channelwise=bool(flag(m, "channelwise"))))
 
 
 @converts("nn.CReLU")
@@ -46,7 +50,7 @@ def crelu(m: T7Object, ctx) -> Node:
     n = integer(m, ctx, "nInputDims")
     if n < 1:
         raise ctx.fail(m, f"nInputDims {n} must be positive")
-    return Node("CReLU", {"n_input_dims": n})
+    return Node("CReLU", CReLURecord(n_input_dims=n))
 
 
 @converts("nn.GatedLinearUnit")
@@ -55,7 +59,7 @@ def gated_linear_unit(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=None)
     if dim is not None and dim < 1:
         raise ctx.fail(m, f"dim {dim} must be positive")
-    return Node("GatedLinearUnit", {"dim": dim})
+    return Node("GatedLinearUnit", GatedLinearUnitRecord(dim=dim))
 
 
 @converts("nn.Mul")
@@ -64,7 +68,7 @@ def mul(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight").reshape(-1)
     if weight.size < 1:
         raise ctx.fail(m, "weight is empty")
-    return Node("Mul", {}, {"weight": weight[:1].copy()})
+    return Node("Mul", MulRecord(), {"weight": weight[:1].copy()})
 
 
 def _sized(m: T7Object, ctx, name: str) -> tuple[list[int], np.ndarray]:
@@ -79,13 +83,13 @@ def _sized(m: T7Object, ctx, name: str) -> tuple[list[int], np.ndarray]:
 @converts("nn.CMul")
 def cmul(m: T7Object, ctx) -> Node:
     shape, weight = _sized(m, ctx, "weight")
-    return Node("CMul", {"shape": shape, "kind": "mul"}, {"weight": weight})
+    return Node("CMul", CMulRecord(shape=shape, kind="mul"), {"weight": weight})
 
 
 @converts("nn.CAdd")
 def cadd(m: T7Object, ctx) -> Node:
     shape, bias = _sized(m, ctx, "bias")
-    return Node("CMul", {"shape": shape, "kind": "add"}, {"weight": bias})
+    return Node("CMul", CMulRecord(shape=shape, kind="add"), {"weight": bias})
 
 
 @converts("nn.Add")
@@ -98,7 +102,7 @@ def add(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, "bias is empty")
     if scalar:
         bias = bias.reshape(-1)[:1].copy()
-    return Node("Add", {"scalar": bool(scalar), "shape": list(bias.shape)}, {"bias": bias})
+    return Node("Add", AddRecord(scalar=bool(scalar), shape=list(bias.shape)), {"bias": bias})
 
 
 @expects_input("CMul")
@@ -129,13 +133,13 @@ def constant(m: T7Object, ctx) -> Node:
     dimensions (nil: never)."""
     v = tensor(m, ctx, "value")
     n = integer(m, ctx, "nInputDim", default=None)
-    return Node("Constant", {"n_input_dim": n, "shape": list(v.shape)}, {"value": v})
+    return Node("Constant", ConstantRecord(n_input_dim=n, shape=list(v.shape)), {"value": v})
 
 
 @converts("nn.SpatialSoftMax", "nn.SpatialLogSoftMax")
 def spatial_softmax(m: T7Object, ctx) -> Node:
     """THNN's SoftMax/LogSoftMax, the same kernels as nn.SoftMax: over the planes."""
-    return Node("SoftMax", {"log": m.class_name == "nn.SpatialLogSoftMax", "over": "planes"})
+    return Node("SoftMax", SoftMaxRecord(log=m.class_name == "nn.SpatialLogSoftMax", over="planes"))
 
 
 @converts("cudnn.SpatialSoftMax", "cudnn.SpatialLogSoftMax")
@@ -149,8 +153,8 @@ def cudnn_spatial_softmax(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"mode {mode!r} is not a cudnn softmax mode")
     if algorithm not in ("CUDNN_SOFTMAX_LOG", "CUDNN_SOFTMAX_ACCURATE", "CUDNN_SOFTMAX_FAST"):
         raise ctx.fail(m, f"algorithm {algorithm!r} is not a cudnn softmax algorithm")
-    return Node("SoftMax", {"log": algorithm == "CUDNN_SOFTMAX_LOG",
-                            "over": "instance" if mode == "CUDNN_SOFTMAX_MODE_INSTANCE" else "planes"})
+    return Node("SoftMax", SoftMaxRecord(log=algorithm == "CUDNN_SOFTMAX_LOG",
+                                         over="instance" if mode == "CUDNN_SOFTMAX_MODE_INSTANCE" else "planes"))
 
 
 @converts("nn.Maxout")
@@ -205,3 +209,71 @@ def _describe_crelu(m: T7Object) -> str:
 @describes("nn.GatedLinearUnit")
 def _describe_gatedlinearunit(m: T7Object) -> str:
     return constructor_call(m, 'dim')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Add")
+@dataclass(frozen=True)
+class AddRecord:
+    """What an Add node stores."""
+
+    scalar: bool
+    shape: list[int]
+
+
+@record("CMul")
+@dataclass(frozen=True)
+class CMulRecord:
+    """What a CMul node stores."""
+
+    kind: str
+    shape: list[int]
+
+
+@record("CReLU")
+@dataclass(frozen=True)
+class CReLURecord:
+    """What a CReLU node stores."""
+
+    n_input_dims: int
+
+
+@record("Constant")
+@dataclass(frozen=True)
+class ConstantRecord:
+    """What a Constant node stores."""
+
+    shape: list[int]
+    n_input_dim: int | None = None
+
+
+@record("GatedLinearUnit")
+@dataclass(frozen=True)
+class GatedLinearUnitRecord:
+    """What a GatedLinearUnit node stores."""
+
+    dim: int | None = None
+
+
+@record("Mul")
+@dataclass(frozen=True)
+class MulRecord:
+    """A Mul node stores no attributes."""
+
+
+@record("RReLU")
+@dataclass(frozen=True)
+class RReLURecord:
+    """What an RReLU node stores: the slope's range (test time: its middle) and THNN's channelwise flag."""
+
+    lower: float = bounded(0)
+    upper: float = bounded(0)
+    channelwise: bool = False
+
+
+@record("PReLU")
+@dataclass(frozen=True)
+class PReLURecord:
+    """What a PReLU node stores."""
+
+    planes: int

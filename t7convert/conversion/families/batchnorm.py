@@ -8,9 +8,12 @@ parameters (nil, or fbnn's empty tensors), weight 1 and bias 0 are what Torch7 c
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -55,9 +58,9 @@ def batch_normalization(m: T7Object, ctx) -> Node:
         tensors.update(weight=weight, bias=bias)
     # momentum: how training updates the running statistics (THNN's rule is torch's, unbiased variance)
     momentum = float(number(m, ctx, "momentum", default=0.1))
-    return Node("BatchNorm", {"num_features": n, "eps": eps, "affine": affine, "momentum": momentum,
-                              "spatial": m.class_name in _SPATIAL, "n_dim": _n_dim(m),
-                              "unbatched": _unbatched(m)}, tensors)
+    return Node("BatchNorm", BatchNormRecord(num_features=n, eps=eps, affine=affine, momentum=momentum,
+                                             spatial=m.class_name in _SPATIAL, n_dim=_n_dim(m),
+                                             unbatched=_unbatched(m)), tensors)
 
 
 @expects_input("BatchNorm")
@@ -80,3 +83,19 @@ def _describe(m: T7Object) -> str:
     extra = "" if g("eps") in (None, 1e-5) else f", eps={g('eps')}"
     extra += "" if g("weight") is not None else ", no affine"
     return f"{m.class_name} ({_n_dim(m)}D) ({n}{extra})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("BatchNorm")
+@dataclass(frozen=True)
+class BatchNormRecord:
+    """What a BatchNorm node stores."""
+
+    affine: bool
+    eps: float
+    num_features: int = bounded(0, MAX_EXTENT)
+    spatial: bool
+    n_dim: int | None = bounded(choices=(2, 4, 5), default=None)  # None: files from before it (2 or 4)
+    unbatched: bool = False
+    #: how training updates the running statistics (files from before it: torch's and THNN's 0.1)
+    momentum: float = bounded(0, 1, default=0.1)

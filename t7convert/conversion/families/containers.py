@@ -5,7 +5,10 @@ have ``nInputDims + 1`` dimensions, and counted from the end when negative (Join
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.checkpoint import DATA_PARALLEL
@@ -33,13 +36,12 @@ def cadd_table(m: T7Object, ctx) -> Node:
 
 @converts("nn.Concat")
 def concat(m: T7Object, ctx) -> Node:
-    return Node("Concat", {"dim": integer(m, ctx, "dimension")}, children=_children(m, ctx))
+    return Node("Concat", ConcatRecord(dim=integer(m, ctx, "dimension")), children=_children(m, ctx))
 
 
 @converts("nn.JoinTable")
 def join_table(m: T7Object, ctx) -> Node:
-    return Node("JoinTable", {"dim": integer(m, ctx, "dimension"),
-                              "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+    return Node("JoinTable", JoinTableRecord(dim=integer(m, ctx, "dimension"), n_input_dims=optional_integer(m, ctx, "nInputDims")))
 
 
 @converts(*DATA_PARALLEL)
@@ -55,3 +57,47 @@ def data_parallel(m: T7Object, ctx) -> Node:
 @describes("nn.JoinTable", "nn.Concat")
 def _describe(m: T7Object) -> str:
     return f"{m.class_name}({m.get('dimension')})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("CAddTable")
+@dataclass(frozen=True)
+class CAddTableRecord:
+    """A CAddTable node stores no attributes."""
+
+
+@record("CatTable")
+@dataclass(frozen=True)
+class CatTableRecord:
+    """What a CatTable node stores."""
+
+    dim: int
+
+
+@record("Concat")
+@dataclass(frozen=True)
+class ConcatRecord:
+    """What a Concat node stores."""
+
+    dim: int
+
+
+@record("ConcatTable")
+@dataclass(frozen=True)
+class ConcatTableRecord:
+    """A ConcatTable node stores no attributes."""
+
+
+@record("JoinTable")
+@dataclass(frozen=True)
+class JoinTableRecord:
+    """What a JoinTable node stores."""
+
+    dim: int
+    n_input_dims: int | None = None
+
+
+@record("Sequential")
+@dataclass(frozen=True)
+class SequentialRecord:
+    """A Sequential node stores no attributes."""

@@ -8,7 +8,10 @@ reshape by element count is exact. Convolutions saved without bias (cudnn >= 4 i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, downsamples, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -36,8 +39,8 @@ def spatial_convolution(m: T7Object, ctx) -> Node:
     tensors = {"weight": weight}
     if bias is not None:
         tensors["bias"] = bias
-    return Node("Conv2d", {"in_channels": n_in, "out_channels": n_out, "kernel_size": [kh, kw],
-                           "stride": [dh, dw], "padding": [ph, pw], "groups": groups, "bias": bias is not None},
+    return Node("Conv2d", Conv2dRecord(in_channels=n_in, out_channels=n_out, kernel_size=[kh, kw], stride=[dh, dw],
+                                       padding=[ph, pw], groups=groups, bias=bias is not None),
                 tensors)
 
 
@@ -63,3 +66,18 @@ def _describe(m: T7Object) -> str:
     if g("groups", 1) not in (None, 1):
         s += f", groups={g('groups')}"
     return s + (")" if g("bias") is not None else ") without bias")
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Conv2d")
+@dataclass(frozen=True)
+class Conv2dRecord:
+    """What a Conv2d node stores."""
+
+    bias: bool
+    groups: int = bounded(1, MAX_EXTENT)
+    in_channels: int = bounded(0, MAX_EXTENT)
+    kernel_size: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    out_channels: int = bounded(0, MAX_EXTENT)
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 2))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))

@@ -8,11 +8,13 @@ views the vectors as one row).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from t7convert.conversion.fields import flag, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -30,7 +32,7 @@ def euclidean(m: T7Object, ctx) -> Node:
     """Euclidean.lua: ``y_j = |x - weight[:, j]|``; weight is (inputSize, outputSize), the transpose of
     Linear's."""
     w = _matrix(m, ctx, "weight")
-    return Node("Euclidean", {"in_features": w.shape[0], "out_features": w.shape[1], "weighted": False},
+    return Node("Euclidean", EuclideanRecord(in_features=w.shape[0], out_features=w.shape[1], weighted=False),
                 {"weight": w})
 
 
@@ -39,7 +41,7 @@ def weighted_euclidean(m: T7Object, ctx) -> Node:
     """WeightedEuclidean.lua: ``y_j = |diagCov[:, j] * (x - weight[:, j])|``."""
     w = _matrix(m, ctx, "weight")
     cov = tensor(m, ctx, "diagCov", shape=w.shape)
-    return Node("Euclidean", {"in_features": w.shape[0], "out_features": w.shape[1], "weighted": True},
+    return Node("Euclidean", EuclideanRecord(in_features=w.shape[0], out_features=w.shape[1], weighted=True),
                 {"weight": w, "diagCov": cov})
 
 
@@ -47,7 +49,7 @@ def weighted_euclidean(m: T7Object, ctx) -> Node:
 def cosine(m: T7Object, ctx) -> Node:
     """Cosine.lua: ``y_j = w_j . x / ((|w_j| + 1e-12) (|x| + 1e-12))``; weight (outputSize, inputSize)."""
     w = _matrix(m, ctx, "weight")
-    return Node("Cosine", {"in_features": w.shape[1], "out_features": w.shape[0]}, {"weight": w})
+    return Node("Cosine", CosineRecord(in_features=w.shape[1], out_features=w.shape[0]), {"weight": w})
 
 
 @converts("nn.CosineDistance")
@@ -62,7 +64,7 @@ def pairwise_distance(m: T7Object, ctx) -> Node:
     p = float(number(m, ctx, "norm", default=2))
     if not (p > 0 and math.isfinite(p)):
         raise ctx.fail(m, f"field norm is {p}: only finite p > 0 (Torch7's batch code raises |a-b| to p)")
-    return Node("PairwiseDistance", {"p": p})
+    return Node("PairwiseDistance", PairwiseDistanceRecord(p=p))
 
 
 @converts("nn.DotProduct")
@@ -73,13 +75,13 @@ def dot_product(m: T7Object, ctx) -> Node:
 @converts("nn.MM")
 def mm(m: T7Object, ctx) -> Node:
     """MM.lua: ``a @ b`` of matrices or batches of matrices, either transposed first (transA, transB)."""
-    return Node("MM", {"trans_a": bool(flag(m, "transA")), "trans_b": bool(flag(m, "transB"))})
+    return Node("MM", MMRecord(trans_a=bool(flag(m, "transA")), trans_b=bool(flag(m, "transB"))))
 
 
 @converts("nn.MV")
 def mv(m: T7Object, ctx) -> Node:
     """MV.lua: ``M @ v`` of a matrix and a vector, or of batches of them; M transposed first with trans."""
-    return Node("MV", {"trans": bool(flag(m, "trans"))})
+    return Node("MV", MVRecord(trans=bool(flag(m, "trans"))))
 
 
 @converts("nn.Bilinear")
@@ -91,7 +93,7 @@ def bilinear(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"weight has shape {tuple(w.shape)}, expected (out, in1, in2)")
     bias = tensor(m, ctx, "bias", required=False, shape=(w.shape[0],))
     tensors = {"weight": w} if bias is None else {"weight": w, "bias": bias}
-    return Node("Bilinear", {"in1": w.shape[1], "in2": w.shape[2], "out": w.shape[0], "bias": bias is not None},
+    return Node("Bilinear", BilinearRecord(in1=w.shape[1], in2=w.shape[2], out=w.shape[0], bias=bias is not None),
                 tensors)
 
 
@@ -156,3 +158,71 @@ def _describe_pairwise(m: T7Object) -> str:
 @describes("nn.MM")
 def _describe_mm(m: T7Object) -> str:
     return f"{m.class_name}({bool(flag(m, 'transA'))}, {bool(flag(m, 'transB'))})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Bilinear")
+@dataclass(frozen=True)
+class BilinearRecord:
+    """What a Bilinear node stores."""
+
+    bias: bool
+    in1: int
+    in2: int
+    out: int
+
+
+@record("Cosine")
+@dataclass(frozen=True)
+class CosineRecord:
+    """What a Cosine node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)
+
+
+@record("CosineDistance")
+@dataclass(frozen=True)
+class CosineDistanceRecord:
+    """A CosineDistance node stores no attributes."""
+
+
+@record("DotProduct")
+@dataclass(frozen=True)
+class DotProductRecord:
+    """A DotProduct node stores no attributes."""
+
+
+@record("Euclidean")
+@dataclass(frozen=True)
+class EuclideanRecord:
+    """What a Euclidean node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)
+    weighted: bool
+
+
+@record("MM")
+@dataclass(frozen=True)
+class MMRecord:
+    """What a MM node stores."""
+
+    trans_a: bool
+    trans_b: bool
+
+
+@record("MV")
+@dataclass(frozen=True)
+class MVRecord:
+    """What a MV node stores."""
+
+    trans: bool
+
+
+@record("PairwiseDistance")
+@dataclass(frozen=True)
+class PairwiseDistanceRecord:
+    """What a PairwiseDistance node stores."""
+
+    p: float

@@ -1,7 +1,10 @@
 """Identity, MulConstant, Dropout (both modes), SoftMax and LogSoftMax."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import flag, number
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -14,7 +17,7 @@ def identity(m: T7Object, ctx) -> Node:
 
 @converts("nn.MulConstant")
 def mul_constant(m: T7Object, ctx) -> Node:
-    return Node("MulConstant", {"scalar": float(number(m, ctx, "constant_scalar"))})
+    return Node("MulConstant", MulConstantRecord(scalar=float(number(m, ctx, "constant_scalar"))))
 
 
 @converts("nn.Dropout")
@@ -31,7 +34,7 @@ def dropout(m: T7Object, ctx) -> Node:
     v2 = flag(m, "v2")  # absent in files from before v2 existed: the original behaviour
     if not v2 and p > 0:
         ctx.note(f"Dropout(p={p}) without v2: output scaled by {1.0 - p} at test time, as Torch7 does")
-    return Node("Dropout", {"p": p, "v2": bool(v2), "shared_dims": 0, "torch7_class": m.class_name})
+    return Node("Dropout", DropoutRecord(p=p, v2=bool(v2), shared_dims=0, torch7_class=m.class_name))
 
 
 @converts("fbnn.Dropout")
@@ -40,7 +43,7 @@ def fbnn_dropout(m: T7Object, ctx) -> Node:
     p = float(number(m, ctx, "p", default=0.5))
     if not 0 <= p < 1:
         raise ctx.fail(m, f"p {p}: Dropout needs 0 <= p < 1")
-    return Node("Dropout", {"p": p, "v2": False, "shared_dims": 0, "torch7_class": m.class_name})
+    return Node("Dropout", DropoutRecord(p=p, v2=False, shared_dims=0, torch7_class=m.class_name))
 
 
 def _softmax_over(m: T7Object) -> str:
@@ -51,12 +54,12 @@ def _softmax_over(m: T7Object) -> str:
 
 @converts("nn.SoftMax", "cudnn.SoftMax")
 def softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": False, "over": _softmax_over(m)})
+    return Node("SoftMax", SoftMaxRecord(log=False, over=_softmax_over(m)))
 
 
 @converts("nn.LogSoftMax", "cudnn.LogSoftMax")
 def log_softmax(m: T7Object, ctx) -> Node:
-    return Node("SoftMax", {"log": True, "over": _softmax_over(m)})
+    return Node("SoftMax", SoftMaxRecord(log=True, over=_softmax_over(m)))
 
 
 @describes("nn.MulConstant")
@@ -67,3 +70,47 @@ def _describe_constant(m: T7Object) -> str:
 @describes("nn.Dropout", "fbnn.Dropout")
 def _describe_dropout(m: T7Object) -> str:
     return f"{m.class_name}({m.get('p', 0.5)}{', v2' if m.get('v2') else ''})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Identity")
+@dataclass(frozen=True)
+class IdentityRecord:
+    """A Identity node stores no attributes."""
+
+
+@record("MulConstant")
+@dataclass(frozen=True)
+class MulConstantRecord:
+    """What a MulConstant node stores."""
+
+    scalar: float
+
+
+@record("Dropout")
+@dataclass(frozen=True)
+class DropoutRecord:
+    """What a Dropout node stores (the module keeps both modes: ``v2`` rescales in training, else at
+    test time; ``shared_dims`` 2 or 3: one draw per plane, SpatialDropout / VolumetricDropout)."""
+
+    p: float = bounded(0, 1)  # p < 1: the module itself refuses 1
+    v2: bool = False
+    shared_dims: int = bounded(choices=(0, 2, 3), default=0)
+    torch7_class: str = "nn.Dropout"
+
+
+@record("Scale")
+@dataclass(frozen=True)
+class ScaleRecord:
+    """What a Scale node stores."""
+
+    factor: float
+
+
+@record("SoftMax")
+@dataclass(frozen=True)
+class SoftMaxRecord:
+    """What a SoftMax node stores."""
+
+    log: bool = False
+    over: str = 'planes'

@@ -15,10 +15,13 @@ refuse an adj not smaller than its stride. ``noBias()`` leaves ``bias`` nil.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from t7convert.conversion.families.spatial_conv_more import conv_node, geometry, planes, shaped
+from t7convert.conversion.families.spatial_conv_more import ConvGeometry, conv_node, geometry, planes, shaped
 from t7convert.conversion.fields import integer, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -75,3 +78,12 @@ def _describe(m: T7Object) -> str:
     for prefix, default in (("d", 1), ("pad", 0), ("adj", 0)):
         s += ", " + ",".join(str(g(f"{prefix}{a}", default)) for a in axes)
     return s + (")" if g("bias") is not None else ") without bias")
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("ConvTransposeNd")
+@dataclass(frozen=True)
+class ConvTransposeNdRecord(ConvGeometry):
+    """What a ConvTransposeNd node stores: the geometry, and torch's output_padding (Torch7's adj)."""
+
+    output_padding: list[int] = bounded(0, MAX_EXTENT, length=(1, 3))

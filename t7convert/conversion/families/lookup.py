@@ -6,11 +6,13 @@ and so does the converted module (it accepts float and integer tensors alike).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from t7convert.conversion.fields import integer, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -45,7 +47,7 @@ def _renormed(m: T7Object, ctx, weight: np.ndarray) -> np.ndarray:
 def lookup_table(m: T7Object, ctx) -> Node:
     """``weight[index]`` for a vector (T) or matrix (N, T) of indices; paddingValue only affects training."""
     weight = _renormed(m, ctx, _matrix(m, ctx, "weight"))
-    return Node("LookupTable", {"num": weight.shape[0], "dim": weight.shape[1]}, {"weight": weight})
+    return Node("LookupTable", LookupTableRecord(num=weight.shape[0], dim=weight.shape[1]), {"weight": weight})
 
 
 @converts("nn.LookupTableMaskZero")
@@ -55,7 +57,7 @@ def lookup_table_mask_zero(m: T7Object, ctx) -> Node:
     weight = _matrix(m, ctx, "weight").copy()
     weight[0] = 0
     weight = _renormed(m, ctx, weight)
-    return Node("LookupTable", {"num": weight.shape[0], "dim": weight.shape[1], "offset": 1}, {"weight": weight})
+    return Node("LookupTable", LookupTableRecord(num=weight.shape[0], dim=weight.shape[1], offset=1), {"weight": weight})
 
 
 @converts("nn.SparseLinear")
@@ -65,7 +67,7 @@ def sparse_linear(m: T7Object, ctx) -> Node:
     samples (legacy mode), a table a batch of samples of their own nnz."""
     weight = _matrix(m, ctx, "weight")
     bias = tensor(m, ctx, "bias", shape=(weight.shape[0],))
-    return Node("SparseLinear", {"in_features": weight.shape[1], "out_features": weight.shape[0]},
+    return Node("SparseLinear", SparseLinearRecord(in_features=weight.shape[1], out_features=weight.shape[0]),
                 {"weight": weight, "bias": bias})
 
 
@@ -80,7 +82,7 @@ def index_linear(m: T7Object, ctx) -> Node:
     weight = _matrix(m, ctx, "weight")
     bias = tensor(m, ctx, "bias", shape=(weight.shape[1],))
     offset = integer(m, ctx, "offset", default=-1)
-    return Node("IndexLinear", {"in_features": weight.shape[0], "out_features": weight.shape[1], "offset": offset},
+    return Node("IndexLinear", IndexLinearRecord(in_features=weight.shape[0], out_features=weight.shape[1], offset=offset),
                 {"weight": weight, "bias": bias})
 
 
@@ -92,7 +94,7 @@ def kmeans(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=weight.shape[1])
     if dim != weight.shape[1]:
         raise ctx.fail(m, f"field dim is {dim}, weight has {weight.shape[1]} columns")
-    return Node("Kmeans", {"k": weight.shape[0], "dim": dim}, {"weight": weight})
+    return Node("Kmeans", KmeansRecord(k=weight.shape[0], dim=dim), {"weight": weight})
 
 
 @expects_input("Kmeans")
@@ -130,3 +132,42 @@ def _shape(m: T7Object) -> str:
 @describes("nn.LookupTable", "nn.LookupTableMaskZero", "nn.SparseLinear", "nn.IndexLinear", "nn.Kmeans")
 def _describe(m: T7Object) -> str:
     return f"{m.class_name}({_shape(m)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("IndexLinear")
+@dataclass(frozen=True)
+class IndexLinearRecord:
+    """What a IndexLinear node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    offset: int
+    out_features: int = bounded(0, MAX_EXTENT)
+
+
+@record("Kmeans")
+@dataclass(frozen=True)
+class KmeansRecord:
+    """What a Kmeans node stores."""
+
+    dim: int
+    k: int
+
+
+@record("LookupTable")
+@dataclass(frozen=True)
+class LookupTableRecord:
+    """What a LookupTable node stores (``offset`` 1: LookupTableMaskZero, index 0 a zero row)."""
+
+    dim: int
+    num: int
+    offset: int = bounded(choices=(0, 1), default=0)
+
+
+@record("SparseLinear")
+@dataclass(frozen=True)
+class SparseLinearRecord:
+    """What a SparseLinear node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)

@@ -13,7 +13,10 @@ appends at the end).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer, number
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -26,14 +29,14 @@ _SPATIAL = {"nn.SpatialZeroPadding": "constant", "nn.SpatialReflectionPadding": 
 def spatial_padding(m: T7Object, ctx) -> Node:
     left = integer(m, ctx, "pad_l")
     pads = [left] + [integer(m, ctx, n, default=left) for n in ("pad_r", "pad_t", "pad_b")]
-    return Node("PadTHNN", {"mode": _SPATIAL[m.class_name], "pads": pads, "ranks": [3, 4]})
+    return Node("PadTHNN", PadTHNNRecord(mode=_SPATIAL[m.class_name], pads=pads, ranks=[3, 4]))
 
 
 @converts("nn.VolumetricReplicationPadding")
 def volumetric_replication(m: T7Object, ctx) -> Node:
     left = integer(m, ctx, "pleft")
     pads = [left] + [integer(m, ctx, n, default=left) for n in ("pright", "ptop", "pbottom", "pfront", "pback")]
-    return Node("PadTHNN", {"mode": "replicate", "pads": pads, "ranks": [4, 5]})
+    return Node("PadTHNN", PadTHNNRecord(mode="replicate", pads=pads, ranks=[4, 5]))
 
 
 @converts("nn.Padding")
@@ -42,8 +45,8 @@ def padding(m: T7Object, ctx) -> Node:
     if dim < 1:
         raise ctx.fail(m, f"field dim is {dim}: Padding counts dimensions from 1")
     value = number(m, ctx, "value", default=0)
-    return Node("PaddingTHNN", {"dim": dim, "pad": pad, "n_input_dim": integer(m, ctx, "nInputDim", default=None),
-                                "value": float(value), "index": integer(m, ctx, "index", default=1)})
+    return Node("PaddingTHNN", PaddingTHNNRecord(dim=dim, pad=pad, n_input_dim=integer(m, ctx, "nInputDim", default=None),
+                                                 value=float(value), index=integer(m, ctx, "index", default=1)))
 
 
 @describes(*_SPATIAL)
@@ -63,3 +66,26 @@ def _describe_volumetric(m: T7Object) -> str:
 def _describe_padding(m: T7Object) -> str:
     g = m.get
     return f"{m.class_name}(dim {g('dim')}, pad {g('pad')}, nInputDim {g('nInputDim')}, value {g('value', 0)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("PadTHNN")
+@dataclass(frozen=True)
+class PadTHNNRecord:
+    """What a PadTHNN node stores."""
+
+    mode: str
+    pads: list[int] = bounded(length=(4, 6))
+    ranks: list[int] = bounded(length=(2, 2))
+
+
+@record("PaddingTHNN")
+@dataclass(frozen=True)
+class PaddingTHNNRecord:
+    """What a PaddingTHNN node stores."""
+
+    dim: int
+    index: int
+    pad: int
+    value: float
+    n_input_dim: int | None = None

@@ -6,9 +6,12 @@ SoftMin becomes a ``SoftMin`` node (THNN's SoftMax of ``-x``, over the same dime
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import flag, number
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -21,13 +24,13 @@ _PLAIN = {"nn.Sigmoid": "sigmoid", "cudnn.Sigmoid": "sigmoid", "nn.Tanh": "tanh"
 @converts(*_PLAIN)
 def plain(m: T7Object, ctx) -> Node:
     """Functions without parameters. nn.Sqrt's ``eps`` is passed to THNN but unused there: y = sqrt(x)."""
-    return Node("Pointwise", {"fn": _PLAIN[m.class_name]})
+    return Node("Pointwise", PointwiseRecord(fn=_PLAIN[m.class_name]))
 
 
 def _hardtanh(lo: float, hi: float, inplace: bool) -> Node:
     """THNN HardTanh: ``x < min ? min : x <= max ? x : max``, so NaN becomes max; the in-place loop over a
     contiguous tensor of 2 or more dimensions tests ``x > max`` instead and keeps NaN."""
-    return Node("Pointwise", {"fn": "hardtanh", "min": lo, "max": hi, "inplace": inplace})
+    return Node("Pointwise", PointwiseRecord(fn="hardtanh", min=lo, max=hi, inplace=inplace))
 
 
 @converts("nn.HardTanh", "nn.Clamp")
@@ -44,30 +47,30 @@ def relu6(m: T7Object, ctx) -> Node:
 
 @converts("nn.LeakyReLU")
 def leaky_relu(m: T7Object, ctx) -> Node:
-    return Node("Pointwise", {"fn": "leakyrelu", "negval": float(number(m, ctx, "negval", default=0.01))})
+    return Node("Pointwise", PointwiseRecord(fn="leakyrelu", negval=float(number(m, ctx, "negval", default=0.01))))
 
 
 @converts("nn.ELU")
 def elu(m: T7Object, ctx) -> Node:
-    return Node("Pointwise", {"fn": "elu", "alpha": float(number(m, ctx, "alpha", default=1.0))})
+    return Node("Pointwise", PointwiseRecord(fn="elu", alpha=float(number(m, ctx, "alpha", default=1.0))))
 
 
 @converts("nn.SoftPlus")
 def softplus(m: T7Object, ctx) -> Node:
     beta = float(number(m, ctx, "beta", default=1.0))
     threshold = float(number(m, ctx, "threshold", default=20.0))
-    return Node("Pointwise", {"fn": "softplus", "beta": beta, "threshold": threshold})
+    return Node("Pointwise", PointwiseRecord(fn="softplus", beta=beta, threshold=threshold))
 
 
 @converts("nn.HardShrink", "nn.SoftShrink")
 def shrink(m: T7Object, ctx) -> Node:
     fn = "hardshrink" if m.class_name == "nn.HardShrink" else "softshrink"
-    return Node("Pointwise", {"fn": fn, "lambda": float(number(m, ctx, "lambda", default=0.5))})
+    return Node("Pointwise", PointwiseRecord(fn=fn, lambda_=float(number(m, ctx, "lambda", default=0.5))))
 
 
 @converts("nn.Power")
 def power(m: T7Object, ctx) -> Node:
-    return Node("Pointwise", {"fn": "power", "exponent": float(number(m, ctx, "pow"))})
+    return Node("Pointwise", PointwiseRecord(fn="power", exponent=float(number(m, ctx, "pow"))))
 
 
 @converts("nn.AddConstant")
@@ -75,7 +78,7 @@ def add_constant(m: T7Object, ctx) -> Node:
     c = m.get("constant_scalar")
     if isinstance(c, np.ndarray):
         raise ctx.fail(m, "adds a tensor constant_scalar, which t7convert does not convert")
-    return Node("Pointwise", {"fn": "add", "constant": float(number(m, ctx, "constant_scalar"))})
+    return Node("Pointwise", PointwiseRecord(fn="add", constant=float(number(m, ctx, "constant_scalar"))))
 
 
 @converts("nn.SoftMin")
@@ -98,3 +101,28 @@ def _describe_argument(m: T7Object) -> str:
 @describes("nn.SoftPlus")
 def _describe_softplus(m: T7Object) -> str:
     return f"{m.class_name}(beta {m.get('beta', 1)}, threshold {m.get('threshold', 20)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Pointwise")
+@dataclass(frozen=True)
+class PointwiseRecord:
+    """What a Pointwise node stores."""
+
+    fn: str
+    alpha: float | None = None
+    beta: float | None = None
+    constant: float | None = None
+    exponent: float | None = None
+    inplace: bool | None = None
+    lambda_: float | None = bounded(default=None, stored="lambda")
+    max: float | None = None
+    min: float | None = None
+    negval: float | None = None
+    threshold: float | None = None
+
+
+@record("SoftMin")
+@dataclass(frozen=True)
+class SoftMinRecord:
+    """A SoftMin node stores no attributes."""

@@ -8,7 +8,10 @@ floor mode, no padding, padding counted. cudnn.SpatialAveragePooling always coun
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import flag, integer
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, downsamples, fixes_extent
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -48,7 +51,7 @@ def average_pooling(m: T7Object, ctx) -> Node:
         # unless `divide` is set: files from before the field existed (nil) hold the old sum pooling
         attrs.update(count_include_pad=True if legacy else flag(m, "count_include_pad"),
                      divide=flag(m, "divide"))
-    return Node("Pool2d", attrs)
+    return Node("Pool2d", Pool2dRecord(**attrs))
 
 
 @describes("nn.SpatialMaxPooling", "cudnn.SpatialMaxPooling", "nn.SpatialAveragePooling", "cudnn.SpatialAveragePooling")
@@ -68,3 +71,19 @@ def _pool_strides(attrs: dict) -> tuple[int, int]:
 def _average_extent(attrs: dict) -> tuple[int, int] | None:
     """An average pooling fixes the extent it pools over (a trunk's global pooling: 7x7 at 224)."""
     return tuple(attrs["kernel"]) if attrs["kind"] == "avg" else None  # type: ignore[return-value]
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Pool2d")
+@dataclass(frozen=True)
+class Pool2dRecord:
+    """What a Pool2d node stores."""
+
+    ceil_mode: bool
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    kind: str
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 2))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    adjust_last_window: str = 'if_padded'
+    count_include_pad: bool = True
+    divide: bool = True

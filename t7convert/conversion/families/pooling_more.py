@@ -22,12 +22,15 @@ set ``newRandomPool`` and ``randomSamples`` exist; only then is the output a fun
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.fields import MAX_LOOP, flag, integer, number
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -52,17 +55,17 @@ def _max_geometry(m: T7Object, ctx, axes: tuple[str, ...], *, dilated: bool) -> 
 
 @converts("nn.SpatialDilatedMaxPooling")
 def spatial_dilated_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, SPATIAL, dilated=True))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, SPATIAL, dilated=True)))
 
 
 @converts("nn.VolumetricMaxPooling")
 def volumetric_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, VOLUMETRIC, dilated=False))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, VOLUMETRIC, dilated=False)))
 
 
 @converts("nn.VolumetricDilatedMaxPooling")
 def volumetric_dilated_max(m: T7Object, ctx) -> Node:
-    return Node("MaxPoolTHNN", _max_geometry(m, ctx, VOLUMETRIC, dilated=True))
+    return Node("MaxPoolTHNN", MaxPoolTHNNRecord(**_max_geometry(m, ctx, VOLUMETRIC, dilated=True)))
 
 
 @converts("nn.VolumetricAveragePooling")
@@ -73,7 +76,7 @@ def volumetric_average(m: T7Object, ctx) -> Node:
     stride = [integer(m, ctx, f"d{a}", default=k) for a, k in zip(VOLUMETRIC, kernel)]
     if min(kernel + stride) < 1:
         raise ctx.fail(m, f"kernel {kernel} and stride {stride} (TxHxW) must be positive")
-    return Node("AvgPool3d", {"kernel": kernel, "stride": stride})
+    return Node("AvgPool3d", AvgPool3dRecord(kernel=kernel, stride=stride))
 
 
 # --- unpooling -----------------------------------------------------------------------------------
@@ -143,7 +146,7 @@ def fractional_max(m: T7Object, ctx) -> Node:
         attrs["output"] = outs
         if min(outs) < 1:
             raise ctx.fail(m, f"output size {outs} must be positive")
-    return Node("FractionalMaxPool", attrs)
+    return Node("FractionalMaxPool", FractionalMaxPoolRecord(**attrs))
 
 
 @expects_input("FractionalMaxPool")
@@ -174,8 +177,8 @@ def feature_lp(m: T7Object, ctx) -> Node:
     power = float(number(m, ctx, "power"))
     if not math.isfinite(power) or power == 0:
         raise ctx.fail(m, f"power {power} is not a finite, non-zero number (the pooling takes the 1/power-th root)")
-    return Node("FeatureLPPool", {"width": width, "stride": stride, "power": power,
-                                  "batch_mode": bool(flag(m, "batch_mode"))})
+    return Node("FeatureLPPool", FeatureLPPoolRecord(width=width, stride=stride, power=power,
+                                                     batch_mode=bool(flag(m, "batch_mode"))))
 
 
 @expects_input("FeatureLPPool")
@@ -192,7 +195,7 @@ def spatial_adaptive(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"output size {w}x{h} (WxH) must be positive")
     if h * w > MAX_LOOP:
         raise ctx.fail(m, f"output size {w}x{h} (WxH) has more than {MAX_LOOP:,} bins (each is computed on its own)")
-    return Node("AdaptivePool2d", {"kind": "max" if "Max" in m.class_name else "avg", "size": [h, w]})
+    return Node("AdaptivePool2d", AdaptivePool2dRecord(kind="max" if "Max" in m.class_name else "avg", size=[h, w]))
 
 
 @converts("nn.TemporalMaxPooling")
@@ -201,7 +204,7 @@ def temporal_max(m: T7Object, ctx) -> Node:
     d = integer(m, ctx, "dW", default=k)
     if min(k, d) < 1:
         raise ctx.fail(m, f"kernel {k} and stride {d} must be positive")
-    return Node("TemporalMaxPool", {"kernel": k, "stride": d})
+    return Node("TemporalMaxPool", TemporalMaxPoolRecord(kernel=k, stride=d))
 
 
 @expects_input("TemporalMaxPool")
@@ -215,7 +218,7 @@ def dynamic_k_max(m: T7Object, ctx) -> Node:
     k = integer(m, ctx, "minK")
     if k < 1:
         raise ctx.fail(m, f"minK {k} must be positive")
-    return Node("DynamicKMaxPool", {"min_k": k, "factor": float(number(m, ctx, "factor", default=0))})
+    return Node("DynamicKMaxPool", DynamicKMaxPoolRecord(min_k=k, factor=float(number(m, ctx, "factor", default=0))))
 
 
 @expects_input("DynamicKMaxPool")
@@ -281,3 +284,88 @@ def _describe_temporal(m: T7Object) -> str:
 @describes("nn.TemporalDynamicKMaxPooling")
 def _describe_dynamic_k(m: T7Object) -> str:
     return f"{m.class_name}(minK {m.get('minK')}, factor {m.get('factor', 0)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("AdaptivePool2d")
+@dataclass(frozen=True)
+class AdaptivePool2dRecord:
+    """What a AdaptivePool2d node stores."""
+
+    kind: str
+    size: list[int] = bounded(1, MAX_LOOP, length=(2, 2))  # (H, W); the builder bounds H * W by MAX_LOOP
+
+
+@record("AvgPool3d")
+@dataclass(frozen=True)
+class AvgPool3dRecord:
+    """What a AvgPool3d node stores."""
+
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(3, 3))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(3, 3))
+
+
+@record("DynamicKMaxPool")
+@dataclass(frozen=True)
+class DynamicKMaxPoolRecord:
+    """What a DynamicKMaxPool node stores."""
+
+    factor: float
+    min_k: int
+
+
+@record("FeatureLPPool")
+@dataclass(frozen=True)
+class FeatureLPPoolRecord:
+    """What a FeatureLPPool node stores."""
+
+    batch_mode: bool
+    power: float
+    stride: int = bounded(1, MAX_EXTENT)
+    width: int
+
+
+@record("FractionalMaxPool")
+@dataclass(frozen=True)
+class FractionalMaxPoolRecord:
+    """What a FractionalMaxPool node stores."""
+
+    pool: list[int] = bounded(length=(2, 3))
+    samples: list[Any]
+    output: list[int] | None = bounded(length=(2, 3), default=None)
+    precision: str = 'float32'
+    ratio: list[float] | None = bounded(length=(2, 2), default=None)
+
+
+@record("MaxPoolTHNN")
+@dataclass(frozen=True)
+class MaxPoolTHNNRecord:
+    """What a MaxPoolTHNN node stores."""
+
+    ceil_mode: bool
+    dilation: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 3))
+    rule: str
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+
+
+@record("MaxUnpoolTHNN")
+@dataclass(frozen=True)
+class MaxUnpoolTHNNRecord:
+    """What a MaxUnpoolTHNN node stores."""
+
+    ceil_mode: bool
+    kernel: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 3))
+    pooling: list[str] | str
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 3))
+
+
+@record("TemporalMaxPool")
+@dataclass(frozen=True)
+class TemporalMaxPoolRecord:
+    """What a TemporalMaxPool node stores."""
+
+    kernel: int = bounded(1, MAX_EXTENT)
+    stride: int = bounded(1, MAX_EXTENT)

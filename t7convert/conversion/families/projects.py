@@ -17,8 +17,11 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.fields import integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -29,7 +32,7 @@ def shave_image(m: T7Object, ctx) -> Node:
     size = integer(m, ctx, "size", default=1)
     if size < 0:
         raise ctx.fail(m, f"field size is {size}, must not be negative")
-    return Node("ShaveImage", {"size": size})
+    return Node("ShaveImage", ShaveImageRecord(size=size))
 
 
 @converts("nn.TotalVariation")
@@ -66,8 +69,8 @@ def convert_shapes(m: T7Object, ctx) -> Node:
     in_shape, out_shape = _text(in_shape), _text(out_shape)
     if "b" not in in_shape or "b" not in out_shape:
         raise ctx.fail(m, f"shapes {in_shape!r} -> {out_shape!r} have no batch axis b")
-    return Node("Convert", {"n_input_dim": len(in_shape), "in_batch_dim": in_shape.index("b") + 1,
-                            "out_batch_dim": out_shape.index("b") + 1}, children=[ctx.child(kids[0], 1)])
+    return Node("Convert", ConvertRecord(n_input_dim=len(in_shape), in_batch_dim=in_shape.index("b") + 1,
+                                         out_batch_dim=out_shape.index("b") + 1), children=[ctx.child(kids[0], 1)])
 
 
 def _text(value: str | bytes) -> str:
@@ -87,3 +90,28 @@ def _describe_convert(m: T7Object) -> str:
 @describes("nn.ShaveImage")
 def _describe_shave(m: T7Object) -> str:
     return f"{m.class_name}({m.get('size', 1)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Convert")
+@dataclass(frozen=True)
+class ConvertRecord:
+    """What a Convert node stores."""
+
+    in_batch_dim: int
+    n_input_dim: int
+    out_batch_dim: int
+
+
+@record("DenseConnect")
+@dataclass(frozen=True)
+class DenseConnectRecord:
+    """A DenseConnect node stores no attributes."""
+
+
+@record("ShaveImage")
+@dataclass(frozen=True)
+class ShaveImageRecord:
+    """What a ShaveImage node stores."""
+
+    size: int

@@ -20,9 +20,12 @@ step (what the two Views around it do), N x T token indices in, N x T x V scores
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import integer, tensor
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -56,7 +59,7 @@ def lstm(m: T7Object, ctx) -> Node:
     d, h, w, b = _sizes(m, ctx, 4)
     tensors = {"weight_ih_l0": _gates(w[:d].T, h, LSTM_GATE_ORDER), "weight_hh_l0": _gates(w[d:].T, h, LSTM_GATE_ORDER),
                "bias_ih_l0": _gates(b, h, LSTM_GATE_ORDER), "bias_hh_l0": np.zeros(4 * h, np.float32)}
-    return Node("TorchRNNLSTM", {"input_size": d, "hidden_size": h}, tensors)
+    return Node("TorchRNNLSTM", TorchRNNLSTMRecord(input_size=d, hidden_size=h), tensors)
 
 
 @converts("nn.VanillaRNN")
@@ -64,7 +67,7 @@ def vanilla_rnn(m: T7Object, ctx) -> Node:
     d, h, w, b = _sizes(m, ctx, 1)
     tensors = {"weight_ih_l0": np.ascontiguousarray(w[:d].T), "weight_hh_l0": np.ascontiguousarray(w[d:].T),
                "bias_ih_l0": np.ascontiguousarray(b), "bias_hh_l0": np.zeros(h, np.float32)}
-    return Node("TorchRNNVanilla", {"input_size": d, "hidden_size": h}, tensors)
+    return Node("TorchRNNVanilla", TorchRNNVanillaRecord(input_size=d, hidden_size=h), tensors)
 
 
 @converts("nn.LanguageModel")
@@ -90,3 +93,22 @@ def _describe_rnn(m: T7Object) -> str:
 def _describe_lm(m: T7Object) -> str:
     return (f"nn.LanguageModel({m.get('model_type')}, {m.get('num_layers')} x {m.get('rnn_size')}, "
             f"vocabulary {m.get('vocab_size')}, word vectors {m.get('wordvec_dim')})")
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("TorchRNNLSTM")
+@dataclass(frozen=True)
+class TorchRNNLSTMRecord:
+    """What a TorchRNNLSTM node stores."""
+
+    hidden_size: int
+    input_size: int
+
+
+@record("TorchRNNVanilla")
+@dataclass(frozen=True)
+class TorchRNNVanillaRecord:
+    """What a TorchRNNVanilla node stores."""
+
+    hidden_size: int
+    input_size: int

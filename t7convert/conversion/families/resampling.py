@@ -9,7 +9,10 @@ UpSampling 4-D (spatial) or 5-D (volumetric).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from t7convert.conversion.fields import integer
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -31,14 +34,14 @@ def _fixed_size(m: T7Object, ctx, names: tuple[str, ...]) -> list[int]:
 
 @converts("nn.SpatialUpSamplingNearest")
 def spatial_nearest(m: T7Object, ctx) -> Node:
-    return Node("UpsampleNearest", {"scale": _scale(m, ctx), "ranks": [3, 4]})
+    return Node("UpsampleNearest", UpsampleNearestRecord(scale=_scale(m, ctx), ranks=[3, 4]))
 
 
 @converts("nn.SpatialUpSamplingBilinear")
 def spatial_bilinear(m: T7Object, ctx) -> Node:
     if m.get("scale_factor") is not None:
-        return Node("UpsampleLinear", {"scale": _scale(m, ctx), "ranks": [3, 4]})
-    return Node("UpsampleLinear", {"size": _fixed_size(m, ctx, ("oheight", "owidth")), "ranks": [3, 4]})
+        return Node("UpsampleLinear", UpsampleLinearRecord(scale=_scale(m, ctx), ranks=[3, 4]))
+    return Node("UpsampleLinear", UpsampleLinearRecord(size=_fixed_size(m, ctx, ("oheight", "owidth")), ranks=[3, 4]))
 
 
 @converts("nn.UpSampling")
@@ -53,7 +56,7 @@ def upsampling(m: T7Object, ctx) -> Node:
     attrs: dict = {"size": size, "ranks": [4, 5]}
     if m.get("odepth") is not None:
         attrs["depth"] = _fixed_size(m, ctx, ("odepth",))[0]
-    return Node("UpsampleLinear", attrs)
+    return Node("UpsampleLinear", UpsampleLinearRecord(**attrs))
 
 
 @converts("nn.PixelShuffle")
@@ -61,7 +64,7 @@ def pixel_shuffle(m: T7Object, ctx) -> Node:
     r = integer(m, ctx, "upscaleFactor")
     if r < 1:
         raise ctx.fail(m, f"upscaleFactor {r} must be positive")
-    return Node("PixelShuffle", {"factor": r})
+    return Node("PixelShuffle", PixelShuffleRecord(factor=r))
 
 
 @describes("nn.SpatialUpSamplingNearest", "nn.SpatialUpSamplingBilinear", "nn.UpSampling")
@@ -81,3 +84,32 @@ def _shuffle_input(attrs: dict) -> int:
 @describes("nn.PixelShuffle")
 def _describe_shuffle(m: T7Object) -> str:
     return f"{m.class_name}({m.get('upscaleFactor')})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("PixelShuffle")
+@dataclass(frozen=True)
+class PixelShuffleRecord:
+    """What a PixelShuffle node stores."""
+
+    factor: int
+
+
+@record("UpsampleLinear")
+@dataclass(frozen=True)
+class UpsampleLinearRecord:
+    """What a UpsampleLinear node stores."""
+
+    ranks: list[int] = bounded(length=(2, 2))
+    depth: int | None = None
+    scale: int | None = None
+    size: list[int] | None = bounded(length=(2, 2), default=None)
+
+
+@record("UpsampleNearest")
+@dataclass(frozen=True)
+class UpsampleNearestRecord:
+    """What a UpsampleNearest node stores."""
+
+    ranks: list[int] = bounded(length=(2, 2))
+    scale: int

@@ -17,12 +17,15 @@ under its name (``m1_3.0.weight_ih``: the node, then the step module's child ind
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
+from t7convert.conversion.families.linear import LinearRecord
 from t7convert.conversion.families.tensor_ops import decorator
 from t7convert.conversion.fields import flag, integer, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -45,7 +48,7 @@ def seq_reverse_sequence(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim")
     if not 1 <= dim <= 3:
         raise ctx.fail(m, f"field dim is {dim}: SeqReverseSequence reverses dimension 1, 2 or 3")
-    return Node("SeqReverse", {"dim": dim})
+    return Node("SeqReverse", SeqReverseRecord(dim=dim))
 
 
 @converts("nn.ReinforceNormal", "nn.ReinforceBernoulli", "nn.ReinforceCategorical")
@@ -56,7 +59,7 @@ def reinforce(m: T7Object, ctx) -> Node:
     stochastic = m.get("stochastic")
     if stochastic is not None and stochastic is not False:
         raise ctx.fail(m, "field stochastic is set: it samples at test time, its output is random")
-    return Node("ReinforceMAP", {"table": m.class_name == "nn.ReinforceNormal"})
+    return Node("ReinforceMAP", ReinforceMAPRecord(table=m.class_name == "nn.ReinforceNormal"))
 
 
 @converts("nn.ReverseTable")
@@ -76,7 +79,7 @@ def mask_zero(m: T7Object, ctx) -> Node:
     n = integer(m, ctx, "nInputDim")
     if n < 1:
         raise ctx.fail(m, f"field nInputDim is {n}")
-    return Node("MaskZero", {"n_input_dim": n}, children=[ctx.child(kids[0], 1)])
+    return Node("MaskZero", MaskZeroRecord(n_input_dim=n), children=[ctx.child(kids[0], 1)])
 
 
 @lowers("MaskZero")
@@ -120,8 +123,8 @@ def seq_lstm(m: T7Object, ctx) -> Node:
     bias = tensor(m, ctx, "bias", shape=(4 * h,))
     tensors = {"weight_ih_l0": _seq_blocks(weight[:d].T, h), "weight_hh_l0": _seq_blocks(weight[d:].T, h),
                "bias_ih_l0": _seq_blocks(bias, h), "bias_hh_l0": np.zeros(4 * h, np.float32)}
-    return Node("SeqLSTM", {"input_size": d, "hidden_size": h, "batch_first": flag(m, "batchfirst"),
-                            "mask_zero": flag(m, "maskzero")}, tensors)
+    return Node("SeqLSTM", SeqRNNRecord(input_size=d, hidden_size=h, batch_first=bool(flag(m, "batchfirst")),
+                                        mask_zero=bool(flag(m, "maskzero"))), tensors)
 
 
 @converts("nn.SeqGRU")
@@ -140,8 +143,8 @@ def seq_gru(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight")
     if weight.shape != (d + h, 3 * h):
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + h, 3 * h)} (inputSize + outputSize, 3 * outputSize)")
-    return Node("SeqGRU", {"input_size": d, "hidden_size": h, "batch_first": flag(m, "batchfirst"),
-                           "mask_zero": flag(m, "maskzero")},
+    return Node("SeqGRU", SeqRNNRecord(input_size=d, hidden_size=h, batch_first=bool(flag(m, "batchfirst")),
+                                       mask_zero=bool(flag(m, "maskzero"))),
                 {"weight": weight, "bias": tensor(m, ctx, "bias", shape=(3 * h,))})
 
 
@@ -158,7 +161,7 @@ def linear_no_bias(m: T7Object, ctx) -> Node:
     weight = tensor(m, ctx, "weight")
     if weight.ndim != 2:
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected (out, in)")
-    return Node("Linear", {"in_features": int(weight.shape[1]), "out_features": int(weight.shape[0]), "bias": False},
+    return Node("Linear", LinearRecord(in_features=int(weight.shape[1]), out_features=int(weight.shape[0]), bias=False),
                 {"weight": weight})
 
 
@@ -183,8 +186,7 @@ def fast_lstm(m: T7Object, ctx) -> Node:
     w_ih = _inner(m, ctx, i2g, "i2g", "weight", (4 * h, d))
     b_ih = _inner(m, ctx, i2g, "i2g", "bias", (4 * h,))
     w_hh = _inner(m, ctx, o2g, "o2g", "weight", (4 * h, h))
-    attrs = {"input_size": d, "hidden_size": h, **({"mask_zero": mask_dims} if mask_dims is not None else {})}
-    return Node("FastLSTM", attrs,
+    return Node("FastLSTM", FastLSTMRecord(input_size=d, hidden_size=h, mask_zero=mask_dims),
                 {"weight_ih": _blocks(w_ih, h), "weight_hh": _blocks(w_hh, h), "bias_ih": _blocks(b_ih, h),
                  "bias_hh": np.zeros(4 * h, np.float32)})
 
@@ -202,12 +204,73 @@ def _inner(m: T7Object, ctx, inner: T7Object, name: str, field: str, shape: tupl
 def _lower_sequencer(g: Lowering, node: Node, x: Ref) -> Ref:
     step = node.children[0]
     # attributes are scalars and lists: the step module's tree travels as JSON text
-    return g.add(Node("Sequencer", {"step": json.dumps(step.spec())}, step.state_arrays(), source=node.source), [x])
+    return g.add(Node("Sequencer", SequencerRecord(step=json.dumps(step.spec())), step.state_arrays(), source=node.source), [x])
 
 
 @describes("nn.FastLSTM")
 def _describe(m: T7Object) -> str:
     return f"nn.FastLSTM({m.get('inputSize')} -> {m.get('outputSize')})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("FastLSTM")
+@dataclass(frozen=True)
+class FastLSTMRecord:
+    """What a FastLSTM node stores."""
+
+    hidden_size: int = bounded(0, MAX_EXTENT)
+    input_size: int = bounded(0, MAX_EXTENT)
+    #: AbstractRecurrent:maskZero(nInputDim): the nInputDim of its MaskZero (None: not masked)
+    mask_zero: int | None = bounded(1, MAX_EXTENT, default=None)
+
+
+@record("Sequencer")
+@dataclass(frozen=True)
+class SequencerRecord:
+    """What a Sequencer node stores."""
+
+    step: str | None = None
+
+
+@record("MaskZero", "MaskZeroApply")
+@dataclass(frozen=True)
+class MaskZeroRecord:
+    """What a MaskZero node (and the MaskZeroApply its lowering adds) stores."""
+
+    n_input_dim: int = bounded(1, MAX_EXTENT)
+
+
+@record("SeqLSTM", "SeqGRU")
+@dataclass(frozen=True)
+class SeqRNNRecord:
+    """What a SeqLSTM or SeqGRU node stores."""
+
+    input_size: int = bounded(0, MAX_EXTENT)
+    hidden_size: int = bounded(0, MAX_EXTENT)
+    batch_first: bool
+    mask_zero: bool
+
+
+@record("SeqReverse")
+@dataclass(frozen=True)
+class SeqReverseRecord:
+    """What a SeqReverse node stores: the 1-based dimension reversed."""
+
+    dim: int = bounded(1, 3)
+
+
+@record("ReinforceMAP")
+@dataclass(frozen=True)
+class ReinforceMAPRecord:
+    """What a ReinforceMAP node stores: whether its input is ReinforceNormal's {mean, stdev} table."""
+
+    table: bool
+
+
+@record("ReverseTable")
+@dataclass(frozen=True)
+class ReverseTableRecord:
+    """A ReverseTable node stores nothing."""
 
 
 # --- the input a model starting with these expects -------------------------------------------------

@@ -1,9 +1,12 @@
 """nn.View (sizes with -1, setNumInputDims) and nn.Reshape (batchMode)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import flag, long_list, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -14,13 +17,13 @@ def view(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
     if sum(1 for s in sizes if s == -1) > 1 or any(s < -1 for s in sizes):
         raise ctx.fail(m, f"size {sizes}: only one -1 and no other negative sizes are allowed")
-    return Node("View", {"sizes": sizes, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("View", ViewRecord(sizes=sizes, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Reshape")
 def reshape(m: T7Object, ctx) -> Node:
     sizes = long_list(m, ctx, "size")
-    return Node("Reshape", {"sizes": sizes, "batch_mode": flag(m, "batchMode", default=None)})
+    return Node("Reshape", ReshapeRecord(sizes=sizes, batch_mode=flag(m, "batchMode", default=None)))
 
 
 @expects_input("View", "Reshape")
@@ -50,3 +53,22 @@ def _describe_reshape(m: T7Object) -> str:
     size = m.get("size")
     sizes = "x".join(str(int(v)) for v in np.asarray(size).reshape(-1)) if size is not None else "?"
     return f"{m.class_name}({sizes})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("Reshape")
+@dataclass(frozen=True)
+class ReshapeRecord:
+    """What a Reshape node stores."""
+
+    sizes: list[int]
+    batch_mode: None = None
+
+
+@record("View")
+@dataclass(frozen=True)
+class ViewRecord:
+    """What a View node stores."""
+
+    sizes: list[int]
+    num_input_dims: int | None = None

@@ -23,9 +23,12 @@ the temporal, volumetric and full convolutions read their fields with.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.fields import integer, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -137,16 +140,16 @@ def spatial_convolution_map(m: T7Object, ctx) -> Node:
     geo = geometry(m, ctx, "HW", padding=False)
     weight = shaped(m, ctx, "weight", (len(ins), *geo["kernel_size"]))
     bias = shaped(m, ctx, "bias", (n_out,))
-    return Node("ConvMap2d", {"full": m.class_name == "nn.SpatialFullConvolutionMap", "in_channels": n_in,
-                              "out_channels": n_out, "kernel_size": geo["kernel_size"], "stride": geo["stride"],
-                              "inputs": ins, "outputs": outs}, {"weight": weight, "bias": bias})
+    return Node("ConvMap2d", ConvMap2dRecord(full=m.class_name == "nn.SpatialFullConvolutionMap", in_channels=n_in,
+                                             out_channels=n_out, kernel_size=geo["kernel_size"], stride=geo["stride"],
+                                             inputs=ins, outputs=outs), {"weight": weight, "bias": bias})
 
 
 @converts("nn.SpatialSubSampling")
 def spatial_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "nInputPlane")
     geo = geometry(m, ctx, "HW", padding=False)
-    return Node("SpatialSubSampling", {"channels": n, "kernel_size": geo["kernel_size"], "stride": geo["stride"]},
+    return Node("SpatialSubSampling", SpatialSubSamplingRecord(channels=n, kernel_size=geo["kernel_size"], stride=geo["stride"]),
                 {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 
@@ -186,3 +189,64 @@ def _describe_tables(m: T7Object) -> str:
     g = m.get
     n_out = g("nOutputPlane", g("nInputPlane"))
     return f"{m.class_name}({g('nInputPlane')} -> {n_out}, {g('kW')}x{g('kH')}, {g('dW', 1)},{g('dH', 1)})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("ConvLocal2d")
+@dataclass(frozen=True)
+class ConvLocal2dRecord:
+    """What a ConvLocal2d node stores."""
+
+    in_channels: int = bounded(0, MAX_EXTENT)
+    input_size: list[int] = bounded(length=(2, 2))
+    kernel_size: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    out_channels: int = bounded(0, MAX_EXTENT)
+    output_size: list[int] = bounded(length=(2, 2))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(2, 2))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+
+
+@record("ConvMap2d")
+@dataclass(frozen=True)
+class ConvMap2dRecord:
+    """What a ConvMap2d node stores."""
+
+    full: bool
+    in_channels: int = bounded(0, MAX_EXTENT)
+    inputs: list[int]
+    kernel_size: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    out_channels: int = bounded(0, MAX_EXTENT)
+    outputs: list[int]
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """What every N-d convolution record holds: planes, and kernel, stride and padding as (H, W) or
+    (T, H, W) (Torch7's W-first fields reversed)."""
+
+    in_channels: int = bounded(0, MAX_EXTENT)
+    out_channels: int = bounded(0, MAX_EXTENT)
+    kernel_size: list[int] = bounded(1, MAX_EXTENT, length=(1, 3))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(1, 3))
+    padding: list[int] = bounded(-MAX_EXTENT, MAX_EXTENT, length=(1, 3))
+    dilation: list[int] = bounded(1, MAX_EXTENT, length=(1, 3))
+    groups: int = bounded(1, MAX_EXTENT)
+    dims: int = bounded(1, 3)
+    bias: bool
+
+
+@record("ConvNd", "DepthWiseConv2d")
+@dataclass(frozen=True)
+class ConvNdRecord(ConvGeometry):
+    """What a ConvNd or DepthWiseConv2d node stores: the geometry alone."""
+
+
+@record("SpatialSubSampling")
+@dataclass(frozen=True)
+class SpatialSubSamplingRecord:
+    """What a SpatialSubSampling node stores."""
+
+    channels: int
+    kernel_size: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))
+    stride: list[int] = bounded(1, MAX_EXTENT, length=(2, 2))

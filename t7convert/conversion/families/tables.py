@@ -19,10 +19,13 @@ Dimensions stay Torch7's, 1-based, resolved per input by the torch modules.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
+from t7convert.conversion.families.tensor_ops import SelectRecord
 from t7convert.conversion.fields import constructor_call, integer, optional_integer
+from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -100,7 +103,7 @@ def inception(m: T7Object, ctx) -> Node:
 def _lower_parallel(g: Lowering, node: Node, x: Ref) -> Ref:
     outs = []
     for i, child in enumerate(node.children, 1):
-        part = g.add(Node("Select", {"dim": node.attrs["in_dim"], "index": i}, source=node.source), [x])
+        part = g.add(Node("Select", SelectRecord(dim=node.attrs["in_dim"], index=i), source=node.source), [x])
         outs.append(g.lower(child, part))
     join = {"dim": node.attrs["out_dim"], "in_dim": node.attrs["in_dim"], "n": len(node.children)}
     return g.add(Node("ParallelJoin", join, source=node.source), [g.table(outs, node.source), x])
@@ -114,27 +117,27 @@ def _lower_parallel_table(g: Lowering, node: Node, x: Ref) -> Ref:
 
 def _item(g: Lowering, x: Ref, i: int) -> Ref:
     """Element ``i`` of a value that is itself an element of a table (a nested table)."""
-    return g.add(Node("SelectTable", {"index": i + 1}), [x])
+    return g.add(Node("SelectTable", SelectTableRecord(index=i + 1)), [x])
 
 
 @lowers("DepthConcat")
 def _lower_depth_concat(g: Lowering, node: Node, x: Ref) -> Ref:
     parts = g.table([g.lower(child, x) for child in node.children], node.source)
-    return g.add(Node("DepthCatTable", {"dim": node.attrs["dim"]}, source=node.source), [parts])
+    return g.add(Node("DepthCatTable", DepthCatTableRecord(dim=node.attrs["dim"]), source=node.source), [parts])
 
 
 @lowers("Bottle")
 def _lower_bottle(g: Lowering, node: Node, x: Ref) -> Ref:
-    folded = g.add(Node("BottleIn", {"n_input_dim": node.attrs["n_input_dim"]}, source=node.source), [x])
+    folded = g.add(Node("BottleIn", BottleInRecord(n_input_dim=node.attrs["n_input_dim"]), source=node.source), [x])
     y = g.lower(node.children[0], folded)
     return g.add(Node("BottleOut", dict(node.attrs), source=node.source), [y, x])
 
 
 @lowers("Inception")
 def _lower_inception(g: Lowering, node: Node, x: Ref) -> Ref:
-    batch = g.add(Node("ToBatch", {"n_dim": 3}, source=node.source), [x])
+    batch = g.add(Node("ToBatch", ToBatchRecord(n_dim=3), source=node.source), [x])
     y = g.lower(node.children[0], batch)
-    return g.add(Node("FromBatch", {"n_dim": 3, "batch_dim": 3}, source=node.source), [y, x])
+    return g.add(Node("FromBatch", FromBatchRecord(n_dim=3, batch_dim=3), source=node.source), [y, x])
 
 
 # --- table ops -------------------------------------------------------------------------------------
@@ -142,7 +145,7 @@ def _lower_inception(g: Lowering, node: Node, x: Ref) -> Ref:
 def split_table(m: T7Object, ctx) -> Node:
     """The slices along ``dimension`` (negative: from the end; shifted by one for a batch when the input
     has ``nInputDims + 1`` dimensions)."""
-    return Node("SplitTable", {"dim": integer(m, ctx, "dimension"), "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+    return Node("SplitTable", SplitTableRecord(dim=integer(m, ctx, "dimension"), n_input_dims=optional_integer(m, ctx, "nInputDims")))
 
 
 @converts("nn.SelectTable")
@@ -151,14 +154,14 @@ def select_table(m: T7Object, ctx) -> Node:
     if not isinstance(index, (int, float)) or isinstance(index, bool) or not math.isfinite(index) \
             or int(index) != index or index == 0 or abs(index) > 1 << 24:
         raise ctx.fail(m, f"index {ascii(index)[:40]} is not a non-zero whole number (at most 2^24 in size)")
-    return Node("SelectTable", {"index": int(index)})
+    return Node("SelectTable", SelectTableRecord(index=int(index)))
 
 
 @converts("nn.NarrowTable")
 def narrow_table(m: T7Object, ctx) -> Node:
     offset = _positive(m, ctx, "offset", integer(m, ctx, "offset"))
     length = _positive(m, ctx, "length", integer(m, ctx, "length", default=1))
-    return Node("NarrowTable", {"offset": offset, "length": length})
+    return Node("NarrowTable", NarrowTableRecord(offset=offset, length=length))
 
 
 @converts("nn.FlattenTable")
@@ -170,7 +173,7 @@ def flatten_table(m: T7Object, ctx) -> Node:
 def mixture_table(m: T7Object, ctx) -> Node:
     """MixtureTable.lua: ``{gater, experts}`` -> the gate-weighted sum of the experts; ``dim`` (nil: 2,
     1 for an unbatched gater) is the experts' dimension when they are one tensor."""
-    return Node("MixtureTable", {"dim": _positive(m, ctx, "dim", integer(m, ctx, "dim", default=None))})
+    return Node("MixtureTable", MixtureTableRecord(dim=_positive(m, ctx, "dim", integer(m, ctx, "dim", default=None))))
 
 
 @converts("nn.ZipTable")
@@ -191,7 +194,7 @@ _ELEMENTWISE = {"nn.CSubTable": "sub", "nn.CMulTable": "mul", "nn.CDivTable": "d
 def elementwise_table(m: T7Object, ctx) -> Node:
     """CSub/CDiv use elements 1 and 2; CMul, CMax and CMin fold all elements into a copy of the first
     (CMax/CMin replace where the next element is greater/smaller: a NaN never replaces)."""
-    return Node("ElementwiseTable", {"fn": _ELEMENTWISE[m.class_name]})
+    return Node("ElementwiseTable", ElementwiseTableRecord(fn=_ELEMENTWISE[m.class_name]))
 
 
 @converts("nn.CAddTensorTable")
@@ -202,7 +205,7 @@ def cadd_tensor_table(m: T7Object, ctx) -> Node:
 @converts("nn.Index")
 def index(m: T7Object, ctx) -> Node:
     """``{tensor, LongTensor}`` -> ``tensor:index(dimension, indices)``."""
-    return Node("Index", {"dim": _positive(m, ctx, "dimension", integer(m, ctx, "dimension"))})
+    return Node("Index", IndexRecord(dim=_positive(m, ctx, "dimension", integer(m, ctx, "dimension"))))
 
 
 @converts("nn.MaskedSelect")
@@ -215,7 +218,7 @@ def one_hot(m: T7Object, ctx) -> Node:
     """nn.OneHot: the input's size plus ``outputSize``; char-rnn's OneHot (util/OneHot.lua): rows of the
     identity for a vector of indices. Both put a 1 at the 1-based index."""
     n = _positive(m, ctx, "outputSize", integer(m, ctx, "outputSize"))
-    return Node("OneHot", {"n": n, "vector_only": m.class_name == "OneHot"})
+    return Node("OneHot", OneHotRecord(n=n, vector_only=m.class_name == "OneHot"))
 
 
 # --- the input a model starting with these expects -------------------------------------------------
@@ -375,3 +378,151 @@ def _describe_mixturetable(m: T7Object) -> str:
 @describes("nn.MV")
 def _describe_mv(m: T7Object) -> str:
     return constructor_call(m, 'trans')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("BottleIn")
+@dataclass(frozen=True)
+class BottleInRecord:
+    """What a BottleIn node stores."""
+
+    n_input_dim: int
+
+
+@record("BottleOut")
+@dataclass(frozen=True)
+class BottleOutRecord:
+    """What a BottleOut node stores."""
+
+    n_input_dim: int
+    n_output_dim: int
+
+
+@record("CAddTensorTable")
+@dataclass(frozen=True)
+class CAddTensorTableRecord:
+    """A CAddTensorTable node stores no attributes."""
+
+
+@record("DepthCatTable")
+@dataclass(frozen=True)
+class DepthCatTableRecord:
+    """What a DepthCatTable node stores."""
+
+    dim: int
+
+
+@record("ElementwiseTable")
+@dataclass(frozen=True)
+class ElementwiseTableRecord:
+    """What a ElementwiseTable node stores."""
+
+    fn: str
+
+
+@record("FlattenTable")
+@dataclass(frozen=True)
+class FlattenTableRecord:
+    """A FlattenTable node stores no attributes."""
+
+
+@record("FromBatch")
+@dataclass(frozen=True)
+class FromBatchRecord:
+    """What a FromBatch node stores."""
+
+    batch_dim: int
+    n_dim: int
+
+
+@record("Index")
+@dataclass(frozen=True)
+class IndexRecord:
+    """What a Index node stores."""
+
+    dim: int
+
+
+@record("MapTable")
+@dataclass(frozen=True)
+class MapTableRecord:
+    """A MapTable node stores no attributes."""
+
+
+@record("MaskedSelect")
+@dataclass(frozen=True)
+class MaskedSelectRecord:
+    """A MaskedSelect node stores no attributes."""
+
+
+@record("MixtureTable")
+@dataclass(frozen=True)
+class MixtureTableRecord:
+    """What a MixtureTable node stores."""
+
+    dim: int | None = None
+
+
+@record("NarrowTable")
+@dataclass(frozen=True)
+class NarrowTableRecord:
+    """What a NarrowTable node stores."""
+
+    length: int
+    offset: int
+
+
+@record("OneHot")
+@dataclass(frozen=True)
+class OneHotRecord:
+    """What a OneHot node stores."""
+
+    n: int
+    vector_only: bool = False
+
+
+@record("ParallelJoin")
+@dataclass(frozen=True)
+class ParallelJoinRecord:
+    """What a ParallelJoin node stores."""
+
+    dim: int
+    in_dim: int
+    n: int
+
+
+@record("SelectTable")
+@dataclass(frozen=True)
+class SelectTableRecord:
+    """What a SelectTable node stores."""
+
+    index: int
+
+
+@record("SplitTable")
+@dataclass(frozen=True)
+class SplitTableRecord:
+    """What a SplitTable node stores."""
+
+    dim: int
+    n_input_dims: int | None = None
+
+
+@record("ToBatch")
+@dataclass(frozen=True)
+class ToBatchRecord:
+    """What a ToBatch node stores."""
+
+    n_dim: int
+
+
+@record("ZipTable")
+@dataclass(frozen=True)
+class ZipTableRecord:
+    """A ZipTable node stores no attributes."""
+
+
+@record("ZipTableOneToMany")
+@dataclass(frozen=True)
+class ZipTableOneToManyRecord:
+    """A ZipTableOneToMany node stores no attributes."""

@@ -12,10 +12,13 @@ A sequence is (T, features) or (N, T, features), time first, the opposite of tor
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from t7convert.conversion.families.spatial_conv_more import planes, shaped
 from t7convert.conversion.fields import flag, integer
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -33,7 +36,7 @@ def temporal_convolution(m: T7Object, ctx) -> Node:
     n_in, n_out = planes(m, ctx, "inputFrameSize", "outputFrameSize")
     kw, dw = _window(m, ctx)
     weight = shaped(m, ctx, "weight", (n_out, kw, n_in))
-    return Node("TemporalConv", {"in_features": n_in, "out_features": n_out, "kernel": kw, "stride": dw},
+    return Node("TemporalConv", TemporalConvRecord(in_features=n_in, out_features=n_out, kernel=kw, stride=dw),
                 {"weight": np.ascontiguousarray(weight.transpose(0, 2, 1)),
                  "bias": shaped(m, ctx, "bias", (n_out,))})
 
@@ -42,7 +45,7 @@ def temporal_convolution(m: T7Object, ctx) -> Node:
 def temporal_subsampling(m: T7Object, ctx) -> Node:
     (n,) = planes(m, ctx, "inputFrameSize")
     kw, dw = _window(m, ctx)
-    return Node("TemporalSubSampling", {"features": n, "kernel": kw, "stride": dw},
+    return Node("TemporalSubSampling", TemporalSubSamplingRecord(features=n, kernel=kw, stride=dw),
                 {"weight": shaped(m, ctx, "weight", (n,)), "bias": shaped(m, ctx, "bias", (n,))})
 
 
@@ -54,8 +57,8 @@ def temporal_row_convolution(m: T7Object, ctx) -> Node:
     bias = shaped(m, ctx, "bias", (n,), required=False)
     if bias is not None:
         tensors["bias"] = bias
-    return Node("TemporalRowConv", {"features": n, "kernel": kw, "stride": dw,
-                                    "feat_first": bool(flag(m, "featFirst")), "bias": bias is not None}, tensors)
+    return Node("TemporalRowConv", TemporalRowConvRecord(features=n, kernel=kw, stride=dw, feat_first=bool(flag(m, "featFirst")),
+                                                         bias=bias is not None), tensors)
 
 
 @expects_input("TemporalConv", "TemporalSubSampling", "TemporalRowConv")
@@ -74,3 +77,37 @@ def _describe(m: T7Object) -> str:
     if m.class_name == "nn.TemporalRowConvolution" and g("featFirst"):
         s += ", featFirst"
     return s + (")" if g("bias") is not None else ") without bias")
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("TemporalConv")
+@dataclass(frozen=True)
+class TemporalConvRecord:
+    """What a TemporalConv node stores."""
+
+    in_features: int = bounded(0, MAX_EXTENT)
+    kernel: int = bounded(1, MAX_EXTENT)
+    out_features: int = bounded(0, MAX_EXTENT)
+    stride: int = bounded(1, MAX_EXTENT)
+
+
+@record("TemporalRowConv")
+@dataclass(frozen=True)
+class TemporalRowConvRecord:
+    """What a TemporalRowConv node stores."""
+
+    bias: bool
+    feat_first: bool
+    features: int
+    kernel: int = bounded(1, MAX_EXTENT)
+    stride: int = bounded(1, MAX_EXTENT)
+
+
+@record("TemporalSubSampling")
+@dataclass(frozen=True)
+class TemporalSubSamplingRecord:
+    """What a TemporalSubSampling node stores."""
+
+    features: int
+    kernel: int = bounded(1, MAX_EXTENT)
+    stride: int = bounded(1, MAX_EXTENT)

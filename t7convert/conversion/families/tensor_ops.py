@@ -7,9 +7,14 @@ beyond ``numInputDims``, Replicate by one when the input has more than ``ndim`` 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from t7convert.conversion.families.elementwise import DropoutRecord
 from t7convert.conversion.fields import constructor_call, flag, integer, number, optional_integer
+from t7convert.conversion.records import bounded, record
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -29,7 +34,7 @@ def white_noise(m: T7Object, ctx) -> Node:
     std = float(number(m, ctx, "std", default=0.1))
     if not std >= 0:
         raise ctx.fail(m, f"std {std}: WhiteNoise needs std >= 0")
-    return Node("WhiteNoise", {"mean": mean, "std": std})
+    return Node("WhiteNoise", WhiteNoiseRecord(mean=mean, std=std))
 
 
 @converts("nn.Copy")
@@ -44,7 +49,7 @@ def copy(m: T7Object, ctx) -> Node:
             dtype = "float32"
         else:
             raise ctx.fail(m, f"copies into a {out.dtype} tensor; only Float and Double outputs are supported")
-    return Node("Cast", {"dtype": dtype})
+    return Node("Cast", CastRecord(dtype=dtype))
 
 
 @converts("nn.Decorator", "nn.DontCast", "nn.NaN", "nn.GPU")
@@ -58,19 +63,18 @@ def decorator(m: T7Object, ctx) -> Node:
 
 @converts("nn.Select")
 def select(m: T7Object, ctx) -> Node:
-    return Node("Select", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index")})
+    return Node("Select", SelectRecord(dim=integer(m, ctx, "dimension"), index=integer(m, ctx, "index")))
 
 
 @converts("nn.Narrow")
 def narrow(m: T7Object, ctx) -> Node:
-    return Node("Narrow", {"dim": integer(m, ctx, "dimension"), "index": integer(m, ctx, "index"),
-                           "length": integer(m, ctx, "length", default=1)})
+    return Node("Narrow", NarrowRecord(dim=integer(m, ctx, "dimension"), index=integer(m, ctx, "index"),
+                                       length=integer(m, ctx, "length", default=1)))
 
 
 @converts("nn.Squeeze")
 def squeeze(m: T7Object, ctx) -> Node:
-    return Node("Squeeze", {"dim": optional_integer(m, ctx, "dim"),
-                            "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Squeeze", SqueezeRecord(dim=optional_integer(m, ctx, "dim"), num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Unsqueeze")
@@ -78,7 +82,7 @@ def unsqueeze(m: T7Object, ctx) -> Node:
     pos = integer(m, ctx, "pos")
     if pos <= 0:
         raise ctx.fail(m, f"pos {pos}: Unsqueeze needs a positive position")
-    return Node("Unsqueeze", {"pos": pos, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Unsqueeze", UnsqueezeRecord(pos=pos, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Transpose")
@@ -96,7 +100,7 @@ def transpose(m: T7Object, ctx) -> Node:
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and int(v) == v for v in p)):
             raise ctx.fail(m, f"permutations {perms!r} is not a list of dimension pairs")
         pairs.append([int(p[0]), int(p[1])])
-    return Node("Transpose", {"pairs": pairs, "num_input_dims": optional_integer(m, ctx, "numInputDims")})
+    return Node("Transpose", TransposeRecord(pairs=pairs, num_input_dims=optional_integer(m, ctx, "numInputDims")))
 
 
 @converts("nn.Replicate")
@@ -104,24 +108,22 @@ def replicate(m: T7Object, ctx) -> Node:
     dim = integer(m, ctx, "dim", default=1)
     if dim <= 0:
         raise ctx.fail(m, f"dim {dim}: Replicate needs a positive dimension")
-    return Node("Replicate", {"n": integer(m, ctx, "nfeatures"), "dim": dim,
-                              "ndim": optional_integer(m, ctx, "ndim")})
+    return Node("Replicate", ReplicateRecord(n=integer(m, ctx, "nfeatures"), dim=dim, ndim=optional_integer(m, ctx, "ndim")))
 
 
 @converts("nn.Sum", "nn.Mean")
 def sum_mean(m: T7Object, ctx) -> Node:
     """Mean is Sum with sizeAverage (its constructor's default); Sum squeezes unless ``squeeze`` is false."""
     average = flag(m, "sizeAverage", default=m.class_name == "nn.Mean")
-    return Node("Sum", {"dim": integer(m, ctx, "dimension", default=1),
-                        "n_input_dims": optional_integer(m, ctx, "nInputDims"),
-                        "average": average, "squeeze": flag(m, "squeeze", default=True)})
+    return Node("Sum", SumRecord(dim=integer(m, ctx, "dimension", default=1), n_input_dims=optional_integer(m, ctx, "nInputDims"),
+                                 average=average, squeeze=flag(m, "squeeze", default=True)))
 
 
 @converts("nn.Max", "nn.Min")
 def max_min(m: T7Object, ctx) -> Node:
-    return Node("MaxMin", {"kind": "max" if m.class_name == "nn.Max" else "min",
-                           "dim": integer(m, ctx, "dimension", default=1),
-                           "n_input_dims": optional_integer(m, ctx, "nInputDims")})
+    return Node("MaxMin", MaxMinRecord(kind="max" if m.class_name == "nn.Max" else "min",
+                                       dim=integer(m, ctx, "dimension", default=1),
+                                       n_input_dims=optional_integer(m, ctx, "nInputDims")))
 
 
 @converts("nn.SpatialDropout", "nn.VolumetricDropout")
@@ -134,12 +136,12 @@ def spatial_dropout(m: T7Object, ctx) -> Node:
     if not 0 <= p < 1:
         raise ctx.fail(m, f"p {p}: dropout needs 0 <= p < 1")
     shared = 3 if m.class_name == "nn.VolumetricDropout" else 2
-    return Node("Dropout", {"p": p, "v2": False, "shared_dims": shared, "torch7_class": m.class_name})
+    return Node("Dropout", DropoutRecord(p=p, v2=False, shared_dims=shared, torch7_class=m.class_name))
 
 
 @converts("nn.Collapse")
 def collapse(m: T7Object, ctx) -> Node:
-    return Node("Collapse", {"n_input_dim": integer(m, ctx, "nInputDim")})
+    return Node("Collapse", CollapseRecord(n_input_dim=integer(m, ctx, "nInputDim")))
 
 
 # --- how inspect prints them: the constructor's arguments, as the fields hold them ---------------------
@@ -192,3 +194,114 @@ def _describe_plane_dropout(m: T7Object) -> str:
 @describes("nn.WhiteNoise")
 def _describe_whitenoise(m: T7Object) -> str:
     return constructor_call(m, 'mean', 'std')
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("AddConstant")
+@dataclass(frozen=True)
+class AddConstantRecord:
+    """What a AddConstant node stores."""
+
+    value: float
+
+
+@record("WhiteNoise")
+@dataclass(frozen=True)
+class WhiteNoiseRecord:
+    """What a WhiteNoise node stores: the noise's mean (added at test time too) and deviation."""
+
+    mean: float
+    std: float = bounded(0)
+
+
+@record("Cast")
+@dataclass(frozen=True)
+class CastRecord:
+    """What a Cast node stores."""
+
+    dtype: str | None = None
+
+
+@record("Collapse")
+@dataclass(frozen=True)
+class CollapseRecord:
+    """What a Collapse node stores."""
+
+    n_input_dim: int
+
+
+@record("MaxMin")
+@dataclass(frozen=True)
+class MaxMinRecord:
+    """What a MaxMin node stores."""
+
+    dim: int
+    kind: str
+    n_input_dims: int | None = None
+
+
+@record("Narrow")
+@dataclass(frozen=True)
+class NarrowRecord:
+    """What a Narrow node stores."""
+
+    dim: int
+    index: int
+    length: int
+
+
+@record("Replicate")
+@dataclass(frozen=True)
+class ReplicateRecord:
+    """What a Replicate node stores."""
+
+    dim: int
+    n: int
+    ndim: int | None = None
+
+
+@record("Select")
+@dataclass(frozen=True)
+class SelectRecord:
+    """What a Select node stores."""
+
+    dim: int
+    index: int
+
+
+@record("Squeeze")
+@dataclass(frozen=True)
+class SqueezeRecord:
+    """What a Squeeze node stores."""
+
+    dim: int | None = None
+    num_input_dims: int | None = None
+
+
+@record("Sum")
+@dataclass(frozen=True)
+class SumRecord:
+    """What a Sum node stores."""
+
+    average: bool
+    dim: int
+    n_input_dims: int | None = None
+    squeeze: bool = True
+
+
+@record("Transpose")
+@dataclass(frozen=True)
+class TransposeRecord:
+    """What a Transpose node stores."""
+
+    pairs: list[Any]
+    num_input_dims: int | None = None
+
+
+@record("Unsqueeze")
+@dataclass(frozen=True)
+class UnsqueezeRecord:
+    """What a Unsqueeze node stores."""
+
+    pos: int
+    num_input_dims: int | None = None

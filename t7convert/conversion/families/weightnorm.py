@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from t7convert.conversion.families.linear import LinearRecord
 from t7convert.conversion.fields import flag, integer, long_list, number, tensor
 from t7convert.conversion.registry import converts, describes
 from t7convert.conversion.tree import Node
@@ -54,7 +55,7 @@ def weight_norm(m: T7Object, ctx) -> Node:
 def _linear(weight: np.ndarray, bias: np.ndarray | None) -> Node:
     out_f, in_f = weight.shape
     tensors = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
-    return Node("Linear", {"in_features": in_f, "out_features": out_f, "bias": bias is not None}, tensors)
+    return Node("Linear", LinearRecord(in_features=in_f, out_features=out_f, bias=bias is not None), tensors)
 
 
 @converts("nn.LinearWeightNorm")

@@ -2,18 +2,9 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
-
-@builds("ReLU")
-def build_re_lu(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return nn.ReLU()
-
-
-@builds("Threshold")
-def build_threshold(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return nn.Threshold(a["threshold"], a["value"])
+builds_module("ReLU", nn.ReLU)
+builds_module("Threshold", nn.Threshold)

@@ -2,13 +2,12 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 class PReLU(nn.Module):
@@ -153,42 +152,36 @@ class Constant(nn.Module):
 
 
 @builds("PReLU")
-def build_prelu(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PReLU(int(a["planes"]))
+def build_prelu(a: Record, children: list[nn.Module]) -> nn.Module:
+    return PReLU(int(a.planes))
 
 
 @builds("CReLU")
-def build_crelu(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CReLU(int(a["n_input_dims"]))
+def build_crelu(a: Record, children: list[nn.Module]) -> nn.Module:
+    return CReLU(int(a.n_input_dims))
 
 
-@builds("GatedLinearUnit")
-def build_glu(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return GatedLinearUnit(a.get("dim"))
-
-
-@builds("Mul")
-def build_mul(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Mul()
+builds_module("GatedLinearUnit", GatedLinearUnit)
+builds_module("Mul", Mul)
 
 
 @builds("CMul")
-def build_cmul(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    if a["kind"] not in ("mul", "add"):
-        raise ValueError(f"kind {a['kind']!r}")
-    return CMul([int(s) for s in a["shape"]], a["kind"])
+def build_cmul(a: Record, children: list[nn.Module]) -> nn.Module:
+    if a.kind not in ("mul", "add"):
+        raise ValueError(f"kind {a.kind!r}")
+    return CMul([int(s) for s in a.shape], a.kind)
 
 
 @builds("Add")
-def build_add(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Add(bool(a["scalar"]), [int(s) for s in a["shape"]])
+def build_add(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Add(bool(a.scalar), [int(s) for s in a.shape])
 
 
 @builds("Constant")
-def build_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Constant(a.get("n_input_dim"), [int(s) for s in a["shape"]])
+def build_constant(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Constant(a.n_input_dim, [int(s) for s in a.shape])
 
 
 @builds("RReLU")
-def build_rrelu(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return RReLU(a["lower"], a["upper"], a.get("channelwise", False))
+def build_rrelu(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RReLU(a.lower, a.upper, a.channelwise)

@@ -7,11 +7,10 @@ nn's classes also take one sample (rank ``nDim - 1``) in evaluate mode: BatchNor
 """
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -47,11 +46,10 @@ _CLASSES = {(2, False): nn.BatchNorm1d, (4, False): nn.BatchNorm2d, (5, False): 
 
 
 @builds("BatchNorm")
-def build_batch_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_batch_norm(a: Record, children: list[nn.Module]) -> nn.Module:
     """Files converted before ``n_dim`` existed hold plain or spatial BN of batches only."""
-    n_dim = a.get("n_dim", 4 if a["spatial"] else 2)
-    cls = _CLASSES[(n_dim, bool(a.get("unbatched", False)))]
-    momentum = a.get("momentum", 0.1)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-        raise T7ConvertError(f"a converted batch normalisation has momentum {momentum!r}")
-    return cls(a["num_features"], eps=a["eps"], affine=a["affine"], momentum=float(momentum))
+    n_dim = a.n_dim if a.n_dim is not None else (4 if a.spatial else 2)
+    cls = _CLASSES[(n_dim, bool(a.unbatched))]
+    if not 0 <= a.momentum <= 1:  # NaN included, which the record's bounds let through
+        raise T7ConvertError(f"a converted batch normalisation has momentum {a.momentum!r}")
+    return cls(a.num_features, eps=a.eps, affine=a.affine, momentum=float(a.momentum))

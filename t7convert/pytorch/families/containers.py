@@ -3,12 +3,11 @@ JoinTable and Concat count dimensions from 1 and shift by a batch dimension (``n
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 class ConcatTable(nn.Module):
@@ -91,30 +90,20 @@ class CatTable(nn.Module):
 
 
 @builds("Sequential")
-def build_sequential(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_sequential(a: Record, children: list[nn.Module]) -> nn.Module:
     return nn.Sequential(*children)
 
 
 @builds("ConcatTable")
-def build_concat_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_concat_table(a: Record, children: list[nn.Module]) -> nn.Module:
     return ConcatTable(children)
 
 
-@builds("CAddTable")
-def build_cadd_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CAddTable()
-
-
-@builds("JoinTable")
-def build_join_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return JoinTable(a["dim"], a.get("n_input_dims"))
-
-
-@builds("CatTable")
-def build_cat_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CatTable(a["dim"])
+builds_module("CAddTable", CAddTable)
+builds_module("JoinTable", JoinTable)
+builds_module("CatTable", CatTable)
 
 
 @builds("Concat")
-def build_concat(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Concat(a["dim"], children)
+def build_concat(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Concat(a.dim, children)

@@ -4,12 +4,11 @@ pairs). Table inputs arrive as a Python list of tensors.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _rank(x: torch.Tensor, ranks: tuple[int, ...], name: str) -> None:
@@ -123,41 +122,15 @@ class Bilinear(nn.Bilinear):
         return super().forward(a, b)
 
 
-@builds("Euclidean")
-def build_euclidean(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Euclidean(a["in_features"], a["out_features"], a["weighted"])
-
-
-@builds("Cosine")
-def build_cosine(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Cosine(a["in_features"], a["out_features"])
-
-
-@builds("CosineDistance")
-def build_cosine_distance(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CosineDistance()
-
-
-@builds("PairwiseDistance")
-def build_pairwise_distance(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PairwiseDistance(a["p"])
-
-
-@builds("DotProduct")
-def build_dot_product(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return DotProduct()
-
-
-@builds("MM")
-def build_mm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MM(a["trans_a"], a["trans_b"])
-
-
-@builds("MV")
-def build_mv(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MV(a["trans"])
+builds_module("Euclidean", Euclidean)
+builds_module("Cosine", Cosine)
+builds_module("CosineDistance", CosineDistance)
+builds_module("PairwiseDistance", PairwiseDistance)
+builds_module("DotProduct", DotProduct)
+builds_module("MM", MM)
+builds_module("MV", MV)
 
 
 @builds("Bilinear")
-def build_bilinear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Bilinear(a["in1"], a["in2"], a["out"], bias=a["bias"])
+def build_bilinear(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Bilinear(a.in1, a.in2, a.out, bias=a.bias)

@@ -3,14 +3,12 @@ and Torch7's SoftMax/LogSoftMax over planes or the last dimension.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 class MulConstant(nn.Module):
@@ -112,26 +110,8 @@ class SoftMax(nn.Module):
         return "LogSoftMax" if self.log else "SoftMax"
 
 
-@builds("Identity")
-def build_identity(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return nn.Identity()
-
-
-@builds("MulConstant")
-def build_mul_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MulConstant(a["scalar"])
-
-
-@builds("Dropout")
-def build_dropout(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Dropout(a["p"], a.get("v2", False), a.get("shared_dims", 0), a.get("torch7_class", "nn.Dropout"))
-
-
-@builds("Scale")
-def build_scale(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Scale(a["factor"])
-
-
-@builds("SoftMax")
-def build_soft_max(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SoftMax(log=a.get("log", False), over=a.get("over", "planes"))
+builds_module("Identity", nn.Identity)
+builds_module("MulConstant", MulConstant)
+builds_module("Dropout", Dropout)
+builds_module("Scale", Scale)
+builds_module("SoftMax", SoftMax)

@@ -3,13 +3,12 @@ also Torch7's table input ``{x, target}``, whose last sizes set each adj to ``(t
 (nn.SpatialFullConvolution's calculateAdj)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -41,7 +40,7 @@ class FullConvolution3d(nn.ConvTranspose3d):
 
 
 @builds("ConvTransposeNd")
-def build_full_convolution(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    cls = FullConvolution2d if a["dims"] == 2 else FullConvolution3d
-    return cls(a["in_channels"], a["out_channels"], tuple(a["kernel_size"]), tuple(a["stride"]),
-               tuple(a["padding"]), tuple(a["output_padding"]), a["groups"], a["bias"], tuple(a["dilation"]))
+def build_full_convolution(a: Record, children: list[nn.Module]) -> nn.Module:
+    cls = FullConvolution2d if a.dims == 2 else FullConvolution3d
+    return cls(a.in_channels, a.out_channels, tuple(a.kernel_size), tuple(a.stride),
+               tuple(a.padding), tuple(a.output_padding), a.groups, a.bias, tuple(a.dilation))

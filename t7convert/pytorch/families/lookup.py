@@ -3,12 +3,10 @@ Torch7 copies them into LongTensors (truncating toward zero), and these modules 
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _indices(x: torch.Tensor, low: int, high: int, name: str) -> torch.Tensor:
@@ -111,21 +109,7 @@ class Kmeans(nn.Module):
         return (distances.argmin(dim=0) + 1).to(x.dtype)
 
 
-@builds("LookupTable")
-def build_lookup_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return LookupTable(a["num"], a["dim"], a.get("offset", 0))
-
-
-@builds("SparseLinear")
-def build_sparse_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SparseLinear(a["in_features"], a["out_features"])
-
-
-@builds("IndexLinear")
-def build_index_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return IndexLinear(a["in_features"], a["out_features"], a["offset"])
-
-
-@builds("Kmeans")
-def build_kmeans(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Kmeans(a["k"], a["dim"])
+builds_module("LookupTable", LookupTable)
+builds_module("SparseLinear", SparseLinear)
+builds_module("IndexLinear", IndexLinear)
+builds_module("Kmeans", Kmeans)

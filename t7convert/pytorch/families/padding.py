@@ -2,14 +2,12 @@
 nn.Padding's insertion of a block of a constant along one dimension."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 class PadTHNN(nn.Module):
@@ -62,11 +60,5 @@ class PaddingTHNN(nn.Module):
         return torch.cat([x.narrow(d, 0, at - 1), block, x.narrow(d, at - 1, size - at + 1)], d)
 
 
-@builds("PadTHNN")
-def build_pad(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PadTHNN(a["mode"], a["pads"], a["ranks"])
-
-
-@builds("PaddingTHNN")
-def build_padding(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PaddingTHNN(a["dim"], a["pad"], a.get("n_input_dim"), a["value"], a["index"])
+builds_module("PadTHNN", PadTHNN)
+builds_module("PaddingTHNN", PaddingTHNN)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record, attrs_of
+from t7convert.pytorch.families import builds, builds_module
 from t7convert.pytorch.families.elementwise import SoftMax
 
 
@@ -84,11 +85,9 @@ class SoftMin(SoftMax):
 
 
 @builds("Pointwise")
-def build_pointwise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    params = dict(a)
+def build_pointwise(a: Record, children: list[nn.Module]) -> nn.Module:
+    params = {k: v for k, v in attrs_of(a).items() if v is not None}  # the parameters its function has
     return Pointwise(params.pop("fn"), **params)
 
 
-@builds("SoftMin")
-def build_soft_min(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SoftMin()
+builds_module("SoftMin", SoftMin)

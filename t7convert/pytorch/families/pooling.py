@@ -8,14 +8,13 @@ only -inf gives ``-FLT_MAX``, so nn's max poolings are clamped there (``torch.fi
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _pool_size(size: int, k: int, d: int, p: int, ceil: bool, adjust: bool) -> int:
@@ -104,7 +103,4 @@ class Pool2d(nn.Module):
                 f"ceil_mode={self.ceil_mode}")
 
 
-@builds("Pool2d")
-def build_pool2d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Pool2d(a["kind"], a["kernel"], a["stride"], a["padding"], a["ceil_mode"], a.get("count_include_pad", True),
-                  a.get("divide", True), a.get("adjust_last_window", "if_padded"))
+builds_module("Pool2d", Pool2d)

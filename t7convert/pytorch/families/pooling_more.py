@@ -13,7 +13,6 @@ empty window, or one of -inf only); SpatialAdaptiveMaxPooling starts from ``-FLT
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +21,8 @@ from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.fields import MAX_LOOP
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _floor_at_thinf(y: torch.Tensor) -> torch.Tensor:
@@ -310,47 +310,32 @@ class FeatureLPPool(nn.Module):
         return windows.pow(self.power).sum(-1).pow(1.0 / self.power)
 
 
-@builds("MaxPoolTHNN")
-def build_max_pool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxPoolTHNN(a["kernel"], a["stride"], a["padding"], a["dilation"], a["ceil_mode"], a["rule"])
-
-
-@builds("AvgPool3d")
-def build_avg_pool3d(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return AvgPool3d(a["kernel"], a["stride"])
+builds_module("MaxPoolTHNN", MaxPoolTHNN)
+builds_module("AvgPool3d", AvgPool3d)
 
 
 @builds("MaxUnpoolTHNN")
-def build_max_unpool(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxUnpoolTHNN(a["kernel"], a["stride"], a["padding"], a["ceil_mode"])
+def build_max_unpool(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaxUnpoolTHNN(a.kernel, a.stride, a.padding, a.ceil_mode)
 
 
-@builds("FractionalMaxPool")
-def build_fractional(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FractionalMaxPool(a["pool"], a.get("output"), a.get("ratio"), a["samples"], a.get("precision", "float32"))
+builds_module("FractionalMaxPool", FractionalMaxPool)
 
 
 @builds("AdaptivePool2d")
-def build_adaptive(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    h, w = a["size"]
-    if not (isinstance(h, int) and isinstance(w, int) and 1 <= h and 1 <= w and h * w <= MAX_LOOP):
-        raise T7ConvertError(f"an adaptive pooling's output size {a['size']} is not 1 to {MAX_LOOP:,} bins")
-    return AdaptivePool2d(a["kind"], a["size"])
+def build_adaptive(a: Record, children: list[nn.Module]) -> nn.Module:
+    h, w = a.size
+    if h * w > MAX_LOOP:  # each bin is computed on its own
+        raise T7ConvertError(f"an adaptive pooling's output size {a.size} is not 1 to {MAX_LOOP:,} bins")
+    return AdaptivePool2d(a.kind, a.size)
 
 
-@builds("TemporalMaxPool")
-def build_temporal_max(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalMaxPool(a["kernel"], a["stride"])
-
-
-@builds("DynamicKMaxPool")
-def build_dynamic_k(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return DynamicKMaxPool(a["min_k"], a["factor"])
+builds_module("TemporalMaxPool", TemporalMaxPool)
+builds_module("DynamicKMaxPool", DynamicKMaxPool)
 
 
 @builds("FeatureLPPool")
-def build_feature_lp(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    power = a["power"]
-    if isinstance(power, bool) or not isinstance(power, (int, float)) or not math.isfinite(power) or power == 0:
-        raise T7ConvertError(f"a FeatureLPPooling's power {str(power)[:40]} is not a finite, non-zero number")
-    return FeatureLPPool(a["width"], a["stride"], a["power"], a["batch_mode"])
+def build_feature_lp(a: Record, children: list[nn.Module]) -> nn.Module:
+    if not math.isfinite(a.power) or a.power == 0:  # the pooling takes the 1/power-th root
+        raise T7ConvertError(f"a FeatureLPPooling's power {str(a.power)[:40]} is not a finite, non-zero number")
+    return FeatureLPPool(a.width, a.stride, a.power, a.batch_mode)

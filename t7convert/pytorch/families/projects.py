@@ -2,12 +2,11 @@
 converters' family file for their sources)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
+from t7convert.conversion.records import Record
 from t7convert.pytorch.families import builds
 
 
@@ -62,19 +61,19 @@ class Convert(nn.Module):
 
 
 @builds("Convert")
-def build_convert(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_convert(a: Record, children: list[nn.Module]) -> nn.Module:
     if len(children) != 1:
         raise ValueError("Convert holds one converter")
-    return Convert(children[0], int(a["n_input_dim"]), int(a["in_batch_dim"]), int(a["out_batch_dim"]))
+    return Convert(children[0], int(a.n_input_dim), int(a.in_batch_dim), int(a.out_batch_dim))
 
 
 @builds("ShaveImage")
-def build_shave_image(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ShaveImage(int(a["size"]))
+def build_shave_image(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ShaveImage(int(a.size))
 
 
 @builds("DenseConnect")
-def build_dense_connect(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_dense_connect(a: Record, children: list[nn.Module]) -> nn.Module:
     if len(children) != 2:
         raise ValueError("DenseConnect holds net1 and net2")
     return DenseConnect(*children)

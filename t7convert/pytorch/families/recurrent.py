@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 class TorchRNNLSTM(nn.LSTM):
@@ -44,11 +44,5 @@ class TorchRNNVanilla(nn.RNN):
         return "TorchRNNVanilla"
 
 
-@builds("TorchRNNLSTM")
-def build_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TorchRNNLSTM(a["input_size"], a["hidden_size"])
-
-
-@builds("TorchRNNVanilla")
-def build_vanilla(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TorchRNNVanilla(a["input_size"], a["hidden_size"])
+builds_module("TorchRNNLSTM", TorchRNNLSTM)
+builds_module("TorchRNNVanilla", TorchRNNVanilla)

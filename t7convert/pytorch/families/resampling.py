@@ -1,14 +1,12 @@
 """Nearest and align-corners linear up-sampling, PixelShuffle, as Torch7 computes them."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _spatial_dims(x, ranks: list[int], what: str) -> int:
@@ -86,16 +84,6 @@ class PixelShuffle(nn.Module):
         return F.pixel_shuffle(x, self.factor)
 
 
-@builds("UpsampleNearest")
-def build_nearest(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return UpsampleNearest(a["scale"], a["ranks"])
-
-
-@builds("UpsampleLinear")
-def build_linear(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return UpsampleLinear(a["ranks"], a.get("scale"), a.get("size"), a.get("depth"))
-
-
-@builds("PixelShuffle")
-def build_pixel_shuffle(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return PixelShuffle(a["factor"])
+builds_module("UpsampleNearest", UpsampleNearest)
+builds_module("UpsampleLinear", UpsampleLinear)
+builds_module("PixelShuffle", PixelShuffle)

@@ -10,8 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from t7convert.conversion.records import Record
 from t7convert.conversion.tree import Node
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds, builds_module
 
 
 def zero_rows(first: Any, n_input_dim: int) -> torch.Tensor:
@@ -154,19 +155,9 @@ class SeqGRU(nn.Module):
         return out.transpose(0, 1) if self.batch_first else out
 
 
-@builds("SeqGRU")
-def build_seq_gru(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SeqGRU(a["input_size"], a["hidden_size"], bool(a["batch_first"]), bool(a["mask_zero"]))
-
-
-@builds("SeqLSTM")
-def build_seq_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SeqLSTM(a["input_size"], a["hidden_size"], bool(a["batch_first"]), bool(a["mask_zero"]))
-
-
-@builds("FastLSTM")
-def build_fast_lstm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FastLSTM(a["input_size"], a["hidden_size"], a.get("mask_zero"))
+builds_module("SeqGRU", SeqGRU)
+builds_module("SeqLSTM", SeqLSTM)
+builds_module("FastLSTM", FastLSTM)
 
 
 class MaskZero(nn.Module):
@@ -182,8 +173,8 @@ class MaskZero(nn.Module):
 
 
 @builds("MaskZero")
-def build_mask_zero_tree(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaskZero(int(a["n_input_dim"]), children[0])
+def build_mask_zero_tree(a: Record, children: list[nn.Module]) -> nn.Module:
+    return MaskZero(a.n_input_dim, children[0])
 
 
 class ReverseTable(nn.Module):
@@ -210,9 +201,7 @@ class ReinforceMAP(nn.Module):
         return x.clone()
 
 
-@builds("ReinforceMAP")
-def build_reinforce(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ReinforceMAP(bool(a["table"]))
+builds_module("ReinforceMAP", ReinforceMAP)
 
 
 class SeqReverse(nn.Module):
@@ -228,25 +217,15 @@ class SeqReverse(nn.Module):
         return torch.flip(x, [self.dim - 1])
 
 
-@builds("SeqReverse")
-def build_seq_reverse(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SeqReverse(int(a["dim"]))
-
-
-@builds("ReverseTable")
-def build_reverse_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ReverseTable()
-
-
-@builds("MaskZeroApply")
-def build_mask_zero(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaskZeroApply(int(a["n_input_dim"]))
+builds_module("SeqReverse", SeqReverse)
+builds_module("ReverseTable", ReverseTable)
+builds_module("MaskZeroApply", MaskZeroApply)
 
 
 @builds("Sequencer")
-def build_sequencer(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_sequencer(a: Record, children: list[nn.Module]) -> nn.Module:
     from t7convert.conversion.description import check_tree
     from t7convert.pytorch.modules import build
-    spec = json.loads(a["step"])
+    spec = json.loads(a.step)
     check_tree(spec, "Sequencer.step")
     return Sequencer(build(Node.from_spec(spec), "Sequencer.step"))

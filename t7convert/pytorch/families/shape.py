@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 class View(nn.Module):
@@ -50,11 +49,5 @@ class Reshape(nn.Module):
         return x.reshape([x.shape[0], *self.sizes])
 
 
-@builds("View")
-def build_view(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return View(a["sizes"], a.get("num_input_dims"))
-
-
-@builds("Reshape")
-def build_reshape(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Reshape(a["sizes"], a.get("batch_mode"))
+builds_module("View", View)
+builds_module("Reshape", Reshape)

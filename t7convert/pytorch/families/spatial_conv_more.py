@@ -15,19 +15,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 def _conv_args(a: dict[str, Any]) -> tuple:
-    return (a["in_channels"], a["out_channels"], tuple(a["kernel_size"]), tuple(a["stride"]),
-            tuple(a["padding"]), tuple(a["dilation"]), a["groups"], a["bias"])
+    return (a.in_channels, a.out_channels, tuple(a.kernel_size), tuple(a.stride),
+            tuple(a.padding), tuple(a.dilation), a.groups, a.bias)
 
 
 @builds("ConvNd")
-def build_conv(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return _CONV[a["dims"]](*_conv_args(a))
+def build_conv(a: Record, children: list[nn.Module]) -> nn.Module:
+    return _CONV[a.dims](*_conv_args(a))
 
 
 class DepthWiseConv2d(nn.Conv2d):
@@ -44,7 +45,7 @@ class DepthWiseConv2d(nn.Conv2d):
 
 
 @builds("DepthWiseConv2d")
-def build_depthwise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_depthwise(a: Record, children: list[nn.Module]) -> nn.Module:
     return DepthWiseConv2d(*_conv_args(a))
 
 
@@ -80,10 +81,7 @@ class ConvLocal2d(nn.Module):
         return out if batched else out[0]
 
 
-@builds("ConvLocal2d")
-def build_local(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ConvLocal2d(a["in_channels"], a["out_channels"], a["input_size"], a["output_size"], a["kernel_size"],
-                       a["stride"], a["padding"])
+builds_module("ConvLocal2d", ConvLocal2d)
 
 
 class ConvMap2d(nn.Module):
@@ -118,10 +116,7 @@ class ConvMap2d(nn.Module):
         return out if batched else out[0]
 
 
-@builds("ConvMap2d")
-def build_map(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ConvMap2d(a["full"], a["in_channels"], a["out_channels"], a["kernel_size"], a["stride"], a["inputs"],
-                     a["outputs"])
+builds_module("ConvMap2d", ConvMap2d)
 
 
 class SpatialSubSampling(nn.Module):
@@ -144,6 +139,4 @@ class SpatialSubSampling(nn.Module):
         return out if batched else out[0]
 
 
-@builds("SpatialSubSampling")
-def build_subsampling(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SpatialSubSampling(a["channels"], a["kernel_size"], a["stride"])
+builds_module("SpatialSubSampling", SpatialSubSampling)

@@ -4,14 +4,14 @@ Python list; dimensions are Torch7's (1-based), resolved per input as the Lua co
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _dim0(dim: int, nd: int, what: str) -> int:
@@ -339,97 +339,73 @@ class OneHot(nn.Module):
 
 
 @builds("DepthCatTable")
-def build_depth_cat(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return DepthCatTable(int(a["dim"]))
+def build_depth_cat(a: Record, children: list[nn.Module]) -> nn.Module:
+    return DepthCatTable(int(a.dim))
 
 
 @builds("ParallelJoin")
-def build_parallel_join(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ParallelJoin(int(a["dim"]), int(a["in_dim"]), int(a["n"]))
+def build_parallel_join(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ParallelJoin(int(a.dim), int(a.in_dim), int(a.n))
 
 
 @builds("BottleIn")
-def build_bottle_in(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return BottleIn(int(a["n_input_dim"]))
+def build_bottle_in(a: Record, children: list[nn.Module]) -> nn.Module:
+    return BottleIn(int(a.n_input_dim))
 
 
 @builds("BottleOut")
-def build_bottle_out(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return BottleOut(int(a["n_input_dim"]), int(a["n_output_dim"]))
+def build_bottle_out(a: Record, children: list[nn.Module]) -> nn.Module:
+    return BottleOut(int(a.n_input_dim), int(a.n_output_dim))
 
 
 @builds("ToBatch")
-def build_to_batch(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ToBatch(int(a["n_dim"]))
+def build_to_batch(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ToBatch(int(a.n_dim))
 
 
 @builds("FromBatch")
-def build_from_batch(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FromBatch(int(a["n_dim"]), int(a["batch_dim"]))
+def build_from_batch(a: Record, children: list[nn.Module]) -> nn.Module:
+    return FromBatch(int(a.n_dim), int(a.batch_dim))
 
 
 @builds("MapTable")
-def build_map_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
+def build_map_table(a: Record, children: list[nn.Module]) -> nn.Module:
     if len(children) != 1:
         raise ValueError("MapTable holds exactly one module")
     return MapTable(children[0])
 
 
 @builds("SplitTable")
-def build_split_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SplitTable(int(a["dim"]), a.get("n_input_dims"))
+def build_split_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return SplitTable(int(a.dim), a.n_input_dims)
 
 
 @builds("SelectTable")
-def build_select_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return SelectTable(int(a["index"]))
+def build_select_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return SelectTable(int(a.index))
 
 
 @builds("NarrowTable")
-def build_narrow_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return NarrowTable(int(a["offset"]), int(a["length"]))
+def build_narrow_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return NarrowTable(int(a.offset), int(a.length))
 
 
-@builds("FlattenTable")
-def build_flatten_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return FlattenTable()
-
-
-@builds("ZipTable")
-def build_zip_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ZipTable()
-
-
-@builds("ZipTableOneToMany")
-def build_zip_one_to_many(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ZipTableOneToMany()
-
-
-@builds("ElementwiseTable")
-def build_elementwise_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return ElementwiseTable(a["fn"])
-
-
-@builds("CAddTensorTable")
-def build_cadd_tensor_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return CAddTensorTable()
-
-
-@builds("MixtureTable")
-def build_mixture_table(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MixtureTable(a.get("dim"))
+builds_module("FlattenTable", FlattenTable)
+builds_module("ZipTable", ZipTable)
+builds_module("ZipTableOneToMany", ZipTableOneToMany)
+builds_module("ElementwiseTable", ElementwiseTable)
+builds_module("CAddTensorTable", CAddTensorTable)
+builds_module("MixtureTable", MixtureTable)
 
 
 @builds("Index")
-def build_index(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Index(int(a["dim"]))
+def build_index(a: Record, children: list[nn.Module]) -> nn.Module:
+    return Index(int(a.dim))
 
 
-@builds("MaskedSelect")
-def build_masked_select(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaskedSelect()
+builds_module("MaskedSelect", MaskedSelect)
 
 
 @builds("OneHot")
-def build_one_hot(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return OneHot(int(a["n"]), bool(a.get("vector_only", False)))
+def build_one_hot(a: Record, children: list[nn.Module]) -> nn.Module:
+    return OneHot(int(a.n), bool(a.vector_only))

@@ -3,14 +3,13 @@ features first, so the modules transpose around it (TemporalRowConvolution's fea
 already features-first)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _features_first(x: torch.Tensor, what: str, features: int, feature_dim: int) -> torch.Tensor:
@@ -32,8 +31,8 @@ class TemporalConvolution(nn.Conv1d):
 
 
 @builds("TemporalConv")
-def build_temporal(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalConvolution(a["in_features"], a["out_features"], a["kernel"], a["stride"])
+def build_temporal(a: Record, children: list[nn.Module]) -> nn.Module:
+    return TemporalConvolution(a.in_features, a.out_features, a.kernel, a.stride)
 
 
 class TemporalRowConvolution(nn.Conv1d):
@@ -50,9 +49,7 @@ class TemporalRowConvolution(nn.Conv1d):
         return y if x.dim() == 3 else y[0]
 
 
-@builds("TemporalRowConv")
-def build_row(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalRowConvolution(a["features"], a["kernel"], a["stride"], a["feat_first"], a["bias"])
+builds_module("TemporalRowConv", TemporalRowConvolution)
 
 
 class TemporalSubSampling(nn.Module):
@@ -75,6 +72,4 @@ class TemporalSubSampling(nn.Module):
         return sums * self.weight + self.bias
 
 
-@builds("TemporalSubSampling")
-def build_temporal_subsampling(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return TemporalSubSampling(a["features"], a["kernel"], a["stride"])
+builds_module("TemporalSubSampling", TemporalSubSampling)

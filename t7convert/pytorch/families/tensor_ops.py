@@ -3,13 +3,11 @@ Squeeze, Unsqueeze, Transpose, Replicate, Sum/Mean, Max/Min, Collapse, AddConsta
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
-from t7convert.pytorch.families import builds
+from t7convert.pytorch.families import builds_module
 
 
 def _lua_dim(dim: int, nd: int) -> int:
@@ -246,61 +244,15 @@ class WhiteNoise(nn.Module):
         return f"mean={self.mean:g}, std={self.std:g}; train: x + N(mean, std); eval: x + mean"
 
 
-@builds("WhiteNoise")
-def build_white_noise(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return WhiteNoise(a["mean"], a["std"])
-
-
-@builds("AddConstant")
-def build_add_constant(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return AddConstant(a["value"])
-
-
-@builds("Cast")
-def build_cast(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Cast(a.get("dtype"))
-
-
-@builds("Select")
-def build_select(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Select(a["dim"], a["index"])
-
-
-@builds("Narrow")
-def build_narrow(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Narrow(a["dim"], a["index"], a["length"])
-
-
-@builds("Squeeze")
-def build_squeeze(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Squeeze(a.get("dim"), a.get("num_input_dims"))
-
-
-@builds("Unsqueeze")
-def build_unsqueeze(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Unsqueeze(a["pos"], a.get("num_input_dims"))
-
-
-@builds("Transpose")
-def build_transpose(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Transpose(a["pairs"], a.get("num_input_dims"))
-
-
-@builds("Replicate")
-def build_replicate(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Replicate(a["n"], a["dim"], a.get("ndim"))
-
-
-@builds("Sum")
-def build_sum(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Sum(a["dim"], a.get("n_input_dims"), a["average"], a.get("squeeze", True))
-
-
-@builds("MaxMin")
-def build_max_min(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return MaxMin(a["kind"], a["dim"], a.get("n_input_dims"))
-
-
-@builds("Collapse")
-def build_collapse(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Collapse(a["n_input_dim"])
+builds_module("AddConstant", AddConstant)
+builds_module("Cast", Cast)
+builds_module("Select", Select)
+builds_module("Narrow", Narrow)
+builds_module("Squeeze", Squeeze)
+builds_module("Unsqueeze", Unsqueeze)
+builds_module("Transpose", Transpose)
+builds_module("Replicate", Replicate)
+builds_module("Sum", Sum)
+builds_module("MaxMin", MaxMin)
+builds_module("Collapse", Collapse)
+builds_module("WhiteNoise", WhiteNoise)

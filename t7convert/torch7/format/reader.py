@@ -103,6 +103,9 @@ def sniff_foreign(head: bytes) -> str | None:
     """Name the format of a file that is not Torch7 serialization, from its first bytes."""
     if head.startswith(b"PK\x03\x04"):
         return _zip_kind(head)
+    # before the pickle test: a safetensors header of 0x380 bytes starts with 80 03, pickle's protocol 3
+    if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
+        return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return ("a Python pickle (the legacy PyTorch checkpoint format), not a Torch7 file: "
                 "load it with torch.load(path, weights_only=True)")
@@ -120,8 +123,6 @@ def sniff_foreign(head: bytes) -> str | None:
         return "a JPEG image, not a Torch7 file"
     if _looks_like_onnx(head):
         return "an ONNX model (protobuf), not a Torch7 file: open it with onnx.load or onnxruntime"
-    if len(head) >= 10 and head[8:10] == b'{"' and 2 <= int.from_bytes(head[:8], "little") < 2**32:
-        return "a safetensors file, not a Torch7 file: load it with safetensors.torch.load_file"
     return None
 
 
@@ -659,7 +660,8 @@ def _saw_long(reader: _Reader) -> bool:
                for name, _ in reader.doc.classes)
 
 
-def read(path: str | os.PathLike, *, all: bool = False, **options: Any) -> Any:  # noqa: A002 - the issue's name
+def read(path: str | os.PathLike, *, all: bool = False, long_size: int | None = None,  # noqa: A002 - the issue's name
+         encoding: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Read a ``.t7`` file into Python values (see :mod:`t7convert.torch7.format.values`); tensors are numpy arrays.
 
     A file may hold several top-level objects written one after another (successive ``writeObject``
@@ -669,6 +671,11 @@ def read(path: str | os.PathLike, *, all: bool = False, **options: Any) -> Any: 
     Lua tables keyed 1..n read as Python lists, indexed from 0: Torch7's ``model.modules[2]`` is
     ``model.modules[1]`` here. t7convert's messages write paths as Torch7 does, 1-based
     (``modules[2].modules[1]``); :meth:`T7Object.at` follows such a path:
-    ``read(p).at("modules[2].modules[1]")``."""
-    doc = read_document(path, **options)
+    ``read(p).at("modules[2].modules[1]")``. The other options are :func:`read_document`'s.
+
+    >>> model = t7convert.read("resnet-18.t7")       # doctest: +SKIP
+    >>> model.at("modules[1]").weight.shape           # doctest: +SKIP
+    (64, 3, 7, 7)
+    """
+    doc = read_document(path, long_size=long_size, encoding=encoding, max_depth=max_depth)
     return list(doc.objects) if all else doc.root

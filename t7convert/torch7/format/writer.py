@@ -39,7 +39,7 @@ def _text(v: float, spec: str) -> str:
 
 
 class _Encoder:
-    """Primitive writes in one encoding; mirrors :mod:`t7convert.format.streams`."""
+    """Primitive writes in one encoding; mirrors :mod:`t7convert.torch7.format.streams`."""
 
     def __init__(self, f: BinaryIO, encoding: str, long_size: int) -> None:
         self.f = f
@@ -359,6 +359,8 @@ def write(path: str | os.PathLike, obj: Any, *, encoding: str = "binary", long_s
 
     ``long_size=4`` writes what a Torch7 build with 4-byte ``long`` writes (read it in Torch7 with
     ``torch.load(path, 'b32')``).
+
+    >>> t7convert.write("mean.t7", {"mean": np.zeros(3, np.float32)})   # doctest: +SKIP
     """
     with atomic_output(path) as tmp, open(tmp, "wb", buffering=1 << 20) as f:
         _write_to(f, obj, encoding, long_size)

@@ -12,10 +12,12 @@ converter reads them and folds the two 1-D passes into the equivalent 2-D kernel
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from t7convert.conversion.fields import MAX_LOOP, integer, number, tensor
+from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
@@ -30,7 +32,7 @@ def normalize(m: T7Object, ctx) -> Node:
     if not p > 0:
         raise ctx.fail(m, f"field p is {p}: only p > 0 norms exist (Normalize asserts it)")
     eps = float(number(m, ctx, "eps", default=1e-10))
-    return Node("Normalize", {"p": 0.0 if math.isinf(p) else p, "inf": math.isinf(p), "eps": eps})
+    return Node("Normalize", NormalizeRecord(p=0.0 if math.isinf(p) else p, inf=math.isinf(p), eps=eps))
 
 
 # --- SpatialCrossMapLRN -------------------------------------------------------------------------
@@ -45,9 +47,9 @@ def cross_map_lrn(m: T7Object, ctx) -> Node:
         raise ctx.fail(m, f"field size is {size}: only odd window sizes have a centred window in Torch7")
     if size > MAX_LOOP:
         raise ctx.fail(m, f"field size is {size:,}: at most {MAX_LOOP:,} planes (each is summed on its own)")
-    return Node("CrossMapLRN", {"size": size, "alpha": float(number(m, ctx, "alpha", default=1e-4)),
-                                "beta": float(number(m, ctx, "beta", default=0.75)),
-                                "k": float(number(m, ctx, *_k_fields(m), default=1.0))})
+    return Node("CrossMapLRN", CrossMapLRNRecord(size=size, alpha=float(number(m, ctx, "alpha", default=1e-4)),
+                                                 beta=float(number(m, ctx, "beta", default=0.75)),
+                                                 k=float(number(m, ctx, *_k_fields(m), default=1.0))))
 
 
 def _k_fields(m: T7Object) -> tuple[str, ...]:
@@ -100,7 +102,7 @@ def layer_normalization(m: T7Object, ctx) -> Node:
         tensors = {"weight": _part_tensor(m, ctx, 5, "weight", n), "bias": _part_tensor(m, ctx, 6, "bias", n)}
     attrs = {"n": n, "eps": float(number(norm, ctx, "eps", default=1e-10)),
              "scale": float(number(kids[3], ctx, "constant_scalar")), "affine": bool(tensors)}
-    return Node("LayerNorm", attrs, tensors)
+    return Node("LayerNorm", LayerNormRecord(**attrs), tensors)
 
 
 # --- InstanceNormalization (fast-neural-style, texture_nets and their copies) ----------------------
@@ -152,7 +154,7 @@ def instance_normalization(m: T7Object, ctx) -> Node:
         attrs.update(saved_batch=prev, saved_eps=float(number(bn, ctx, "eps")))
     ctx.note("nn.InstanceNormalization runs as torch/nn since 2017 runs it: its inner batch norm sees a batch "
              "of one and uses running statistics (nn before that normalised each instance by its own)")
-    return Node("InstanceNorm", attrs, tensors)
+    return Node("InstanceNorm", InstanceNormRecord(**attrs), tensors)
 
 
 # --- local (subtractive / divisive / contrastive) normalisation ---------------------------------
@@ -247,7 +249,7 @@ def subtractive_normalization(m: T7Object, ctx) -> Node:
     attrs: dict = {"planes": _planes(m, ctx), "subtract": True, "divide": False}
     tensors: dict = {}
     _subtractive(m, ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 @converts("nn.SpatialDivisiveNormalization")
@@ -257,7 +259,7 @@ def divisive_normalization(m: T7Object, ctx) -> Node:
     attrs: dict = {"planes": _planes(m, ctx), "subtract": False, "divide": True}
     tensors: dict = {}
     _divisive(m, ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 @converts("nn.SpatialContrastiveNormalization")
@@ -275,7 +277,7 @@ def contrastive_normalization(m: T7Object, ctx) -> Node:
             raise ctx.fail(m, "its normalizer's modules have another nInputPlane")
     _subtractive(kids[0], ctx, attrs, tensors)
     _divisive(kids[1], ctx, attrs, tensors)
-    return Node("LocalNorm", attrs, tensors)
+    return Node("LocalNorm", LocalNormRecord(**attrs), tensors)
 
 
 # --- the input a first layer tells ----------------------------------------------------------------
@@ -330,3 +332,69 @@ def _describe_instance(m: T7Object) -> str:
 @describes("nn.LayerNormalization")
 def _describe_layer(m: T7Object) -> str:
     return f"{m.class_name}({'' if len(m.children) == 6 else 'no affine'})"
+
+
+# --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("CrossMapLRN")
+@dataclass(frozen=True)
+class CrossMapLRNRecord:
+    """What a CrossMapLRN node stores."""
+
+    alpha: float
+    beta: float
+    k: float
+    size: int = bounded(1, MAX_LOOP)  # each plane is summed on its own
+
+
+@record("InstanceNorm")
+@dataclass(frozen=True)
+class InstanceNormRecord:
+    """What an InstanceNorm node stores. Files converted before ``saved_batch`` existed (None) keep the
+    per-instance statistics they were converted with; ``saved_batch`` -1: no saved inner bn's statistics
+    apply; ``dims``: the input ranks it takes (3 and 4, or texture_nets' 4 only)."""
+
+    eps: float
+    num_features: int = bounded(0, MAX_EXTENT)
+    affine: bool = True
+    saved_batch: int | None = bounded(-1, MAX_EXTENT, default=None)
+    saved_eps: float = 0.0
+    dims: list[int] = bounded(3, 4, length=(1, 2), default=[3, 4])
+
+
+@record("LayerNorm")
+@dataclass(frozen=True)
+class LayerNormRecord:
+    """What a LayerNorm node stores."""
+
+    affine: bool
+    eps: float
+    n: int
+    scale: float
+
+
+@record("LocalNorm")
+@dataclass(frozen=True)
+class LocalNormRecord:
+    """What a LocalNorm node stores."""
+
+    divide: bool
+    planes: int
+    subtract: bool
+    div_mean_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    div_mean_size: list[int] | None = bounded(length=(2, 2), default=None)
+    div_std_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    div_std_size: list[int] | None = bounded(length=(2, 2), default=None)
+    sub_pad: list[int] | None = bounded(length=(4, 4), default=None)
+    sub_size: list[int] | None = bounded(length=(2, 2), default=None)
+    threshold: float = 0.0
+    thresval: float = 0.0
+
+
+@record("Normalize")
+@dataclass(frozen=True)
+class NormalizeRecord:
+    """What a Normalize node stores."""
+
+    eps: float
+    inf: bool
+    p: float

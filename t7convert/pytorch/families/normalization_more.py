@@ -4,15 +4,14 @@ texture_nets) and the local Spatial{Subtractive,Divisive,Contrastive}Normalizati
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.fields import MAX_LOOP
-from t7convert.pytorch.families import builds
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 def _check_rank(x: torch.Tensor, ranks: tuple[int, ...], name: str) -> None:
@@ -161,31 +160,22 @@ class LocalNorm(nn.Module):
         return y.reshape(x.shape)
 
 
-@builds("Normalize")
-def build_normalize(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return Normalize(a["p"], a["inf"], a["eps"])
+builds_module("Normalize", Normalize)
 
 
 @builds("CrossMapLRN")
-def build_lrn(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    if not isinstance(a["size"], int) or not 1 <= a["size"] <= MAX_LOOP:
-        raise T7ConvertError(f"a CrossMapLRN's size {str(a['size'])[:40]} is not from 1 to {MAX_LOOP:,}")
-    return CrossMapLRN(a["size"], a["alpha"], a["beta"], a["k"])
+def build_lrn(a: Record, children: list[nn.Module]) -> nn.Module:
+    if not 1 <= a.size <= MAX_LOOP:  # the record bounds it too; each plane is summed on its own
+        raise T7ConvertError(f"a CrossMapLRN's size {str(a.size)[:40]} is not from 1 to {MAX_LOOP:,}")
+    return CrossMapLRN(a.size, a.alpha, a.beta, a.k)
 
 
-@builds("LayerNorm")
-def build_layer_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return LayerNorm(a["n"], a["eps"], a["scale"], a["affine"])
-
-
-@builds("InstanceNorm")
-def build_instance_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    return InstanceNorm(a["num_features"], a["eps"], a.get("affine", True), a.get("saved_batch"),
-                        a.get("saved_eps", 0.0), tuple(a.get("dims", (3, 4))))
+builds_module("LayerNorm", LayerNorm)
+builds_module("InstanceNorm", InstanceNorm)
 
 
 @builds("LocalNorm")
-def build_local_norm(a: dict[str, Any], children: list[nn.Module]) -> nn.Module:
-    names = (["sub"] if a["subtract"] else []) + (["div_mean", "div_std"] if a["divide"] else [])
-    estimators = {name: (a[f"{name}_size"], a[f"{name}_pad"]) for name in names}
-    return LocalNorm(a["planes"], estimators, a.get("threshold", 0.0), a.get("thresval", 0.0))
+def build_local_norm(a: Record, children: list[nn.Module]) -> nn.Module:
+    names = (["sub"] if a.subtract else []) + (["div_mean", "div_std"] if a.divide else [])
+    estimators = {name: (getattr(a, f"{name}_size"), getattr(a, f"{name}_pad")) for name in names}
+    return LocalNorm(a.planes, estimators, a.threshold, a.thresval)
