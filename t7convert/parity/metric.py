@@ -83,11 +83,7 @@ def compare_with_execution(output: np.ndarray | None, stages: dict[str, np.ndarr
             report.stages.append(StageDiff(path, module, execution.outputs[path].shape, math.inf, math.inf,
                                            False, f"not reached: {error}"))
             break
-    if output is not None and (isinstance(output, list) or isinstance(execution.output, list)):
-        report.output = _diff_table(output, execution.output, rtol)
-    elif output is not None:
-        report.output = _diff("output", "", output, execution.output, rtol)
-        report.top1 = _top1(output, execution.output)
+    _compare_output(report, output, execution.output, rtol)
     return report
 
 
@@ -131,11 +127,7 @@ def compare_with_torch7(output: np.ndarray | None,
             got, what = got[:1], "first element only (this dump stores no more of a 1-D stage)"  # one element
         report.stages.append(_diff(path, execution.label(path), got, expected, rtol,
                                    "; ".join(n for n in (what, how) if n)))
-    if output is not None and (isinstance(output, list) or isinstance(torch7.output, list)):
-        report.output = _diff_table(output, torch7.output, rtol)
-    elif output is not None:
-        report.output = _diff("output", "", output, torch7.output, rtol)
-        report.top1 = _top1(output, torch7.output)
+    _compare_output(report, output, torch7.output, rtol)
     return report
 
 
@@ -180,3 +172,15 @@ def check_finite_reference(execution: Execution, model: Any) -> None:
                 raise NonFiniteReference(f"Torch7's own model yields NaN at {path} ({execution.label(path)})"
                                          f"{why}; nothing can be compared there")
             return
+
+
+def _compare_output(report: Any, output: Any, expected: Any, rtol: float) -> None:
+    """The whole output against the expected one (the reference execution's or Torch7's dump): a table
+    entry by entry, a tensor with its top-1 agreement. Nothing when the converted side did not run."""
+    if output is None:
+        return
+    if isinstance(output, list) or isinstance(expected, list):
+        report.output = _diff_table(output, expected, rtol)
+    else:
+        report.output = _diff("output", "", output, expected, rtol)
+        report.top1 = _top1(output, expected)
