@@ -1,8 +1,15 @@
-"""Element-wise layers: Threshold/ReLU, MulConstant, Dropout at test time, Identity.
+"""Element-wise layers: Threshold/ReLU, MulConstant, Dropout at test time, Identity; SoftMax and LogSoftMax.
 
 In-place variants (``inplace`` true) really overwrite the array they receive and return it, as Torch7
 overwrites its input tensor: that is how a BatchNorm's ``output`` ends up holding the ReLU's result in
 Torch7, and the engine relies on it to reproduce what Torch7 leaves in each module.
+
+SoftMax and LogSoftMax go over the axis Torch7 picks from the number of dimensions.
+
+THNN (nn.SoftMax, nn.LogSoftMax): 1-D over the vector, 2-D over each row, 3-D over the first axis
+(planes, per pixel), 4-D over the second (planes, per sample and pixel). cudnn's SoftMax/LogSoftMax
+use ``CUDNN_SOFTMAX_MODE_INSTANCE``: over everything but the batch axis (for 3-D input, everything),
+which differs from nn for 3-D and 4-D inputs.
 """
 from __future__ import annotations
 
@@ -82,3 +89,26 @@ def fbnn_dropout(m: T7Object, x, call: Call) -> np.ndarray:
 def identity(m: T7Object, x, call: Call):
     """The input itself (the same tensor or table, not a copy), as ``self.output = input`` does."""
     return x
+
+
+_THNN_AXIS = {1: (0,), 2: (1,), 3: (0,), 4: (1,)}
+_CUDNN_AXES = {1: (0,), 2: (1,), 3: (0, 1, 2), 4: (1, 2, 3)}
+
+
+def _log_softmax(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    shifted = x - x.max(axis=axes, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+
+
+@layer("nn.SoftMax", "cudnn.SoftMax")
+def softmax(m: T7Object, x, call: Call) -> np.ndarray:
+    x = array_input(x, m, where=call.where, ndims=(1, 2, 3, 4))
+    axes = (_CUDNN_AXES if m.class_name.startswith("cudnn.") else _THNN_AXIS)[x.ndim]
+    return np.exp(_log_softmax(x, axes))
+
+
+@layer("nn.LogSoftMax", "cudnn.LogSoftMax")
+def log_softmax(m: T7Object, x, call: Call) -> np.ndarray:
+    x = array_input(x, m, where=call.where, ndims=(1, 2, 3, 4))
+    axes = (_CUDNN_AXES if m.class_name.startswith("cudnn.") else _THNN_AXIS)[x.ndim]
+    return _log_softmax(x, axes)

@@ -10,6 +10,7 @@ module of this package is found by :func:`t7convert.common.registry.discover` wh
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, Callable
 
 from torch import nn
@@ -31,4 +32,6 @@ def builds_module(op: str, cls: Callable[..., nn.Module]) -> None:
         return cls(**fields)
 
     build.__qualname__ = f"builds_module({op!r}, {getattr(cls, '__qualname__', cls)})"
+    # filed by the family file that called us: tests/test_family_files.py checks where each builder lives
+    build.__module__ = sys._getframe(1).f_globals["__name__"]
     builds(op)(build)

@@ -1,5 +1,6 @@
-"""Identity, MulConstant, Torch7's dropouts in both modes, Scale (files converted before they were),
-and Torch7's SoftMax/LogSoftMax over planes or the last dimension.
+"""ReLU and Threshold (exactly ``torch.nn.ReLU`` and ``torch.nn.Threshold``), Identity, MulConstant,
+Torch7's dropouts in both modes, Scale (files converted before they were), and Torch7's SoftMax/LogSoftMax
+over planes or the last dimension.
 """
 from __future__ import annotations
 
@@ -110,6 +111,8 @@ class SoftMax(nn.Module):
         return "LogSoftMax" if self.log else "SoftMax"
 
 
+builds_module("ReLU", nn.ReLU)
+builds_module("Threshold", nn.Threshold)
 builds_module("Identity", nn.Identity)
 builds_module("MulConstant", MulConstant)
 builds_module("Dropout", Dropout)
