@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch7_models as tm
 from catalog_checks import rel
-from layer_cases import normalization as cases
+from layer_cases import normalization_more as cases
 
 import t7convert
 from t7convert import api

@@ -47,6 +47,7 @@ CASES = [
                                                            M("nn.LookupTableMaskZero", 4, weight=tm.f32(6, 3),
                                                              paddingValue=0, shouldScaleGradByFreq=False)), (3, 5)),
     LayerCase("kmeans", lambda: M("nn.Kmeans", weight=tm.f32(4, 5), k=4, dim=5), (6, 5)),
+    LayerCase("lookup-table", lambda: M("nn.LookupTable", weight=tm.f32(10, 4), paddingValue=0), (2, 5), indices=10),
 ]
 
 

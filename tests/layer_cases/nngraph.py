@@ -1,6 +1,6 @@
 """nngraph gModules (several inputs and outputs, split outputs, a value used by several nodes, a nested
-gModule, annotated nodes), the table and index layers language models use, and torch-rnn's recurrent
-layers and LanguageModel."""
+gModule, annotated nodes); and, until the recurrent and rnnlib families have their own case files,
+torch-rnn's recurrent layers and LanguageModel and Element-Research rnn/dpnn's layers."""
 from __future__ import annotations
 
 import nngraph_models as ng
@@ -57,16 +57,6 @@ def language_model(cell: str, v: int = 9, d: int = 4, h: int = 5):
 CASES = [
     LayerCase("gmodule-two-in-two-out-nested-split", two_in_two_out, [(2, 2, 4), (2, 4)]),
     LayerCase("gmodule-single-tensor", single, (3, 5)),
-    LayerCase("splittable-then-cadd", lambda: tm.sequential(ng.split_table(2), M("nn.CAddTable")), (2, 3, 4)),
-    LayerCase("splittable-negative-dim", lambda: tm.sequential(ng.split_table(-1), M("nn.CAddTable")), (2, 3, 4)),
-    LayerCase("splittable-batch-shift", lambda: tm.sequential(ng.split_table(1, 2), M("nn.CAddTable")), (2, 3, 4)),
-    LayerCase("cmul-table", lambda: tm.sequential(M("nn.ConcatTable", modules=[tm.linear(4, 3), tm.linear(4, 3)]),
-                                                  M("nn.CMulTable")), (2, 4)),
-    LayerCase("csub-table", lambda: tm.sequential(M("nn.ConcatTable", modules=[tm.linear(4, 3), tm.linear(4, 3)]),
-                                                  M("nn.CSubTable")), (2, 4)),
-    LayerCase("charrnn-onehot", lambda: tm.sequential(M("OneHot", outputSize=7, _eye=np.eye(7)), tm.linear(7, 3)), (3,),
-              indices=7),
-    LayerCase("lookup-table", lambda: M("nn.LookupTable", weight=tm.f32(10, 4), paddingValue=0), (2, 5), indices=10),
     LayerCase("torchrnn-lstm", lambda: torch_rnn_layer("nn.LSTM", 3, 5), (2, 4, 3)),
     LayerCase("torchrnn-vanilla", lambda: torch_rnn_layer("nn.VanillaRNN", 3, 5), (2, 4, 3)),
     LayerCase("torchrnn-language-model-lstm", lambda: language_model("nn.LSTM"), (2, 6), indices=9),

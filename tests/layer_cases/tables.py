@@ -3,6 +3,8 @@ SplitTable, SelectTable, NarrowTable, FlattenTable, MixtureTable, ZipTable(OneTo
 tables, CAddTensorTable, Index, MaskedSelect, OneHot (nn's and char-rnn's)."""
 from __future__ import annotations
 
+import nngraph_models as ng
+import numpy as np
 import torch7_models as tm
 
 from layer_cases import LayerCase
@@ -83,5 +85,13 @@ CASES = [
     LayerCase("onehot-nn", _table_op("nn.OneHot", outputSize=5), {"shape": [3, 2], "dtype": "int64", "low": 1, "high": 5}),
     LayerCase("onehot-char-rnn", lambda: tm.sequential(M("OneHot", outputSize=4)),
               {"shape": [6], "dtype": "int64", "low": 1, "high": 4}),
-    LayerCase("identity-on-a-table", lambda: M("nn.Identity"), [(2, 3), (2, 4)]),
+    LayerCase("splittable-then-cadd", lambda: tm.sequential(ng.split_table(2), M("nn.CAddTable")), (2, 3, 4)),
+    LayerCase("splittable-negative-dim", lambda: tm.sequential(ng.split_table(-1), M("nn.CAddTable")), (2, 3, 4)),
+    LayerCase("splittable-batch-shift", lambda: tm.sequential(ng.split_table(1, 2), M("nn.CAddTable")), (2, 3, 4)),
+    LayerCase("cmul-table", lambda: tm.sequential(M("nn.ConcatTable", modules=[tm.linear(4, 3), tm.linear(4, 3)]),
+                                                  M("nn.CMulTable")), (2, 4)),
+    LayerCase("csub-table", lambda: tm.sequential(M("nn.ConcatTable", modules=[tm.linear(4, 3), tm.linear(4, 3)]),
+                                                  M("nn.CSubTable")), (2, 4)),
+    LayerCase("charrnn-onehot", lambda: tm.sequential(M("OneHot", outputSize=7, _eye=np.eye(7)), tm.linear(7, 3)), (3,),
+              indices=7),
 ]

@@ -1,6 +1,6 @@
-"""Normalize, SpatialCrossMapLRN, LayerNormalization, InstanceNormalization, the local normalisations and
-VolumetricBatchNormalization / one-sample batch norm; the builders make the modules as their Lua
-constructors do (the local normalisations' estimator networks, LayerNormalization's Sequential)."""
+"""Normalize, SpatialCrossMapLRN, LayerNormalization, InstanceNormalization and the local normalisations;
+the builders make the modules as their Lua constructors do (the local normalisations' estimator networks,
+LayerNormalization's Sequential)."""
 from __future__ import annotations
 
 import math
@@ -109,10 +109,6 @@ def contrastive(planes: int, kernel: np.ndarray, threshold: float = 1e-4) -> T7O
              normalizer=tm.sequential(subtractive(planes, kernel), divisive(planes, kernel, threshold)))
 
 
-def volumetric_bn(n: int, cls: str = "nn.VolumetricBatchNormalization") -> T7Object:
-    return M(cls, 2, **tm.batchnorm(n).fields)
-
-
 GAUSS = np.exp(-((np.arange(5) - 2.0) ** 2) / 4).astype(np.float32)
 
 CASES = [
@@ -144,8 +140,4 @@ CASES = [
     LayerCase("divisive-1d", lambda: divisive(2, GAUSS[1:4]), (2, 2, 5, 6)),
     LayerCase("contrastive-2d", lambda: contrastive(3, np.ones((5, 5), np.float32)), (2, 3, 7, 7)),
     LayerCase("contrastive-1d", lambda: contrastive(2, GAUSS), (2, 2, 6, 5)),
-    LayerCase("bn-volumetric", lambda: volumetric_bn(3), (2, 3, 2, 3, 4)),
-    LayerCase("bn-cudnn-volumetric", lambda: volumetric_bn(2, cls="cudnn.VolumetricBatchNormalization"),
-              (2, 2, 3, 3, 3)),
-    LayerCase("bn-spatial-one-sample", lambda: tm.batchnorm(3), (3, 4, 5)),
 ]
