@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from t7convert.conversion.fields import flag, number, tensor
+from t7convert.conversion.fields import constructor_call, flag, number, tensor
 from t7convert.conversion.records import MAX_EXTENT, bounded, record
 from t7convert.conversion.registry import converts, describes, expects_input
 from t7convert.conversion.tree import Node
@@ -158,6 +158,11 @@ def _describe_pairwise(m: T7Object) -> str:
 @describes("nn.MM")
 def _describe_mm(m: T7Object) -> str:
     return f"{m.class_name}({bool(flag(m, 'transA'))}, {bool(flag(m, 'transB'))})"
+
+
+@describes("nn.MV")
+def _describe_mv(m: T7Object) -> str:
+    return constructor_call(m, 'trans')
 
 
 # --- what each op of this family stores: its record (t7convert.conversion.records) ---

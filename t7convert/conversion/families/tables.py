@@ -375,11 +375,6 @@ def _describe_mixturetable(m: T7Object) -> str:
     return constructor_call(m, 'dim')
 
 
-@describes("nn.MV")
-def _describe_mv(m: T7Object) -> str:
-    return constructor_call(m, 'trans')
-
-
 # --- what each op of this family stores: its record (t7convert.conversion.records) ---
 @record("BottleIn")
 @dataclass(frozen=True)
