@@ -1,0 +1,118 @@
+"""One Torch7 layer family, one file name in every tree: whoever looks for a layer's converter
+(``conversion/families/F.py``), its op's record and builder (``pytorch/families/F.py``), its independent
+twin (``interpreter/families/F.py``) and its cases (``tests/layer_cases/F.py``) finds them under the
+same ``F``. Read from the registries themselves, so a registration filed in the wrong file fails here."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import defaultdict
+from typing import Callable
+
+import layer_cases
+import pytest
+from layer_cases import covered_classes
+
+from t7convert.common.registry import discover
+from t7convert.conversion import families as conversion_families
+from t7convert.conversion.records import RECORDS
+from t7convert.conversion.registry import CONVERTERS, DESCRIBERS
+from t7convert.interpreter import families as reference_families
+from t7convert.interpreter.registry import LAYERS
+from t7convert.pytorch import families as builder_families
+from t7convert.pytorch.families import BUILDERS
+
+# Families whose files are being rearranged by other work (Element-Research rnn's and torch-rnn's
+# layers): some of their classes still have a converter or cases filed under another name. A class
+# that touches one of them is left out of the checks below, and the last test fails once the list
+# is longer than it needs to be.
+PENDING = {"rnnlib", "recurrent"}
+
+
+def _family(fn: Callable) -> str:
+    """The family a registered function belongs to: the name of the module that defines it."""
+    return fn.__module__.rsplit(".", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def registries() -> None:
+    for package in (conversion_families, reference_families, builder_families):
+        discover(package)
+
+
+def _case_files() -> dict[str, list]:
+    return {info.name: importlib.import_module(f"layer_cases.{info.name}").CASES
+            for info in pkgutil.iter_modules(layer_cases.__path__)}
+
+
+def _class_families() -> dict[str, set[str]]:
+    """Torch7 class -> the families its converter and its reference twin are filed in."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for table in (CONVERTERS, LAYERS):
+        for name, fn in table.entries.items():
+            found[name].add(_family(fn))
+    return found
+
+
+def _misfiled_classes() -> dict[str, set[str]]:
+    return {name: fams for name, fams in _class_families().items() if len(fams) > 1}
+
+
+def test_each_class_has_its_converter_and_reference_twin_in_files_of_one_family_name(registries):
+    misfiled = {name: sorted(fams) for name, fams in _misfiled_classes().items() if not fams & PENDING}
+    assert misfiled == {}, "converter and reference twin in files of different names"
+
+
+def test_each_class_is_described_for_inspect_beside_its_converter(registries):
+    misfiled = {name: (_family(fn), _family(CONVERTERS.entries[name]))
+                for name, fn in DESCRIBERS.entries.items()
+                if name in CONVERTERS.entries and _family(fn) != _family(CONVERTERS.entries[name])}
+    assert misfiled == {}, "a @describes line away from its class's converter"
+
+
+def test_each_op_has_its_builder_in_the_file_named_as_the_one_declaring_its_record(registries):
+    assert set(BUILDERS.entries) <= set(RECORDS.entries), "a builder for an op with no declared record"
+    misfiled = {op: (_family(RECORDS.entries[op]), _family(fn)) for op, fn in BUILDERS.entries.items()
+                if _family(fn) != _family(RECORDS.entries[op]) and _family(RECORDS.entries[op]) not in PENDING}
+    assert misfiled == {}, "op: (record's family, builder's family)"
+
+
+def test_every_family_file_of_every_tree_is_named_as_a_converter_family():
+    converter_files = {info.name for info in pkgutil.iter_modules(conversion_families.__path__)}
+    for package in (reference_families, builder_families, layer_cases):
+        others = {info.name for info in pkgutil.iter_modules(package.__path__)}
+        assert others - converter_files == set(), f"{package.__name__}: a family file no converter family has"
+
+
+def test_each_class_has_a_layer_case_in_the_case_file_named_as_its_family(registries):
+    covered_in: dict[str, set[str]] = defaultdict(set)
+    for file, cases in _case_files().items():
+        for case in cases:
+            for name in covered_classes(case):
+                covered_in[name].add(file)
+    missing = {name: sorted(covered_in[name]) for name, fams in _class_families().items()
+               if not fams & PENDING and not fams <= covered_in[name]}
+    assert missing == {}, "class: the case files that cover it, none named as its family"
+
+
+def test_each_layer_case_is_filed_under_a_family_of_a_class_it_covers(registries):
+    families = _class_families()
+    stray = []
+    for file, cases in _case_files().items():
+        for case in cases:
+            covered = set().union(*(families.get(name, set()) for name in covered_classes(case)))
+            if file not in covered and not covered & PENDING:
+                stray.append((file, case.id, sorted(covered)))
+    assert stray == [], "(case file, case, families it covers)"
+
+
+def test_the_families_left_out_above_still_need_to_be(registries):
+    """PENDING shrinks as those families are moved: one whose classes line up in the three trees and
+    which has its own case file leaves it."""
+    misfiled = _misfiled_classes()
+    case_files = set(_case_files())
+    for family in PENDING:
+        has_classes = any(family in fams for fams in _class_families().values())
+        split = any(family in fams for fams in misfiled.values())
+        assert has_classes and (split or family not in case_files), \
+            f"{family} lines up in every tree: take it out of PENDING"
