@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -36,12 +37,15 @@ def torch7_fixtures(request) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _each_test_seeds_its_own_generators(request) -> None:
+def _each_test_seeds_its_own_generators(request) -> Iterator[None]:
     """Every test starts the shared model helpers' generator and torch's from a seed of its own id:
-    its weights and random inputs are the same alone, in the suite, or in random order."""
+    its weights and random inputs are the same alone, in the suite, or in random order. Outside a test
+    the helpers have no generator (a draw at import would depend on the import order)."""
     seed = zlib.crc32(request.node.nodeid.rsplit("/", 1)[-1].encode())  # file::test[params]
     torch7_models.seed(seed)
     torch.manual_seed(seed)
+    yield
+    torch7_models.seed(None)
 
 
 def pytest_report_header(config):

@@ -91,14 +91,14 @@ def test_cudnn_spatial_softmax_modes(tmp_path):
         assert rel(got, np.log(channel)) <= 1e-5
 
 
-@pytest.mark.parametrize("layer,field", [
+@pytest.mark.parametrize("layer,field", tm.drawn(1, lambda: [
     (M("nn.PReLU", nOutputPlane=3, weight=tm.f32(4)), "weight"),
     (M("nn.PReLU", nOutputPlane=-1, weight=tm.f32(1)), "nOutputPlane"),
     (M("nn.CMul", weight=tm.f32(3), size=np.array([4])), "weight"),
     (M("nn.CReLU", nInputDims=-2), "nInputDims"),
     (M("nn.RReLU", lower=0.5, upper=0.1), "lower"),
     (M("cudnn.SpatialSoftMax", mode="CUDNN_SOFTMAX_MODE_BOGUS"), "mode"),
-], ids=["prelu-weight", "prelu-planes", "cmul-size", "crelu-dims", "rrelu-range", "cudnn-mode"])
+]), ids=["prelu-weight", "prelu-planes", "cmul-size", "crelu-dims", "rrelu-range", "cudnn-mode"])
 def test_bad_fields_are_refused_with_class_field_and_path(tmp_path, layer, field):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 4), layer))
     with pytest.raises(T7ConvertError, match=rf"{layer.class_name}.*{field}|{field}.*{layer.class_name}") as e:

@@ -90,12 +90,12 @@ def test_bilinear_is_a_w_k_b_plus_bias(tmp_path):
     assert close(reference(model, [a, b]), want, 1e-12) and close(converted(tmp_path, model, [a, b]), want)
 
 
-@pytest.mark.parametrize("model, field", [
+@pytest.mark.parametrize("model, field", tm.drawn(1, lambda: [
     (M("nn.PairwiseDistance", norm=float("inf")), "norm"),
     (M("nn.Euclidean", weight=tm.f32(4, 3, 2)), "weight"),
     (M("nn.WeightedEuclidean", weight=tm.f32(4, 3), diagCov=tm.f32(3, 3)), "diagCov"),
     (M("nn.Bilinear", weight=tm.f32(2, 4), bias=tm.f32(2)), "weight"),
-])
+]))
 def test_bad_fields_are_refused_naming_class_field_and_place(tmp_path, model, field):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 4), model))
     with pytest.raises(T7ConvertError, match=rf"{model.class_name.split('.')[1]} at modules\[2\].*{field}"):

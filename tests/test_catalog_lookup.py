@@ -97,12 +97,12 @@ def test_kmeans_gives_the_one_based_index_of_the_nearest_centroid(tmp_path):
         assert close(converted(tmp_path, model)(torch.from_numpy(x.astype(np.float32))), want)
 
 
-@pytest.mark.parametrize("model, field", [
+@pytest.mark.parametrize("model, field", tm.drawn(1, lambda: [
     (M("nn.IndexLinear", weight=tm.f32(5, 2), bias=tm.f32(2), normalize=4, offset=-1), "normalize"),
     (M("nn.LookupTable", weight=tm.f32(5), paddingValue=0), "weight"),
     (M("nn.LookupTable", weight=tm.f32(5, 2), maxNorm=1.0, normType=0), "normType"),
     (M("nn.SparseLinear", weight=tm.f32(3, 5), bias=tm.f32(2)), "bias"),
-])
+]))
 def test_bad_fields_are_refused_naming_class_field_and_place(tmp_path, model, field):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(4, 4), model))
     with pytest.raises(T7ConvertError, match=rf"{model.class_name.split('.')[1]} at modules\[2\].*{field}"):

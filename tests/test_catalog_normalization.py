@@ -182,11 +182,11 @@ def test_one_sample_batch_norm_keeps_a_batch_of_one(tmp_path):
 
 
 # --- refusals ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("model, field", [
+@pytest.mark.parametrize("model, field", tm.drawn(1, lambda: [
     (cases.lrn(4), "size"),
     (cases.normalize(-1), "p"),
     (tm.module("nn.InstanceNormalization", weight=tm.f32(3), bias=tm.f32(4), eps=1e-5), "bias"),
-])
+]))
 def test_bad_fields_are_refused_naming_class_field_and_place(tmp_path, model, field):
     src = tm.save(tmp_path, "m", tm.sequential(tm.linear(3, 3), model))
     with pytest.raises(T7ConvertError, match=rf"{model.class_name.split('.')[1]} at modules\[2\].*{field}"):

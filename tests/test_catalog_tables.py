@@ -138,7 +138,7 @@ def test_table_outputs_nest_as_in_lua(tmp_path):
     assert [x.shape for x in got] == [(2, 1), (2, 2), (2, 3), (2, 4)]
 
 
-@pytest.mark.parametrize("layer,field", [
+@pytest.mark.parametrize("layer,field", tm.drawn(1, lambda: [
     (M("nn.Parallel", inputDimension=0, outputDimension=1, modules=[tm.linear(4, 4)]), "inputDimension"),
     (M("nn.DepthConcat", dimension=-1, modules=[tm.linear(4, 4)]), "dimension"),
     (M("nn.Bottle", nInputDim=0, modules=[tm.linear(4, 4)]), "nInputDim"),
@@ -146,7 +146,7 @@ def test_table_outputs_nest_as_in_lua(tmp_path):
     (M("nn.NarrowTable", offset=-1, length=1), "offset"),
     (M("nn.OneHot", outputSize=-3), "outputSize"),
     (M("nn.Index", dimension=0), "dimension"),
-], ids=["parallel", "depthconcat", "bottle", "selecttable", "narrowtable", "onehot", "index"])
+]), ids=["parallel", "depthconcat", "bottle", "selecttable", "narrowtable", "onehot", "index"])
 def test_bad_fields_are_refused_with_class_field_and_path(tmp_path, layer, field):
     src = tm.save(tmp_path, "m", tm.sequential(M("nn.Identity"), layer))
     with pytest.raises(T7ConvertError, match=rf"{layer.class_name}.*{field}|{field}.*{layer.class_name}") as e:

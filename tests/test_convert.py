@@ -298,7 +298,7 @@ def test_converters_and_reference_execution_cover_the_same_classes():
     assert set(converted()) == set(executed())
 
 
-@pytest.mark.parametrize("model,shape", [
+@pytest.mark.parametrize("model,shape", tm.drawn(1, lambda: [
     (tm.sequential(tm.module("nn.SpatialConvolution", nInputPlane=2, nOutputPlane=3, kW=3, kH=3, dW=1, dH=1,
                              padding=1, weight=tm.f32(3, 2, 3, 3), bias=tm.f32(3))), (2, 5, 5)),
     (tm.sequential(tm.module("nn.SpatialMaxPooling", kW=2, kH=2, dW=2, dH=2)), (2, 5, 5)),
@@ -307,14 +307,14 @@ def test_converters_and_reference_execution_cover_the_same_classes():
     (tm.sequential(tm.module("nn.ConcatTable", modules=[tm.module("nn.Identity"), tm.module("nn.Identity")]),
                    tm.module("nn.JoinTable", dimension=-1)), (2, 3)),
     (tm.sequential(tm.module("nn.Threshold", threshold=0.1, val=0.3)), (4,)),
-], ids=["conv-padding-field", "maxpool-before-ceil-mode", "cudnn-maxpool-ceil-pad", "view-no-batch-dims",
+]), ids=["conv-padding-field", "maxpool-before-ceil-mode", "cudnn-maxpool-ceil-pad", "view-no-batch-dims",
         "jointable-negative-dim", "nn-threshold"])
 def test_old_and_unusual_fields_agree_with_the_reference(tmp_path, model, shape):
     check_against_reference(tmp_path, model, tm.f32(2, *shape) if len(shape) > 1 else tm.f32(*shape))
 
 
 # --- what the reviews found: Torch7's reading of old and odd fields ------------------------------
-@pytest.mark.parametrize("model,shape", [
+@pytest.mark.parametrize("model,shape", tm.drawn(2, lambda: [
     # max pooling from before ceil_mode keeps its padding (only average pooling's backwardCompatible resets it)
     (tm.sequential(tm.module("nn.SpatialMaxPooling", kW=3, kH=3, dW=2, dH=2, padW=1, padH=1)), (2, 8, 8)),
     (tm.sequential(tm.module("cudnn.SpatialMaxPooling", kW=3, kH=3, dW=2, dH=2, padW=1, padH=1)), (2, 8, 8)),
@@ -324,7 +324,7 @@ def test_old_and_unusual_fields_agree_with_the_reference(tmp_path, model, shape)
     # Lua truthiness: 0 is true
     (tm.sequential(tm.module("nn.Dropout", p=0.5, v2=0)), (6,)),
     (tm.sequential(tm.avgpool(2, 2, 2, 2, divide=0)), (2, 5, 5)),
-], ids=["maxpool-legacy-padding", "cudnn-maxpool-legacy-padding", "padding-over-padW", "dropout-v2-zero",
+]), ids=["maxpool-legacy-padding", "cudnn-maxpool-legacy-padding", "padding-over-padW", "dropout-v2-zero",
         "avgpool-divide-zero"])
 def test_fields_are_read_as_torch7s_lua_reads_them(tmp_path, model, shape):
     check_against_reference(tmp_path, model, tm.f32(2, *shape))

@@ -53,8 +53,9 @@ _VALUES = st.one_of(_HUGE, st.text(max_size=5), st.floats(allow_nan=True), st.no
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    src = tm.save(tmp, "seed", tm.sequential(tm.conv(1, 2, 3, 3, pw=1, ph=1), tm.relu(), tm.maxpool(2, 2, 2, 2),
-                                             tm.view(8), tm.linear(8, 3)))
+    with tm.drawing_from(53):  # built once for the module: its weights are not the first test's to choose
+        src = tm.save(tmp, "seed", tm.sequential(tm.conv(1, 2, 3, 3, pw=1, ph=1), tm.relu(), tm.maxpool(2, 2, 2, 2),
+                                                 tm.view(8), tm.linear(8, 3)))
     out = tmp / "seed.pth"
     api.convert(str(src), str(out), input_shape=(1, 4, 4))
     generic = torch.load(out, weights_only=True)

@@ -114,11 +114,11 @@ def long_annotation() -> T7Object:
     return g.module([x], [g.node(tm.linear(4, 3), x, name="encoder_" * 40)])
 
 
-@pytest.mark.parametrize("model, shape", [
+@pytest.mark.parametrize("model, shape", tm.drawn(1, lambda: [
     (concat_of(5000), (2,)),                  # a table of 5,000 branches: 5,000 references in one node
     (full_table_map(70, 70), (70, 2, 2)),     # a realistic connection table of 4,900 rows
     (long_annotation(), (4,)),                # an nngraph annotation of 320 characters
-], ids=["concat-5000", "full-table-map-70", "annotation-320"])
+]), ids=["concat-5000", "full-table-map-70", "annotation-320"])
 def test_what_convert_writes_load_reads_back(tmp_path, model, shape):
     src = tm.save(tmp_path, "m", model)
     out = tmp_path / "m.pth"

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+import torch7_models as tm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,15 +23,6 @@ from t7convert.interpreter.families.pooling import cudnn_size, thnn_size
 from t7convert.torch7.format import as_storage
 
 RTOL = 1e-5
-rng = np.random.default_rng(7)
-
-
-@pytest.fixture(autouse=True)
-def _same_numbers_in_every_run():
-    """Each test draws the same numbers however many examples hypothesis ran before it."""
-    global rng
-    rng = np.random.default_rng(7)
-
 
 def mod(class_name: str, version: int | None = 1, **fields) -> T7Object:
     """A Torch7 module as t7convert.read returns it (float32 tensors, Lua numbers)."""
@@ -54,7 +46,8 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def f32(*shape: int) -> np.ndarray:
-    return rng.standard_normal(shape).astype(np.float32)
+    """Drawn from the test's own generator (seeded from its id by conftest)."""
+    return tm.generator().standard_normal(shape).astype(np.float32)
 
 
 # --- convolution --------------------------------------------------------------------------------
@@ -132,7 +125,7 @@ def test_convolution_with_mismatched_planes_fails_naming_the_module():
 
 # --- batch normalization ------------------------------------------------------------------------
 def bn_params(c):
-    return dict(running_mean=f32(c), running_var=rng.uniform(0.5, 2, c).astype(np.float32),
+    return dict(running_mean=f32(c), running_var=tm.generator().uniform(0.5, 2, c).astype(np.float32),
                 weight=f32(c), bias=f32(c))
 
 

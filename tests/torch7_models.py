@@ -2,26 +2,60 @@
 own writer: the always-available counterpart of the shared fixtures written by real Torch7."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
 import t7convert
 from t7convert.torch7.format import T7Object, as_storage
 
-_generator = np.random.default_rng(1234)
+T = TypeVar("T")
 
 
-def seed(value: int) -> None:
+class _NoGenerator:
+    """Stands for the generator outside a test: a draw there (a test module's constants, a parametrize
+    list) would depend on which modules were imported before it, so it is refused."""
+
+    def __getattr__(self, name: str):
+        raise RuntimeError("torch7_models drew random numbers outside a test: tests get a generator seeded "
+                           "from their own id (conftest); module-level constants draw inside "
+                           "`with torch7_models.drawing_from(seed):`")
+
+
+_generator: np.random.Generator | _NoGenerator = _NoGenerator()
+
+
+def seed(value: int | None) -> None:
     """Start the helpers' generator afresh: ``conftest`` calls it before every test with a seed derived
-    from the test's own id, so the weights a test builds never depend on which tests ran before it."""
+    from the test's own id, so the weights a test builds never depend on which tests ran before it
+    (``None``: no generator, as outside a test)."""
     global _generator
-    _generator = np.random.default_rng(value)
+    _generator = _NoGenerator() if value is None else np.random.default_rng(value)
 
 
 def generator() -> np.random.Generator:
     """The generator the helpers draw from (seeded per test)."""
-    return _generator
+    return _generator  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def drawing_from(value: int) -> Iterator[np.random.Generator]:
+    """The helpers draw from a generator of this seed inside the block (a test module's constants and
+    parametrize lists, built at import), whatever was imported or drawn before it."""
+    global _generator
+    saved, _generator = _generator, np.random.default_rng(value)
+    try:
+        yield _generator
+    finally:
+        _generator = saved
+
+
+def drawn(value: int, build: Callable[[], T]) -> T:
+    """``build()`` drawing from a generator of seed ``value`` (a parametrize list built at import)."""
+    with drawing_from(value):
+        return build()
 
 
 def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
