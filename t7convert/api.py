@@ -131,7 +131,8 @@ class ConversionReport:
                 "input": str(self.input) if self.input is not None else None,
                 "input_spec": self.input.to_json() if self.input is not None else None,
                 "input_source": self.input_source or None, "found_in": c.found_in, "table_entries": c.others,
-                "checkpoint": c.checkpoint.get("project"),
+                "checkpoint": c.checkpoint.get("project"), "convention": c.convention, "model_name": c.model_name,
+                "models": c.models,
                 "verification": v.to_dict() if v is not None else None}
 
     def __str__(self) -> str:
