@@ -17,8 +17,10 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
     if c.not_canonical and c.near_canonical:  # a ResNet that missed the torchvision layout: say where
         echo(f"  generic module tree: {c.not_canonical}")
     if c.convention:
-        where = f" ({c.found_in})" if c.found_in and c.found_in != c.model_name else ""
-        echo(f"checkpoint: found by {c.convention}: converted its {c.model_name or 'model'}{where}")
+        what = c.model_name or c.found_in or "model"
+        if c.model_name and c.found_in and c.found_in != c.model_name:
+            what += f" ({c.found_in})"
+        echo(f"checkpoint: found by {c.convention}: converted its {what}")
     elif c.found_in and c.checkpoint.get("project"):
         echo(f"checkpoint: {c.checkpoint['project']}")
     if c.found_in and any(k in c.checkpoint for k in ("tokens", "words", "chars")):

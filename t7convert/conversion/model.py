@@ -105,8 +105,8 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
         raise
     except T7ConvertError as e:
         others = found.alternatives() if found is not None else []
-        hint = ("; the file's other models: " + ", ".join(f"{n} (--key {n})" for n, _, _ in others[:8])
-                if others and not key else "")
+        hint = (f" (in the file's {found.name or found.where}; its other models: "
+                + ", ".join(f"{n} (--key {n})" for n, _, _ in others[:8]) + ")" if others and not key else "")
         raise type(e)(f"{path}: {e}{hint}") from None
     notes = list(ctx.notes)
     if where:

@@ -133,6 +133,10 @@ def locate(root: Any, key: str | None = None, *, source: str | None = None) -> L
         found.default = _default(root, layout)
     if found.convention is None and project:
         found.convention = _GENERAL.get(project)
+    base = where.split(" (inside")[0]
+    if found.convention is None and base and not key:
+        found.convention = (f"the general rule: the table's entry named {base}" if base in _MODEL_KEYS
+                            else f"the general rule: the only module in the file's table ({base})")
     found.extras = _extras(root, inner, project)
     return found
 
@@ -311,7 +315,7 @@ def _at(root: Any, key: str) -> T7Object:
                 f"1..{len(value)}" if isinstance(value, list) and value else "none"
             raise T7ConvertError(f"--key {key}: the file has no entry {here} (keys there: {keys})")
     if not isinstance(value, T7Object):
-        raise T7ConvertError(f"--key {key}: the entry is a {type(value).__name__}, not a Torch7 module")
+        raise T7ConvertError(f"--key {key}: the entry is {in_torch7_words(value)}, not a Torch7 module")
     return value
 
 
