@@ -311,3 +311,20 @@ def test_a_deeply_nested_key_path_reaches_the_model(tmp_path):
     key = ".".join(["protos.rnn.model"] * 40)
     c = api.convert(str(src), None, key=key, verify=False).converted
     assert c.found_in == key and c.parameters == 4 * 5 + 5 + 5 * 3 + 3
+
+
+@pytest.mark.parametrize("build, project, row", [
+    (lambda: _seq2seq()[0], "seq2seq-attn", "| seq2seq-attn (harvardnlp) |"),
+    (lambda: _charcnn(), "lstm-char-cnn", "| lstm-char-cnn (yoonkim) |"),
+    (lambda: _dqn()[0], "dqn", "| deepmind dqn |"),
+    (lambda: _neuraltalk2(_mlp(3, 4)), "neuraltalk2", "| neuraltalk2 |"),
+    (lambda: T7Table(netG_A=_mlp(4, 3)), "CycleGAN", "| CycleGAN |"),
+    (lambda: T7Table(netG=_mlp(4, 3)), "dcgan", "| dcgan.torch, pix2pix |")])
+def test_the_readme_table_lists_each_recognised_layout_with_its_default(tmp_path, build, project, row):
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    c = api.convert(str(tm.save(tmp_path, "layout", build())), None, verify=False).converted
+    assert c.checkpoint["project"] == project
+    line = next((ln for ln in readme.splitlines() if ln.startswith(row)), None)
+    assert line is not None, f"the README's table of checkpoint layouts has no row for {project}"
+    assert f"`{c.model_name}`" in line.rsplit("|", 2)[-2], f"the row names another default than {c.model_name}"
