@@ -52,8 +52,9 @@ class Located:
     rnn's example xplogs), or None. ``extras``:
     plain data the converted file keeps in its description (a vocabulary, the sampler's options).
     ``others``: one line per other top-level entry of the table. ``convention``: the layout that
-    matched, in words (``seq2seq-attn's layout: {{encoder, decoder, generator}, opt}``), or None when
-    the model was taken by a general rule. ``name``: the model's name in that layout (``decoder``).
+    matched, in words (``seq2seq-attn's layout: {{encoder, decoder, generator}, opt}``, or "the
+    general rule: ..." for a table entry named like a model), None for a file that is a model or a
+    ``--key`` outside any layout. ``name``: the model's name in that layout (``decoder``).
     ``choices``: every model the file holds, as (name for --key, dotted path, module), the layout's
     own models first, each module once.
     """
@@ -136,6 +137,7 @@ def locate(root: Any, key: str | None = None, *, source: str | None = None) -> L
     base = where.split(" (inside")[0]
     if found.convention is None and base and not key:
         found.convention = (f"the general rule: the table's entry named {base}" if base in _MODEL_KEYS
+                            else "the general rule: the first entry of the file's list" if base == "[1]"
                             else f"the general rule: the only module in the file's table ({base})")
     found.extras = _extras(root, inner, project)
     return found
