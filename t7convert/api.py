@@ -131,7 +131,8 @@ class ConversionReport:
                 "input": str(self.input) if self.input is not None else None,
                 "input_spec": self.input.to_json() if self.input is not None else None,
                 "input_source": self.input_source or None, "found_in": c.found_in, "table_entries": c.others,
-                "checkpoint": c.checkpoint.get("project"),
+                "checkpoint": c.checkpoint.get("project"), "convention": c.convention, "model_name": c.model_name,
+                "models": c.models,
                 "verification": v.to_dict() if v is not None else None}
 
     def __str__(self) -> str:
@@ -167,8 +168,10 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     A verification beyond ``rtol`` raises :class:`VerificationError` and writes nothing; one that would
     need more than ``memory_limit`` bytes (default: half the available memory) is refused before it runs
     (see :mod:`t7convert.parity.memory`). ``progress`` is told each step, and during verification how
-    many layers of how many have run. ``key``: the dotted path of the model in a checkpoint table
-    (``protos.rnn``); by default the one its project documents. ``input``: the verification input, an
+    many layers of how many have run. ``key``: which model of a checkpoint: its name in the project's
+    layout (``"decoder"``, ``"best_model"``) or a dotted path (``protos.rnn``); by default the project's
+    main one (the report's ``converted.models`` lists them all, ``converted.convention`` says which
+    layout matched). ``input``: the verification input, an
     :class:`~t7convert.conversion.input_spec.InputSpec`, its text (``"3x32x32"``, ``"{13, 128x3}"``,
     ``"idx[1..90] x 50"``) or a sample's shape (``input_shape`` is the same, its old name); by default
     the one the file implies (:func:`t7convert.pytorch.input_shape.find_input`, the summary names the source).

@@ -62,14 +62,17 @@ def test_inspect_lists_every_model_of_a_checkpoint_table_with_the_one_convert_ta
 
 
 @pytest.mark.slow
-def test_inspect_lists_seq2seq_attn_models_and_says_to_choose_one_with_key(tmp_path):
+def test_inspect_lists_seq2seq_attn_models_by_name_and_convert_takes_the_decoder(tmp_path):
     encoder, decoder, generator = tm.sequential(_linear(3)), tm.sequential(_linear(4, 3, 3)), tm.sequential(_linear(5, 3, 5))
     t7convert.write(tmp_path / "s2s.t7", T7List([T7List([encoder, decoder, generator]), {"rnn_size": 3}]))
     out = _inspect(tmp_path / "s2s.t7").output
-    assert "models: 3" in out and "1.1: nn.Sequential" in out and "1.3: nn.Sequential, 20 parameters (--key 1.3)" in out
-    assert "choose one with --key" in out
-    converted = CliRunner().invoke(cli, [str(tmp_path / "s2s.t7"), "-o", str(tmp_path / "g.pth"), "--key", "1.3"])
-    assert converted.exit_code == 0, converted.output
+    assert "models: 3" in out and "encoder at 1.1: nn.Sequential" in out
+    assert "generator at 1.3: nn.Sequential, 20 parameters (--key generator)" in out
+    assert "decoder at 1.2: nn.Sequential, 12 parameters (convert's default)" in out
+    for key in ("generator", "1.3"):
+        converted = CliRunner().invoke(cli, [str(tmp_path / "s2s.t7"), "-o", str(tmp_path / "g.pth"), "--key", key,
+                                             "--force"])
+        assert converted.exit_code == 0, converted.output
 
 
 def test_inspect_names_the_architecture_convert_recognises(tmp_path):

@@ -36,8 +36,8 @@ from t7convert.cli.progress import StepBar
 @click.option("--memory-limit", metavar="SIZE", default=None,
               help="Refuse a verification planned to need more (e.g. 8GB; default: half the available memory).")
 @click.option("--key", default=None, metavar="PATH",
-              help="The model's entry in a checkpoint table, as a dotted path (protos.rnn, model, netG); "
-                   "default: the one the checkpoint's project documents.")
+              help="Which model of a checkpoint: its name in the project's layout (decoder, best_model, netG_A) "
+                   "or a dotted path (protos.rnn, 1.2); default: the project's main one (inspect lists them).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_command(paths: tuple[str, ...], output: str | None, jobs: int, fmt: str | None, generic: bool,
                     force: bool, no_verify: bool, input_text: str | None, input_size: str | None, rtol: float,

@@ -16,9 +16,20 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
         echo(f"  loads into torchvision.models.{c.spec.torchvision_name}()")
     if c.not_canonical and c.near_canonical:  # a ResNet that missed the torchvision layout: say where
         echo(f"  generic module tree: {c.not_canonical}")
+    if c.convention:
+        what = c.model_name or c.found_in or "model"
+        if c.model_name and c.found_in and c.found_in != c.model_name:
+            what += f" ({c.found_in})"
+        echo(f"checkpoint: found by {c.convention}: converted its {what}")
+    elif c.found_in and c.checkpoint.get("project"):
+        echo(f"checkpoint: {c.checkpoint['project']}")
+    if c.found_in and any(k in c.checkpoint for k in ("tokens", "words", "chars")):
+        echo("  vocabulary and sampler options kept in the description")
+    others = [m for m in c.models if not m["converted"]]
+    if others:
+        echo("  other models in the file: " + ", ".join(
+            f"{m['key']} ({m['class']}{', the default' if m['default'] else ''}; --key {m['key']})" for m in others))
     if c.found_in:
-        if c.checkpoint.get("project"):
-            echo(f"checkpoint: {c.checkpoint['project']} (vocabulary and sampler options kept in the description)")
         for line in c.others:
             echo(f"  also in the file: {line}")
     echo(f"parameters: {c.parameters:,}")

@@ -13,7 +13,7 @@ import numpy as np
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion import context as _families  # noqa: F401 - registers every family
 from t7convert.conversion.registry import description
-from t7convert.torch7.checkpoint import find_model, models_in, table_summary
+from t7convert.torch7.checkpoint import choices, layout_of, locate, table_summary
 from t7convert.torch7.format import T7Document, T7Object, read_document
 from t7convert.torch7.format import describe_value as in_torch7_words
 from t7convert.torch7.parameters import parameter_count
@@ -81,6 +81,9 @@ class Inspection:
     #: a table's top-level entries, one line each (``vocab: a vocabulary of 65 tokens``)
     entries: list[str] = field(default_factory=list)
     found_in: str = ""
+    #: the checkpoint layout that matched, in words, and the model's name in it (see checkpoint.Located)
+    convention: str | None = None
+    model_name: str | None = None
     #: the root in words: "a DoubleTensor 4x1000 (float64)", "the number 2.45", "a Lua list of 2 values"
     root_words: str = ""
     #: every model the file holds (key, class, parameters, whether convert takes it by default)
@@ -109,6 +112,7 @@ class Inspection:
             "model_error": self.model_error,
             "not_run": list(self.not_run), "modules": self.module_rows(),
             "entries": list(self.entries), "model_key": self.found_in or None,
+            "convention": self.convention, "model_name": self.model_name,
             "root_description": self.root_words, "objects": len(d.objects) or 1,
             "stream_tail_error": d.stream_tail_error, "models": list(self.models),
             "recognised": self.recognised, "not_convertible": self.not_convertible,
@@ -134,16 +138,18 @@ def inspect_file(path: str, *, recognise: bool = True, **read_options: Any) -> I
     root = doc.root
     kind = root.class_name if isinstance(root, T7Object) else type(root).__name__
     ins = Inspection(doc=doc, root_kind=kind, entries=table_summary(root), root_words=_root_words(root))
+    layout = layout_of(root, path)
     try:
-        model, ins.found_in = find_model(root)
+        found = locate(root, source=path)
+        model, ins.found_in, ins.convention, ins.model_name = found.model, found.where, found.convention, found.name
     except T7ConvertError as e:
         model = None  # not a model: a table of values, a tensor...
         if isinstance(root, (T7Object, list, dict)):
             ins.model_error = str(e)
     default_key = ins.found_in.split(" (inside")[0]
-    for key, m in models_in(root):
-        ins.models.append({"key": key or "<root>", "class": m.class_name, "parameters": parameter_count(m),
-                           "default": model is not None and key == default_key})
+    for name, key, m in choices(root, layout):
+        ins.models.append({"key": name, "path": key or "<root>", "class": m.class_name,
+                           "parameters": parameter_count(m), "default": model is not None and key == default_key})
     if model is None and ins.models:
         ins.model_error = f"convert takes none of its {len(ins.models)} models by default: choose one with --key"
     if model is not None and recognise:
@@ -246,10 +252,14 @@ def format_summary(ins: Inspection) -> str:
         for m in ins.models:
             n = m["parameters"]
             choice = "convert's default" if m["default"] else f"--key {m['key']}"
-            rows.append(f"\n  {m['key']}: {m['class']}, {n:,} parameter{'' if n == 1 else 's'} ({choice})")
+            at = f" at {m['path']}" if m["path"] != m["key"] else ""
+            rows.append(f"\n  {m['key']}{at}: {m['class']}, {n:,} parameter{'' if n == 1 else 's'} ({choice})")
         out.append(f"models: {len(ins.models)}" + "".join(rows))
     if ins.found_in:
-        out.append(f"model: the table's {ins.found_in}")
+        named = f" ({ins.model_name})" if ins.model_name and ins.model_name != ins.found_in else ""
+        out.append(f"model: the table's {ins.found_in}{named}")
+    if ins.convention:
+        out.append(f"found by {ins.convention}")
     if ins.recognised:
         out.append(f"recognised: {ins.recognised} (what convert writes)")
     if ins.not_convertible:

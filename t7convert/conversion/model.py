@@ -21,7 +21,7 @@ from t7convert.conversion.description import FORMAT_VERSION
 from t7convert.conversion.graph_inputs import check_vocabulary, model_inputs
 from t7convert.conversion.resnet_spec import ResNetSpec
 from t7convert.conversion.tree import Node
-from t7convert.torch7.checkpoint import locate
+from t7convert.torch7.checkpoint import Located, locate, unwrap_quietly
 from t7convert.torch7.format import T7Object, read_document, sniff_foreign
 
 
@@ -48,6 +48,10 @@ class ConvertedModel:
     checkpoint: dict[str, Any] = field(default_factory=dict)  # Located.extras: vocabulary, sampler options
     found_in: str = ""                          # where in the file's table the model was ("" for the root)
     others: list[str] = field(default_factory=list)  # the table's other entries, one line each
+    convention: str | None = None               # the checkpoint layout that matched (Located.convention)
+    model_name: str | None = None               # the model's name in that layout ("decoder")
+    # every model the file holds: key (for --key), path, class, default (taken without --key), converted
+    models: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -67,10 +71,19 @@ class ConvertedModel:
             info["data_config"] = dict(self.data_config)
         if self.checkpoint:
             info["checkpoint"] = dict(self.checkpoint, found_in=self.found_in)
+            if self.convention:
+                info["checkpoint"].update(convention=self.convention, model_name=self.model_name)
         if self.inputs is not None:
             info["inputs"] = self.inputs
         return info
 
+
+
+def models_listed(found: Located) -> list[dict[str, Any]]:
+    """The file's models as the summary, ``inspect`` and the API list them: the one taken marked."""
+    return [{"key": name, "path": path or "<root>", "class": m.class_name,
+             "converted": unwrap_quietly(m) is found.model, "default": path == found.default}
+            for name, path, m in found.choices]
 
 
 def _generic_title(modules: int) -> str:
@@ -81,8 +94,9 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
     """Read and convert a .t7 model in memory (no verification, nothing written); ``key`` is the dotted
     path of the model inside a checkpoint table (default: the documented one, see ``locate``)."""
     doc = read_document(path)
+    found = None
     try:
-        found = locate(doc.root, key)
+        found = locate(doc.root, key, source=path)
         model, where = found.model, found.where
         node, ctx = convert_graph(model)
         inputs = model_inputs(node, model)
@@ -90,17 +104,22 @@ def convert_file(path: str, *, generic: bool = False, key: str | None = None) ->
     except T7FormatError:
         raise
     except T7ConvertError as e:
-        raise type(e)(f"{path}: {e}") from None
+        others = found.alternatives() if found is not None else []
+        hint = (f" (in the file's {found.name or found.where}; its other models: "
+                + ", ".join(f"{n} (--key {n})" for n, _, _ in others[:8]) + ")" if others and not key else "")
+        raise type(e)(f"{path}: {e}{hint}") from None
     notes = list(ctx.notes)
     if where:
-        notes.insert(0, f"the model is the file's {where}")
+        notes.insert(0, f"the model is the file's {where}" + (f" ({found.name})" if found.name and found.name != where
+                                                                else ""))
     if any(name.startswith("torch.Cuda") for name, _ in doc.classes):
         # cutorch writes a CudaTensor's data as a FloatTensor's (classes.py): nothing is lost
         notes.insert(0, "CUDA tensors read as CPU tensors")
     dag, state = lower(node)
     result = ConvertedModel(kind="generic", state=state, graph=node, dag=dag, source=path,
                             parameters=node.parameter_count(), notes=notes, dropped=ctx.dropped, t7_model=model,
-                            inputs=inputs, checkpoint=found.extras, found_in=where, others=found.others)
+                            inputs=inputs, checkpoint=found.extras, found_in=where, others=found.others,
+                            convention=found.convention, model_name=found.name, models=models_listed(found))
     if generic:
         result.not_canonical, result.near_canonical = "--generic was given", True
     else:
