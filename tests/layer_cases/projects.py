@@ -1,5 +1,7 @@
 """Cases for the projects' own classes: fast-neural-style's ShaveImage and TotalVariation, the
-memory-efficient DenseNet's DenseConnectLayerCustom (a tensor in, then the table the next one takes)."""
+memory-efficient DenseNet's DenseConnectLayerCustom (a tensor in, then the table the next one takes),
+dqn's Rectifier, and deepmask's SpatialSymmetricPadding, SpatialConstDiagonal, DeepMask and SharpMask,
+each built as the project's Lua builds it (DeepMask.lua, SharpMask.lua, modelUtils.lua)."""
 from __future__ import annotations
 
 import torch7_models as tm
@@ -35,4 +37,66 @@ CASES = [
     LayerCase("totalvariation", lambda: tm.sequential(M("nn.TotalVariation", strength=1e-6), tm.conv(3, 2, 1, 1)),
               (2, 3, 5, 5)),
     LayerCase("denseconnectlayercustom-block", _dense_block, (2, 3, 6, 6)),
+]
+
+
+def _sym(l: int, r: int, t: int, b: int):
+    return M("nn.SpatialSymmetricPadding", pad_l=l, pad_r=r, pad_t=t, pad_b=b)
+
+
+def _padded_conv(n_in: int, n_out: int):
+    """modelUtils.updatePadding: a 3x3 convolution's zero padding moved into a SymmetricPadding before it."""
+    return tm.sequential(_sym(1, 1, 1, 1), tm.conv(n_in, n_out, 3, 3))
+
+
+def _const_diagonal(n: int, inplace: bool = True):
+    """modelUtils.BNtoFixed: a frozen batch norm, ``a`` = weight / std, ``b`` = bias - mean * a."""
+    g = tm.generator()
+    return M("nn.SpatialConstDiagonal", a=g.uniform(0.5, 1.5, (1, n, 1, 1)).astype("float32"),
+             b=tm.f32(1, n, 1, 1, scale=0.1), inplace=inplace)
+
+
+def _deepmask():
+    """DeepMask.lua at a small scale: trunk (padded conv, the fixed BN, ReLU, View(batch, n), Linear), the
+    mask branch (a Sequential holding a Sequential with a Linear) and the score branch (Dropout, Linear,
+    Threshold(0, 1e-6), Dropout, Linear(.., 1))."""
+    trunk = tm.sequential(_padded_conv(3, 4), _const_diagonal(4), M("cudnn.ReLU", inplace=True),
+                          tm.maxpool(2, 2, 2, 2), tm.view(2, 4 * 3 * 3), tm.linear(36, 8))
+    mask = tm.sequential(tm.sequential(tm.linear(8, 16)))
+    score = tm.sequential(M("nn.Dropout", p=0.5, v2=True, inplace=False), tm.linear(8, 6),
+                          M("nn.Threshold", threshold=0, val=1e-6, inplace=False),
+                          M("nn.Dropout", p=0.5, v2=True, inplace=False), tm.linear(6, 1))
+    return M("nn.DeepMask", None, trunk=trunk, maskBranch=mask, scoreBranch=score, fSz=3)
+
+
+def _refinement(neth, netv, *tail):
+    """SharpMask:refinement: ParallelTable(neth, netv), CAddTable(2) (in place: 2 is true to Lua),
+    ReLU, SpatialUpSamplingNearest(2), and the final module's extra layers."""
+    return tm.sequential(M("nn.ParallelTable", modules=[neth, netv]), M("nn.CAddTable", inplace=2),
+                         M("cudnn.ReLU", inplace=False), M("nn.SpatialUpSamplingNearest", scale_factor=2), *tail)
+
+
+def _sharpmask():
+    """SharpMask.lua at a small scale: a trunk of 9 modules (8x8 -> 4x4 -> 2x2 -> a vector), refs[0] a
+    Linear and View to 4 planes of 2x2, skpos {7, 4}: refs[1] joins the 2x2 maps, refs[2] the 4x4 ones,
+    and ends in the symmetric-padded 3x3 convolution to one plane and the View to (batch, 64)."""
+    trunk = tm.sequential(_padded_conv(3, 4), _const_diagonal(4), M("cudnn.ReLU", inplace=False),
+                          tm.maxpool(2, 2, 2, 2), _padded_conv(4, 6), M("cudnn.ReLU", inplace=False),
+                          tm.maxpool(2, 2, 2, 2), tm.view(2, 24), tm.linear(24, 16))
+    refs = {0: tm.sequential(tm.linear(16, 16), tm.view(2, 4, 2, 2)),
+            1: _refinement(_padded_conv(6, 2), _padded_conv(4, 2)),
+            2: _refinement(_padded_conv(4, 1), _padded_conv(2, 1), _sym(1, 1, 1, 1), tm.conv(1, 1, 3, 3),
+                           tm.view(2, 64))}
+    return M("nn.SharpMask", None, trunk=trunk, refs=refs, skpos=[8, 7, 4, 3][1:3], km=4, ks=4, fSz=2, inps={})
+
+
+CASES += [
+    LayerCase("rectifier", lambda: tm.sequential(tm.linear(5, 4), M("nn.Rectifier")), (3, 5)),
+    LayerCase("spatialsymmetricpadding", lambda: tm.sequential(tm.conv(3, 2, 1, 1), _sym(2, 1, 1, 3)), (2, 3, 4, 5)),
+    LayerCase("spatialsymmetricpadding-crop", lambda: tm.sequential(tm.conv(3, 2, 1, 1), _sym(-1, 2, 3, -2)),
+              (2, 3, 5, 4)),
+    LayerCase("spatialconstdiagonal-inplace", lambda: tm.sequential(tm.conv(3, 4, 3, 3), _const_diagonal(4),
+                                                                    M("nn.ReLU", inplace=True)), (2, 3, 6, 6)),
+    LayerCase("deepmask", _deepmask, (2, 3, 6, 6)),
+    LayerCase("sharpmask", _sharpmask, (2, 3, 8, 8)),
 ]
