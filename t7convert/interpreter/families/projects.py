@@ -66,7 +66,8 @@ def rectifier(m: T7Object, x, call: Call) -> np.ndarray:
     """``self.output:resizeAs(input):copy(input):abs():add(input):div(2)``."""
     x = array_input(x, m, where=call.where, ndims=tuple(range(1, 9)))
     out = np.abs(x)
-    out += x
+    with np.errstate(invalid="ignore"):  # -inf: inf + -inf is NaN, as in C
+        out += x
     out /= 2
     return out
 

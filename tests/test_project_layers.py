@@ -1,0 +1,160 @@
+"""The projects' own layers compute what their Lua code computes: small inputs worked out by hand from
+deepmind/dqn's Rectifier.lua and facebookresearch/deepmask's SpatialSymmetricPadding.lua, modelUtils.lua
+(SpatialConstDiagonal), DeepMask.lua and SharpMask.lua, checked on the reference execution and on the
+converted module; neuraltalk2's LanguageModel is told from torch-rnn's by its fields and refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch7_models as tm
+
+import t7convert
+from t7convert import api
+from t7convert.common.errors import T7ConvertError
+from t7convert.interpreter import run as reference_run
+
+M = tm.module
+
+
+def _converted_and_reference(tmp_path, model, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(converted module's output, reference output) on ``x``, each as a list of float64 arrays; the
+    conversion verified on an input of ``x``'s shape."""
+    src = tm.save(tmp_path, "m", model)
+    out = tmp_path / "m.pth"
+    report = api.convert(str(src), str(out), input_shape=x.shape[1:], batch=x.shape[0], force=True)
+    assert report.verification.ok, report.verification.summary()
+    want = reference_run(t7convert.read(src), x).output
+    with torch.no_grad():
+        got = t7convert.load(str(out))(torch.from_numpy(x.astype(np.float32)))
+    flat = lambda v: [np.asarray(t, np.float64) for t in v] if isinstance(v, (list, tuple)) else [np.asarray(v, np.float64)]  # noqa: E731
+    return flat(got), flat(want)
+
+
+# --- dqn's Rectifier: (|x| + x) / 2 -------------------------------------------------------------------
+def test_dqn_rectifier_is_abs_plus_input_halved_so_minus_infinity_gives_nan():
+    """``copy(input):abs():add(input):div(2)``: -inf -> (inf + -inf)/2 = NaN (ReLU would give 0)."""
+    x = np.array([[-np.inf, -2.0, -0.0, 0.5, 3.0, np.inf, np.nan]])
+    y = reference_run(M("nn.Rectifier"), x).output
+    np.testing.assert_array_equal(y, [[np.nan, 0.0, 0.0, 0.5, 3.0, np.inf, np.nan]])
+
+
+def test_dqn_rectifier_converts_exactly_and_overflows_in_float32_as_torch7_float_does(tmp_path):
+    rng = np.random.default_rng(31)
+    model = tm.sequential(M("nn.Rectifier"))
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    (got,), (want,) = _converted_and_reference(tmp_path, model, x)
+    np.testing.assert_array_equal(got, np.maximum(x, 0))
+    np.testing.assert_array_equal(got, want)
+    module = t7convert.load(str(tmp_path / "m.pth"))
+    with torch.no_grad():  # |x| + x = 6e38 is past float32's 3.4e38: Torch7's FloatTensor gives inf, then inf/2
+        edge = module(torch.tensor([[3e38, -3e38, float("-inf")]], dtype=torch.float32)).numpy()
+    assert edge[0, 0] == np.inf and edge[0, 1] == 0 and np.isnan(edge[0, 2])
+
+
+# --- deepmask's SpatialSymmetricPadding ----------------------------------------------------------------
+def _pad(l: int, r: int, t: int, b: int):
+    return M("nn.SpatialSymmetricPadding", pad_l=l, pad_r=r, pad_t=t, pad_b=b)
+
+
+def test_symmetric_padding_mirrors_including_the_edge_row_and_column():
+    """[[1,2,3],[4,5,6]], pads l=1, r=2, t=1, b=0. After the copy into the middle of zeros: row 1 is the
+    top pad, copied from output row 2 (1 2 3); column 1 from column 2; columns 5, 6 from columns 4, 3."""
+    x = np.array([[[[1.0, 2, 3], [4, 5, 6]]]])
+    y = reference_run(_pad(1, 2, 1, 0), x).output
+    np.testing.assert_array_equal(y[0, 0], [[1, 1, 2, 3, 3, 2],
+                                            [1, 1, 2, 3, 3, 2],
+                                            [4, 4, 5, 6, 6, 5]])
+
+
+def test_symmetric_padding_wider_than_the_input_copies_a_row_still_zero():
+    """One row a, pads t=2, b=1 (H = 4 >= 2*2): the top loop fills row 2 from row 3 (a) and row 1 from
+    row 4, the bottom pad, which the Lua loop only fills after: it stays 0. Then row 4 from row 3."""
+    x = np.array([[[[7.0, 8.0]]]])
+    y = reference_run(_pad(0, 0, 2, 1), x).output
+    np.testing.assert_array_equal(y[0, 0], [[0, 0], [7, 8], [7, 8], [7, 8]])
+
+
+def test_symmetric_padding_negative_pads_crop_first():
+    """l = -1 drops the first column, r = 1 then mirrors the new last one: [[1,2,3]] -> [[2,3,3]]."""
+    y = reference_run(_pad(-1, 1, 0, 0), np.array([[[[1.0, 2, 3]]]])).output
+    np.testing.assert_array_equal(y[0, 0], [[2, 3, 3]])
+
+
+@pytest.mark.parametrize("pads, shape", [((1, 2, 1, 0), (2, 2, 2, 3)), ((0, 0, 2, 1), (1, 3, 1, 2)),
+                                         ((-1, 1, 2, -2), (2, 1, 4, 3)), ((3, 3, 3, 3), (1, 2, 3, 3))])
+def test_symmetric_padding_converts_exactly_quirks_included(tmp_path, pads, shape):
+    rng = np.random.default_rng(37)
+    x = rng.standard_normal(shape).astype(np.float32)
+    (got,), (want,) = _converted_and_reference(tmp_path, tm.sequential(_pad(*pads)), x)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_symmetric_padding_larger_than_half_the_output_is_refused_by_both(tmp_path):
+    """``w < 2*pad_l``: 'input is too small' in Lua (a 1-wide input padded 2 left, 0 right: w = 3 < 4)."""
+    x = np.ones((1, 1, 2, 1), np.float32)
+    with pytest.raises(T7ConvertError, match="too small"):
+        reference_run(_pad(2, 0, 0, 0), x)
+    src = tm.save(tmp_path, "m", tm.sequential(_pad(2, 0, 0, 0)))
+    with pytest.raises(T7ConvertError):
+        api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(1, 2, 1), batch=1, force=True)
+
+
+# --- deepmask's SpatialConstDiagonal (modelUtils.BNtoFixed) ----------------------------------------------
+def test_const_diagonal_scales_and_shifts_each_plane(tmp_path):
+    """a = (2, 3), b = (1, -1): plane 1 holds 1 -> 1*2 + 1 = 3, plane 2 holds 2 -> 2*3 - 1 = 5."""
+    layer = M("nn.SpatialConstDiagonal", a=np.array([2, 3], np.float32).reshape(1, 2, 1, 1),
+              b=np.array([1, -1], np.float32).reshape(1, 2, 1, 1), inplace=True)
+    x = np.array([1.0, 2.0]).reshape(1, 2, 1, 1)
+    np.testing.assert_array_equal(reference_run(layer, x).output.reshape(-1), [3, 5])
+    (got,), (want,) = _converted_and_reference(tmp_path, tm.sequential(layer), x.astype(np.float32))
+    np.testing.assert_array_equal(got.reshape(-1), [3, 5])
+
+
+# --- DeepMask and SharpMask: compositions of their fields -----------------------------------------------
+def _k(cls: str, c: float, inplace: bool = False):
+    return M(cls, constant_scalar=c, inplace=inplace)
+
+
+def test_deepmask_outputs_its_mask_and_score_heads_on_the_trunk(tmp_path):
+    """trunk x2, mask head +1, score head x(-1): x = 3 -> {7, -6}."""
+    model = M("nn.DeepMask", None, trunk=tm.sequential(_k("nn.MulConstant", 2)),
+              maskBranch=tm.sequential(_k("nn.AddConstant", 1)), scoreBranch=tm.sequential(_k("nn.MulConstant", -1)))
+    x = np.full((1, 1), 3.0, np.float32)
+    got, want = _converted_and_reference(tmp_path, model, x)
+    assert [float(v.item()) for v in want] == [7.0, -6.0]
+    assert [float(v.item()) for v in got] == [7.0, -6.0]
+
+
+def _sharpmask(second_in_place: bool):
+    """trunk {x2, +1}, refs[0] the identity, refs[1] CAddTable on {trunk.modules[1].output, current}."""
+    return M("nn.SharpMask", None, trunk=tm.sequential(_k("nn.MulConstant", 2), _k("nn.AddConstant", 1, second_in_place)),
+             refs={0: M("nn.Identity"), 1: M("nn.CAddTable", inplace=False)}, skpos=[1])
+
+
+def test_sharpmask_refines_with_the_trunk_output_at_skpos(tmp_path):
+    """x = 1: modules[1] gives 2, modules[2] gives 3; refs[0] keeps 3; refs[1] adds modules[1]'s 2: 5."""
+    x = np.ones((1, 1), np.float32)
+    (got,), (want,) = _converted_and_reference(tmp_path, _sharpmask(False), x)
+    assert float(want.item()) == 5.0 and float(got.item()) == 5.0
+
+
+def test_sharpmask_reading_an_output_a_later_in_place_layer_overwrote_is_refused(tmp_path):
+    """With AddConstant(1, true) after it, Torch7's modules[1].output holds 3 when refs[1] reads it: 3 + 3
+    = 6. The reference says so; the converter refuses rather than depend on that."""
+    assert float(reference_run(_sharpmask(True), np.ones((1, 1))).output.item()) == 6.0
+    src = tm.save(tmp_path, "m", _sharpmask(True))
+    with pytest.raises(T7ConvertError, match="in-place"):
+        api.convert(str(src), str(tmp_path / "m.pth"), input_shape=(1,), batch=1, force=True)
+
+
+# --- neuraltalk2's LanguageModel --------------------------------------------------------------------------
+def test_neuraltalk2_language_model_is_told_from_torch_rnns_and_refused_naming_its_parts(tmp_path):
+    """Same class name as torch-rnn's nn.LanguageModel; neuraltalk2's holds ``core`` (an nngraph LSTM)
+    and ``lookup_table`` (misc/LanguageModel.lua)."""
+    lm = M("nn.LanguageModel", None, core=tm.sequential(tm.linear(3, 3)),
+           lookup_table=M("nn.LookupTable", weight=tm.f32(5, 3)), vocab_size=4, input_encoding_size=3,
+           rnn_size=3, num_layers=1, seq_length=2)
+    src = tm.save(tmp_path, "lm", {"protos": {"lm": lm}})
+    with pytest.raises(T7ConvertError, match="neuraltalk2.*--key protos.lm.core"):
+        api.convert(str(src), str(tmp_path / "lm.pth"), key="protos.lm", force=True)
