@@ -158,3 +158,52 @@ def test_neuraltalk2_language_model_is_told_from_torch_rnns_and_refused_naming_i
     src = tm.save(tmp_path, "lm", {"protos": {"lm": lm}})
     with pytest.raises(T7ConvertError, match="neuraltalk2.*--key protos.lm.core"):
         api.convert(str(src), str(tmp_path / "lm.pth"), key="protos.lm", force=True)
+
+
+# --- OpenNMT (lua) ------------------------------------------------------------------------------------------
+def test_onmt_lstm_step_converts_as_its_gmodule_on_the_c_h_x_table(tmp_path):
+    """onmt.LSTM is an onmt.Network: its forward is its net, the one-step gModule {c, h, x} -> {c', h'}.
+    Checked against the LSTM equations written out here (gates i, f, o, g from one Linear sum)."""
+    from layer_cases.projects import _onmt, _onmt_lstm_step
+
+    rng = np.random.default_rng(41)
+    model = _onmt("onmt.LSTM", _onmt_lstm_step(4, 3), numEffectiveLayers=2, outputSize=3)
+    src = tm.save(tmp_path, "lstm", model)
+    report = api.convert(str(src), str(tmp_path / "lstm.pth"), input="{3, 3, 4}", batch=2, force=True)
+    assert report.verification.ok, report.verification.summary()
+    c, h, x = (rng.standard_normal((2, n)) for n in (3, 3, 4))
+    want = reference_run(t7convert.read(src), [c, h, x]).output
+    step = model.get("net")
+    graph = [n.get("data").get("module") for n in step.get("forwardnodes") if n.get("data").get("module") is not None]
+    wx = next(m for m in graph if m.class_name == "nn.Linear" and m.get("bias") is None)
+    wh = next(m for m in graph if m.class_name == "nn.Linear" and m.get("bias") is not None)
+    sums = x @ wx.get("weight").T.astype(np.float64) + h @ wh.get("weight").T.astype(np.float64) + wh.get("bias")
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    i, f, o, g = sig(sums[:, :3]), sig(sums[:, 3:6]), sig(sums[:, 6:9]), np.tanh(sums[:, 9:])
+    c2 = f * c + i * g
+    np.testing.assert_allclose(want[0], c2, rtol=1e-12)
+    np.testing.assert_allclose(want[1], o * np.tanh(c2), rtol=1e-12)
+    with torch.no_grad():
+        got = t7convert.load(str(tmp_path / "lstm.pth"))([torch.from_numpy(v.astype(np.float32)) for v in (c, h, x)])
+    np.testing.assert_allclose(got[0].numpy(), c2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1].numpy(), o * np.tanh(c2), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("version, concat, expected", [(2, True, "v2"), (None, True, "concat"), (None, False, "first")])
+def test_onmt_generator_forward_follows_the_version_its_fields_show(version, concat, expected):
+    """Three Generator.lua forwards: version 2 takes a table's first element; a ConcatTable net without
+    version runs as it is; the first Generator returns ``{net(input)}``. Linear weights of 1 and bias 0
+    on [1, 2]: LogSoftMax of one value is 0 whatever it is, so the heads give [0] and [[0]]."""
+    from layer_cases.projects import _onmt
+
+    def head():
+        return tm.sequential(M("nn.Linear", weight=np.ones((1, 2), np.float32), bias=np.zeros(1, np.float32)),
+                             M("nn.LogSoftMax"))
+
+    net = M("nn.ConcatTable", modules=[head()]) if concat else head()
+    gen = _onmt("onmt.Generator", net)
+    if version is not None:
+        gen.fields["version"] = version
+    x = np.array([[1.0, 2.0]])
+    y = reference_run(gen, [x, np.zeros((1, 5))] if expected == "v2" else x).output
+    assert isinstance(y, list) and len(y) == 1 and y[0].tolist() == [[0.0]]

@@ -4,9 +4,11 @@ dqn's Rectifier, and deepmask's SpatialSymmetricPadding, SpatialConstDiagonal, D
 each built as the project's Lua builds it (DeepMask.lua, SharpMask.lua, modelUtils.lua)."""
 from __future__ import annotations
 
+import nngraph_models as ng
 import torch7_models as tm
 
 from layer_cases import LayerCase
+from layer_cases.lookup import lookup, to_index
 
 M = tm.module
 
@@ -99,4 +101,50 @@ CASES += [
                                                                     M("nn.ReLU", inplace=True)), (2, 3, 6, 6)),
     LayerCase("deepmask", _deepmask, (2, 3, 6, 6)),
     LayerCase("sharpmask", _sharpmask, (2, 3, 8, 8)),
+]
+
+
+# --- OpenNMT (lua): onmt.Network and the classes keeping its forward (the net, also modules[1]) --------
+def _onmt(cls: str, net, **fields):
+    """As Network.lua's constructor leaves it: nn.Container's fields (output, gradInput), ``net`` and
+    ``modules = {net}``."""
+    return M(cls, None, net=net, modules=[net], gradInput=__import__("numpy").empty(0, "float32"), **fields)
+
+
+def _onmt_lstm_step(d: int, h: int):
+    """onmt.LSTM:_buildLayer's shape, one layer: {c, h, x} -> {c', h'} (gates i, f, o, g of one Linear sum)."""
+    g = ng.Graph()
+    c, hp, x = g.input(), g.input(), g.input()
+    sums = g.node(M("nn.CAddTable"), g.node(tm.linear(d, 4 * h, bias=False), x), g.node(tm.linear(h, 4 * h), hp))
+    n1, n2, n3, n4 = g.split(g.node(ng.split_table(2), g.node(M("nn.Reshape", size=__import__("numpy").array(
+        [4, h], "int64"), nelement=4 * h, batchMode=None), sums)), 4)
+    i, f, o = (g.node(M("nn.Sigmoid"), n) for n in (n1, n2, n3))
+    nc = g.node(M("nn.CAddTable"), g.node(M("nn.CMulTable"), f, c), g.node(M("nn.CMulTable"), i, g.node(M("nn.Tanh"), n4)))
+    return g.module([c, hp, x], [nc, g.node(M("nn.CMulTable"), o, g.node(M("nn.Tanh"), nc))],
+                    ran_on=[tm.f32(2, h), tm.f32(2, h), tm.f32(2, d)])
+
+
+def _generator(version: int | None, concat: bool):
+    head = tm.sequential(tm.linear(5, 7), M("nn.LogSoftMax"))
+    net = M("nn.ConcatTable", modules=[head, tm.sequential(tm.linear(5, 3), M("nn.LogSoftMax"))]) if concat else head
+    gen = _onmt("onmt.Generator", net)
+    if version is not None:
+        gen.fields["version"] = version  # a field, not the class version module() takes
+    return gen
+
+
+CASES += [
+    LayerCase("onmt-network-linear", lambda: _onmt("onmt.Network", tm.linear(4, 3)), (2, 4)),
+    LayerCase("onmt-lstm-wrapper", lambda: _onmt("onmt.LSTM", tm.sequential(tm.linear(4, 3), M("nn.Sigmoid")),
+                                                  numEffectiveLayers=2, outputSize=3), (2, 4)),
+    LayerCase("onmt-gru-wrapper", lambda: _onmt("onmt.GRU", tm.sequential(tm.linear(4, 3), M("nn.Tanh"))), (2, 4)),
+    LayerCase("onmt-wordembedding", lambda: to_index(6, _onmt("onmt.WordEmbedding", lookup(6, 3), vocabSize=6)),
+              (2, 5)),
+    LayerCase("onmt-globalattention-wrapper", lambda: _onmt("onmt.GlobalAttention", M("nn.MM", transA=False,
+                                                                                       transB=True)),
+              [(2, 3, 4), (2, 5, 4)]),
+    LayerCase("onmt-generator-v2-table-input", lambda: _generator(2, True), [(2, 5), (2, 4)]),
+    LayerCase("onmt-generator-v2-tensor-input", lambda: _generator(2, True), (2, 5)),
+    LayerCase("onmt-generator-concat", lambda: _generator(None, True), (2, 5)),
+    LayerCase("onmt-generator-first", lambda: _generator(None, False), (2, 5)),
 ]

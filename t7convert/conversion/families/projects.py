@@ -30,6 +30,15 @@
   its ``core`` and ``lookup_table`` fields; torch-rnn's converter hands it here) unrolls its one-step
   LSTM ``core`` over ``seq_length + 2`` steps and leaves the output of the steps it skips (a time step
   whose tokens are all 0) as its memory held them: refused, naming the parts that convert.
+* OpenNMT/OpenNMT (lua, onmt/modules): ``onmt.Network`` (Network.lua: an nn.Container whose forward is
+  its ``net``, also ``modules[1]``) and the subclasses that keep that forward: ``onmt.LSTM`` and
+  ``onmt.GRU`` (one step of the stacked cell, an nngraph gModule), ``onmt.WordEmbedding`` (a
+  LookupTable), ``onmt.GlobalAttention`` (a gModule on ``{ht, context}``). ``onmt.Generator`` has had
+  three forwards, told apart by its fields: ``version`` 2 takes the first element of a table input and
+  runs its ConcatTable ``net``; without ``version`` a ConcatTable ``net`` runs on the input as it is; an
+  older ``net`` (Linear, LogSoftMax) outputs the table ``{net(input)}``. The encoders and decoders
+  (``onmt.Encoder``, ``onmt.BiEncoder``, ``onmt.Decoder``) loop over time steps with clones of their
+  network: not plain compositions, they need a plugin.
 """
 from __future__ import annotations
 
@@ -234,6 +243,36 @@ def neuraltalk2_language_model(m: T7Object, ctx) -> Node:
                       " and the word vectors with --key protos.lm.lookup_table")
 
 
+# --- OpenNMT (lua) ------------------------------------------------------------------------------------
+def _onmt_net(m: T7Object, ctx) -> T7Object:
+    net = m.get("net")
+    if not isinstance(net, T7Object):
+        raise ctx.fail(m, "has no net module (onmt.Network's forward is its net)")
+    kids = m.children
+    if kids and kids[0] is not net:
+        raise ctx.fail(m, "its modules[1] is not its net: not the onmt.Network layout")
+    return net
+
+
+@converts("onmt.Network", "onmt.LSTM", "onmt.GRU", "onmt.WordEmbedding", "onmt.GlobalAttention")
+def onmt_network(m: T7Object, ctx) -> Node:
+    """Network.lua: ``self.output = self.net:updateOutput(input)``: the net itself, at ``modules[1]``."""
+    return Node("Sequential", children=[ctx.child(_onmt_net(m, ctx), 1)])
+
+
+@converts("onmt.Generator")
+def onmt_generator(m: T7Object, ctx) -> Node:
+    net = _onmt_net(m, ctx)
+    version = m.get("version")
+    if version is not None and version != 2:
+        raise ctx.fail(m, f"has version {version!r}; the onmt.Generator forwards known are version 2 and none")
+    if version == 2:  # input = type(input) == 'table' and input[1] or input
+        return Node("Sequential", children=[Node("FirstIfTable"), ctx.child(net, 1)])
+    if net.class_name == "nn.ConcatTable":
+        return Node("Sequential", children=[ctx.child(net, 1)])
+    return Node("ConcatTable", children=[ctx.child(net, 1)])  # self.output = {self.net:updateOutput(input)}
+
+
 @describes("nn.SpatialSymmetricPadding")
 def _describe_symmetric(m: T7Object) -> str:
     return f"{m.class_name}(l={m.get('pad_l')}, r={m.get('pad_r')}, t={m.get('pad_t')}, b={m.get('pad_b')})"
@@ -295,3 +334,9 @@ class SharpMaskRecord:
     """What a SharpMask node stores: ``skpos`` (1-based trunk positions), one per refinement module."""
 
     skips: list[int] = bounded(1, MAX_EXTENT, length=(0, 64))
+
+
+@record("FirstIfTable")
+@dataclass(frozen=True)
+class FirstIfTableRecord:
+    """A FirstIfTable node (a table's first element, a tensor as it is) stores no attributes."""

@@ -183,3 +183,31 @@ def sharpmask(m: T7Object, x, call: Call) -> np.ndarray:
         f = outputs[int(skpos[k - 1]) - 1]
         current = call.engine.forward(refs[k], [f, current], child_path(call.path, k + 1))
     return current
+
+
+def _onmt_net(m: T7Object, call: Call) -> T7Object:
+    net = m.get("net")
+    if not isinstance(net, T7Object):
+        raise call.fail("has no net")
+    return net
+
+
+@layer("onmt.Network", "onmt.LSTM", "onmt.GRU", "onmt.WordEmbedding", "onmt.GlobalAttention")
+def onmt_network(m: T7Object, x, call: Call):
+    """OpenNMT's Network.lua: ``self.output = self.net:updateOutput(input)`` (net is also modules[1])."""
+    return call.engine.forward(_onmt_net(m, call), x, child_path(call.path, 0))
+
+
+@layer("onmt.Generator")
+def onmt_generator(m: T7Object, x, call: Call):
+    """Generator.lua as each version wrote it: version 2 ``input = type(input) == 'table' and input[1] or
+    input`` then ``net``; no version and a ConcatTable net: ``net(input)``; the first Generator
+    (Sequential net): ``{net(input)}``."""
+    net = _onmt_net(m, call)
+    version = m.get("version")
+    if version == 2:
+        return call.engine.forward(net, x[0] if isinstance(x, list) else x, child_path(call.path, 0))
+    if version is not None:
+        raise call.fail(f"unknown version {version!r}")
+    y = call.engine.forward(net, x, child_path(call.path, 0))
+    return y if net.class_name == "nn.ConcatTable" else [y]

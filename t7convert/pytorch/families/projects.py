@@ -148,6 +148,14 @@ class ConstDiagonal(nn.Module):
         return x * self.a + self.b
 
 
+class FirstIfTable(nn.Module):
+    """OpenNMT's ``type(input) == 'table' and input[1] or input``."""
+
+    def forward(self, x):
+        return x[0] if isinstance(x, (list, tuple)) else x
+
+
+builds_module("FirstIfTable", FirstIfTable)
 builds_module("SymmetricPadding", SymmetricPadding)
 builds_module("ConstDiagonal", ConstDiagonal)
 
