@@ -207,3 +207,52 @@ def test_onmt_generator_forward_follows_the_version_its_fields_show(version, con
     x = np.array([[1.0, 2.0]])
     y = reference_run(gen, [x, np.zeros((1, 5))] if expected == "v2" else x).output
     assert isinstance(y, list) and len(y) == 1 and y[0].tolist() == [[0.0]]
+
+
+# --- whole models as the projects' training scripts build and save them -------------------------------------
+def _full(n_in: int, n_out: int, k: int, s: int, p: int):
+    return M("nn.SpatialFullConvolution", nInputPlane=n_in, nOutputPlane=n_out, kW=k, kH=k, dW=s, dH=s, padW=p,
+             padH=p, adjW=0, adjH=0, weight=tm.f32(n_in, n_out, k, k, scale=0.3), bias=tm.f32(n_out, scale=0.1))
+
+
+def _leaky():
+    return M("nn.LeakyReLU", negval=0.2, inplace=True)
+
+
+def test_dcgan_generator_and_discriminator_files_convert(tmp_path):
+    """soumith/dcgan.torch main.lua at ngf = ndf = 4, nz = 5, 16x16 images: netG (full convolutions,
+    BN, ReLU(true), Tanh) and netD (convolutions, LeakyReLU(0.2, true), BN, Sigmoid, View(1) over 3
+    dimensions), each saved alone as its ``_net_G.t7`` / ``_net_D.t7`` file."""
+    net_g = tm.sequential(_full(5, 16, 4, 1, 0), tm.batchnorm(16), M("nn.ReLU", threshold=0, val=0, inplace=True),
+                          _full(16, 8, 4, 2, 1), tm.batchnorm(8), M("nn.ReLU", threshold=0, val=0, inplace=True),
+                          _full(8, 3, 4, 2, 1), M("nn.Tanh"))
+    net_d = tm.sequential(tm.conv(3, 4, 4, 4, 2, 2, 1, 1, cls="nn.SpatialConvolution"), _leaky(),
+                          tm.conv(4, 8, 4, 4, 2, 2, 1, 1, cls="nn.SpatialConvolution"), tm.batchnorm(8), _leaky(),
+                          tm.conv(8, 1, 4, 4, cls="nn.SpatialConvolution"), M("nn.Sigmoid"), tm.view(1, num_input_dims=3))
+    for name, net, shape in (("dcgan_net_G", net_g, (5, 1, 1)), ("dcgan_net_D", net_d, (3, 16, 16))):
+        src = tm.save(tmp_path, name, net)
+        report = api.convert(str(src), str(tmp_path / f"{name}.pth"), input_shape=shape, batch=2, force=True)
+        assert report.verification.ok, report.verification.summary()
+
+
+def test_dqn_checkpoint_model_converts_with_its_rectifiers(tmp_path):
+    """deepmind/dqn convnet_atari3 at a small scale: Reshape to 4 frames, convolutions each followed by
+    nn.Rectifier, Reshape to a vector, Linear, Rectifier, Linear to the actions; train_agent.lua saves
+    ``{agent, model = agent.network, best_model, ...}``: the model is found under ``model``."""
+    reshape_in = M("nn.Reshape", size=np.array([4, 12, 12], np.int64), nelement=576, batchMode=None)
+    reshape_out = M("nn.Reshape", size=np.array([32], np.int64), nelement=32, batchMode=None)
+    net = tm.sequential(reshape_in, tm.conv(4, 8, 4, 4, 2, 2, 1, 1, cls="nn.SpatialConvolution"), M("nn.Rectifier"),
+                        tm.conv(8, 8, 3, 3, 3, 3, cls="nn.SpatialConvolution"), M("nn.Rectifier"), reshape_out,
+                        tm.linear(32, 16), M("nn.Rectifier"), tm.linear(16, 3))
+    src = tm.save(tmp_path, "DQN3_0_1_breakout_FULL_Y", {"model": net, "best_model": net, "arguments": {"lr": 0.00025}})
+    report = api.convert(str(src), str(tmp_path / "dqn.pth"), input_shape=(576,), batch=2, force=True)
+    assert report.verification.ok, report.verification.summary()
+
+
+def test_deepmask_checkpoint_converts_its_model_entry(tmp_path):
+    """TrainerDeepMask saves ``{config = config, model = model}``; the DeepMask is found under ``model``."""
+    import layer_cases.projects as cases
+
+    src = tm.save(tmp_path, "model", {"config": {"iSz": 6, "batch": 2}, "model": cases._deepmask()})
+    report = api.convert(str(src), str(tmp_path / "deepmask.pth"), input_shape=(3, 6, 6), batch=2, force=True)
+    assert report.verification.ok, report.verification.summary()
