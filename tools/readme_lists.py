@@ -85,7 +85,7 @@ def supported_diff(text: str) -> str:
 # --- the Projects table ------------------------------------------------------------------------------
 PROJECTS = "<!-- projects-table"
 PROJECTS_END = "<!-- /projects-table -->"
-VERDICTS = ("converts", "converts in parts", "needs a plugin", "refused")
+VERDICTS = ("converts", "converts in parts", "needs a plugin", "refused", "no model file")
 CLASS = re.compile(r"`((?:nn|cudnn|nngraph|onmt|fbnn|nnx|dpnn)\.[A-Za-z_][A-Za-z0-9_]*)`")
 PROOF = re.compile(r"(case|test|wild|fixture):([^\s,;)]+)")
 
@@ -150,7 +150,7 @@ def _proof_exists(kind: str, what: str, case_ids: set[str], wild: set[str], fixt
 
 def wild_converted(text: str) -> set[str]:
     """``owner/repo/path`` of each file the "Real projects checked" table shows converted."""
-    section = text[text.index("## Real projects checked"):text.index("## Hostile files")]
+    section = text[text.index("## Real projects checked"):text.index(PROJECTS)]
     out = set()
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
