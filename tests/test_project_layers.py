@@ -256,3 +256,38 @@ def test_deepmask_checkpoint_converts_its_model_entry(tmp_path):
     src = tm.save(tmp_path, "model", {"config": {"iSz": 6, "batch": 2}, "model": cases._deepmask()})
     report = api.convert(str(src), str(tmp_path / "deepmask.pth"), input_shape=(3, 6, 6), batch=2, force=True)
     assert report.verification.ok, report.verification.summary()
+
+
+def _neuraltalk2_core(k: int, r: int, v: int):
+    """misc/LSTM.lua, one layer: {x, prev_c, prev_h} -> {next_c, next_h, logsoft}; the gates are Narrows of
+    i2h(x) + h2h(prev_h): sigmoid over the first 3r (in, forget, out), tanh over the last r."""
+    import nngraph_models as ng
+
+    def narrow(n, index, length):
+        return g.node(M("nn.Narrow", dimension=2, index=index, length=length), n)
+
+    g = ng.Graph()
+    x, c, h = g.input(), g.input(), g.input()
+    sums = g.node(M("nn.CAddTable"), g.node(tm.linear(k, 4 * r), x), g.node(tm.linear(r, 4 * r), h))
+    sig = g.node(M("nn.Sigmoid"), narrow(sums, 1, 3 * r))
+    in_gate, forget, out = narrow(sig, 1, r), narrow(sig, r + 1, r), narrow(sig, 2 * r + 1, r)
+    transform = g.node(M("nn.Tanh"), narrow(sums, 3 * r + 1, r))
+    next_c = g.node(M("nn.CAddTable"), g.node(M("nn.CMulTable"), forget, c), g.node(M("nn.CMulTable"), in_gate, transform))
+    next_h = g.node(M("nn.CMulTable"), out, g.node(M("nn.Tanh"), next_c))
+    top = g.node(M("nn.Dropout", p=0.5, v2=True, inplace=False), next_h)
+    logsoft = g.node(M("nn.LogSoftMax"), g.node(tm.linear(r, v + 1), top))
+    return g.module([x, c, h], [next_c, next_h, logsoft])
+
+
+def test_neuraltalk2_checkpoint_parts_convert_by_their_keys(tmp_path):
+    """train.lua saves ``{protos = {cnn, lm}, vocab, opt, ...}``; the LanguageModel is refused, and its
+    core (the LSTM step) and word vectors, and the CNN, convert under the keys the refusal names."""
+    lm = M("nn.LanguageModel", None, core=_neuraltalk2_core(6, 5, 4), lookup_table=M("nn.LookupTable", weight=tm.f32(5, 6)),
+           vocab_size=4, input_encoding_size=6, rnn_size=5, num_layers=1, seq_length=3)
+    cnn = tm.sequential(tm.conv(3, 4, 3, 3, 1, 1, 1, 1), M("cudnn.ReLU", inplace=True), tm.view(-1, 4 * 4 * 4),
+                        tm.linear(64, 6))
+    src = tm.save(tmp_path, "model_id", {"protos": {"cnn": cnn, "lm": lm}, "vocab": {"1": "a", "2": "b"}})
+    for key, given in (("protos.lm.core", "{6, 5, 5}"), ("protos.lm.lookup_table", "idx[1..5] x 3"),
+                       ("protos.cnn", "3x4x4")):
+        report = api.convert(str(src), str(tmp_path / f"{key}.pth"), key=key, input=given, batch=2, force=True)
+        assert report.verification.ok, (key, report.verification.summary())
