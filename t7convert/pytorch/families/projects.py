@@ -1,5 +1,5 @@
 """fast-neural-style's ShaveImage, the memory-efficient DenseNet's DenseConnectLayerCustom, dpnn's Convert,
-dqn's Rectifier and deepmask's SpatialSymmetricPadding, and SpatialConstDiagonal (see the converters'
+dqn's Rectifier, deepmask's SpatialSymmetricPadding and SpatialConstDiagonal, OpenNMT's table-or-tensor input (see the converters'
 family file for their sources; SharpMask is a composition of its children in the graph)."""
 from __future__ import annotations
 
