@@ -34,7 +34,8 @@ _TRAINING_STATE = ("gradWeight", "gradBias", "output", "gradInput", "save_mean",
 #: cudnn's pointwise ``output:set(input)``), and those writing into the first tensor of their input table.
 _IN_PLACE_INPUT = frozenset({
     "nn.ReLU", "nn.Threshold", "nn.HardTanh", "nn.Clamp", "nn.ReLU6", "nn.LeakyReLU", "nn.ELU", "nn.RReLU",
-    "nn.AddConstant", "nn.MulConstant", "nn.Dropout", "cudnn.ReLU", "cudnn.Tanh", "cudnn.Sigmoid"})
+    "nn.AddConstant", "nn.MulConstant", "nn.Dropout", "cudnn.ReLU", "cudnn.Tanh", "cudnn.Sigmoid",
+    "nn.SpatialConstDiagonal"})
 _IN_PLACE_FIRST = frozenset({"nn.CAddTable"})
 #: Classes whose output is their input tensor itself (``self.output = input``, ``output:set(input)``;
 #: Contiguous when the input already is)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from t7convert.conversion.families import projects
 from t7convert.conversion.fields import integer, tensor
 from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
@@ -73,7 +74,10 @@ def vanilla_rnn(m: T7Object, ctx) -> Node:
 @converts("nn.LanguageModel")
 def language_model(m: T7Object, ctx) -> Node:
     """The chain of ``net``'s layers, the two Views around the Linear left out (they only fold the
-    time steps into the batch and back, which the Linear over the last dimension does itself)."""
+    time steps into the batch and back, which the Linear over the last dimension does itself).
+    neuraltalk2's class of the same name (fields ``core``, ``lookup_table``) is the projects family's."""
+    if projects.is_neuraltalk2_language_model(m):
+        return projects.neuraltalk2_language_model(m, ctx)
     net = m.get("net")
     if not isinstance(net, T7Object) or net.class_name != "nn.Sequential":
         raise ctx.fail(m, "field net is not an nn.Sequential")
