@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from t7convert.conversion.families.rnnlib import rnn_lstm
 from t7convert.conversion.fields import integer, tensor
 from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
@@ -53,9 +54,14 @@ def _gates(a: np.ndarray, h: int, order: tuple[int, ...]) -> np.ndarray:
 
 @converts("nn.LSTM")
 def lstm(m: T7Object, ctx) -> Node:
+    """torch-rnn's nn.LSTM (fields input_dim, hidden_dim, weight), or Element-Research rnn's class of the
+    same name (fields recurrentModule, outputSize, no hidden_dim): :func:`.rnnlib.rnn_lstm`."""
+    rnn_fields = m.get("recurrentModule") is not None and m.get("outputSize") is not None
+    if rnn_fields and m.get("hidden_dim") is None:
+        return rnn_lstm(m, ctx)
     if m.get("recurrentModule") is not None or m.get("hidden_dim") is None:
-        raise ctx.fail(m, "is not torch-rnn's nn.LSTM (no hidden_dim / weight (D+H) x 4H): Element-Research "
-                          "rnn's nn.LSTM is not supported")
+        raise ctx.fail(m, "is neither torch-rnn's nn.LSTM (input_dim, hidden_dim, weight (D+H) x 4H) nor "
+                          "Element-Research rnn's (recurrentModule, outputSize)")
     d, h, w, b = _sizes(m, ctx, 4)
     tensors = {"weight_ih_l0": _gates(w[:d].T, h, LSTM_GATE_ORDER), "weight_hh_l0": _gates(w[d:].T, h, LSTM_GATE_ORDER),
                "bias_ih_l0": _gates(b, h, LSTM_GATE_ORDER), "bias_hh_l0": np.zeros(4 * h, np.float32)}
@@ -86,6 +92,8 @@ def language_model(m: T7Object, ctx) -> Node:
 
 @describes("nn.LSTM", "nn.VanillaRNN")
 def _describe_rnn(m: T7Object) -> str:
+    if m.get("hidden_dim") is None and m.get("outputSize") is not None:  # Element-Research rnn's LSTM
+        return f"{m.class_name}({m.get('inputSize')} -> {m.get('outputSize')})"
     return f"{m.class_name}({m.get('input_dim')} -> {m.get('hidden_dim')})"
 
 

@@ -296,6 +296,15 @@ def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
 
 
+@expects_input_of_children("RNNStep")
+def _rnn_step_input(attrs: dict, children: list[Node], hint) -> object:
+    """An LSTM / GRU's inputSize; a Recurrence's step module takes {x, state}: what it expects of x."""
+    if attrs.get("input_size"):
+        return (int(attrs["input_size"]),)
+    h = hint(children[0]) if children else None
+    return h[0] if isinstance(h, list) and h else None
+
+
 @expects_input("SeqLSTM")
 def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
@@ -314,3 +323,189 @@ def _describe_seq_gru(m: T7Object) -> str:
 @describes("nn.SeqLSTM")
 def _describe_seq_lstm(m: T7Object) -> str:
     return f"nn.SeqLSTM({m.get('inputsize')} -> {m.get('outputsize')})"
+
+
+# --- rnn's nn.LSTM, nn.GRU and nn.Recurrence: a stored step module run with the states carried ---------
+# Element-Research rnn's ``nn.LSTM(inputSize, outputSize)`` (LSTM.lua; FastLSTM is its subclass, above)
+# keeps its step in ``recurrentModule``, a tree of plain nn modules built by ``buildModel`` (gates from
+# ParallelTable(Linear, LinearNoBias[, CMul peephole]), CAddTable, Sigmoid...), which maps
+# ``{x, h(t-1), c(t-1)}`` to ``{h(t), c(t)}``; ``nn.GRU`` (GRU.lua) maps ``{x, h(t-1)}`` to ``h(t)``;
+# ``nn.Recurrence(module, outputSize, nInputDim)`` maps ``{x, output(t-1)}`` to ``output(t)``. In
+# evaluate mode ``updateOutput`` runs that one ``recurrentModule`` (no step clones) on the input and the
+# states it kept, zeros of ``outputSize`` (with the batch first when the input has a batch) at the first
+# step. The step module is converted as any other tree and run once per call, the states carried from
+# call to call (a Sequencer starts them from zero, as ``forget()`` does).
+#
+# One Torch7 quirk decides whether the stored tree computes what it seems to: in evaluate mode the state
+# of step t-1 IS the output buffer of the module that produced it, and that module writes the same buffer
+# at step t. If it reads the previous state after writing (``Recurrence(CAddTable)``: copy x into the
+# buffer, then add the buffer) Torch7's numbers are not the equations'. LSTM.lua and GRU.lua's trees never
+# do; any tree where it may happen is refused (:func:`_state_aliasing`).
+
+#: modules that hand (parts of) their input table on as their output, making no buffer of their own
+_PASS_THROUGH = {"nn.Identity", "nn.SelectTable", "nn.NarrowTable", "nn.FlattenTable"}
+_STRUCTURAL = {"nn.Sequential", "nn.ConcatTable", "nn.ParallelTable"}
+
+
+def _flat(tags) -> list:
+    return [t for v in tags for t in _flat(v)] if isinstance(tags, list) else [tags]
+
+
+def _trace(m, tags, events: list):
+    """The value ``m`` outputs as tags (``("P", k)``: previous state k itself; ``("M", id)``: a buffer
+    module ``id`` wrote), appending ``(module id, tags read, in place)`` to ``events`` in execution order."""
+    cls = m.class_name if isinstance(m, T7Object) else ""
+    kids = list(m.children) if isinstance(m, T7Object) else []
+    if cls == "nn.Sequential":
+        for k in kids:
+            tags = _trace(k, tags, events)
+        return tags
+    if cls == "nn.ConcatTable":
+        return [_trace(k, tags, events) for k in kids]
+    if cls == "nn.ParallelTable" and isinstance(tags, list) and len(tags) >= len(kids):
+        return [_trace(k, t, events) for k, t in zip(kids, tags)]
+    if cls in _PASS_THROUGH and (cls == "nn.Identity" or isinstance(tags, list)):
+        events.append((id(m), [], False))
+        if cls == "nn.Identity":
+            return tags
+        if cls == "nn.FlattenTable":
+            return _flat(tags)
+        try:
+            if cls == "nn.SelectTable":
+                i = int(m.get("index"))
+                return tags[i - 1 if i > 0 else len(tags) + i]
+            off, n = int(m.get("offset")), int(m.get("length", 1))
+            return tags[off - 1:off - 1 + n]
+        except (TypeError, ValueError, IndexError):
+            pass  # a field the table op itself will refuse: treated as a module reading everything
+    if cls == "nn.MaskZero" and kids:  # reads input[1]..., runs its module, copies that output masked
+        events.append((id(m), _flat(tags)[:1], False))
+        inner = _trace(kids[0], tags, events)
+        events.append((id(m), _flat(inner), False))
+        return [("M", id(m)) for _ in _flat(inner)] if isinstance(inner, list) else ("M", id(m))
+    events.append((id(m), _flat(tags), bool(m.get("inplace")) if isinstance(m, T7Object) else False))
+    return ("M", id(m))
+
+
+def _state_aliasing(step: T7Object, n_states: int, kind: str) -> str | None:
+    """Why Torch7's evaluate-mode run of ``step`` on ``{x, state...}`` may differ from its equations
+    (a module reads a previous state after the module whose buffer holds it has written it, or changes
+    it in place), else None."""
+    events: list = []
+    out = _trace(step, [("X", 0)] + [("P", k) for k in range(n_states)], events)
+    states = _flat(out) if n_states > 1 else [out]
+    if n_states > 1 and len(states) != n_states or any(isinstance(s, list) for s in states):
+        return f"its step module gives {len(states)} values where {kind} keeps {n_states} states"
+    writer = {k: s[1] for k, s in enumerate(states) if s[0] == "M"}  # state k lives in that module's buffer
+    written: set[int] = set()
+    for mod, reads, inplace in events:
+        for tag in reads:
+            if tag[0] == "P" and (tag[1] in writer and (writer[tag[1]] in written or writer[tag[1]] == mod) or inplace):
+                return (f"a module of its step reads the previous state {tag[1] + 1} after (or while) Torch7 "
+                        "overwrites it: evaluate mode reuses one buffer for both")
+        written.add(mod)
+    return None
+
+
+def _step_of(m: T7Object, ctx, n_states: int, kind: str) -> T7Object:
+    rm = m.get("recurrentModule")
+    if not isinstance(rm, T7Object):
+        raise ctx.fail(m, "field recurrentModule (its step module) is missing")
+    for name in ("userPrevOutput", "userPrevCell"):
+        if not _empty(m.get(name)):
+            raise ctx.fail(m, f"has a user-set initial state ({name}): Torch7 would start from it")
+    outputs = m.get("outputs")
+    if isinstance(outputs, dict) and (0 in outputs or 0.0 in outputs):
+        raise ctx.fail(m, "holds a state set for step 0 (outputs[0]): Torch7 would start from it")
+    why = _state_aliasing(rm, n_states, kind)
+    if why is not None:
+        raise ctx.fail(m, why)
+    return rm
+
+
+def _rnn_step(m: T7Object, ctx, kind: str, n_states: int, state_shape: list[int], n_input_dim: int) -> Node:
+    rm = _step_of(m, ctx, n_states, kind)
+    d = integer(m, ctx, "inputSize", default=None) if kind != "Recurrence" else None
+    return Node("RNNStep", RNNStepRecord(kind=kind, n_states=n_states, state_shape=state_shape,
+                                         n_input_dim=n_input_dim, input_size=d if d and d > 0 else None),
+                children=[ctx.child(rm, 1)])
+
+
+def rnn_lstm(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.LSTM`` (told from torch-rnn's by its fields ``recurrentModule``, ``outputSize``): its
+    step maps ``{x, h, c}`` to ``{h, c}``; the output is h. Zero states are (N, outputSize) for a 2-D
+    input, (outputSize) for a 1-D one (LSTM:getHiddenState)."""
+    h = integer(m, ctx, "outputSize")
+    if not 1 <= h <= MAX_EXTENT:
+        raise ctx.fail(m, f"field outputSize is {h}")
+    return _rnn_step(m, ctx, "LSTM", 2, [h], 1)
+
+
+@converts("nn.GRU")
+def rnn_gru(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.GRU``: its step maps ``{x, h}`` to ``h``, zero h as LSTM's."""
+    if m.get("recurrentModule") is None:
+        raise ctx.fail(m, "is not Element-Research rnn's nn.GRU (no recurrentModule): not supported")
+    h = integer(m, ctx, "outputSize")
+    if not 1 <= h <= MAX_EXTENT:
+        raise ctx.fail(m, f"field outputSize is {h}")
+    return _rnn_step(m, ctx, "GRU", 1, [h], 1)
+
+
+@converts("nn.Recurrence")
+def recurrence(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Recurrence``: its step maps ``{x, output(t-1)}`` to ``output(t)``; the zero state has
+    the shape ``outputSize`` (a number or a list of numbers), the batch size first when the (first) input
+    tensor has ``nInputDim + 1`` dimensions. A table of states (nested sizes) is not supported."""
+    size = m.get("outputSize")
+    if isinstance(size, (int, float)) and not isinstance(size, bool):
+        size = [size]
+    elif isinstance(size, np.ndarray) and size.ndim == 1:  # a LongStorage
+        size = size.tolist()
+    elif isinstance(size, (list, tuple)) or hasattr(size, "items"):
+        size = list(size.values()) if hasattr(size, "items") else list(size)
+    else:
+        raise ctx.fail(m, f"field outputSize is {type(size).__name__}, expected a number or a list of sizes")
+    if not size or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v)
+                           and 1 <= v <= MAX_EXTENT for v in size):
+        raise ctx.fail(m, "field outputSize must be positive sizes (a table of states is not supported)")
+    n = integer(m, ctx, "nInputDim")
+    if not 0 <= n <= 8:
+        raise ctx.fail(m, f"field nInputDim is {n}")
+    return _rnn_step(m, ctx, "Recurrence", 1, [int(v) for v in size], n)
+
+
+@lowers("RNNStep")
+def _lower_rnn_step(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
+
+
+@converts("nn.SAdd")
+def s_add(m: T7Object, ctx) -> Node:
+    """rnn's SAdd(addend, negate): ``input + addend``, negated when ``negate`` (GRU's ``1 - z``)."""
+    return Node("SAdd", SAddRecord(addend=float(number(m, ctx, "addend")), negate=bool(flag(m, "negate"))))
+
+
+@record("RNNStep")
+@dataclass(frozen=True)
+class RNNStepRecord:
+    """What an RNNStep node (rnn's LSTM, GRU, Recurrence) stores; its child is the step module."""
+
+    kind: str = bounded(choices=("LSTM", "GRU", "Recurrence"))
+    #: states the step takes after the input and gives back (LSTM: h and c; its output is the first)
+    n_states: int = bounded(1, 2)
+    #: one sample's state shape (outputSize)
+    state_shape: list[int] = bounded(1, MAX_EXTENT, length=(1, 8))
+    #: an input (its first tensor) with n_input_dim + 1 dimensions has a batch: states get it first
+    n_input_dim: int = bounded(0, 8)
+    #: inputSize of an LSTM / GRU (what input a model starting with it expects)
+    input_size: int | None = bounded(1, MAX_EXTENT, default=None)
+
+
+@record("SAdd")
+@dataclass(frozen=True)
+class SAddRecord:
+    """What an SAdd node stores."""
+
+    addend: float
+    negate: bool

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from t7convert.interpreter.engine import Call, child_path
+from t7convert.interpreter.families import rnnlib
 from t7convert.interpreter.fields import array_input, integer, tensor
 from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
@@ -32,8 +33,12 @@ def _weights(m: T7Object, x, call: Call, gates: int):
 
 @layer("nn.LSTM")
 def lstm(m: T7Object, x, call: Call) -> np.ndarray:
+    """torch-rnn's LSTM (hidden_dim, weight); Element-Research rnn's (recurrentModule, outputSize, no
+    hidden_dim) runs its step module (:func:`.rnnlib.rnn_lstm`)."""
+    if m.get("hidden_dim") is None and m.get("recurrentModule") is not None and m.get("outputSize") is not None:
+        return rnnlib.rnn_lstm(m, x, call)
     if m.get("hidden_dim") is None:
-        raise call.fail("not torch-rnn's nn.LSTM (no hidden_dim)")
+        raise call.fail("neither torch-rnn's nn.LSTM (no hidden_dim) nor Element-Research rnn's (recurrentModule)")
     x, h, wx, wh, b = _weights(m, x, call, 4)
     n, t = x.shape[:2]
     prev_h, prev_c = np.zeros((n, h)), np.zeros((n, h))

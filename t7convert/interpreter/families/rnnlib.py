@@ -216,3 +216,81 @@ def fast_lstm(m: T7Object, x, call: Call) -> np.ndarray:
     h, c = call.engine.forward(rm, [x, prev_h, prev_c], f"{call.where}.recurrentModule")
     states[id(m)] = (h, c)
     return h
+
+
+# --- rnn's nn.LSTM, nn.GRU, nn.Recurrence (LSTM.lua, GRU.lua, Recurrence.lua, AbstractRecurrent.lua) ----
+def _zero_state(m: T7Object, x, call: Call) -> np.ndarray:
+    """getHiddenState(0, input): LSTM/GRU resize zeroTensor to (N, outputSize) for a 2-D input, else to
+    (outputSize); Recurrence to outputSize (a number or a table of numbers) with getBatchSize(input)
+    (input[1] of a table, down to a tensor) first when it has nInputDim + 1 dimensions."""
+    if m.class_name == "nn.Recurrence":
+        size = m.get("outputSize")
+        size = [size] if isinstance(size, (int, float)) else \
+            (list(size.values()) if hasattr(size, "values") else list(np.asarray(size).reshape(-1)))
+        if not size or not all(isinstance(v, (int, float, np.integer, np.floating)) and float(v) == int(v) and v >= 1
+                               for v in size):
+            raise call.fail("outputSize is not a size (a table of states is not supported)")
+        size = [int(v) for v in size]
+        n = integer(m, call.where, "nInputDim")
+        first = x
+        while isinstance(first, list):
+            if not first:
+                raise call.fail("an empty input table")
+            first = first[0]
+        first = np.asarray(first)
+        if first.ndim == n:
+            return np.zeros(size)
+        if first.ndim - 1 == n:
+            return np.zeros([first.shape[0], *size])
+        raise call.fail(f"inconsistent tensor dims {first.ndim} (nInputDim {n})")
+    size = integer(m, call.where, "outputSize")
+    x = np.asarray(x)
+    return np.zeros((x.shape[0], size) if x.ndim == 2 else (size,))
+
+
+@layer("nn.GRU", "nn.Recurrence")
+def step_recurrent(m: T7Object, x, call: Call):
+    """GRU / Recurrence:updateOutput with ``train == false``: ``output = recurrentModule:updateOutput{input,
+    prevOutput}``, prevOutput the last call's output or the zero state at the first step (userPrevOutput
+    or a stored outputs[0] would replace it: refused)."""
+    return _run_recurrent(m, x, call, 1)
+
+
+def rnn_lstm(m: T7Object, x, call: Call):
+    """rnn's LSTM:updateOutput with ``train == false``: ``output, cell = unpack(recurrentModule:updateOutput{
+    input, prevOutput, prevCell})``; the output is returned, both kept for the next call."""
+    return _run_recurrent(m, x, call, 2)
+
+
+def _run_recurrent(m: T7Object, x, call: Call, n_states: int):
+    rm = m.get("recurrentModule")
+    if not isinstance(rm, T7Object):
+        raise call.fail("has no recurrentModule")
+    for name in ("userPrevOutput", "userPrevCell"):
+        if not _nil_or_empty(m.get(name)):
+            raise call.fail(f"a user-set {name}")
+    outputs = m.get("outputs")
+    if isinstance(outputs, dict) and any(k == 0 for k in outputs):
+        raise call.fail("a stored outputs[0] (the first step's state)")
+    if m.class_name != "nn.Recurrence" and isinstance(x, list):
+        raise call.fail("expects a tensor")
+    states = _states(call)
+    prev = states.get(id(m))
+    if prev is None:
+        zero = _zero_state(m, x, call)
+        prev = [zero] * n_states
+    out = call.engine.forward(rm, [x, *prev], f"{call.where}.recurrentModule")
+    if n_states == 1:
+        states[id(m)] = [out]
+        return out
+    if not isinstance(out, list) or len(out) != n_states:
+        raise call.fail("its recurrentModule did not give {output, cell}")
+    states[id(m)] = list(out)
+    return out[0]
+
+
+@layer("nn.SAdd")
+def s_add(m: T7Object, x, call: Call) -> np.ndarray:
+    """SAdd:updateOutput: ``output = input + addend``, then ``-output`` when negate."""
+    y = array_input(x, m, where=call.where, ndims=tuple(range(33))) + float(m.get("addend"))
+    return -y if m.get("negate") not in (None, False) else y

@@ -78,11 +78,14 @@ class Sequencer(nn.Module):
         for name in self._own:
             self.register_parameter(name, getattr(step, name))
         object.__setattr__(self, "_step", step)  # runs the children registered above; not a submodule itself
+        for sub in step.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
         self.remembering = False
 
     def forget(self) -> None:
         for sub in [self._step, *self.modules()]:  # the step itself is not a submodule
-            if isinstance(sub, FastLSTM):
+            if isinstance(sub, (FastLSTM, RNNStep)):
                 sub.state = None
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -229,3 +232,74 @@ def build_sequencer(a: Record, children: list[nn.Module]) -> nn.Module:
     spec = json.loads(a.step)
     check_tree(spec, "Sequencer.step")
     return Sequencer(build(Node.from_spec(spec), "Sequencer.step"))
+
+
+class RNNStep(nn.Module):
+    """rnn's ``nn.LSTM``, ``nn.GRU`` and ``nn.Recurrence``: the step module run on ``[x, *states]``; it
+    gives the new states (LSTM: ``[h, c]``, the output h; the others: the output itself). The states are
+    kept from call to call as Torch7's module keeps them; ``state = None`` (a Sequencer's forward, as
+    ``forget()``) starts again from zeros of ``state_shape``, the batch first when the (first) input
+    tensor has ``n_input_dim + 1`` dimensions."""
+
+    def __init__(self, kind: str, n_states: int, state_shape: list[int], n_input_dim: int, step: nn.Module) -> None:
+        super().__init__()
+        self.kind, self.n_states = kind, n_states
+        self.state_shape, self.n_input_dim = list(state_shape), n_input_dim
+        self.add_module("0", step)
+        self.state: Any = None
+        #: carry the states from call to call (inside a Sequencer, or inside another RNNStep's step);
+        #: else every call is a fresh copy's first step, as converted models are run
+        self.carry = False
+        for sub in step.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
+
+    def _zeros(self, x: Any) -> list[torch.Tensor]:
+        first = x
+        while isinstance(first, (list, tuple)):
+            first = first[0]
+        if first.dim() == self.n_input_dim + 1:
+            shape = [first.shape[0], *self.state_shape]
+        elif first.dim() == self.n_input_dim:
+            shape = list(self.state_shape)
+        else:
+            raise ValueError(f"nn.{self.kind}: a {first.dim()}-D input (nInputDim {self.n_input_dim})")
+        return [first.new_zeros(shape) for _ in range(self.n_states)]
+
+    def forward(self, x):
+        if not self.carry:
+            for sub in self.modules():
+                if isinstance(sub, RNNStep):
+                    sub.state = None
+        state = self.state if self.state is not None else self._zeros(x)
+        out = self._modules["0"]([x, *state])
+        if self.n_states > 1:
+            if not isinstance(out, (list, tuple)) or len(out) != self.n_states:
+                raise ValueError(f"nn.{self.kind}: its step module did not give {self.n_states} states")
+            self.state = list(out)
+            return out[0]
+        self.state = [out]
+        return out
+
+    def _get_name(self) -> str:
+        return self.kind
+
+
+@builds("RNNStep")
+def build_rnn_step(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RNNStep(a.kind, a.n_states, a.state_shape, a.n_input_dim, children[0])
+
+
+class SAdd(nn.Module):
+    """rnn's SAdd: ``x + addend``, negated when ``negate``."""
+
+    def __init__(self, addend: float, negate: bool) -> None:
+        super().__init__()
+        self.addend, self.negate = addend, negate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.addend
+        return -y if self.negate else y
+
+
+builds_module("SAdd", SAdd)

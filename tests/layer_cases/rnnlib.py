@@ -1,0 +1,106 @@
+"""Element-Research rnn's recurrent classes with a stored step module (``nn.LSTM``, ``nn.GRU``,
+``nn.Recurrence``), ``nn.SeqLSTMP`` and ``nn.Repeater``, built as their Lua constructors build them
+(LSTM.lua ``buildModel``, GRU.lua ``buildModel``, the Recurrence of rnn's README)."""
+from __future__ import annotations
+
+import numpy as np
+import torch7_models as tm
+
+from layer_cases import LayerCase
+from t7convert.torch7.format import as_storage
+from t7convert.torch7.format.values import T7List
+
+M = tm.module
+
+
+def _dropout():
+    """rnn's ``nn.Dropout(p, false, false, true, mono)`` with p = 0 (v2, lazy): the identity."""
+    return M("nn.Dropout", p=0, v2=True, inplace=False, lazy=True, mono=False, noise=np.empty(0, np.float32))
+
+
+def lstm_gate(d: int, h: int, cell2gate: bool = True):
+    """LSTM:buildGate: sigmoid(Linear(x) + LinearNoBias(h) [+ CMul(c)]) on ``{x, h(t-1), c}``."""
+    para = [tm.sequential(_dropout(), tm.linear(d, h)),
+            tm.sequential(_dropout(), M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))]
+    if cell2gate:
+        para.append(M("nn.CMul", weight=tm.f32(h, scale=0.5), size=as_storage(np.array([h], np.int64))))
+    mods = [] if cell2gate else [M("nn.NarrowTable", offset=1, length=2)]
+    return tm.sequential(*mods, M("nn.ParallelTable", modules=T7List(para)), M("nn.CAddTable"), M("nn.Sigmoid"))
+
+
+def rnn_lstm(d: int, h: int, cell2gate: bool = True):
+    """Element-Research rnn's ``nn.LSTM(d, h)`` (LSTM.lua): its recurrentModule maps {x, h, c} to {h, c}."""
+    in_gate, forget_gate = lstm_gate(d, h, cell2gate), lstm_gate(d, h, cell2gate)
+    hidden = tm.sequential(M("nn.NarrowTable", offset=1, length=2), M("nn.ParallelTable", modules=T7List([
+        tm.sequential(_dropout(), tm.linear(d, h)),
+        tm.sequential(_dropout(), M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))])),
+        M("nn.CAddTable"), M("nn.Tanh"))
+    forget = tm.sequential(M("nn.ConcatTable", modules=T7List([forget_gate, M("nn.SelectTable", index=3)])),
+                           M("nn.CMulTable"))
+    inp = tm.sequential(M("nn.ConcatTable", modules=T7List([in_gate, hidden])), M("nn.CMulTable"))
+    cell = tm.sequential(M("nn.ConcatTable", modules=T7List([forget, inp])), M("nn.CAddTable"))
+    out_gate = lstm_gate(d, h, cell2gate)
+    output = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        out_gate, tm.sequential(M("nn.SelectTable", index=3), M("nn.Tanh"))])), M("nn.CMulTable"))
+    model = tm.sequential(M("nn.ConcatTable", modules=T7List([M("nn.NarrowTable", offset=1, length=2), cell])),
+                          M("nn.FlattenTable"),
+                          M("nn.ConcatTable", modules=T7List([output, M("nn.SelectTable", index=3)])))
+    return M("nn.LSTM", inputSize=d, outputSize=h, rho=9999, p=0, mono=False, cell2gate=cell2gate,
+             recurrentModule=model, modules=T7List([model]), sharedClones=T7List([model]),
+             zeroTensor=np.empty(0, np.float32), cells={}, gradCells={}, outputs={}, gradInputs={},
+             _gradOutputs={}, gradOutputs={}, step=1, inputGate=in_gate, forgetGate=forget_gate,
+             hiddenLayer=hidden, cellLayer=cell, outputGate=out_gate)
+
+
+def rnn_gru(d: int, h: int):
+    """Element-Research rnn's ``nn.GRU(d, h)`` (GRU.lua, p = 0): its recurrentModule maps {x, h} to h."""
+    i2g, o2g = tm.linear(d, 2 * h), M("nn.LinearNoBias", weight=tm.f32(2 * h, h, scale=h ** -0.5))
+    gates = tm.sequential(M("nn.ParallelTable", modules=T7List([i2g, o2g])), M("nn.CAddTable"),
+                          M("nn.Reshape", size=as_storage(np.array([2, h], np.int64)), nelement=2 * h),
+                          M("nn.SplitTable", dimension=1, nInputDims=2),
+                          M("nn.ParallelTable", modules=T7List([M("nn.Sigmoid"), M("nn.Sigmoid")])))
+    hidden = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        tm.sequential(M("nn.SelectTable", index=1), tm.linear(d, h)),
+        tm.sequential(M("nn.NarrowTable", offset=2, length=2), M("nn.CMulTable"),
+                      M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))])),
+        M("nn.CAddTable"), M("nn.Tanh"))
+    z1 = tm.sequential(M("nn.SelectTable", index=4), M("nn.SAdd", addend=-1, negate=True))
+    z2 = tm.sequential(M("nn.NarrowTable", offset=4, length=2), M("nn.CMulTable"))
+    o1 = tm.sequential(M("nn.ConcatTable", modules=T7List([hidden, z1])), M("nn.CMulTable"))
+    o2 = tm.sequential(M("nn.ConcatTable", modules=T7List([o1, z2])), M("nn.CAddTable"))
+    seq = tm.sequential(M("nn.ConcatTable", modules=T7List([M("nn.Identity"), gates])), M("nn.FlattenTable"),
+                        M("nn.ConcatTable", modules=T7List([M("nn.NarrowTable", offset=1, length=4),
+                                                            M("nn.SelectTable", index=2)])),
+                        M("nn.FlattenTable"), o2)
+    return M("nn.GRU", inputSize=d, outputSize=h, rho=9999, p=0, mono=False, recurrentModule=seq,
+             modules=T7List([seq]), sharedClones=T7List([seq]), zeroTensor=np.empty(0, np.float32), cells={},
+             outputs={}, step=1, i2g=i2g, o2g=o2g)
+
+
+def recurrence(step, output_size, n_input_dim: int = 1):
+    """``nn.Recurrence(step, outputSize, nInputDim)`` as its constructor leaves it."""
+    size = T7List(list(output_size)) if isinstance(output_size, (list, tuple)) else output_size
+    return M("nn.Recurrence", recurrentModule=step, module=step, modules=T7List([step]),
+             sharedClones=T7List([step]), outputSize=size if not isinstance(size, int) else T7List([size]),
+             nInputDim=n_input_dim, rho=9999, outputs={}, step=1, typeTensor=np.empty(0, np.float32))
+
+
+def simple_recurrence(d: int, h: int):
+    """rnn's README Recurrence: ``Sequential(ParallelTable(Linear(d, h), Linear(h, h)), CAddTable, Sigmoid)``."""
+    step = tm.sequential(M("nn.ParallelTable", modules=T7List([tm.linear(d, h), tm.linear(h, h)])),
+                         M("nn.CAddTable"), M("nn.Sigmoid"))
+    return recurrence(step, h)
+
+
+def sequencer(step):
+    recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
+    return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
+
+
+CASES = [
+    LayerCase("rnnlib-lstm-peephole", lambda: sequencer(rnn_lstm(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-lstm-no-cell2gate", lambda: sequencer(rnn_lstm(3, 4, cell2gate=False)), [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-lstm-one-step", lambda: rnn_lstm(3, 4), (2, 3)),
+    LayerCase("rnnlib-gru", lambda: sequencer(rnn_gru(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-recurrence", lambda: sequencer(simple_recurrence(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+]

@@ -1,0 +1,159 @@
+"""Element-Research rnn's recurrent modules that keep their step in ``recurrentModule`` (``nn.LSTM``,
+``nn.GRU``, ``nn.Recurrence``): the reference against the Lua equations worked out here with numpy, the
+converted model against the reference, and bad fields refused naming class, field and path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch7_models as tm
+from click.testing import CliRunner
+from layer_cases.rnnlib import recurrence, rnn_gru, rnn_lstm, sequencer, simple_recurrence
+
+import t7convert
+from t7convert.cli import cli
+from t7convert.conversion.model import convert_file
+from t7convert.interpreter import run
+from t7convert.pytorch.build import module_of
+from t7convert.torch7.format.values import T7List
+
+M = tm.module
+
+
+def _sig(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def _both(tmp_path, model, x):
+    """(converted model's output, reference output) on ``x`` (a list of steps or one tensor)."""
+    src = tm.save(tmp_path, "m", model)
+    want = run(t7convert.read(src), x).output
+    module = module_of(convert_file(str(src)))
+    t = [torch.from_numpy(np.asarray(v, np.float32)) for v in x] if isinstance(x, list) \
+        else torch.from_numpy(np.asarray(x, np.float32))
+    with torch.no_grad():
+        got = module(t)
+    return got, want
+
+
+def _lin(seq_or_lin):
+    """(W, b) of a Linear / LinearNoBias, or of the one inside rnn's Sequential(Dropout, Linear)."""
+    m = seq_or_lin.fields["modules"][-1] if seq_or_lin.class_name == "nn.Sequential" else seq_or_lin
+    w = m.fields["weight"].astype(np.float64)
+    b = m.fields.get("bias")
+    return w, (np.zeros(w.shape[0]) if b is None else b.astype(np.float64))
+
+
+def _gate(gate):
+    """LSTM:buildGate's Linear (W, b), LinearNoBias U and CMul peephole p (or None)."""
+    para = next(k for k in gate.fields["modules"] if k.class_name == "nn.ParallelTable").fields["modules"]
+    (w, b), (u, _) = _lin(para[0]), _lin(para[1])
+    return w, b, u, (para[2].fields["weight"].astype(np.float64) if len(para) > 2 else None)
+
+
+@pytest.mark.parametrize("cell2gate", [True, False])
+def test_rnn_lstm_runs_the_lua_equations_with_its_peepholes_over_the_steps(tmp_path, cell2gate):
+    """LSTM.lua: i = sig(Wi x + bi + Ui h + pi c), f likewise with c(t-1), g = tanh(Wg x + bg + Ug h),
+    c = f c + i g, o = sig(Wo x + bo + Uo h + po c(t)), h = o tanh(c); zero h, c at the first step."""
+    lstm = rnn_lstm(3, 4, cell2gate=cell2gate)
+    ig, fg, og = (_gate(lstm.fields[k]) for k in ("inputGate", "forgetGate", "outputGate"))
+    hid = lstm.fields["hiddenLayer"].fields["modules"][1].fields["modules"]
+    (wg, bg), (ug, _) = _lin(hid[0]), _lin(hid[1])
+    rng = np.random.default_rng(41)
+    xs = [rng.standard_normal((2, 3)) for _ in range(3)]
+
+    def gate(g, x, h, c):
+        w, b, u, p = g
+        return _sig(x @ w.T + b + h @ u.T + (c * p if p is not None else 0))
+
+    h = c = np.zeros((2, 4))
+    want = []
+    for x in xs:
+        i, f = gate(ig, x, h, c), gate(fg, x, h, c)
+        c = f * c + i * np.tanh(x @ wg.T + bg + h @ ug.T)
+        h = gate(og, x, h, c) * np.tanh(c)
+        want.append(h)
+    got, ref = _both(tmp_path, sequencer(lstm), xs)
+    for w, r, g in zip(want, ref, got, strict=True):
+        np.testing.assert_allclose(r, w, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+    # one call of the module alone is a fresh copy's first step; a 1-D input gets a 1-D zero state
+    got1, ref1 = _both(tmp_path, lstm, xs[0][0])
+    np.testing.assert_allclose(ref1, want[0][0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got1.numpy(), ref1, rtol=1e-5, atol=1e-6)
+
+
+def test_rnn_gru_reads_reset_then_update_gates_and_resets_h_before_its_product(tmp_path):
+    """GRU.lua: [r, z] = sig(i2g(x) + o2g(h)) (rows 1..H: r, H+1..2H: z); hc = tanh(W x + b + U (r h));
+    h = (1 - z) hc + z h (SAdd(-1, true) gives 1 - z)."""
+    gru = rnn_gru(2, 3)
+    wi, bi = _lin(gru.fields["i2g"])
+    wo, _ = _lin(gru.fields["o2g"])
+    hidden = gru.fields["recurrentModule"].fields["modules"][-1].fields["modules"][0].fields["modules"][0] \
+        .fields["modules"][0].fields["modules"][0].fields["modules"][0]
+    branches = hidden.fields["modules"]
+    wx, bx = _lin(branches[0].fields["modules"][1])
+    uh, _ = _lin(branches[1].fields["modules"][2])
+    rng = np.random.default_rng(42)
+    xs = [rng.standard_normal((2, 2)) for _ in range(4)]
+    h = np.zeros((2, 3))
+    want = []
+    for x in xs:
+        a = _sig(x @ wi.T + bi + h @ wo.T)
+        r, z = a[:, :3], a[:, 3:]
+        hc = np.tanh(x @ wx.T + bx + (r * h) @ uh.T)
+        h = (1 - z) * hc + z * h
+        want.append(h)
+    got, ref = _both(tmp_path, sequencer(gru), xs)
+    for w, r_, g in zip(want, ref, got, strict=True):
+        np.testing.assert_allclose(r_, w, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r_, rtol=1e-5, atol=1e-6)
+
+
+def test_recurrence_feeds_its_output_back_from_a_zero_state_of_output_size(tmp_path):
+    """Recurrence.lua: output(t) = step{x(t), output(t-1)}, output(0) zeros of outputSize with the batch."""
+    rec = simple_recurrence(3, 2)
+    para = rec.fields["recurrentModule"].fields["modules"][0].fields["modules"]
+    (w, b), (u, c) = _lin(para[0]), _lin(para[1])
+    xs = [np.random.default_rng(43).standard_normal((3, 3)) for _ in range(3)]
+    h, want = np.zeros((3, 2)), []
+    for x in xs:
+        h = _sig(x @ w.T + b + h @ u.T + c)
+        want.append(h)
+    got, ref = _both(tmp_path, sequencer(rec), xs)
+    for w_, r, g in zip(want, ref, got, strict=True):
+        np.testing.assert_allclose(r, w_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def _refusal(tmp_path, model, size="3"):
+    src = tm.save(tmp_path, "m", tm.sequential(M("nn.Identity"), model))
+    out = tmp_path / "m.pth"
+    result = CliRunner().invoke(cli, [str(src), "-o", str(out), "--input-size", size])
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+    return result.output
+
+
+def test_a_step_that_reads_the_buffer_torch7_overwrites_is_refused(tmp_path):
+    """Recurrence(CAddTable): in evaluate mode output(t-1) IS CAddTable's output buffer, which it fills
+    with x(t) before adding output(t-1): Torch7 computes 2 x(t), not x(t) + output(t-1). Refused."""
+    out = _refusal(tmp_path, recurrence(M("nn.CAddTable"), 3))
+    assert "nn.Recurrence" in out and "modules[2]" in out and "previous state" in out
+
+
+@pytest.mark.parametrize("model, field", [
+    (lambda: M("nn.GRU", **{**rnn_gru(3, 2).fields, "outputSize": -2}), "outputSize"),
+    (lambda: M("nn.GRU", **{k: v for k, v in rnn_gru(3, 2).fields.items() if k != "recurrentModule"}),
+     "recurrentModule"),
+    (lambda: M("nn.LSTM", **{**rnn_lstm(3, 2).fields, "userPrevOutput": tm.f32(2)}), "userPrevOutput"),
+    (lambda: M("nn.LSTM", **{k: v for k, v in rnn_lstm(3, 2).fields.items() if k != "recurrentModule"}),
+     "recurrentModule"),
+    (lambda: recurrence(simple_recurrence(3, 2).fields["recurrentModule"], T7List([T7List([2]), T7List([2])])),
+     "outputSize"),
+    (lambda: M("nn.Recurrence", **{**simple_recurrence(3, 2).fields, "nInputDim": -1}), "nInputDim"),
+])
+def test_bad_rnn_fields_are_refused_naming_class_field_and_path(tmp_path, model, field):
+    m = model()
+    out = _refusal(tmp_path, m)
+    assert m.class_name in out and field in out and "modules[2]" in out, out
