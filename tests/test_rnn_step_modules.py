@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.rnnlib import recurrence, rnn_gru, rnn_lstm, sequencer, simple_recurrence
+from layer_cases.rnnlib import recurrence, rnn_gru, rnn_lstm, seq_lstmp, sequencer, simple_recurrence
 
 import t7convert
 from t7convert.cli import cli
@@ -157,3 +157,36 @@ def test_bad_rnn_fields_are_refused_naming_class_field_and_path(tmp_path, model,
     m = model()
     out = _refusal(tmp_path, m)
     assert m.class_name in out and field in out and "modules[2]" in out, out
+
+
+@pytest.mark.parametrize("h, r, batch_first", [(5, 2, False), (2, 4, True)])
+def test_seq_lstmp_projects_each_steps_hidden_state_with_weight_o(tmp_path, h, r, batch_first):
+    """SeqLSTMP.lua: SeqLSTM's step on the projected h (weight (D + R) x 4H, gates i, f, o, g), then
+    ``adapter``: h = (o tanh(c)) weightO, N x R, the output and the next step's h; maskzero zeroes h and
+    c of a sample whose step input is all zero."""
+    d, t_len, n = 3, 4, 2
+    model = seq_lstmp(d, h, r, batch_first=batch_first, mask_zero=True)
+    w, b = model.fields["weight"].astype(np.float64), model.fields["bias"].astype(np.float64)
+    w_o = model.fields["weightO"].astype(np.float64)
+    seq = np.random.default_rng(44).standard_normal((t_len, n, d))
+    seq[1, 1] = 0
+    hp, cp, want = np.zeros((n, r)), np.zeros((n, h)), []
+    for t in range(t_len):
+        a = b + seq[t] @ w[:d] + hp @ w[d:]
+        cp = _sig(a[:, h:2 * h]) * cp + _sig(a[:, :h]) * np.tanh(a[:, 3 * h:])
+        hp = (_sig(a[:, 2 * h:3 * h]) * np.tanh(cp)) @ w_o
+        keep = (np.abs(seq[t]).sum(1) != 0)[:, None]
+        hp, cp = hp * keep, cp * keep
+        want.append(hp)
+    want = np.stack(want)
+    x = np.swapaxes(seq, 0, 1) if batch_first else seq
+    want = np.swapaxes(want, 0, 1) if batch_first else want
+    got, ref = _both(tmp_path, model, x)
+    assert ref.shape == want.shape
+    np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_seq_lstmp_with_a_wrong_weight_o_is_refused(tmp_path):
+    out = _refusal(tmp_path, M("nn.SeqLSTMP", **{**seq_lstmp(3, 4, 2).fields, "weightO": tm.f32(2, 4)}), "4x3")
+    assert "nn.SeqLSTMP" in out and "weightO" in out and "modules[2]" in out

@@ -104,3 +104,18 @@ CASES = [
     LayerCase("rnnlib-gru", lambda: sequencer(rnn_gru(3, 4)), [(2, 3), (2, 3), (2, 3)]),
     LayerCase("rnnlib-recurrence", lambda: sequencer(simple_recurrence(3, 4)), [(2, 3), (2, 3), (2, 3)]),
 ]
+
+
+def seq_lstmp(d: int, h: int, r: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's ``nn.SeqLSTMP(d, h, r)`` as its constructor leaves it: weight (d + r) x 4h, bias 4h, weightO h x r."""
+    return M("nn.SeqLSTMP", inputsize=d, hiddensize=h, outputsize=r, weight=tm.f32(d + r, 4 * h, scale=0.5),
+             bias=tm.f32(4 * h, scale=0.1), weightO=tm.f32(h, r, scale=h ** -0.5), _remember="neither",
+             batchfirst=batch_first, maskzero=mask_zero, cell=np.empty(0, np.float32), h0=np.empty(0, np.float32),
+             c0=np.empty(0, np.float32))
+
+
+CASES += [
+    LayerCase("rnnlib-seqlstmp", lambda: seq_lstmp(3, 5, 2), (4, 2, 3)),
+    LayerCase("rnnlib-seqlstmp-wider-output-batchfirst-maskzero",
+              lambda: seq_lstmp(3, 2, 4, batch_first=True, mask_zero=True), (2, 4, 3)),
+]

@@ -127,6 +127,33 @@ def seq_lstm(m: T7Object, ctx) -> Node:
                                         mask_zero=bool(flag(m, "maskzero"))), tensors)
 
 
+@converts("nn.SeqLSTMP")
+def seq_lstmp(m: T7Object, ctx) -> Node:
+    """rnn's SeqLSTMP.lua (SeqLSTM with a projection): weight ``(D + R) x 4H`` (rows 1..D for x, the R
+    rows after for the projected h), bias ``4H``, ``weightO`` ``H x R``; per step SeqLSTM's gates and
+    cell give ``o * tanh(c)`` (N x H), and ``adapter`` projects it: ``h = (o * tanh(c)) weightO`` (N x R),
+    the output and the next step's h. maskzero zeroes h and c of an all-zero step row after the
+    projection; T x N x D in (N x T x D with ``batchfirst``), T x N x R out, from zero states."""
+    d, h, r = integer(m, ctx, "inputsize"), integer(m, ctx, "hiddensize"), integer(m, ctx, "outputsize")
+    if min(d, h, r) < 1:
+        raise ctx.fail(m, f"fields inputsize {d}, hiddensize {h}, outputsize {r} must be positive")
+    if not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
+        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
+    remember = m.get("_remember", "neither")
+    if remember in ("both", "eval") and not (_empty(m.get("cell")) and _empty(m.get("_output"))):
+        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
+                          "would start from them")
+    weight = tensor(m, ctx, "weight")
+    if weight.shape != (d + r, 4 * h):
+        raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + r, 4 * h)} (inputsize + outputsize, 4 * hiddensize)")
+    weight_o = tensor(m, ctx, "weightO")
+    if weight_o.shape != (h, r):
+        raise ctx.fail(m, f"weightO has shape {weight_o.shape}, expected {(h, r)} (hiddensize, outputsize)")
+    return Node("SeqLSTMP", SeqLSTMPRecord(input_size=d, hidden_size=h, output_size=r,
+                                           batch_first=bool(flag(m, "batchfirst")), mask_zero=bool(flag(m, "maskzero"))),
+                {"weight": weight, "bias": tensor(m, ctx, "bias", shape=(4 * h,)), "weightO": weight_o})
+
+
 @converts("nn.SeqGRU")
 def seq_gru(m: T7Object, ctx) -> Node:
     """rnn's SeqGRU.lua: weight ``(D + H) x 3H``, bias ``3H``, column blocks r, u, c; per step
@@ -251,6 +278,18 @@ class SeqRNNRecord:
     mask_zero: bool
 
 
+@record("SeqLSTMP")
+@dataclass(frozen=True)
+class SeqLSTMPRecord:
+    """What a SeqLSTMP node stores."""
+
+    input_size: int = bounded(1, MAX_EXTENT)
+    hidden_size: int = bounded(1, MAX_EXTENT)
+    output_size: int = bounded(1, MAX_EXTENT)
+    batch_first: bool
+    mask_zero: bool
+
+
 @record("SeqReverse")
 @dataclass(frozen=True)
 class SeqReverseRecord:
@@ -310,6 +349,11 @@ def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
 
 
+@expects_input("SeqLSTMP")
+def _seq_lstmp_input(attrs: dict) -> tuple[int, ...]:
+    return (4, int(attrs["input_size"]))
+
+
 @expects_input("SeqGRU")
 def _seq_gru_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))
@@ -323,6 +367,11 @@ def _describe_seq_gru(m: T7Object) -> str:
 @describes("nn.SeqLSTM")
 def _describe_seq_lstm(m: T7Object) -> str:
     return f"nn.SeqLSTM({m.get('inputsize')} -> {m.get('outputsize')})"
+
+
+@describes("nn.SeqLSTMP")
+def _describe_seq_lstmp(m: T7Object) -> str:
+    return f"nn.SeqLSTMP({m.get('inputsize')} -> {m.get('hiddensize')} -> {m.get('outputsize')})"
 
 
 # --- rnn's nn.LSTM, nn.GRU and nn.Recurrence: a stored step module run with the states carried ---------

@@ -107,40 +107,47 @@ def _nil_or_empty(value) -> bool:
     return value is None or (isinstance(value, np.ndarray) and value.size == 0)
 
 
-@layer("nn.SeqLSTM")
+@layer("nn.SeqLSTM", "nn.SeqLSTMP")
 def seq_lstm(m: T7Object, x, call: Call) -> np.ndarray:
     """SeqLSTM:updateOutput in evaluate mode on a tensor: ``Wx = weight:narrow(1, 1, D)``, ``Wh`` the next
     R rows; per step ``gates = bias + x_t Wx + h Wh``, columns 1..3H sigmoid (i, f, o), 3H+1..4H tanh (g);
-    ``c = f*c + i*g``, ``h = o*tanh(c)``; with maskzero, rows of x_t whose 2-norm is 0 get h, c and gates
-    zeroed in place (so the next step reads zeros). h0/c0 are zeros unless the module remembers states
-    and holds some. batchfirst transposes N x T to T x N and back."""
+    ``c = f*c + i*g``, ``h = o*tanh(c)``; SeqLSTMP's ``adapter(t)`` then sets ``h = h weightO`` (H x R:
+    SeqLSTM's adapter does nothing); with maskzero, rows of x_t whose 2-norm is 0 get h, c and gates
+    zeroed in place (so the next step reads zeros). h0 (N x R) and c0 (N x H) are zeros unless the module
+    remembers states and holds some. batchfirst transposes N x T to T x N and back."""
     where = call.where
     if isinstance(x, list):
         raise call.fail("the {h0, x} / {c0, h0, x} table input is not supported")
     x = array_input(x, m, where=where, ndims=(3,))
     d, r = integer(m, where, "inputsize"), integer(m, where, "outputsize")
     hs = integer(m, where, "hiddensize", default=r)
-    if hs != r:
-        raise call.fail("SeqLSTMP (hiddensize != outputsize) is not supported")
+    projected = m.class_name == "nn.SeqLSTMP"
+    if hs != r and not projected:
+        raise call.fail("a SeqLSTM with hiddensize != outputsize and no projection (SeqLSTMP)")
     if not (_nil_or_empty(m.get("userPrevOutput")) and _nil_or_empty(m.get("userPrevCell"))):
         raise call.fail("user-set userPrevOutput / userPrevCell")
     if m.get("_remember") in ("both", "eval") and not (_nil_or_empty(m.get("cell")) and _nil_or_empty(m.get("_output"))):
         raise call.fail("remembers its last states, which the file holds")
     w, b = tensor(m, where, "weight"), tensor(m, where, "bias").reshape(-1)
-    if w.shape != (d + r, 4 * r) or b.size != 4 * r:
-        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputsize {d}, outputsize {r}")
+    if w.shape != (d + r, 4 * hs) or b.size != 4 * hs:
+        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputsize {d}, hiddensize {hs}, outputsize {r}")
+    w_o = tensor(m, where, "weightO") if projected else None
+    if projected and w_o.shape != (hs, r):
+        raise call.fail(f"weightO {w_o.shape} is not hiddensize x outputsize {(hs, r)}")
     seq = np.swapaxes(x, 0, 1) if m.get("batchfirst") else x
     if seq.shape[2] != d:
         raise call.fail(f"input has {seq.shape[2]} features, inputsize is {d}")
     t_len, n = seq.shape[:2]
-    h, c = np.zeros((n, r)), np.zeros((n, r))
+    h, c = np.zeros((n, r)), np.zeros((n, hs))
     out = np.zeros((t_len, n, r))
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     for t in range(t_len):
         gates = b + seq[t] @ w[:d] + h @ w[d:]
-        i, f, o, g = sig(gates[:, :r]), sig(gates[:, r:2 * r]), sig(gates[:, 2 * r:3 * r]), np.tanh(gates[:, 3 * r:])
+        i, f, o, g = sig(gates[:, :hs]), sig(gates[:, hs:2 * hs]), sig(gates[:, 2 * hs:3 * hs]), np.tanh(gates[:, 3 * hs:])
         c = f * c + i * g
         h = o * np.tanh(c)
+        if projected:
+            h = h @ w_o
         if m.get("maskzero"):
             zero = np.sqrt((seq[t] ** 2).sum(axis=1)) == 0
             h, c = np.where(zero[:, None], 0.0, h), np.where(zero[:, None], 0.0, c)

@@ -158,6 +158,40 @@ class SeqGRU(nn.Module):
         return out.transpose(0, 1) if self.batch_first else out
 
 
+class SeqLSTMP(nn.Module):
+    """rnn's ``nn.SeqLSTMP`` in its own layout (weight (D + R) x 4H: i, f, o, g; weightO H x R), step by
+    step: the cell's ``o * tanh(c)`` projected by weightO is the output and the next step's h."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.batch_first, self.mask_zero = batch_first, mask_zero
+        self.weight = nn.Parameter(torch.empty(input_size + output_size, 4 * hidden_size))
+        self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        self.weightO = nn.Parameter(torch.empty(hidden_size, output_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqLSTMP only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        d, hs = self.input_size, self.hidden_size
+        wx, wh = self.weight[:d], self.weight[d:]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], self.output_size)
+        c = steps.new_zeros(steps.shape[1], hs)
+        outs = []
+        for xt in steps:
+            gates = self.bias + xt @ wx + h @ wh
+            i, f, o = (torch.sigmoid(gates[:, k * hs:(k + 1) * hs]) for k in range(3))
+            c = f * c + i * torch.tanh(gates[:, 3 * hs:])
+            h = (o * torch.tanh(c)) @ self.weightO
+            if self.mask_zero:
+                h, c = masked([h, c], zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+builds_module("SeqLSTMP", SeqLSTMP)
 builds_module("SeqGRU", SeqGRU)
 builds_module("SeqLSTM", SeqLSTM)
 builds_module("FastLSTM", FastLSTM)
