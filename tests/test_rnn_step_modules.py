@@ -8,7 +8,16 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.rnnlib import recurrence, rnn_gru, rnn_lstm, seq_lstmp, sequencer, simple_recurrence
+from layer_cases.rnnlib import (
+    recurrence,
+    repeater,
+    rnn_gru,
+    rnn_lstm,
+    rnn_recurrent,
+    seq_lstmp,
+    sequencer,
+    simple_recurrence,
+)
 
 import t7convert
 from t7convert.cli import cli
@@ -190,3 +199,54 @@ def test_seq_lstmp_projects_each_steps_hidden_state_with_weight_o(tmp_path, h, r
 def test_seq_lstmp_with_a_wrong_weight_o_is_refused(tmp_path):
     out = _refusal(tmp_path, M("nn.SeqLSTMP", **{**seq_lstmp(3, 4, 2).fields, "weightO": tm.f32(2, 4)}), "4x3")
     assert "nn.SeqLSTMP" in out and "weightO" in out and "modules[2]" in out
+
+
+def test_recurrent_starts_with_its_initial_module_then_feeds_back(tmp_path):
+    """Recurrent.lua: step 1 is initialModule: sig(W x + b + start); step t > 1 is recurrentModule:
+    sig(W x + b + U h(t-1) + c) (ParallelTable(input, feedback), CAddTable, transfer)."""
+    rec = rnn_recurrent(3, 2)
+    (w, b), (u, c) = _lin(rec.fields["inputModule"]), _lin(rec.fields["feedbackModule"])
+    start = rec.fields["startModule"].fields["bias"].astype(np.float64)
+    xs = [np.random.default_rng(45 + t).standard_normal((2, 3)) for t in range(3)]
+    h = _sig(xs[0] @ w.T + b + start)
+    want = [h]
+    for x in xs[1:]:
+        h = _sig(x @ w.T + b + h @ u.T + c)
+        want.append(h)
+    got, ref = _both(tmp_path, sequencer(rec), xs)
+    for w_, r, g in zip(want, ref, got, strict=True):
+        np.testing.assert_allclose(r, w_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def test_repeater_feeds_the_same_input_rho_times_from_a_forgotten_state(tmp_path):
+    """Repeater.lua: module:forget(), then rho steps on the same input; a table of rho outputs."""
+    rec = simple_recurrence(3, 2)
+    para = rec.fields["recurrentModule"].fields["modules"][0].fields["modules"]
+    (w, b), (u, c) = _lin(para[0]), _lin(para[1])
+    x = np.random.default_rng(46).standard_normal((2, 3))
+    h, want = np.zeros((2, 2)), []
+    for _ in range(4):
+        h = _sig(x @ w.T + b + h @ u.T + c)
+        want.append(h)
+    got, ref = _both(tmp_path, repeater(rec, rho=4), x)
+    assert len(ref) == len(got) == 4
+    for w_, r, g in zip(want, ref, got, strict=True):
+        np.testing.assert_allclose(r, w_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+    module = module_of(convert_file(str(tm.save(tmp_path, "r", repeater(rec, rho=4)))))
+    with torch.no_grad():  # the same module's second forward starts afresh too (forget())
+        first, second = module(torch.from_numpy(x.astype(np.float32))), module(torch.from_numpy(x.astype(np.float32)))
+    for a, b_ in zip(first, second, strict=True):
+        assert torch.equal(a, b_)
+
+
+@pytest.mark.parametrize("model, field", [
+    (lambda: M("nn.Repeater", **{**repeater(simple_recurrence(3, 2)).fields, "rho": 0}), "rho"),
+    (lambda: M("nn.Recurrent", **{k: v for k, v in rnn_recurrent(3, 2).fields.items() if k != "initialModule"}),
+     "initialModule"),
+])
+def test_bad_repeater_and_recurrent_fields_are_refused(tmp_path, model, field):
+    m = model()
+    out = _refusal(tmp_path, m)
+    assert m.class_name in out and field in out and "modules[2]" in out, out

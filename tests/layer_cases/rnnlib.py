@@ -119,3 +119,34 @@ CASES += [
     LayerCase("rnnlib-seqlstmp-wider-output-batchfirst-maskzero",
               lambda: seq_lstmp(3, 2, 4, batch_first=True, mask_zero=True), (2, 4, 3)),
 ]
+
+
+def rnn_recurrent(d: int, h: int, *, transfer: str = "nn.Sigmoid"):
+    """``nn.Recurrent(h, Linear(d, h), Linear(h, h), transfer, rho)`` as Recurrent.lua builds it: start
+    ``nn.Add(h)``, initialModule Sequential(input's shared clone, start, transfer's clone), recurrentModule
+    Sequential(ParallelTable(input, feedback), CAddTable, transfer)."""
+    inp, feedback = tm.linear(d, h), tm.linear(h, h)
+    start = M("nn.Add", bias=tm.f32(h, scale=0.5), scalar=False)
+    trans, merge = M(transfer), M("nn.CAddTable")
+    clone = M("nn.Linear", weight=inp.fields["weight"], bias=inp.fields["bias"])  # sharedClone: the same tensors
+    initial = tm.sequential(clone, start, M(transfer))
+    rm = tm.sequential(M("nn.ParallelTable", modules=T7List([inp, feedback])), merge, trans)
+    return M("nn.Recurrent", startModule=start, inputModule=inp, feedbackModule=feedback, transferModule=trans,
+             mergeModule=merge, modules=T7List([start, inp, feedback, trans, merge]), initialModule=initial,
+             recurrentModule=rm, sharedClones={2: rm}, rho=5, outputs={}, step=1)
+
+
+def repeater(step, rho: int = 3):
+    """``nn.Repeater(step, rho)``: the step wrapped in a Recursor unless it is an AbstractRecurrent."""
+    mod = step if step.class_name in ("nn.LSTM", "nn.GRU", "nn.Recurrence", "nn.Recurrent", "nn.FastLSTM") else \
+        M("nn.Recursor", modules=T7List([step]), module=step, rho=rho)
+    return M("nn.Repeater", module=mod, modules=T7List([mod]), rho=rho, output=T7List([]))
+
+
+CASES += [
+    LayerCase("rnnlib-recurrent", lambda: sequencer(rnn_recurrent(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-recurrent-one-step", lambda: rnn_recurrent(3, 4, transfer="nn.Tanh"), (2, 3)),
+    LayerCase("rnnlib-repeater-gru", lambda: repeater(rnn_gru(3, 4)), (2, 3)),
+    LayerCase("rnnlib-repeater-recurrent-in-sequential",
+              lambda: repeater(tm.sequential(rnn_recurrent(3, 4), tm.linear(4, 2)), rho=4), (2, 3)),
+]

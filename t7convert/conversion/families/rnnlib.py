@@ -330,6 +330,11 @@ def _bisequencer_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
 
 
+@expects_input_of_children("Repeater")
+def _repeater_input(attrs: dict, children: list[Node], hint) -> object:
+    return hint(children[0]) if children else None
+
+
 @expects_input_of_children("MaskZero")
 def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
@@ -340,6 +345,8 @@ def _rnn_step_input(attrs: dict, children: list[Node], hint) -> object:
     """An LSTM / GRU's inputSize; a Recurrence's step module takes {x, state}: what it expects of x."""
     if attrs.get("input_size"):
         return (int(attrs["input_size"]),)
+    if len(children) > 1:  # Recurrent: its initialModule takes x itself
+        return hint(children[1])
     h = hint(children[0]) if children else None
     return h[0] if isinstance(h, list) and h else None
 
@@ -472,12 +479,14 @@ def _step_of(m: T7Object, ctx, n_states: int, kind: str) -> T7Object:
     return rm
 
 
-def _rnn_step(m: T7Object, ctx, kind: str, n_states: int, state_shape: list[int], n_input_dim: int) -> Node:
+def _rnn_step(m: T7Object, ctx, kind: str, n_states: int, state_shape: list[int], n_input_dim: int,
+              initial: T7Object | None = None) -> Node:
     rm = _step_of(m, ctx, n_states, kind)
-    d = integer(m, ctx, "inputSize", default=None) if kind != "Recurrence" else None
+    d = integer(m, ctx, "inputSize", default=None) if kind in ("LSTM", "GRU") else None
+    children = [ctx.child(rm, 1)] + ([ctx.child(initial, 2)] if initial is not None else [])
     return Node("RNNStep", RNNStepRecord(kind=kind, n_states=n_states, state_shape=state_shape,
                                          n_input_dim=n_input_dim, input_size=d if d and d > 0 else None),
-                children=[ctx.child(rm, 1)])
+                children=children)
 
 
 def rnn_lstm(m: T7Object, ctx) -> Node:
@@ -524,6 +533,44 @@ def recurrence(m: T7Object, ctx) -> Node:
     return _rnn_step(m, ctx, "Recurrence", 1, [int(v) for v in size], n)
 
 
+@converts("nn.Recurrent")
+def recurrent(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Recurrent(start, input, feedback, transfer, rho, merge)`` (Recurrent.lua): its first
+    step is ``initialModule`` = Sequential(input (a shared clone), start, transfer (a shared clone)) on
+    x; each later step ``recurrentModule`` = Sequential(ParallelTable(input, feedback), merge, transfer)
+    on ``{x, output(t-1)}``. No zero state: the first step has its own module (converted as a second
+    child)."""
+    initial = m.get("initialModule")
+    if not isinstance(initial, T7Object):
+        raise ctx.fail(m, "field initialModule (its first step) is missing")
+    return _rnn_step(m, ctx, "Recurrent", 1, [], 0, initial)
+
+
+@converts("nn.Repeater")
+def repeater(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Repeater(module, rho)`` (Repeater.lua): ``module:forget()``, then the same input fed
+    ``rho`` times, a table of the ``rho`` outputs (each a copy). Its module is a Recursor (or an
+    AbstractRecurrent) that carries its state from step to step."""
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "has no module to repeat (field modules is empty)")
+    rho = integer(m, ctx, "rho")
+    if not 1 <= rho <= MAX_REPEATS:
+        raise ctx.fail(m, f"field rho is {rho}: expected 1 to {MAX_REPEATS} steps")
+    return Node("Repeater", RepeaterRecord(rho=rho), children=[ctx.child(kids[0], 1)])
+
+
+#: the most steps a Repeater may take (a damaged rho must not run a model for ever)
+MAX_REPEATS = 10_000
+
+
+@lowers("Repeater")
+def _lower_repeater(g: Lowering, node: Node, x: Ref) -> Ref:
+    """A table holding the input ``rho`` times, run by a Sequencer: the same steps, states and copies."""
+    xs = g.table([x] * int(node.attrs["rho"]), node.source)
+    return _lower_sequencer(g, Node("Sequencer", children=node.children, source=node.source), xs)
+
+
 @lowers("RNNStep")
 def _lower_rnn_step(g: Lowering, node: Node, x: Ref) -> Ref:
     return g.add_whole(node, [x])
@@ -540,15 +587,23 @@ def s_add(m: T7Object, ctx) -> Node:
 class RNNStepRecord:
     """What an RNNStep node (rnn's LSTM, GRU, Recurrence) stores; its child is the step module."""
 
-    kind: str = bounded(choices=("LSTM", "GRU", "Recurrence"))
+    kind: str = bounded(choices=("LSTM", "GRU", "Recurrence", "Recurrent"))
     #: states the step takes after the input and gives back (LSTM: h and c; its output is the first)
     n_states: int = bounded(1, 2)
-    #: one sample's state shape (outputSize)
-    state_shape: list[int] = bounded(1, MAX_EXTENT, length=(1, 8))
+    #: one sample's state shape (outputSize; none for Recurrent, whose first step is its second child)
+    state_shape: list[int] = bounded(1, MAX_EXTENT, length=(0, 8))
     #: an input (its first tensor) with n_input_dim + 1 dimensions has a batch: states get it first
     n_input_dim: int = bounded(0, 8)
     #: inputSize of an LSTM / GRU (what input a model starting with it expects)
     input_size: int | None = bounded(1, MAX_EXTENT, default=None)
+
+
+@record("Repeater")
+@dataclass(frozen=True)
+class RepeaterRecord:
+    """What a Repeater node stores: how many steps."""
+
+    rho: int = bounded(1, MAX_REPEATS)
 
 
 @record("SAdd")

@@ -301,3 +301,34 @@ def s_add(m: T7Object, x, call: Call) -> np.ndarray:
     """SAdd:updateOutput: ``output = input + addend``, then ``-output`` when negate."""
     y = array_input(x, m, where=call.where, ndims=tuple(range(33))) + float(m.get("addend"))
     return -y if m.get("negate") not in (None, False) else y
+
+
+@layer("nn.Recurrent")
+def recurrent(m: T7Object, x, call: Call):
+    """Recurrent:updateOutput with ``train == false``: at step 1 (a fresh copy, or after forget())
+    ``initialModule:updateOutput(input)``, later ``recurrentModule:updateOutput{input, outputs[step-1]}``."""
+    initial, rm = m.get("initialModule"), m.get("recurrentModule")
+    if not isinstance(initial, T7Object) or not isinstance(rm, T7Object):
+        raise call.fail("has no initialModule / recurrentModule")
+    states = _states(call)
+    if id(m) not in states:
+        out = call.engine.forward(initial, x, f"{call.where}.initialModule")
+    else:
+        out = call.engine.forward(rm, [x, states[id(m)]], f"{call.where}.recurrentModule")
+    states[id(m)] = out
+    return out
+
+
+@layer("nn.Repeater")
+def repeater(m: T7Object, x, call: Call) -> list:
+    """Repeater:updateOutput: ``module:forget()``, then ``output[step] = copy(module:updateOutput(input))``
+    for step = 1..rho."""
+    rho = integer(m, call.where, "rho")
+    if rho < 1:
+        raise call.fail(f"rho is {rho}")
+    if not call.children:
+        raise call.fail("has no module")
+    _states(call).clear()  # forget()
+    out = [call.child(0, x) for _ in range(rho)]
+    _states(call).clear()
+    return out

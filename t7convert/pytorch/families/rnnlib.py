@@ -192,6 +192,24 @@ class SeqLSTMP(nn.Module):
 
 
 builds_module("SeqLSTMP", SeqLSTMP)
+
+
+@builds("Repeater")
+def build_repeater(a: Record, children: list[nn.Module]) -> nn.Module:
+    """A Repeater inside a step tree: a Sequencer of its module on the input repeated ``rho`` times."""
+    return Repeater(a.rho, children[0])
+
+
+class Repeater(nn.Module):
+    """``nn.Repeater(module, rho)`` built as a tree: ``[module(x) for rho steps]`` from zero states."""
+
+    def __init__(self, rho: int, step: nn.Module) -> None:
+        super().__init__()
+        self.rho = rho
+        self.add_module("0", Sequencer(step))
+
+    def forward(self, x):
+        return self._modules["0"]([x] * self.rho)
 builds_module("SeqGRU", SeqGRU)
 builds_module("SeqLSTM", SeqLSTM)
 builds_module("FastLSTM", FastLSTM)
@@ -275,11 +293,14 @@ class RNNStep(nn.Module):
     ``forget()``) starts again from zeros of ``state_shape``, the batch first when the (first) input
     tensor has ``n_input_dim + 1`` dimensions."""
 
-    def __init__(self, kind: str, n_states: int, state_shape: list[int], n_input_dim: int, step: nn.Module) -> None:
+    def __init__(self, kind: str, n_states: int, state_shape: list[int], n_input_dim: int, step: nn.Module,
+                 initial: nn.Module | None = None) -> None:
         super().__init__()
         self.kind, self.n_states = kind, n_states
         self.state_shape, self.n_input_dim = list(state_shape), n_input_dim
         self.add_module("0", step)
+        if initial is not None:  # Recurrent's initialModule: the first step, on x alone
+            self.add_module("1", initial)
         self.state: Any = None
         #: carry the states from call to call (inside a Sequencer, or inside another RNNStep's step);
         #: else every call is a fresh copy's first step, as converted models are run
@@ -305,6 +326,10 @@ class RNNStep(nn.Module):
             for sub in self.modules():
                 if isinstance(sub, RNNStep):
                     sub.state = None
+        if self.state is None and "1" in self._modules:
+            out = self._modules["1"](x)
+            self.state = [out]
+            return out
         state = self.state if self.state is not None else self._zeros(x)
         out = self._modules["0"]([x, *state])
         if self.n_states > 1:
@@ -321,7 +346,7 @@ class RNNStep(nn.Module):
 
 @builds("RNNStep")
 def build_rnn_step(a: Record, children: list[nn.Module]) -> nn.Module:
-    return RNNStep(a.kind, a.n_states, a.state_shape, a.n_input_dim, children[0])
+    return RNNStep(a.kind, a.n_states, a.state_shape, a.n_input_dim, *children[:2])
 
 
 class SAdd(nn.Module):
