@@ -17,6 +17,7 @@ from layer_cases.rnnlib import (
     seq_lstmp,
     sequencer,
     simple_recurrence,
+    spatial_glimpse,
 )
 
 import t7convert
@@ -250,3 +251,30 @@ def test_bad_repeater_and_recurrent_fields_are_refused(tmp_path, model, field):
     m = model()
     out = _refusal(tmp_path, m)
     assert m.class_name in out and field in out and "modules[2]" in out, out
+
+
+def test_spatial_glimpse_crops_zero_padded_glimpses_and_averages_the_larger_ones(tmp_path):
+    """SpatialGlimpse.lua on a 1x4x4 image (0..15), size 2, depth 2, scale 2: depth 1 crops 2x2 at
+    floor(clamp((loc + 1) / 2 * (4 - 2))); depth 2 crops 4x4 from the image padded by 1 at
+    floor((loc + 1) / 2 * (6 - 4)) and averages 2x2 blocks."""
+    image = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    padded = np.pad(image[0, 0], 1)
+    cases = {(-1.0, -1.0): (0, 0, 0, 0), (1.0, 1.0): (2, 2, 2, 2), (0.0, 0.5): (1, 1, 1, 1)}
+    for (ly, lx), (y1, x1, y2, x2) in cases.items():
+        loc = np.array([[ly, lx]])
+        big = padded[y2:y2 + 4, x2:x2 + 4]
+        want = np.stack([image[0, 0, y1:y1 + 2, x1:x1 + 2], big.reshape(2, 2, 2, 2).mean(axis=(1, 3))])[None]
+        got, ref = _both(tmp_path, spatial_glimpse(2, 2), [image, loc])
+        np.testing.assert_allclose(ref, want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+    # the corner case worked by hand: depth 2 at (-1, -1) is [[0, 0.75], [3, 7.5]]
+    _, ref = _both(tmp_path, spatial_glimpse(2, 2), [image, np.array([[-1.0, -1.0]])])
+    np.testing.assert_allclose(ref[0, 1], [[0, 0.75], [3, 7.5]])
+    # an unbatched location gives an unbatched output (fromBatch)
+    _, ref = _both(tmp_path, spatial_glimpse(2, 2), [image[0], np.array([1.0, 1.0])])
+    np.testing.assert_allclose(ref[1], [[7.5, 4.5], [6.75, 3.75]])
+
+
+def test_spatial_glimpse_with_a_scale_its_pooling_cannot_reduce_is_refused(tmp_path):
+    out = _refusal(tmp_path, spatial_glimpse(3, 2, scale=1.5), "1x6x6")
+    assert "nn.SpatialGlimpse" in out and "scale" in out and "modules[2]" in out

@@ -150,3 +150,17 @@ CASES += [
     LayerCase("rnnlib-repeater-recurrent-in-sequential",
               lambda: repeater(tm.sequential(rnn_recurrent(3, 4), tm.linear(4, 2)), rho=4), (2, 3)),
 ]
+
+
+def spatial_glimpse(size: int = 2, depth: int = 3, scale: float = 2):
+    """dpnn's ``nn.SpatialGlimpse(size, depth, scale)``: its module a SpatialAveragePooling(2, 2, 2, 2)."""
+    pool = M("nn.SpatialAveragePooling", kW=2, kH=2, dW=2, dH=2, padW=0, padH=0, ceil_mode=False,
+             count_include_pad=True, divide=True)
+    return M("nn.SpatialGlimpse", width=size, height=size, depth=depth, scale=scale, module=pool,
+             modules=T7List([pool]), gradInput=T7List([np.empty(0, np.float32), np.empty(0, np.float32)]))
+
+
+CASES += [
+    LayerCase("dpnn-spatialglimpse", lambda: spatial_glimpse(2, 3), [(2, 8, 8), (2,)]),
+    LayerCase("dpnn-spatialglimpse-one-depth", lambda: spatial_glimpse(3, 1), [(1, 5, 6), (2,)]),
+]

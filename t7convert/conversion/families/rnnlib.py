@@ -17,6 +17,7 @@ under its name (``m1_3.0.weight_ih``: the node, then the step module's child ind
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -356,6 +357,13 @@ def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
 
 
+@expects_input("SpatialGlimpse")
+def _spatial_glimpse_input(attrs: dict) -> object:
+    """{image, location}: any number of planes; an image twice the largest glimpse's side; (y, x)."""
+    side = max(int(attrs["height"]), int(attrs["width"])) * 2
+    return [(3, side, side), (2,)]
+
+
 @expects_input("SeqLSTMP")
 def _seq_lstmp_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))
@@ -596,6 +604,48 @@ class RNNStepRecord:
     n_input_dim: int = bounded(0, 8)
     #: inputSize of an LSTM / GRU (what input a model starting with it expects)
     input_size: int | None = bounded(1, MAX_EXTENT, default=None)
+
+
+@converts("nn.SpatialGlimpse")
+def spatial_glimpse(m: T7Object, ctx) -> Node:
+    """dpnn's SpatialGlimpse(size, depth, scale) (SpatialGlimpse.lua), deterministic: for each sample of
+    ``{image, location}`` (location (y, x) in [-1, 1]) and each depth d, a glimpse of
+    ``floor(size * scale)`` applied d - 1 times (floored at each step), cropped from the image zero-padded
+    by ``floor((glimpse - 1) / 2)`` at ``floor(clamp((loc + 1) / 2 * (padded - glimpse), 0, padded -
+    glimpse))``, then (d > 1) averaged down to ``size`` by its SpatialAveragePooling with kernel = stride
+    = glimpse / size, which must be even (Lua asserts it). Out: N x depth*C x height x width (depth-major).
+    Its nnx SpatialReSampling (scale other than 2) is not converted."""
+    h, w = integer(m, ctx, "height"), integer(m, ctx, "width")
+    depth, scale = integer(m, ctx, "depth"), float(number(m, ctx, "scale"))
+    if not (1 <= h <= MAX_EXTENT and 1 <= w <= MAX_EXTENT and 1 <= depth <= 16):
+        raise ctx.fail(m, f"fields height {h}, width {w}, depth {depth} are out of range")
+    pool = m.get("module")
+    if depth > 1:
+        if not isinstance(pool, T7Object) or pool.class_name != "nn.SpatialAveragePooling":
+            cls = pool.class_name if isinstance(pool, T7Object) else type(pool).__name__
+            raise ctx.fail(m, f"field module is {cls}: only the SpatialAveragePooling of scale 2 is supported "
+                              "(nnx's SpatialReSampling is not)")
+        if any(number(pool, ctx, f, default=0) != 0 for f in ("padW", "padH")) or pool.get("divide") is False:
+            raise ctx.fail(m, "field module (SpatialAveragePooling) pads or does not divide: not as built")
+    gh, gw = h, w
+    for _ in range(depth - 1):
+        gh, gw = math.floor(gh * scale), math.floor(gw * scale)
+        if not (gh <= MAX_EXTENT and gw <= MAX_EXTENT and gh % h == 0 and gw % w == 0
+                and (gh // h) % 2 == 0 and (gw // w) % 2 == 0):
+            raise ctx.fail(m, f"field scale {scale} gives a {gh}x{gw} glimpse that its pooling cannot reduce "
+                              f"to {h}x{w} by an even kernel (SpatialGlimpse.lua asserts it)")
+    return Node("SpatialGlimpse", SpatialGlimpseRecord(height=h, width=w, depth=depth, scale=scale))
+
+
+@record("SpatialGlimpse")
+@dataclass(frozen=True)
+class SpatialGlimpseRecord:
+    """What a SpatialGlimpse node stores."""
+
+    height: int = bounded(1, MAX_EXTENT)
+    width: int = bounded(1, MAX_EXTENT)
+    depth: int = bounded(1, 16)
+    scale: float = bounded(0, MAX_EXTENT)
 
 
 @record("Repeater")

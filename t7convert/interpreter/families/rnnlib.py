@@ -332,3 +332,59 @@ def repeater(m: T7Object, x, call: Call) -> list:
     out = [call.child(0, x) for _ in range(rho)]
     _states(call).clear()
     return out
+
+
+@layer("nn.SpatialGlimpse")
+def spatial_glimpse(m: T7Object, x, call: Call) -> np.ndarray:
+    """dpnn's SpatialGlimpse:updateOutput: ``input, location = toBatch(input, 3), toBatch(location, 1)``;
+    per sample ``y, x = (loc + 1) / 2``; per depth the glimpse size (``floor(size)``, then ``floor(g *
+    scale)`` for each depth after the first), the input zero-padded by ``floor((g - 1) / 2)`` on each side,
+    the crop at ``floor(min(h, max(0, y * h)))`` (h = padded - glimpse), copied at depth 1 and passed through
+    ``self.module`` (SpatialAveragePooling with kW = dW = glimpse / size, asserted even) after; the output
+    viewed as N x depth*C x height x width, the batch dropped when the location had none (fromBatch)."""
+    if not isinstance(x, list) or len(x) < 2:
+        raise call.fail("expects {image, location}")
+    image, loc = np.asarray(x[0], np.float64), np.asarray(x[1], np.float64)
+    height, width = integer(m, call.where, "height"), integer(m, call.where, "width")
+    depth = integer(m, call.where, "depth")
+    scale = float(m.get("scale"))
+    if image.ndim == 3:
+        image = image[None]
+    online = loc.ndim == 1
+    if online:
+        loc = loc[None]
+    if image.ndim != 4 or loc.ndim != 2 or loc.shape[0] < image.shape[0] or loc.shape[1] < 2:
+        raise call.fail(f"image {image.shape} / location {loc.shape}")
+    n, c = image.shape[:2]
+    out = np.zeros((n, depth, c, height, width))
+    pool = m.get("module")
+    for s in range(n):
+        y, xx = (loc[s, 0] + 1) / 2, (loc[s, 1] + 1) / 2
+        gw, gh = int(np.floor(width)), int(np.floor(height))
+        for d in range(depth):
+            if d > 0:
+                gw, gh = int(np.floor(gw * scale)), int(np.floor(gh * scale))
+            pw, ph = (gw - 1) // 2, (gh - 1) // 2
+            pad = np.zeros((c, image.shape[2] + 2 * ph, image.shape[3] + 2 * pw))
+            pad[:, ph:ph + image.shape[2], pw:pw + image.shape[3]] = image[s]
+            h, w = pad.shape[1] - gh, pad.shape[2] - gw
+            if h < 0 or w < 0:
+                raise call.fail(f"a {gh}x{gw} glimpse does not fit the padded input")
+            y0, x0 = int(np.floor(min(h, max(0, y * h)))), int(np.floor(min(w, max(0, xx * w))))
+            crop = pad[:, y0:y0 + gh, x0:x0 + gw]
+            if d == 0:
+                out[s, d] = crop
+                continue
+            if not isinstance(pool, T7Object) or pool.class_name != "nn.SpatialAveragePooling":
+                raise call.fail("its module is not a SpatialAveragePooling (nnx's SpatialReSampling is not run)")
+            kw, kh = gw / width, gh / height
+            if kw % 2 != 0 or kh % 2 != 0:
+                raise call.fail(f"pool size {kh}x{kw} is not even (the Lua asserts it)")
+            kw, kh = int(kw), int(kh)
+            out[s, d] = crop.reshape(c, height, kh, width, kw).mean(axis=(2, 4))
+    out = out.reshape(n, depth * c, height, width)
+    if online:
+        if n != 1:
+            raise call.fail("one location for several images")
+        out = out[0]
+    return out

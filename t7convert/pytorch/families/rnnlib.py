@@ -5,6 +5,7 @@ steps, as rnn's AbstractRecurrent modules do; a Sequencer's ``forward`` starts t
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import torch
@@ -192,6 +193,56 @@ class SeqLSTMP(nn.Module):
 
 
 builds_module("SeqLSTMP", SeqLSTMP)
+
+
+class SpatialGlimpse(nn.Module):
+    """dpnn's SpatialGlimpse with its average pooling (mapping in the converter's family file): the crop
+    offsets depend on the location values, so each sample is cut with Python integers (as the Lua does)."""
+
+    def __init__(self, height: int, width: int, depth: int, scale: float) -> None:
+        super().__init__()
+        self.height, self.width, self.depth, self.scale = height, width, depth, scale
+
+    def forward(self, xs):
+        if not isinstance(xs, (list, tuple)) or len(xs) < 2:
+            raise ValueError("nn.SpatialGlimpse expects {image, location}")
+        image, loc = xs[0], xs[1]
+        image = image.unsqueeze(0) if image.dim() == 3 else image
+        online = loc.dim() == 1
+        loc = loc.unsqueeze(0) if online else loc
+        if image.dim() != 4 or loc.dim() != 2 or loc.shape[1] < 2 or loc.shape[0] < image.shape[0]:
+            raise ValueError(f"nn.SpatialGlimpse: image {tuple(image.shape)} and location {tuple(loc.shape)}")
+        n, c, ih, iw = image.shape
+        samples = []
+        for i in range(n):
+            # a shape-only run (meta tensors) has no values: any offset gives the same shapes
+            y, x = (0.0, 0.0) if loc.is_meta else ((float(loc[i, 0]) + 1) / 2, (float(loc[i, 1]) + 1) / 2)
+            gh, gw = self.height, self.width
+            parts = []
+            for d in range(self.depth):
+                if d > 0:
+                    gh, gw = math.floor(gh * self.scale), math.floor(gw * self.scale)
+                ph, pw = (gh - 1) // 2, (gw - 1) // 2
+                padded = torch.nn.functional.pad(image[i], (pw, pw, ph, ph))
+                h, w = padded.shape[1] - gh, padded.shape[2] - gw
+                if h < 0 or w < 0:
+                    raise ValueError(f"nn.SpatialGlimpse: a {gh}x{gw} glimpse of a {ih}x{iw} image")
+                y0, x0 = math.floor(min(h, max(0.0, y * h))), math.floor(min(w, max(0.0, x * w)))
+                crop = padded[:, y0:y0 + gh, x0:x0 + gw]
+                if d > 0:
+                    kh, kw = gh // self.height, gw // self.width
+                    crop = torch.nn.functional.avg_pool2d(crop.unsqueeze(0), (kh, kw), (kh, kw)).squeeze(0)
+                parts.append(crop)
+            samples.append(torch.cat(parts, 0))
+        out = torch.stack(samples)
+        if online:
+            if n != 1:
+                raise ValueError("nn.SpatialGlimpse: one location for several images")
+            out = out.squeeze(0)
+        return out
+
+
+builds_module("SpatialGlimpse", SpatialGlimpse)
 
 
 @builds("Repeater")
