@@ -10,6 +10,7 @@ import torch7_models as tm
 from click.testing import CliRunner
 from layer_cases.rnnlib import (
     recurrence,
+    recurrent_attention,
     repeater,
     rnn_gru,
     rnn_lstm,
@@ -278,3 +279,52 @@ def test_spatial_glimpse_crops_zero_padded_glimpses_and_averages_the_larger_ones
 def test_spatial_glimpse_with_a_scale_its_pooling_cannot_reduce_is_refused(tmp_path):
     out = _refusal(tmp_path, spatial_glimpse(3, 2, scale=1.5), "1x6x6")
     assert "nn.SpatialGlimpse" in out and "scale" in out and "modules[2]" in out
+
+
+def _glimpse1(image, loc, size):
+    """SpatialGlimpse(size, 1) from its Lua, one sample: pad floor((size - 1) / 2), crop at
+    floor(clamp((loc + 1) / 2 * (padded - size)))."""
+    p = (size - 1) // 2
+    padded = np.pad(image, ((0, 0), (p, p), (p, p)))
+    h, w = padded.shape[1] - size, padded.shape[2] - size
+    y0 = int(np.floor(min(h, max(0, (loc[0] + 1) / 2 * h))))
+    x0 = int(np.floor(min(w, max(0, (loc[1] + 1) / 2 * w))))
+    return padded[:, y0:y0 + size, x0:x0 + size]
+
+
+def test_recurrent_attention_steps_its_locator_and_keeps_torch7s_shared_output_buffers(tmp_path):
+    """RecurrentAttention.lua: a(1) = locator(zeros), h(1) = initialModule{x, a(1)} = relu(glimpse + start);
+    a(t) = locator(h(t-1)), h(t) = relu(glimpse{x, a(t)} + U h(t-1) + c). The output table holds the rnn's
+    tensors themselves: step 1's own, then the recurrentModule's one buffer, so steps 2..3 read h(3)."""
+    model = recurrent_attention(c=1, h=3, n_step=3, size=2)
+    rnn, locator = model.fields["rnn"], model.fields["action"].fields["module"]
+    loc_sensor, img_sensor = (k.fields["modules"] for k in
+                              rnn.fields["inputModule"].fields["modules"][0].fields["modules"])
+    (wl, bl), (wi, bi) = _lin(loc_sensor[1]), _lin(img_sensor[2])
+    (u, c), start = _lin(rnn.fields["feedbackModule"]), rnn.fields["startModule"].fields["bias"].astype(np.float64)
+    wa, ba = _lin(locator.fields["modules"][0])
+    x = np.random.default_rng(47).standard_normal((2, 1, 6, 6))
+
+    def glimpse(a):
+        crops = np.stack([_glimpse1(x[i], a[i], 2).reshape(-1) for i in range(2)])
+        return a @ wl.T + bl + crops @ wi.T + bi
+
+    h = np.zeros((2, 3))
+    steps = []
+    for t in range(3):
+        a = np.clip(h @ wa.T + ba, -1, 1)  # HardTanh, ReinforceNormal's mean (evaluate), HardTanh
+        h = np.maximum(glimpse(a) + (start if t == 0 else h @ u.T + c), 0)
+        steps.append(h)
+    got, ref = _both(tmp_path, model, x)
+    for w_, r, g in zip([steps[0], steps[2], steps[2]], ref, got, strict=True):
+        np.testing.assert_allclose(r, w_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def test_recurrent_attention_around_another_rnn_is_refused(tmp_path):
+    model = recurrent_attention()
+    gru = rnn_gru(2, 3)
+    model.fields["rnn"] = gru
+    model.fields["modules"] = T7List([gru, model.fields["action"]])
+    out = _refusal(tmp_path, model, "1x6x6")
+    assert "nn.RecurrentAttention" in out and "rnn" in out and "modules[2]" in out

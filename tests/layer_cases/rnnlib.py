@@ -164,3 +164,35 @@ CASES += [
     LayerCase("dpnn-spatialglimpse", lambda: spatial_glimpse(2, 3), [(2, 8, 8), (2,)]),
     LayerCase("dpnn-spatialglimpse-one-depth", lambda: spatial_glimpse(3, 1), [(1, 5, 6), (2,)]),
 ]
+
+
+def recurrent_attention(c: int = 1, h: int = 3, n_step: int = 3, size: int = 2):
+    """rnn's recurrent-visual-attention model in small: ``RecurrentAttention(Recurrent(h, glimpse,
+    Linear(h, h), ReLU), Recursor(locator), nStep, {h})``; glimpse = CAddTable(Linear(loc), Linear(
+    SpatialGlimpse(size, 1) of the image, flattened)); locator = Linear(h, 2), HardTanh, ReinforceNormal,
+    HardTanh."""
+    glimpse = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        tm.sequential(M("nn.SelectTable", index=2), tm.linear(2, h)),
+        tm.sequential(spatial_glimpse(size, 1), tm.view(c * size * size, num_input_dims=3), tm.linear(c * size * size, h)),
+    ])), M("nn.CAddTable"))
+    inp, feedback = glimpse, tm.linear(h, h)
+    start = M("nn.Add", bias=tm.f32(h, scale=0.5), scalar=False)
+    initial = tm.sequential(glimpse, start, M("nn.ReLU", threshold=0, val=0, inplace=False))
+    rm = tm.sequential(M("nn.ParallelTable", modules=T7List([inp, feedback])), M("nn.CAddTable"),
+                       M("nn.ReLU", threshold=0, val=0, inplace=False))
+    trans, merge = rm.fields["modules"][2], rm.fields["modules"][1]
+    rnn = M("nn.Recurrent", startModule=start, inputModule=inp, feedbackModule=feedback, transferModule=trans,
+        mergeModule=merge, modules=T7List([start, inp, feedback, trans, merge]),
+        initialModule=initial, recurrentModule=rm, rho=99999, outputs={}, step=1)
+    locator = tm.sequential(tm.linear(h, 2), M("nn.HardTanh", min_val=-1, max_val=1),
+                            M("nn.ReinforceNormal", stdev=0.1, stochastic=False), M("nn.HardTanh", min_val=-1, max_val=1))
+    action = M("nn.Recursor", modules=T7List([locator]), module=locator, rho=99999)
+    return M("nn.RecurrentAttention", rnn=rnn, action=action, modules=T7List([rnn, action]), nStep=n_step,
+             hiddenSize=T7List([h]), forwardActions=False, output=T7List([]), actions=T7List([]))
+
+
+CASES += [
+    LayerCase("rnnlib-recurrent-attention", lambda: tm.sequential(recurrent_attention(),
+                                                                  M("nn.SelectTable", index=-1)), (1, 6, 6)),
+    LayerCase("rnnlib-recurrent-attention-table", recurrent_attention, (1, 6, 6)),
+]

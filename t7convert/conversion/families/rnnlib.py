@@ -336,6 +336,13 @@ def _repeater_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
 
 
+@expects_input_of_children("RecurrentAttention")
+def _recurrent_attention_input(attrs: dict, children: list[Node], hint) -> object:
+    """What its rnn takes as the first element of ``{input, action}``."""
+    h = hint(children[0]) if children else None
+    return h[0] if isinstance(h, list) and h else None
+
+
 @expects_input_of_children("MaskZero")
 def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
@@ -646,6 +653,59 @@ class SpatialGlimpseRecord:
     width: int = bounded(1, MAX_EXTENT)
     depth: int = bounded(1, 16)
     scale: float = bounded(0, MAX_EXTENT)
+
+
+#: transfer modules whose output is a buffer of their own, kept from call to call
+_PERSISTENT_OUTPUT = {"nn.ReLU", "nn.Sigmoid", "nn.Tanh", "nn.HardTanh", "nn.Threshold", "nn.ELU", "nn.SoftPlus"}
+
+
+@converts("nn.RecurrentAttention")
+def recurrent_attention(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.RecurrentAttention(rnn, action, nStep, hiddenSize)`` (RecurrentAttention.lua) in
+    evaluate mode: ``rnn:forget()``, ``action:forget()``; step 1 ``a = action(zeros(N, hiddenSize))``,
+    step t > 1 ``a = action(output[t-1])``; ``output[t] = rnn{input, a}``. The table keeps the rnn's
+    output tensors themselves, not copies: in evaluate mode an ``nn.Recurrent`` gives its initialModule's
+    buffer at step 1 and its recurrentModule's one buffer at every later step, so after the forward
+    steps 2..nStep all hold the last step's value (what the recurrent-visual-attention example's
+    ``SelectTable(-1)`` reads is exact either way). Converted for an ``nn.Recurrent`` rnn whose step ends in
+    a layer with its own output buffer (the example's); other rnns, whose buffer sharing differs, are
+    refused, as is ``forwardActions``."""
+    kids = m.children
+    rnn, action = m.get("rnn"), m.get("action")
+    if len(kids) != 2 or not isinstance(rnn, T7Object) or not isinstance(action, T7Object):
+        raise ctx.fail(m, "fields rnn and action (its modules) are missing")
+    if flag(m, "forwardActions"):
+        raise ctx.fail(m, "field forwardActions is set: its {output, action} steps are not supported")
+    n_step = integer(m, ctx, "nStep")
+    if not 1 <= n_step <= MAX_REPEATS:
+        raise ctx.fail(m, f"field nStep is {n_step}")
+    hidden = m.get("hiddenSize")
+    hidden = list(hidden.values()) if hasattr(hidden, "values") else hidden
+    if not isinstance(hidden, (list, tuple)) or not hidden or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) and 1 <= v <= MAX_EXTENT for v in hidden):
+        raise ctx.fail(m, "field hiddenSize is not a table of sizes")
+    rm = rnn.get("recurrentModule")
+    last = rm.children[-1] if isinstance(rm, T7Object) and rm.class_name == "nn.Sequential" and rm.children else None
+    if rnn.class_name != "nn.Recurrent" or not isinstance(last, T7Object) or last.class_name not in _PERSISTENT_OUTPUT:
+        raise ctx.fail(m, f"field rnn is {rnn.class_name}: only an nn.Recurrent whose step ends in a transfer "
+                          f"layer ({', '.join(sorted(_PERSISTENT_OUTPUT))}) is converted (Torch7's evaluate-mode "
+                          "output table shares its buffers, which other rnns share differently)")
+    return Node("RecurrentAttention", RecurrentAttentionRecord(n_step=n_step, hidden_size=[int(v) for v in hidden]),
+                children=[ctx.child(kids[0], 1), ctx.child(kids[1], 2)])
+
+
+@lowers("RecurrentAttention")
+def _lower_recurrent_attention(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
+
+
+@record("RecurrentAttention")
+@dataclass(frozen=True)
+class RecurrentAttentionRecord:
+    """What a RecurrentAttention node stores; its children are the rnn and the action module."""
+
+    n_step: int = bounded(1, MAX_REPEATS)
+    hidden_size: list[int] = bounded(1, MAX_EXTENT, length=(1, 8))
 
 
 @record("Repeater")

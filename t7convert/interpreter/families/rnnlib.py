@@ -388,3 +388,34 @@ def spatial_glimpse(m: T7Object, x, call: Call) -> np.ndarray:
             raise call.fail("one location for several images")
         out = out[0]
     return out
+
+
+@layer("nn.RecurrentAttention")
+def recurrent_attention(m: T7Object, x, call: Call) -> list:
+    """RecurrentAttention:updateOutput in evaluate mode: ``rnn:forget()``, ``action:forget()``; step 1
+    ``actions[1] = action(_initInput)``, ``_initInput`` zeros of (input:size(1), hiddenSize...); step t
+    ``actions[t] = action(output[t-1])``; ``output[t] = rnn{input, actions[t]}``, the rnn's output tensor
+    itself. An nn.Recurrent rnn returns its initialModule's output at step 1 and its recurrentModule's
+    (the same tensor, rewritten each step) after: at the end output[2..nStep] all hold the last step's
+    values. Other rnns share their buffers otherwise: refused."""
+    if m.get("forwardActions") not in (None, False):
+        raise call.fail("forwardActions is set")
+    n_step = integer(m, call.where, "nStep")
+    hidden = m.get("hiddenSize")
+    hidden = list(hidden.values()) if hasattr(hidden, "values") else list(hidden or [])
+    if n_step < 1 or not hidden:
+        raise call.fail(f"nStep {n_step} / hiddenSize {hidden}")
+    kids = call.children
+    if len(kids) != 2 or not isinstance(kids[0], T7Object) or kids[0].class_name != "nn.Recurrent":
+        raise call.fail("its rnn (modules[1]) is not an nn.Recurrent: its buffer sharing is not modelled")
+    first = x
+    while isinstance(first, list):
+        first = first[0]
+    _states(call).clear()
+    init = np.zeros([np.asarray(first).shape[0], *[int(v) for v in hidden]])
+    out: list = []
+    for step in range(n_step):
+        act = call.child(1, init if step == 0 else out[step - 1])
+        out.append(call.child(0, [x, act]))
+    _states(call).clear()
+    return [out[0]] + [out[-1]] * (n_step - 1)

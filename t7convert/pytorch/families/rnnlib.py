@@ -195,6 +195,41 @@ class SeqLSTMP(nn.Module):
 builds_module("SeqLSTMP", SeqLSTMP)
 
 
+class RecurrentAttention(nn.Module):
+    """rnn's RecurrentAttention around an ``nn.Recurrent`` (mapping and Torch7's buffer sharing in the
+    converter's family file): the action from zeros, then from the last output; the output table is
+    step 1's value, then the last step's for every later step."""
+
+    def __init__(self, n_step: int, hidden_size: list[int], rnn: nn.Module, action: nn.Module) -> None:
+        super().__init__()
+        self.n_step, self.hidden_size = n_step, list(hidden_size)
+        self.add_module("0", rnn)
+        self.add_module("1", action)
+        for sub in self.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
+
+    def forward(self, x):
+        for sub in self.modules():  # rnn:forget(), action:forget()
+            if isinstance(sub, (RNNStep, FastLSTM)):
+                sub.state = None
+        rnn, action = self._modules["0"], self._modules["1"]
+        first = x
+        while isinstance(first, (list, tuple)):
+            first = first[0]
+        prev = first.new_zeros([first.shape[0], *self.hidden_size])
+        outs = []
+        for _ in range(self.n_step):
+            prev = rnn([x, action(prev)])
+            outs.append(prev)
+        return [outs[0]] + [outs[-1]] * (self.n_step - 1)
+
+
+@builds("RecurrentAttention")
+def build_recurrent_attention(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RecurrentAttention(a.n_step, a.hidden_size, children[0], children[1])
+
+
 class SpatialGlimpse(nn.Module):
     """dpnn's SpatialGlimpse with its average pooling (mapping in the converter's family file): the crop
     offsets depend on the location values, so each sample is cut with Python integers (as the Lua does)."""
