@@ -19,6 +19,7 @@ from layer_cases.rnnlib import (
     sequencer,
     simple_recurrence,
     spatial_glimpse,
+    torch_rnn_bn_language_model,
 )
 
 import t7convert
@@ -328,3 +329,37 @@ def test_recurrent_attention_around_another_rnn_is_refused(tmp_path):
     model.fields["modules"] = T7List([gru, model.fields["action"]])
     out = _refusal(tmp_path, model, "1x6x6")
     assert "nn.RecurrentAttention" in out and "rnn" in out and "modules[2]" in out
+
+
+def test_torch_rnn_batchnorm_language_model_normalises_every_step_with_running_statistics(tmp_path):
+    """torch-rnn LanguageModel.lua with batchnorm = 1: LookupTable, LSTM (gates i, f, o, g), the N x T x H
+    states viewed as N*T x H through BatchNormalization (evaluate: (h - mean) / sqrt(var + eps) * w + b),
+    viewed back, then the Linear on every step."""
+    model = torch_rnn_bn_language_model(layers=1)
+    net = model.fields["net"].fields["modules"]
+    emb = net[0].fields["weight"].astype(np.float64)
+    w, b = net[1].fields["weight"].astype(np.float64), net[1].fields["bias"].astype(np.float64)
+    bn = net[3].fields
+    mean, var, gamma, beta = (bn[k].astype(np.float64) for k in ("running_mean", "running_var", "weight", "bias"))
+    wl, bl = _lin(net[-2])
+    idx = np.array([[1, 4, 7, 2, 2], [3, 3, 5, 6, 1]], dtype=np.float64)
+    x = emb[idx.astype(int) - 1]
+    h, want = 4, np.zeros((2, 5, 7))
+    hp, cp = np.zeros((2, h)), np.zeros((2, h))
+    for t in range(5):
+        a = b + x[:, t] @ w[:3] + hp @ w[3:]
+        cp = _sig(a[:, h:2 * h]) * cp + _sig(a[:, :h]) * np.tanh(a[:, 3 * h:])
+        hp = _sig(a[:, 2 * h:3 * h]) * np.tanh(cp)
+        normed = (hp - mean) / np.sqrt(var + bn["eps"]) * gamma + beta
+        want[:, t] = normed @ wl.T + bl
+    got, ref = _both(tmp_path, model, idx)
+    np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_rnn_batchnorm_language_model_with_a_misplaced_view_is_refused(tmp_path):
+    model = torch_rnn_bn_language_model(layers=1)
+    mods = model.fields["net"].fields["modules"]
+    mods[2], mods[3] = mods[3], mods[2]  # BatchNormalization before its bn_view_in
+    out = _refusal(tmp_path, model, "5")
+    assert "nn.LanguageModel" in out and "bn_view_in" in out and "modules[2]" in out

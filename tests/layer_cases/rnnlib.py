@@ -196,3 +196,35 @@ CASES += [
                                                                   M("nn.SelectTable", index=-1)), (1, 6, 6)),
     LayerCase("rnnlib-recurrent-attention-table", recurrent_attention, (1, 6, 6)),
 ]
+
+
+def torch_rnn_bn_language_model(cell: str = "nn.LSTM", v: int = 7, d: int = 3, h: int = 4, layers: int = 2,
+                                dropout: float = 0):
+    """jcjohnson/torch-rnn's ``LanguageModel`` with ``batchnorm = 1`` as its constructor builds it: after
+    each recurrent layer ``View(1, 1, -1):setNumInputDims(3)`` (bn_view_in), ``BatchNormalization(H)``,
+    ``View(1, -1):setNumInputDims(2)`` (bn_view_out), then Dropout when ``dropout > 0``."""
+    from layer_cases.nngraph import torch_rnn_layer
+    lookup = M("nn.LookupTable", weight=tm.f32(v, d))
+    mods, rnns, views_in, views_out = [lookup], [], [], []
+    for i in range(layers):
+        rnn = torch_rnn_layer(cell, d if i == 0 else h, h)
+        view_in, view_out = tm.view(1, 1, -1, num_input_dims=3), tm.view(1, -1, num_input_dims=2)
+        rnns.append(rnn)
+        views_in.append(view_in)
+        views_out.append(view_out)
+        mods += [rnn, view_in, tm.batchnorm(h, spatial=False), view_out]
+        if dropout > 0:
+            mods.append(M("nn.Dropout", p=dropout, v2=True, inplace=False, noise=np.empty(0, np.float32)))
+    view1, view2 = tm.view(1, 1, -1, num_input_dims=3), tm.view(1, -1, num_input_dims=2)
+    net = tm.sequential(*mods, view1, tm.linear(h, v), view2)
+    return M("nn.LanguageModel", net=net, view1=view1, view2=view2, rnns=T7List(rnns), bn_view_in=T7List(views_in),
+             bn_view_out=T7List(views_out), vocab_size=v, idx_to_token=T7List([chr(97 + i) for i in range(v)]),
+             model_type="lstm" if cell == "nn.LSTM" else "rnn", rnn_size=h, num_layers=layers, wordvec_dim=d,
+             batchnorm=1, dropout=dropout)
+
+
+CASES += [
+    LayerCase("torchrnn-language-model-lstm-batchnorm", torch_rnn_bn_language_model, (2, 5), indices=7),
+    LayerCase("torchrnn-language-model-rnn-batchnorm-dropout",
+              lambda: torch_rnn_bn_language_model("nn.VanillaRNN", dropout=0.25), (2, 5), indices=7),
+]

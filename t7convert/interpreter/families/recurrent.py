@@ -72,6 +72,11 @@ def language_model(m: T7Object, x, call: Call) -> np.ndarray:
         raise call.fail("has no net")
     n, t = x.shape
     views = {id(m.get("view1")): (n * t, -1), id(m.get("view2")): (n, t, -1)}
+    # batchnorm == 1: LM:updateOutput resets every bn_view_in to (N*T, -1), every bn_view_out to (N, T, -1)
+    for name, size in (("bn_view_in", (n * t, -1)), ("bn_view_out", (n, t, -1))):
+        field = m.get(name)
+        for v in (field.values() if hasattr(field, "values") else field or []):
+            views[id(v)] = size
     for i, child in enumerate(net.get("modules") or []):
         if id(child) in views:
             x = x.reshape(views[id(child)])
