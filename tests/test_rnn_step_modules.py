@@ -14,6 +14,7 @@ from layer_cases.rnnlib import (
     repeater,
     rnn_gru,
     rnn_lstm,
+    rnn_lstm_mask_zero,
     rnn_recurrent,
     seq_lstmp,
     sequencer,
@@ -164,6 +165,7 @@ def test_a_step_that_reads_the_buffer_torch7_overwrites_is_refused(tmp_path):
     (lambda: recurrence(simple_recurrence(3, 2).fields["recurrentModule"], T7List([T7List([2]), T7List([2])])),
      "outputSize"),
     (lambda: M("nn.Recurrence", **{**simple_recurrence(3, 2).fields, "nInputDim": -1}), "nInputDim"),
+    (lambda: M("nn.Recurrence", **{**simple_recurrence(3, 2).fields, "outputSize": {"a": 2}}), "outputSize"),
 ])
 def test_bad_rnn_fields_are_refused_naming_class_field_and_path(tmp_path, model, field):
     m = model()
@@ -363,3 +365,25 @@ def test_torch_rnn_batchnorm_language_model_with_a_misplaced_view_is_refused(tmp
     mods[2], mods[3] = mods[3], mods[2]  # BatchNormalization before its bn_view_in
     out = _refusal(tmp_path, model, "5")
     assert "nn.LanguageModel" in out and "bn_view_in" in out and "modules[2]" in out
+
+
+def test_rnn_lstm_mask_zero_restarts_a_sample_whose_step_input_is_all_zero(tmp_path):
+    """LSTM:maskZero(1): MaskZero(recurrentModule) zeroes {h, c} of a sample whose x(t) row is all zero,
+    so its next step starts from zero states: equal to a fresh first step on the same input."""
+    lstm = rnn_lstm_mask_zero(3, 4)
+    rng = np.random.default_rng(48)
+    xs = [rng.standard_normal((2, 3)) for _ in range(3)]
+    xs[1][0] = 0
+    got, ref = _both(tmp_path, sequencer(lstm), xs)
+    assert (ref[1][0] == 0).all() and (ref[1][1] != 0).all()
+    _, fresh = _both(tmp_path, sequencer(lstm), [xs[2]])
+    np.testing.assert_allclose(ref[2][0], fresh[0][0], rtol=1e-12)
+    for r, g in zip(ref, got, strict=True):
+        np.testing.assert_allclose(g.numpy(), r, rtol=1e-5, atol=1e-6)
+
+
+def test_a_step_module_that_holds_itself_is_refused(tmp_path):
+    step = simple_recurrence(3, 2).fields["recurrentModule"]
+    step.fields["modules"].append(step)
+    out = _refusal(tmp_path, recurrence(step, 2))
+    assert "nn.Recurrence" in out and "modules[2]" in out

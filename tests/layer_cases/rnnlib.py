@@ -228,3 +228,17 @@ CASES += [
     LayerCase("torchrnn-language-model-rnn-batchnorm-dropout",
               lambda: torch_rnn_bn_language_model("nn.VanillaRNN", dropout=0.25), (2, 5), indices=7),
 ]
+
+
+def rnn_lstm_mask_zero(d: int, h: int):
+    """``nn.LSTM(d, h):maskZero(1)`` (AbstractRecurrent:maskZero): recurrentModule = MaskZero(step, 1)."""
+    lstm = rnn_lstm(d, h)
+    masked = M("nn.MaskZero", modules=T7List([lstm.fields["recurrentModule"]]),
+               module=lstm.fields["recurrentModule"], nInputDim=1)
+    lstm.fields.update(recurrentModule=masked, modules=T7List([masked]), sharedClones=T7List([masked]))
+    return lstm
+
+
+CASES += [
+    LayerCase("rnnlib-lstm-maskzero", lambda: sequencer(rnn_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+]

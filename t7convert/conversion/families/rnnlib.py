@@ -422,21 +422,33 @@ def _flat(tags) -> list:
     return [t for v in tags for t in _flat(v)] if isinstance(tags, list) else [tags]
 
 
-def _trace(m, tags, events: list):
+#: how deep :func:`_trace` follows a step module's containers (the conversion itself stops at 150)
+_TRACE_DEPTH = 150
+
+
+class _Untraceable(Exception):
+    """A step module too deep or holding itself: its buffers cannot be followed."""
+
+
+def _trace(m, tags, events: list, path: tuple = ()):
     """The value ``m`` outputs as tags (``("P", k)``: previous state k itself; ``("M", id)``: a buffer
-    module ``id`` wrote), appending ``(module id, tags read, in place)`` to ``events`` in execution order."""
+    module ``id`` wrote), appending ``(module id, tags read, in place, writes its output)`` to ``events``
+    in execution order."""
+    if len(path) > _TRACE_DEPTH or id(m) in path:
+        raise _Untraceable
+    path = (*path, id(m))
     cls = m.class_name if isinstance(m, T7Object) else ""
     kids = list(m.children) if isinstance(m, T7Object) else []
     if cls == "nn.Sequential":
         for k in kids:
-            tags = _trace(k, tags, events)
+            tags = _trace(k, tags, events, path)
         return tags
     if cls == "nn.ConcatTable":
-        return [_trace(k, tags, events) for k in kids]
+        return [_trace(k, tags, events, path) for k in kids]
     if cls == "nn.ParallelTable" and isinstance(tags, list) and len(tags) >= len(kids):
-        return [_trace(k, t, events) for k, t in zip(kids, tags)]
+        return [_trace(k, t, events, path) for k, t in zip(kids, tags)]
     if cls in _PASS_THROUGH and (cls == "nn.Identity" or isinstance(tags, list)):
-        events.append((id(m), [], False))
+        events.append((id(m), [], False, False))
         if cls == "nn.Identity":
             return tags
         if cls == "nn.FlattenTable":
@@ -447,14 +459,14 @@ def _trace(m, tags, events: list):
                 return tags[i - 1 if i > 0 else len(tags) + i]
             off, n = int(m.get("offset")), int(m.get("length", 1))
             return tags[off - 1:off - 1 + n]
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             pass  # a field the table op itself will refuse: treated as a module reading everything
     if cls == "nn.MaskZero" and kids:  # reads input[1]..., runs its module, copies that output masked
-        events.append((id(m), _flat(tags)[:1], False))
-        inner = _trace(kids[0], tags, events)
-        events.append((id(m), _flat(inner), False))
+        events.append((id(m), _flat(tags)[:1], False, False))
+        inner = _trace(kids[0], tags, events, path)
+        events.append((id(m), _flat(inner), False, True))
         return [("M", id(m)) for _ in _flat(inner)] if isinstance(inner, list) else ("M", id(m))
-    events.append((id(m), _flat(tags), bool(m.get("inplace")) if isinstance(m, T7Object) else False))
+    events.append((id(m), _flat(tags), bool(m.get("inplace")) if isinstance(m, T7Object) else False, True))
     return ("M", id(m))
 
 
@@ -463,18 +475,23 @@ def _state_aliasing(step: T7Object, n_states: int, kind: str) -> str | None:
     (a module reads a previous state after the module whose buffer holds it has written it, or changes
     it in place), else None."""
     events: list = []
-    out = _trace(step, [("X", 0)] + [("P", k) for k in range(n_states)], events)
+    try:
+        out = _trace(step, [("X", 0)] + [("P", k) for k in range(n_states)], events)
+    except _Untraceable:
+        return "its step module is nested too deeply or holds itself"
     states = _flat(out) if n_states > 1 else [out]
     if n_states > 1 and len(states) != n_states or any(isinstance(s, list) for s in states):
         return f"its step module gives {len(states)} values where {kind} keeps {n_states} states"
     writer = {k: s[1] for k, s in enumerate(states) if s[0] == "M"}  # state k lives in that module's buffer
     written: set[int] = set()
-    for mod, reads, inplace in events:
+    for mod, reads, inplace, writes in events:
         for tag in reads:
-            if tag[0] == "P" and (tag[1] in writer and (writer[tag[1]] in written or writer[tag[1]] == mod) or inplace):
+            if tag[0] == "P" and (tag[1] in writer and (writer[tag[1]] in written or writer[tag[1]] == mod and writes)
+                                  or inplace):
                 return (f"a module of its step reads the previous state {tag[1] + 1} after (or while) Torch7 "
                         "overwrites it: evaluate mode reuses one buffer for both")
-        written.add(mod)
+        if writes:
+            written.add(mod)
     return None
 
 
@@ -535,8 +552,8 @@ def recurrence(m: T7Object, ctx) -> Node:
         size = [size]
     elif isinstance(size, np.ndarray) and size.ndim == 1:  # a LongStorage
         size = size.tolist()
-    elif isinstance(size, (list, tuple)) or hasattr(size, "items"):
-        size = list(size.values()) if hasattr(size, "items") else list(size)
+    elif isinstance(size, (list, tuple)):
+        size = list(size)
     else:
         raise ctx.fail(m, f"field outputSize is {type(size).__name__}, expected a number or a list of sizes")
     if not size or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v)
@@ -680,7 +697,7 @@ def recurrent_attention(m: T7Object, ctx) -> Node:
     if not 1 <= n_step <= MAX_REPEATS:
         raise ctx.fail(m, f"field nStep is {n_step}")
     hidden = m.get("hiddenSize")
-    hidden = list(hidden.values()) if hasattr(hidden, "values") else hidden
+    hidden = hidden.tolist() if isinstance(hidden, np.ndarray) and hidden.ndim == 1 else hidden
     if not isinstance(hidden, (list, tuple)) or not hidden or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) and 1 <= v <= MAX_EXTENT for v in hidden):
         raise ctx.fail(m, "field hiddenSize is not a table of sizes")

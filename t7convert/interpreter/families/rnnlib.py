@@ -232,8 +232,12 @@ def _zero_state(m: T7Object, x, call: Call) -> np.ndarray:
     (input[1] of a table, down to a tensor) first when it has nInputDim + 1 dimensions."""
     if m.class_name == "nn.Recurrence":
         size = m.get("outputSize")
-        size = [size] if isinstance(size, (int, float)) else \
-            (list(size.values()) if hasattr(size, "values") else list(np.asarray(size).reshape(-1)))
+        if isinstance(size, (int, float)):
+            size = [size]
+        elif isinstance(size, (list, np.ndarray)):  # a table of numbers or a LongStorage
+            size = list(np.asarray(size, dtype=object).reshape(-1))
+        else:
+            raise call.fail("outputSize is not a size")
         if not size or not all(isinstance(v, (int, float, np.integer, np.floating)) and float(v) == int(v) and v >= 1
                                for v in size):
             raise call.fail("outputSize is not a size (a table of states is not supported)")
@@ -402,7 +406,7 @@ def recurrent_attention(m: T7Object, x, call: Call) -> list:
         raise call.fail("forwardActions is set")
     n_step = integer(m, call.where, "nStep")
     hidden = m.get("hiddenSize")
-    hidden = list(hidden.values()) if hasattr(hidden, "values") else list(hidden or [])
+    hidden = list(np.asarray(hidden).reshape(-1)) if isinstance(hidden, (list, np.ndarray)) else []
     if n_step < 1 or not hidden:
         raise call.fail(f"nStep {n_step} / hiddenSize {hidden}")
     kids = call.children
