@@ -242,3 +242,15 @@ def rnn_lstm_mask_zero(d: int, h: int):
 CASES += [
     LayerCase("rnnlib-lstm-maskzero", lambda: sequencer(rnn_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
 ]
+
+
+def direct_sequencer(rnn):
+    """``nn.Sequencer(rnn)`` of an AbstractRecurrent: Sequencer.lua keeps it as its module (no Recursor)."""
+    return M("nn.Sequencer", modules=T7List([rnn]), module=rnn, _remember="neither")
+
+
+CASES += [
+    LayerCase("rnnlib-sequencer-of-lstm", lambda: direct_sequencer(rnn_lstm(3, 4)), [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-sequencer-of-gru-then-linear", lambda: tm.sequential(
+        direct_sequencer(rnn_gru(3, 4)), sequencer(tm.linear(4, 2))), [(2, 3), (2, 3), (2, 3)]),
+]
