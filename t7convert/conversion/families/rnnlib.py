@@ -740,3 +740,23 @@ class SAddRecord:
 
     addend: float
     negate: bool
+
+
+@describes("nn.GRU")
+def _describe_gru(m: T7Object) -> str:
+    return f"nn.GRU({m.get('inputSize')} -> {m.get('outputSize')})"
+
+
+@describes("nn.Repeater")
+def _describe_repeater(m: T7Object) -> str:
+    return f"nn.Repeater({m.get('rho')} steps)"
+
+
+@describes("nn.RecurrentAttention")
+def _describe_recurrent_attention(m: T7Object) -> str:
+    return f"nn.RecurrentAttention({m.get('nStep')} steps)"
+
+
+@describes("nn.SpatialGlimpse")
+def _describe_spatial_glimpse(m: T7Object) -> str:
+    return f"nn.SpatialGlimpse({m.get('height')}x{m.get('width')}, depth {m.get('depth')}, scale {m.get('scale')})"
