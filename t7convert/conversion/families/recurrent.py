@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from t7convert.conversion.dag import Lowering, Ref, lowers
 from t7convert.conversion.families import projects
+from t7convert.conversion.families.rnnlib import rnn_lstm
 from t7convert.conversion.fields import integer, tensor
 from t7convert.conversion.records import record
 from t7convert.conversion.registry import converts, describes
@@ -54,9 +56,14 @@ def _gates(a: np.ndarray, h: int, order: tuple[int, ...]) -> np.ndarray:
 
 @converts("nn.LSTM")
 def lstm(m: T7Object, ctx) -> Node:
+    """torch-rnn's nn.LSTM (fields input_dim, hidden_dim, weight), or Element-Research rnn's class of the
+    same name (fields recurrentModule, outputSize, no hidden_dim): :func:`.rnnlib.rnn_lstm`."""
+    rnn_fields = m.get("recurrentModule") is not None and m.get("outputSize") is not None
+    if rnn_fields and m.get("hidden_dim") is None:
+        return rnn_lstm(m, ctx)
     if m.get("recurrentModule") is not None or m.get("hidden_dim") is None:
-        raise ctx.fail(m, "is not torch-rnn's nn.LSTM (no hidden_dim / weight (D+H) x 4H): Element-Research "
-                          "rnn's nn.LSTM is not supported")
+        raise ctx.fail(m, "is neither torch-rnn's nn.LSTM (input_dim, hidden_dim, weight (D+H) x 4H) nor "
+                          "Element-Research rnn's (recurrentModule, outputSize)")
     d, h, w, b = _sizes(m, ctx, 4)
     tensors = {"weight_ih_l0": _gates(w[:d].T, h, LSTM_GATE_ORDER), "weight_hh_l0": _gates(w[d:].T, h, LSTM_GATE_ORDER),
                "bias_ih_l0": _gates(b, h, LSTM_GATE_ORDER), "bias_hh_l0": np.zeros(4 * h, np.float32)}
@@ -74,22 +81,65 @@ def vanilla_rnn(m: T7Object, ctx) -> Node:
 @converts("nn.LanguageModel")
 def language_model(m: T7Object, ctx) -> Node:
     """The chain of ``net``'s layers, the two Views around the Linear left out (they only fold the
-    time steps into the batch and back, which the Linear over the last dimension does itself).
+    time steps into the batch and back, which the Linear over the last dimension does itself). With
+    ``batchnorm == 1`` each recurrent layer is followed by ``bn_view_in`` (View to N*T x H),
+    ``nn.BatchNormalization(H)`` and ``bn_view_out`` (View back to N x T x H), which
+    ``LanguageModel:updateOutput`` resizes for each input: converted as one ``FoldSteps`` node running
+    the BatchNormalization on the steps folded into the batch (evaluate mode: its running statistics).
     neuraltalk2's class of the same name (fields ``core``, ``lookup_table``) is the projects family's."""
     if projects.is_neuraltalk2_language_model(m):
         return projects.neuraltalk2_language_model(m, ctx)
     net = m.get("net")
     if not isinstance(net, T7Object) or net.class_name != "nn.Sequential":
         raise ctx.fail(m, "field net is not an nn.Sequential")
-    if m.get("batchnorm") not in (None, 0):
-        raise ctx.fail(m, "field batchnorm is set: torch-rnn's batch-normalised layers are not supported")
+    bn = m.get("batchnorm")
+    if bn not in (None, 0, 1):
+        raise ctx.fail(m, f"field batchnorm is {bn!r}: torch-rnn sets 0 or 1")
     skip = {id(m.get("view1")), id(m.get("view2"))}
-    children = [ctx.child(c, i) for i, c in enumerate(net.children, 1) if id(c) not in skip]
+    views_in = _modules_of(m, ctx, "bn_view_in") if bn == 1 else set()
+    views_out = _modules_of(m, ctx, "bn_view_out") if bn == 1 else set()
+    kids = net.children
+    children: list[Node] = []
+    i = 0
+    while i < len(kids):
+        c = kids[i]
+        if id(c) in skip:
+            i += 1
+            continue
+        if id(c) in views_in:
+            norm = kids[i + 1] if i + 1 < len(kids) else None
+            out = kids[i + 2] if i + 2 < len(kids) else None
+            if not isinstance(norm, T7Object) or norm.class_name != "nn.BatchNormalization" or id(out) not in views_out:
+                raise ctx.fail(m, f"net.modules[{i + 1}] (a bn_view_in) is not followed by nn.BatchNormalization "
+                                  "and a bn_view_out, as LanguageModel.lua builds them")
+            children.append(Node("FoldSteps", FoldStepsRecord(), children=[ctx.child(norm, i + 2)]))
+            i += 3
+            continue
+        if id(c) in views_out:
+            raise ctx.fail(m, f"net.modules[{i + 1}] (a bn_view_out) does not follow a BatchNormalization")
+        children.append(ctx.child(c, i + 1))
+        i += 1
     return Node("Sequential", children=children)
+
+
+def _modules_of(m: T7Object, ctx, name: str) -> set[int]:
+    """The identities of the modules a list field holds (``bn_view_in`` / ``bn_view_out``)."""
+    value = m.get(name)
+    items = list(value.values()) if hasattr(value, "values") else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, T7Object) for v in items):
+        raise ctx.fail(m, f"field {name} (the Views around its BatchNormalizations) is missing or not a list of modules")
+    return {id(v) for v in items}
+
+
+@lowers("FoldSteps")
+def _lower_fold_steps(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
 
 
 @describes("nn.LSTM", "nn.VanillaRNN")
 def _describe_rnn(m: T7Object) -> str:
+    if m.get("hidden_dim") is None and m.get("outputSize") is not None:  # Element-Research rnn's LSTM
+        return f"{m.class_name}({m.get('inputSize')} -> {m.get('outputSize')})"
     return f"{m.class_name}({m.get('input_dim')} -> {m.get('hidden_dim')})"
 
 
@@ -97,6 +147,12 @@ def _describe_rnn(m: T7Object) -> str:
 def _describe_lm(m: T7Object) -> str:
     return (f"nn.LanguageModel({m.get('model_type')}, {m.get('num_layers')} x {m.get('rnn_size')}, "
             f"vocabulary {m.get('vocab_size')}, word vectors {m.get('wordvec_dim')})")
+
+
+@record("FoldSteps")
+@dataclass(frozen=True)
+class FoldStepsRecord:
+    """A FoldSteps node (its child run on N*T x H, reshaped back to N x T x H) stores nothing."""
 
 
 # --- what each op of this family stores: its record (t7convert.conversion.records) ---

@@ -17,6 +17,7 @@ under its name (``m1_3.0.weight_ih``: the node, then the step module's child ind
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,33 @@ def seq_lstm(m: T7Object, ctx) -> Node:
                "bias_ih_l0": _seq_blocks(bias, h), "bias_hh_l0": np.zeros(4 * h, np.float32)}
     return Node("SeqLSTM", SeqRNNRecord(input_size=d, hidden_size=h, batch_first=bool(flag(m, "batchfirst")),
                                         mask_zero=bool(flag(m, "maskzero"))), tensors)
+
+
+@converts("nn.SeqLSTMP")
+def seq_lstmp(m: T7Object, ctx) -> Node:
+    """rnn's SeqLSTMP.lua (SeqLSTM with a projection): weight ``(D + R) x 4H`` (rows 1..D for x, the R
+    rows after for the projected h), bias ``4H``, ``weightO`` ``H x R``; per step SeqLSTM's gates and
+    cell give ``o * tanh(c)`` (N x H), and ``adapter`` projects it: ``h = (o * tanh(c)) weightO`` (N x R),
+    the output and the next step's h. maskzero zeroes h and c of an all-zero step row after the
+    projection; T x N x D in (N x T x D with ``batchfirst``), T x N x R out, from zero states."""
+    d, h, r = integer(m, ctx, "inputsize"), integer(m, ctx, "hiddensize"), integer(m, ctx, "outputsize")
+    if min(d, h, r) < 1:
+        raise ctx.fail(m, f"fields inputsize {d}, hiddensize {h}, outputsize {r} must be positive")
+    if not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
+        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
+    remember = m.get("_remember", "neither")
+    if remember in ("both", "eval") and not (_empty(m.get("cell")) and _empty(m.get("_output"))):
+        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
+                          "would start from them")
+    weight = tensor(m, ctx, "weight")
+    if weight.shape != (d + r, 4 * h):
+        raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + r, 4 * h)} (inputsize + outputsize, 4 * hiddensize)")
+    weight_o = tensor(m, ctx, "weightO")
+    if weight_o.shape != (h, r):
+        raise ctx.fail(m, f"weightO has shape {weight_o.shape}, expected {(h, r)} (hiddensize, outputsize)")
+    return Node("SeqLSTMP", SeqLSTMPRecord(input_size=d, hidden_size=h, output_size=r,
+                                           batch_first=bool(flag(m, "batchfirst")), mask_zero=bool(flag(m, "maskzero"))),
+                {"weight": weight, "bias": tensor(m, ctx, "bias", shape=(4 * h,)), "weightO": weight_o})
 
 
 @converts("nn.SeqGRU")
@@ -251,6 +279,18 @@ class SeqRNNRecord:
     mask_zero: bool
 
 
+@record("SeqLSTMP")
+@dataclass(frozen=True)
+class SeqLSTMPRecord:
+    """What a SeqLSTMP node stores."""
+
+    input_size: int = bounded(1, MAX_EXTENT)
+    hidden_size: int = bounded(1, MAX_EXTENT)
+    output_size: int = bounded(1, MAX_EXTENT)
+    batch_first: bool
+    mask_zero: bool
+
+
 @record("SeqReverse")
 @dataclass(frozen=True)
 class SeqReverseRecord:
@@ -291,14 +331,49 @@ def _bisequencer_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
 
 
+@expects_input_of_children("Repeater")
+def _repeater_input(attrs: dict, children: list[Node], hint) -> object:
+    return hint(children[0]) if children else None
+
+
+@expects_input_of_children("RecurrentAttention")
+def _recurrent_attention_input(attrs: dict, children: list[Node], hint) -> object:
+    """What its rnn takes as the first element of ``{input, action}``."""
+    h = hint(children[0]) if children else None
+    return h[0] if isinstance(h, list) and h else None
+
+
 @expects_input_of_children("MaskZero")
 def _mask_zero_input(attrs: dict, children: list[Node], hint) -> object:
     return hint(children[0]) if children else None
 
 
+@expects_input_of_children("RNNStep")
+def _rnn_step_input(attrs: dict, children: list[Node], hint) -> object:
+    """An LSTM / GRU's inputSize; a Recurrence's step module takes {x, state}: what it expects of x."""
+    if attrs.get("input_size"):
+        return (int(attrs["input_size"]),)
+    if len(children) > 1:  # Recurrent: its initialModule takes x itself
+        return hint(children[1])
+    h = hint(children[0]) if children else None
+    return h[0] if isinstance(h, list) and h else None
+
+
 @expects_input("SeqLSTM")
 def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
     return (4, int(attrs["input_size"]))  # (T, D) per sample: the batch goes first or second, as the file says
+
+
+@expects_input("SpatialGlimpse")
+def _spatial_glimpse_input(attrs: dict) -> object:
+    """{image, location}: any number of planes; an image twice the largest glimpse's side; (y, x)."""
+    side = max(int(attrs["height"]), int(attrs["width"])) * 2
+    return [(3, side, side), (2,)]
+
+
+@expects_input("SeqLSTMP")
+def _seq_lstmp_input(attrs: dict) -> tuple[int, ...]:
+    return (4, int(attrs["input_size"]))
 
 
 @expects_input("SeqGRU")
@@ -314,3 +389,374 @@ def _describe_seq_gru(m: T7Object) -> str:
 @describes("nn.SeqLSTM")
 def _describe_seq_lstm(m: T7Object) -> str:
     return f"nn.SeqLSTM({m.get('inputsize')} -> {m.get('outputsize')})"
+
+
+@describes("nn.SeqLSTMP")
+def _describe_seq_lstmp(m: T7Object) -> str:
+    return f"nn.SeqLSTMP({m.get('inputsize')} -> {m.get('hiddensize')} -> {m.get('outputsize')})"
+
+
+# --- rnn's nn.LSTM, nn.GRU and nn.Recurrence: a stored step module run with the states carried ---------
+# Element-Research rnn's ``nn.LSTM(inputSize, outputSize)`` (LSTM.lua; FastLSTM is its subclass, above)
+# keeps its step in ``recurrentModule``, a tree of plain nn modules built by ``buildModel`` (gates from
+# ParallelTable(Linear, LinearNoBias[, CMul peephole]), CAddTable, Sigmoid...), which maps
+# ``{x, h(t-1), c(t-1)}`` to ``{h(t), c(t)}``; ``nn.GRU`` (GRU.lua) maps ``{x, h(t-1)}`` to ``h(t)``;
+# ``nn.Recurrence(module, outputSize, nInputDim)`` maps ``{x, output(t-1)}`` to ``output(t)``. In
+# evaluate mode ``updateOutput`` runs that one ``recurrentModule`` (no step clones) on the input and the
+# states it kept, zeros of ``outputSize`` (with the batch first when the input has a batch) at the first
+# step. The step module is converted as any other tree and run once per call, the states carried from
+# call to call (a Sequencer starts them from zero, as ``forget()`` does).
+#
+# One Torch7 quirk decides whether the stored tree computes what it seems to: in evaluate mode the state
+# of step t-1 IS the output buffer of the module that produced it, and that module writes the same buffer
+# at step t. If it reads the previous state after writing (``Recurrence(CAddTable)``: copy x into the
+# buffer, then add the buffer) Torch7's numbers are not the equations'. LSTM.lua and GRU.lua's trees never
+# do; any tree where it may happen is refused (:func:`_state_aliasing`).
+
+#: modules that hand (parts of) their input table on as their output, making no buffer of their own
+_PASS_THROUGH = {"nn.Identity", "nn.SelectTable", "nn.NarrowTable", "nn.FlattenTable"}
+_STRUCTURAL = {"nn.Sequential", "nn.ConcatTable", "nn.ParallelTable"}
+
+
+def _flat(tags) -> list:
+    return [t for v in tags for t in _flat(v)] if isinstance(tags, list) else [tags]
+
+
+#: how deep :func:`_trace` follows a step module's containers (the conversion itself stops at 150)
+_TRACE_DEPTH = 150
+
+
+class _Untraceable(Exception):
+    """A step module too deep or holding itself: its buffers cannot be followed."""
+
+
+def _trace(m, tags, events: list, path: tuple = ()):
+    """The value ``m`` outputs as tags (``("P", k)``: previous state k itself; ``("M", id)``: a buffer
+    module ``id`` wrote), appending ``(module id, tags read, in place, writes its output)`` to ``events``
+    in execution order."""
+    if len(path) > _TRACE_DEPTH or id(m) in path:
+        raise _Untraceable
+    path = (*path, id(m))
+    cls = m.class_name if isinstance(m, T7Object) else ""
+    kids = list(m.children) if isinstance(m, T7Object) else []
+    if cls == "nn.Sequential":
+        for k in kids:
+            tags = _trace(k, tags, events, path)
+        return tags
+    if cls == "nn.ConcatTable":
+        return [_trace(k, tags, events, path) for k in kids]
+    if cls == "nn.ParallelTable" and isinstance(tags, list) and len(tags) >= len(kids):
+        return [_trace(k, t, events, path) for k, t in zip(kids, tags)]
+    if cls in _PASS_THROUGH and (cls == "nn.Identity" or isinstance(tags, list)):
+        events.append((id(m), [], False, False))
+        if cls == "nn.Identity":
+            return tags
+        if cls == "nn.FlattenTable":
+            return _flat(tags)
+        try:
+            if cls == "nn.SelectTable":
+                i = int(m.get("index"))
+                return tags[i - 1 if i > 0 else len(tags) + i]
+            off, n = int(m.get("offset")), int(m.get("length", 1))
+            return tags[off - 1:off - 1 + n]
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass  # a field the table op itself will refuse: treated as a module reading everything
+    if cls == "nn.MaskZero" and kids:  # reads input[1]..., runs its module, copies that output masked
+        events.append((id(m), _flat(tags)[:1], False, False))
+        inner = _trace(kids[0], tags, events, path)
+        events.append((id(m), _flat(inner), False, True))
+        return [("M", id(m)) for _ in _flat(inner)] if isinstance(inner, list) else ("M", id(m))
+    events.append((id(m), _flat(tags), bool(m.get("inplace")) if isinstance(m, T7Object) else False, True))
+    return ("M", id(m))
+
+
+def _state_aliasing(step: T7Object, n_states: int, kind: str) -> str | None:
+    """Why Torch7's evaluate-mode run of ``step`` on ``{x, state...}`` may differ from its equations
+    (a module reads a previous state after the module whose buffer holds it has written it, or changes
+    it in place), else None."""
+    events: list = []
+    try:
+        out = _trace(step, [("X", 0)] + [("P", k) for k in range(n_states)], events)
+    except _Untraceable:
+        return "its step module is nested too deeply or holds itself"
+    states = _flat(out) if n_states > 1 else [out]
+    if n_states > 1 and len(states) != n_states or any(isinstance(s, list) for s in states):
+        return f"its step module gives {len(states)} values where {kind} keeps {n_states} states"
+    writer = {k: s[1] for k, s in enumerate(states) if s[0] == "M"}  # state k lives in that module's buffer
+    written: set[int] = set()
+    for mod, reads, inplace, writes in events:
+        for tag in reads:
+            if tag[0] == "P" and (tag[1] in writer and (writer[tag[1]] in written or writer[tag[1]] == mod and writes)
+                                  or inplace):
+                return (f"a module of its step reads the previous state {tag[1] + 1} after (or while) Torch7 "
+                        "overwrites it: evaluate mode reuses one buffer for both")
+        if writes:
+            written.add(mod)
+    return None
+
+
+def _step_of(m: T7Object, ctx, n_states: int, kind: str) -> T7Object:
+    rm = m.get("recurrentModule")
+    if not isinstance(rm, T7Object):
+        raise ctx.fail(m, "field recurrentModule (its step module) is missing")
+    for name in ("userPrevOutput", "userPrevCell"):
+        if not _empty(m.get(name)):
+            raise ctx.fail(m, f"has a user-set initial state ({name}): Torch7 would start from it")
+    outputs = m.get("outputs")
+    if isinstance(outputs, dict) and (0 in outputs or 0.0 in outputs):
+        raise ctx.fail(m, "holds a state set for step 0 (outputs[0]): Torch7 would start from it")
+    why = _state_aliasing(rm, n_states, kind)
+    if why is not None:
+        raise ctx.fail(m, why)
+    return rm
+
+
+def _rnn_step(m: T7Object, ctx, kind: str, n_states: int, state_shape: list[int], n_input_dim: int,
+              initial: T7Object | None = None) -> Node:
+    rm = _step_of(m, ctx, n_states, kind)
+    d = integer(m, ctx, "inputSize", default=None) if kind in ("LSTM", "GRU") else None
+    children = [ctx.child(rm, 1)] + ([ctx.child(initial, 2)] if initial is not None else [])
+    return Node("RNNStep", RNNStepRecord(kind=kind, n_states=n_states, state_shape=state_shape,
+                                         n_input_dim=n_input_dim, input_size=d if d and d > 0 else None),
+                children=children)
+
+
+def rnn_lstm(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.LSTM`` (told from torch-rnn's by its fields ``recurrentModule``, ``outputSize``): its
+    step maps ``{x, h, c}`` to ``{h, c}``; the output is h. Zero states are (N, outputSize) for a 2-D
+    input, (outputSize) for a 1-D one (LSTM:getHiddenState)."""
+    h = integer(m, ctx, "outputSize")
+    if not 1 <= h <= MAX_EXTENT:
+        raise ctx.fail(m, f"field outputSize is {h}")
+    return _rnn_step(m, ctx, "LSTM", 2, [h], 1)
+
+
+@converts("nn.GRU")
+def rnn_gru(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.GRU``: its step maps ``{x, h}`` to ``h``, zero h as LSTM's."""
+    if m.get("recurrentModule") is None:
+        raise ctx.fail(m, "is not Element-Research rnn's nn.GRU (no recurrentModule): not supported")
+    h = integer(m, ctx, "outputSize")
+    if not 1 <= h <= MAX_EXTENT:
+        raise ctx.fail(m, f"field outputSize is {h}")
+    return _rnn_step(m, ctx, "GRU", 1, [h], 1)
+
+
+@converts("nn.Recurrence")
+def recurrence(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Recurrence``: its step maps ``{x, output(t-1)}`` to ``output(t)``; the zero state has
+    the shape ``outputSize`` (a number or a list of numbers), the batch size first when the (first) input
+    tensor has ``nInputDim + 1`` dimensions. A table of states (nested sizes) is not supported."""
+    size = m.get("outputSize")
+    if isinstance(size, (int, float)) and not isinstance(size, bool):
+        size = [size]
+    elif isinstance(size, np.ndarray) and size.ndim == 1:  # a LongStorage
+        size = size.tolist()
+    elif isinstance(size, (list, tuple)):
+        size = list(size)
+    else:
+        raise ctx.fail(m, f"field outputSize is {type(size).__name__}, expected a number or a list of sizes")
+    if not size or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v)
+                           and 1 <= v <= MAX_EXTENT for v in size):
+        raise ctx.fail(m, "field outputSize must be positive sizes (a table of states is not supported)")
+    n = integer(m, ctx, "nInputDim")
+    if not 0 <= n <= 8:
+        raise ctx.fail(m, f"field nInputDim is {n}")
+    return _rnn_step(m, ctx, "Recurrence", 1, [int(v) for v in size], n)
+
+
+@converts("nn.Recurrent")
+def recurrent(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Recurrent(start, input, feedback, transfer, rho, merge)`` (Recurrent.lua): its first
+    step is ``initialModule`` = Sequential(input (a shared clone), start, transfer (a shared clone)) on
+    x; each later step ``recurrentModule`` = Sequential(ParallelTable(input, feedback), merge, transfer)
+    on ``{x, output(t-1)}``. No zero state: the first step has its own module (converted as a second
+    child)."""
+    initial = m.get("initialModule")
+    if not isinstance(initial, T7Object):
+        raise ctx.fail(m, "field initialModule (its first step) is missing")
+    return _rnn_step(m, ctx, "Recurrent", 1, [], 0, initial)
+
+
+@converts("nn.Repeater")
+def repeater(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.Repeater(module, rho)`` (Repeater.lua): ``module:forget()``, then the same input fed
+    ``rho`` times, a table of the ``rho`` outputs (each a copy). Its module is a Recursor (or an
+    AbstractRecurrent) that carries its state from step to step."""
+    kids = m.children
+    if not kids:
+        raise ctx.fail(m, "has no module to repeat (field modules is empty)")
+    rho = integer(m, ctx, "rho")
+    if not 1 <= rho <= MAX_REPEATS:
+        raise ctx.fail(m, f"field rho is {rho}: expected 1 to {MAX_REPEATS} steps")
+    return Node("Repeater", RepeaterRecord(rho=rho), children=[ctx.child(kids[0], 1)])
+
+
+#: the most steps a Repeater may take (a damaged rho must not run a model for ever)
+MAX_REPEATS = 10_000
+
+
+@lowers("Repeater")
+def _lower_repeater(g: Lowering, node: Node, x: Ref) -> Ref:
+    """A table holding the input ``rho`` times, run by a Sequencer: the same steps, states and copies."""
+    xs = g.table([x] * int(node.attrs["rho"]), node.source)
+    return _lower_sequencer(g, Node("Sequencer", children=node.children, source=node.source), xs)
+
+
+@lowers("RNNStep")
+def _lower_rnn_step(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
+
+
+@converts("nn.SAdd")
+def s_add(m: T7Object, ctx) -> Node:
+    """rnn's SAdd(addend, negate): ``input + addend``, negated when ``negate`` (GRU's ``1 - z``)."""
+    return Node("SAdd", SAddRecord(addend=float(number(m, ctx, "addend")), negate=bool(flag(m, "negate"))))
+
+
+@record("RNNStep")
+@dataclass(frozen=True)
+class RNNStepRecord:
+    """What an RNNStep node (rnn's LSTM, GRU, Recurrence) stores; its child is the step module."""
+
+    kind: str = bounded(choices=("LSTM", "GRU", "Recurrence", "Recurrent"))
+    #: states the step takes after the input and gives back (LSTM: h and c; its output is the first)
+    n_states: int = bounded(1, 2)
+    #: one sample's state shape (outputSize; none for Recurrent, whose first step is its second child)
+    state_shape: list[int] = bounded(1, MAX_EXTENT, length=(0, 8))
+    #: an input (its first tensor) with n_input_dim + 1 dimensions has a batch: states get it first
+    n_input_dim: int = bounded(0, 8)
+    #: inputSize of an LSTM / GRU (what input a model starting with it expects)
+    input_size: int | None = bounded(1, MAX_EXTENT, default=None)
+
+
+@converts("nn.SpatialGlimpse")
+def spatial_glimpse(m: T7Object, ctx) -> Node:
+    """dpnn's SpatialGlimpse(size, depth, scale) (SpatialGlimpse.lua), deterministic: for each sample of
+    ``{image, location}`` (location (y, x) in [-1, 1]) and each depth d, a glimpse of
+    ``floor(size * scale)`` applied d - 1 times (floored at each step), cropped from the image zero-padded
+    by ``floor((glimpse - 1) / 2)`` at ``floor(clamp((loc + 1) / 2 * (padded - glimpse), 0, padded -
+    glimpse))``, then (d > 1) averaged down to ``size`` by its SpatialAveragePooling with kernel = stride
+    = glimpse / size, which must be even (Lua asserts it). Out: N x depth*C x height x width (depth-major).
+    Its nnx SpatialReSampling (scale other than 2) is not converted."""
+    h, w = integer(m, ctx, "height"), integer(m, ctx, "width")
+    depth, scale = integer(m, ctx, "depth"), float(number(m, ctx, "scale"))
+    if not (1 <= h <= MAX_EXTENT and 1 <= w <= MAX_EXTENT and 1 <= depth <= 16):
+        raise ctx.fail(m, f"fields height {h}, width {w}, depth {depth} are out of range")
+    pool = m.get("module")
+    if depth > 1:
+        if not isinstance(pool, T7Object) or pool.class_name != "nn.SpatialAveragePooling":
+            cls = pool.class_name if isinstance(pool, T7Object) else type(pool).__name__
+            raise ctx.fail(m, f"field module is {cls}: only the SpatialAveragePooling of scale 2 is supported "
+                              "(nnx's SpatialReSampling is not)")
+        if any(number(pool, ctx, f, default=0) != 0 for f in ("padW", "padH")) or pool.get("divide") is False:
+            raise ctx.fail(m, "field module (SpatialAveragePooling) pads or does not divide: not as built")
+    gh, gw = h, w
+    for _ in range(depth - 1):
+        gh, gw = math.floor(gh * scale), math.floor(gw * scale)
+        if not (gh <= MAX_EXTENT and gw <= MAX_EXTENT and gh % h == 0 and gw % w == 0
+                and (gh // h) % 2 == 0 and (gw // w) % 2 == 0):
+            raise ctx.fail(m, f"field scale {scale} gives a {gh}x{gw} glimpse that its pooling cannot reduce "
+                              f"to {h}x{w} by an even kernel (SpatialGlimpse.lua asserts it)")
+    return Node("SpatialGlimpse", SpatialGlimpseRecord(height=h, width=w, depth=depth, scale=scale))
+
+
+@record("SpatialGlimpse")
+@dataclass(frozen=True)
+class SpatialGlimpseRecord:
+    """What a SpatialGlimpse node stores."""
+
+    height: int = bounded(1, MAX_EXTENT)
+    width: int = bounded(1, MAX_EXTENT)
+    depth: int = bounded(1, 16)
+    scale: float = bounded(0, MAX_EXTENT)
+
+
+#: transfer modules whose output is a buffer of their own, kept from call to call
+_PERSISTENT_OUTPUT = {"nn.ReLU", "nn.Sigmoid", "nn.Tanh", "nn.HardTanh", "nn.Threshold", "nn.ELU", "nn.SoftPlus"}
+
+
+@converts("nn.RecurrentAttention")
+def recurrent_attention(m: T7Object, ctx) -> Node:
+    """rnn's ``nn.RecurrentAttention(rnn, action, nStep, hiddenSize)`` (RecurrentAttention.lua) in
+    evaluate mode: ``rnn:forget()``, ``action:forget()``; step 1 ``a = action(zeros(N, hiddenSize))``,
+    step t > 1 ``a = action(output[t-1])``; ``output[t] = rnn{input, a}``. The table keeps the rnn's
+    output tensors themselves, not copies: in evaluate mode an ``nn.Recurrent`` gives its initialModule's
+    buffer at step 1 and its recurrentModule's one buffer at every later step, so after the forward
+    steps 2..nStep all hold the last step's value (what the recurrent-visual-attention example's
+    ``SelectTable(-1)`` reads is exact either way). Converted for an ``nn.Recurrent`` rnn whose step ends in
+    a layer with its own output buffer (the example's); other rnns, whose buffer sharing differs, are
+    refused, as is ``forwardActions``."""
+    kids = m.children
+    rnn, action = m.get("rnn"), m.get("action")
+    if len(kids) != 2 or not isinstance(rnn, T7Object) or not isinstance(action, T7Object):
+        raise ctx.fail(m, "fields rnn and action (its modules) are missing")
+    if flag(m, "forwardActions"):
+        raise ctx.fail(m, "field forwardActions is set: its {output, action} steps are not supported")
+    n_step = integer(m, ctx, "nStep")
+    if not 1 <= n_step <= MAX_REPEATS:
+        raise ctx.fail(m, f"field nStep is {n_step}")
+    hidden = m.get("hiddenSize")
+    hidden = hidden.tolist() if isinstance(hidden, np.ndarray) and hidden.ndim == 1 else hidden
+    if not isinstance(hidden, (list, tuple)) or not hidden or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) and 1 <= v <= MAX_EXTENT for v in hidden):
+        raise ctx.fail(m, "field hiddenSize is not a table of sizes")
+    rm = rnn.get("recurrentModule")
+    last = rm.children[-1] if isinstance(rm, T7Object) and rm.class_name == "nn.Sequential" and rm.children else None
+    if rnn.class_name != "nn.Recurrent" or not isinstance(last, T7Object) or last.class_name not in _PERSISTENT_OUTPUT:
+        raise ctx.fail(m, f"field rnn is {rnn.class_name}: only an nn.Recurrent whose step ends in a transfer "
+                          f"layer ({', '.join(sorted(_PERSISTENT_OUTPUT))}) is converted (Torch7's evaluate-mode "
+                          "output table shares its buffers, which other rnns share differently)")
+    return Node("RecurrentAttention", RecurrentAttentionRecord(n_step=n_step, hidden_size=[int(v) for v in hidden]),
+                children=[ctx.child(kids[0], 1), ctx.child(kids[1], 2)])
+
+
+@lowers("RecurrentAttention")
+def _lower_recurrent_attention(g: Lowering, node: Node, x: Ref) -> Ref:
+    return g.add_whole(node, [x])
+
+
+@record("RecurrentAttention")
+@dataclass(frozen=True)
+class RecurrentAttentionRecord:
+    """What a RecurrentAttention node stores; its children are the rnn and the action module."""
+
+    n_step: int = bounded(1, MAX_REPEATS)
+    hidden_size: list[int] = bounded(1, MAX_EXTENT, length=(1, 8))
+
+
+@record("Repeater")
+@dataclass(frozen=True)
+class RepeaterRecord:
+    """What a Repeater node stores: how many steps."""
+
+    rho: int = bounded(1, MAX_REPEATS)
+
+
+@record("SAdd")
+@dataclass(frozen=True)
+class SAddRecord:
+    """What an SAdd node stores."""
+
+    addend: float
+    negate: bool
+
+
+@describes("nn.GRU")
+def _describe_gru(m: T7Object) -> str:
+    return f"nn.GRU({m.get('inputSize')} -> {m.get('outputSize')})"
+
+
+@describes("nn.Repeater")
+def _describe_repeater(m: T7Object) -> str:
+    return f"nn.Repeater({m.get('rho')} steps)"
+
+
+@describes("nn.RecurrentAttention")
+def _describe_recurrent_attention(m: T7Object) -> str:
+    return f"nn.RecurrentAttention({m.get('nStep')} steps)"
+
+
+@describes("nn.SpatialGlimpse")
+def _describe_spatial_glimpse(m: T7Object) -> str:
+    return f"nn.SpatialGlimpse({m.get('height')}x{m.get('width')}, depth {m.get('depth')}, scale {m.get('scale')})"

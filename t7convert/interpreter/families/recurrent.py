@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from t7convert.interpreter.engine import Call, child_path
+from t7convert.interpreter.families import rnnlib
 from t7convert.interpreter.fields import array_input, integer, tensor
 from t7convert.interpreter.registry import layer
 from t7convert.torch7.format import T7Object
@@ -32,8 +33,12 @@ def _weights(m: T7Object, x, call: Call, gates: int):
 
 @layer("nn.LSTM")
 def lstm(m: T7Object, x, call: Call) -> np.ndarray:
+    """torch-rnn's LSTM (hidden_dim, weight); Element-Research rnn's (recurrentModule, outputSize, no
+    hidden_dim) runs its step module (:func:`.rnnlib.rnn_lstm`)."""
+    if m.get("hidden_dim") is None and m.get("recurrentModule") is not None and m.get("outputSize") is not None:
+        return rnnlib.rnn_lstm(m, x, call)
     if m.get("hidden_dim") is None:
-        raise call.fail("not torch-rnn's nn.LSTM (no hidden_dim)")
+        raise call.fail("neither torch-rnn's nn.LSTM (no hidden_dim) nor Element-Research rnn's (recurrentModule)")
     x, h, wx, wh, b = _weights(m, x, call, 4)
     n, t = x.shape[:2]
     prev_h, prev_c = np.zeros((n, h)), np.zeros((n, h))
@@ -67,6 +72,11 @@ def language_model(m: T7Object, x, call: Call) -> np.ndarray:
         raise call.fail("has no net")
     n, t = x.shape
     views = {id(m.get("view1")): (n * t, -1), id(m.get("view2")): (n, t, -1)}
+    # batchnorm == 1: LM:updateOutput resets every bn_view_in to (N*T, -1), every bn_view_out to (N, T, -1)
+    for name, size in (("bn_view_in", (n * t, -1)), ("bn_view_out", (n, t, -1))):
+        field = m.get(name)
+        for v in (field.values() if hasattr(field, "values") else field or []):
+            views[id(v)] = size
     for i, child in enumerate(net.get("modules") or []):
         if id(child) in views:
             x = x.reshape(views[id(child)])

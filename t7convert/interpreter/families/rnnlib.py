@@ -107,40 +107,47 @@ def _nil_or_empty(value) -> bool:
     return value is None or (isinstance(value, np.ndarray) and value.size == 0)
 
 
-@layer("nn.SeqLSTM")
+@layer("nn.SeqLSTM", "nn.SeqLSTMP")
 def seq_lstm(m: T7Object, x, call: Call) -> np.ndarray:
     """SeqLSTM:updateOutput in evaluate mode on a tensor: ``Wx = weight:narrow(1, 1, D)``, ``Wh`` the next
     R rows; per step ``gates = bias + x_t Wx + h Wh``, columns 1..3H sigmoid (i, f, o), 3H+1..4H tanh (g);
-    ``c = f*c + i*g``, ``h = o*tanh(c)``; with maskzero, rows of x_t whose 2-norm is 0 get h, c and gates
-    zeroed in place (so the next step reads zeros). h0/c0 are zeros unless the module remembers states
-    and holds some. batchfirst transposes N x T to T x N and back."""
+    ``c = f*c + i*g``, ``h = o*tanh(c)``; SeqLSTMP's ``adapter(t)`` then sets ``h = h weightO`` (H x R:
+    SeqLSTM's adapter does nothing); with maskzero, rows of x_t whose 2-norm is 0 get h, c and gates
+    zeroed in place (so the next step reads zeros). h0 (N x R) and c0 (N x H) are zeros unless the module
+    remembers states and holds some. batchfirst transposes N x T to T x N and back."""
     where = call.where
     if isinstance(x, list):
         raise call.fail("the {h0, x} / {c0, h0, x} table input is not supported")
     x = array_input(x, m, where=where, ndims=(3,))
     d, r = integer(m, where, "inputsize"), integer(m, where, "outputsize")
     hs = integer(m, where, "hiddensize", default=r)
-    if hs != r:
-        raise call.fail("SeqLSTMP (hiddensize != outputsize) is not supported")
+    projected = m.class_name == "nn.SeqLSTMP"
+    if hs != r and not projected:
+        raise call.fail("a SeqLSTM with hiddensize != outputsize and no projection (SeqLSTMP)")
     if not (_nil_or_empty(m.get("userPrevOutput")) and _nil_or_empty(m.get("userPrevCell"))):
         raise call.fail("user-set userPrevOutput / userPrevCell")
     if m.get("_remember") in ("both", "eval") and not (_nil_or_empty(m.get("cell")) and _nil_or_empty(m.get("_output"))):
         raise call.fail("remembers its last states, which the file holds")
     w, b = tensor(m, where, "weight"), tensor(m, where, "bias").reshape(-1)
-    if w.shape != (d + r, 4 * r) or b.size != 4 * r:
-        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputsize {d}, outputsize {r}")
+    if w.shape != (d + r, 4 * hs) or b.size != 4 * hs:
+        raise call.fail(f"weight {w.shape} / bias {b.shape} do not fit inputsize {d}, hiddensize {hs}, outputsize {r}")
+    w_o = tensor(m, where, "weightO") if projected else None
+    if projected and w_o.shape != (hs, r):
+        raise call.fail(f"weightO {w_o.shape} is not hiddensize x outputsize {(hs, r)}")
     seq = np.swapaxes(x, 0, 1) if m.get("batchfirst") else x
     if seq.shape[2] != d:
         raise call.fail(f"input has {seq.shape[2]} features, inputsize is {d}")
     t_len, n = seq.shape[:2]
-    h, c = np.zeros((n, r)), np.zeros((n, r))
+    h, c = np.zeros((n, r)), np.zeros((n, hs))
     out = np.zeros((t_len, n, r))
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     for t in range(t_len):
         gates = b + seq[t] @ w[:d] + h @ w[d:]
-        i, f, o, g = sig(gates[:, :r]), sig(gates[:, r:2 * r]), sig(gates[:, 2 * r:3 * r]), np.tanh(gates[:, 3 * r:])
+        i, f, o, g = sig(gates[:, :hs]), sig(gates[:, hs:2 * hs]), sig(gates[:, 2 * hs:3 * hs]), np.tanh(gates[:, 3 * hs:])
         c = f * c + i * g
         h = o * np.tanh(c)
+        if projected:
+            h = h @ w_o
         if m.get("maskzero"):
             zero = np.sqrt((seq[t] ** 2).sum(axis=1)) == 0
             h, c = np.where(zero[:, None], 0.0, h), np.where(zero[:, None], 0.0, c)
@@ -216,3 +223,203 @@ def fast_lstm(m: T7Object, x, call: Call) -> np.ndarray:
     h, c = call.engine.forward(rm, [x, prev_h, prev_c], f"{call.where}.recurrentModule")
     states[id(m)] = (h, c)
     return h
+
+
+# --- rnn's nn.LSTM, nn.GRU, nn.Recurrence (LSTM.lua, GRU.lua, Recurrence.lua, AbstractRecurrent.lua) ----
+def _zero_state(m: T7Object, x, call: Call) -> np.ndarray:
+    """getHiddenState(0, input): LSTM/GRU resize zeroTensor to (N, outputSize) for a 2-D input, else to
+    (outputSize); Recurrence to outputSize (a number or a table of numbers) with getBatchSize(input)
+    (input[1] of a table, down to a tensor) first when it has nInputDim + 1 dimensions."""
+    if m.class_name == "nn.Recurrence":
+        size = m.get("outputSize")
+        if isinstance(size, (int, float)):
+            size = [size]
+        elif isinstance(size, (list, np.ndarray)):  # a table of numbers or a LongStorage
+            size = list(np.asarray(size, dtype=object).reshape(-1))
+        else:
+            raise call.fail("outputSize is not a size")
+        if not size or not all(isinstance(v, (int, float, np.integer, np.floating)) and float(v) == int(v) and v >= 1
+                               for v in size):
+            raise call.fail("outputSize is not a size (a table of states is not supported)")
+        size = [int(v) for v in size]
+        n = integer(m, call.where, "nInputDim")
+        first = x
+        while isinstance(first, list):
+            if not first:
+                raise call.fail("an empty input table")
+            first = first[0]
+        first = np.asarray(first)
+        if first.ndim == n:
+            return np.zeros(size)
+        if first.ndim - 1 == n:
+            return np.zeros([first.shape[0], *size])
+        raise call.fail(f"inconsistent tensor dims {first.ndim} (nInputDim {n})")
+    size = integer(m, call.where, "outputSize")
+    x = np.asarray(x)
+    return np.zeros((x.shape[0], size) if x.ndim == 2 else (size,))
+
+
+@layer("nn.GRU", "nn.Recurrence")
+def step_recurrent(m: T7Object, x, call: Call):
+    """GRU / Recurrence:updateOutput with ``train == false``: ``output = recurrentModule:updateOutput{input,
+    prevOutput}``, prevOutput the last call's output or the zero state at the first step (userPrevOutput
+    or a stored outputs[0] would replace it: refused)."""
+    return _run_recurrent(m, x, call, 1)
+
+
+def rnn_lstm(m: T7Object, x, call: Call):
+    """rnn's LSTM:updateOutput with ``train == false``: ``output, cell = unpack(recurrentModule:updateOutput{
+    input, prevOutput, prevCell})``; the output is returned, both kept for the next call."""
+    return _run_recurrent(m, x, call, 2)
+
+
+def _run_recurrent(m: T7Object, x, call: Call, n_states: int):
+    rm = m.get("recurrentModule")
+    if not isinstance(rm, T7Object):
+        raise call.fail("has no recurrentModule")
+    for name in ("userPrevOutput", "userPrevCell"):
+        if not _nil_or_empty(m.get(name)):
+            raise call.fail(f"a user-set {name}")
+    outputs = m.get("outputs")
+    if isinstance(outputs, dict) and any(k == 0 for k in outputs):
+        raise call.fail("a stored outputs[0] (the first step's state)")
+    if m.class_name != "nn.Recurrence" and isinstance(x, list):
+        raise call.fail("expects a tensor")
+    states = _states(call)
+    prev = states.get(id(m))
+    if prev is None:
+        zero = _zero_state(m, x, call)
+        prev = [zero] * n_states
+    out = call.engine.forward(rm, [x, *prev], f"{call.where}.recurrentModule")
+    if n_states == 1:
+        states[id(m)] = [out]
+        return out
+    if not isinstance(out, list) or len(out) != n_states:
+        raise call.fail("its recurrentModule did not give {output, cell}")
+    states[id(m)] = list(out)
+    return out[0]
+
+
+@layer("nn.SAdd")
+def s_add(m: T7Object, x, call: Call) -> np.ndarray:
+    """SAdd:updateOutput: ``output = input + addend``, then ``-output`` when negate."""
+    y = array_input(x, m, where=call.where, ndims=tuple(range(33))) + float(m.get("addend"))
+    return -y if m.get("negate") not in (None, False) else y
+
+
+@layer("nn.Recurrent")
+def recurrent(m: T7Object, x, call: Call):
+    """Recurrent:updateOutput with ``train == false``: at step 1 (a fresh copy, or after forget())
+    ``initialModule:updateOutput(input)``, later ``recurrentModule:updateOutput{input, outputs[step-1]}``."""
+    initial, rm = m.get("initialModule"), m.get("recurrentModule")
+    if not isinstance(initial, T7Object) or not isinstance(rm, T7Object):
+        raise call.fail("has no initialModule / recurrentModule")
+    states = _states(call)
+    if id(m) not in states:
+        out = call.engine.forward(initial, x, f"{call.where}.initialModule")
+    else:
+        out = call.engine.forward(rm, [x, states[id(m)]], f"{call.where}.recurrentModule")
+    states[id(m)] = out
+    return out
+
+
+@layer("nn.Repeater")
+def repeater(m: T7Object, x, call: Call) -> list:
+    """Repeater:updateOutput: ``module:forget()``, then ``output[step] = copy(module:updateOutput(input))``
+    for step = 1..rho."""
+    rho = integer(m, call.where, "rho")
+    if rho < 1:
+        raise call.fail(f"rho is {rho}")
+    if not call.children:
+        raise call.fail("has no module")
+    _states(call).clear()  # forget()
+    out = [call.child(0, x) for _ in range(rho)]
+    _states(call).clear()
+    return out
+
+
+@layer("nn.SpatialGlimpse")
+def spatial_glimpse(m: T7Object, x, call: Call) -> np.ndarray:
+    """dpnn's SpatialGlimpse:updateOutput: ``input, location = toBatch(input, 3), toBatch(location, 1)``;
+    per sample ``y, x = (loc + 1) / 2``; per depth the glimpse size (``floor(size)``, then ``floor(g *
+    scale)`` for each depth after the first), the input zero-padded by ``floor((g - 1) / 2)`` on each side,
+    the crop at ``floor(min(h, max(0, y * h)))`` (h = padded - glimpse), copied at depth 1 and passed through
+    ``self.module`` (SpatialAveragePooling with kW = dW = glimpse / size, asserted even) after; the output
+    viewed as N x depth*C x height x width, the batch dropped when the location had none (fromBatch)."""
+    if not isinstance(x, list) or len(x) < 2:
+        raise call.fail("expects {image, location}")
+    image, loc = np.asarray(x[0], np.float64), np.asarray(x[1], np.float64)
+    height, width = integer(m, call.where, "height"), integer(m, call.where, "width")
+    depth = integer(m, call.where, "depth")
+    scale = float(m.get("scale"))
+    if image.ndim == 3:
+        image = image[None]
+    online = loc.ndim == 1
+    if online:
+        loc = loc[None]
+    if image.ndim != 4 or loc.ndim != 2 or loc.shape[0] < image.shape[0] or loc.shape[1] < 2:
+        raise call.fail(f"image {image.shape} / location {loc.shape}")
+    n, c = image.shape[:2]
+    out = np.zeros((n, depth, c, height, width))
+    pool = m.get("module")
+    for s in range(n):
+        y, xx = (loc[s, 0] + 1) / 2, (loc[s, 1] + 1) / 2
+        gw, gh = int(np.floor(width)), int(np.floor(height))
+        for d in range(depth):
+            if d > 0:
+                gw, gh = int(np.floor(gw * scale)), int(np.floor(gh * scale))
+            pw, ph = (gw - 1) // 2, (gh - 1) // 2
+            pad = np.zeros((c, image.shape[2] + 2 * ph, image.shape[3] + 2 * pw))
+            pad[:, ph:ph + image.shape[2], pw:pw + image.shape[3]] = image[s]
+            h, w = pad.shape[1] - gh, pad.shape[2] - gw
+            if h < 0 or w < 0:
+                raise call.fail(f"a {gh}x{gw} glimpse does not fit the padded input")
+            y0, x0 = int(np.floor(min(h, max(0, y * h)))), int(np.floor(min(w, max(0, xx * w))))
+            crop = pad[:, y0:y0 + gh, x0:x0 + gw]
+            if d == 0:
+                out[s, d] = crop
+                continue
+            if not isinstance(pool, T7Object) or pool.class_name != "nn.SpatialAveragePooling":
+                raise call.fail("its module is not a SpatialAveragePooling (nnx's SpatialReSampling is not run)")
+            kw, kh = gw / width, gh / height
+            if kw % 2 != 0 or kh % 2 != 0:
+                raise call.fail(f"pool size {kh}x{kw} is not even (the Lua asserts it)")
+            kw, kh = int(kw), int(kh)
+            out[s, d] = crop.reshape(c, height, kh, width, kw).mean(axis=(2, 4))
+    out = out.reshape(n, depth * c, height, width)
+    if online:
+        if n != 1:
+            raise call.fail("one location for several images")
+        out = out[0]
+    return out
+
+
+@layer("nn.RecurrentAttention")
+def recurrent_attention(m: T7Object, x, call: Call) -> list:
+    """RecurrentAttention:updateOutput in evaluate mode: ``rnn:forget()``, ``action:forget()``; step 1
+    ``actions[1] = action(_initInput)``, ``_initInput`` zeros of (input:size(1), hiddenSize...); step t
+    ``actions[t] = action(output[t-1])``; ``output[t] = rnn{input, actions[t]}``, the rnn's output tensor
+    itself. An nn.Recurrent rnn returns its initialModule's output at step 1 and its recurrentModule's
+    (the same tensor, rewritten each step) after: at the end output[2..nStep] all hold the last step's
+    values. Other rnns share their buffers otherwise: refused."""
+    if m.get("forwardActions") not in (None, False):
+        raise call.fail("forwardActions is set")
+    n_step = integer(m, call.where, "nStep")
+    hidden = m.get("hiddenSize")
+    hidden = list(np.asarray(hidden).reshape(-1)) if isinstance(hidden, (list, np.ndarray)) else []
+    if n_step < 1 or not hidden:
+        raise call.fail(f"nStep {n_step} / hiddenSize {hidden}")
+    kids = call.children
+    if len(kids) != 2 or not isinstance(kids[0], T7Object) or kids[0].class_name != "nn.Recurrent":
+        raise call.fail("its rnn (modules[1]) is not an nn.Recurrent: its buffer sharing is not modelled")
+    first = x
+    while isinstance(first, list):
+        first = first[0]
+    _states(call).clear()
+    init = np.zeros([np.asarray(first).shape[0], *[int(v) for v in hidden]])
+    out: list = []
+    for step in range(n_step):
+        act = call.child(1, init if step == 0 else out[step - 1])
+        out.append(call.child(0, [x, act]))
+    _states(call).clear()
+    return [out[0]] + [out[-1]] * (n_step - 1)

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from t7convert.pytorch.families import builds_module
+from t7convert.conversion.records import Record
+from t7convert.pytorch.families import builds, builds_module
 
 
 class TorchRNNLSTM(nn.LSTM):
@@ -46,3 +47,23 @@ class TorchRNNVanilla(nn.RNN):
 
 builds_module("TorchRNNLSTM", TorchRNNLSTM)
 builds_module("TorchRNNVanilla", TorchRNNVanilla)
+
+
+class FoldSteps(nn.Module):
+    """torch-rnn's ``bn_view_in``, BatchNormalization, ``bn_view_out``: the N x T x H steps folded into
+    the batch (N*T x H), normalised, and viewed back as N x T x H."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.add_module("0", module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"torch-rnn's batch-normalised layer expects N x T x H, got {tuple(x.shape)}")
+        n, t = x.shape[:2]
+        return self._modules["0"](x.reshape(n * t, -1)).reshape(n, t, -1)
+
+
+@builds("FoldSteps")
+def build_fold_steps(a: Record, children: list[nn.Module]) -> nn.Module:
+    return FoldSteps(children[0])

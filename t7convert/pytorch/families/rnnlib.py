@@ -5,6 +5,7 @@ steps, as rnn's AbstractRecurrent modules do; a Sequencer's ``forward`` starts t
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import torch
@@ -78,11 +79,14 @@ class Sequencer(nn.Module):
         for name in self._own:
             self.register_parameter(name, getattr(step, name))
         object.__setattr__(self, "_step", step)  # runs the children registered above; not a submodule itself
+        for sub in step.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
         self.remembering = False
 
     def forget(self) -> None:
         for sub in [self._step, *self.modules()]:  # the step itself is not a submodule
-            if isinstance(sub, FastLSTM):
+            if isinstance(sub, (FastLSTM, RNNStep)):
                 sub.state = None
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -155,6 +159,143 @@ class SeqGRU(nn.Module):
         return out.transpose(0, 1) if self.batch_first else out
 
 
+class SeqLSTMP(nn.Module):
+    """rnn's ``nn.SeqLSTMP`` in its own layout (weight (D + R) x 4H: i, f, o, g; weightO H x R), step by
+    step: the cell's ``o * tanh(c)`` projected by weightO is the output and the next step's h."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, batch_first: bool, mask_zero: bool) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.batch_first, self.mask_zero = batch_first, mask_zero
+        self.weight = nn.Parameter(torch.empty(input_size + output_size, 4 * hidden_size))
+        self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        self.weightO = nn.Parameter(torch.empty(hidden_size, output_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3:
+            raise ValueError(f"nn.SeqLSTMP only supports batch mode (a 3-D input), got {tuple(x.shape)}")
+        d, hs = self.input_size, self.hidden_size
+        wx, wh = self.weight[:d], self.weight[d:]
+        steps = x.transpose(0, 1) if self.batch_first else x
+        h = steps.new_zeros(steps.shape[1], self.output_size)
+        c = steps.new_zeros(steps.shape[1], hs)
+        outs = []
+        for xt in steps:
+            gates = self.bias + xt @ wx + h @ wh
+            i, f, o = (torch.sigmoid(gates[:, k * hs:(k + 1) * hs]) for k in range(3))
+            c = f * c + i * torch.tanh(gates[:, 3 * hs:])
+            h = (o * torch.tanh(c)) @ self.weightO
+            if self.mask_zero:
+                h, c = masked([h, c], zero_rows(xt, 1))
+            outs.append(h)
+        out = torch.stack(outs)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+builds_module("SeqLSTMP", SeqLSTMP)
+
+
+class RecurrentAttention(nn.Module):
+    """rnn's RecurrentAttention around an ``nn.Recurrent`` (mapping and Torch7's buffer sharing in the
+    converter's family file): the action from zeros, then from the last output; the output table is
+    step 1's value, then the last step's for every later step."""
+
+    def __init__(self, n_step: int, hidden_size: list[int], rnn: nn.Module, action: nn.Module) -> None:
+        super().__init__()
+        self.n_step, self.hidden_size = n_step, list(hidden_size)
+        self.add_module("0", rnn)
+        self.add_module("1", action)
+        for sub in self.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
+
+    def forward(self, x):
+        for sub in self.modules():  # rnn:forget(), action:forget()
+            if isinstance(sub, (RNNStep, FastLSTM)):
+                sub.state = None
+        rnn, action = self._modules["0"], self._modules["1"]
+        first = x
+        while isinstance(first, (list, tuple)):
+            first = first[0]
+        prev = first.new_zeros([first.shape[0], *self.hidden_size])
+        outs = []
+        for _ in range(self.n_step):
+            prev = rnn([x, action(prev)])
+            outs.append(prev)
+        return [outs[0]] + [outs[-1]] * (self.n_step - 1)
+
+
+@builds("RecurrentAttention")
+def build_recurrent_attention(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RecurrentAttention(a.n_step, a.hidden_size, children[0], children[1])
+
+
+class SpatialGlimpse(nn.Module):
+    """dpnn's SpatialGlimpse with its average pooling (mapping in the converter's family file): the crop
+    offsets depend on the location values, so each sample is cut with Python integers (as the Lua does)."""
+
+    def __init__(self, height: int, width: int, depth: int, scale: float) -> None:
+        super().__init__()
+        self.height, self.width, self.depth, self.scale = height, width, depth, scale
+
+    def forward(self, xs):
+        if not isinstance(xs, (list, tuple)) or len(xs) < 2:
+            raise ValueError("nn.SpatialGlimpse expects {image, location}")
+        image, loc = xs[0], xs[1]
+        image = image.unsqueeze(0) if image.dim() == 3 else image
+        online = loc.dim() == 1
+        loc = loc.unsqueeze(0) if online else loc
+        if image.dim() != 4 or loc.dim() != 2 or loc.shape[1] < 2 or loc.shape[0] < image.shape[0]:
+            raise ValueError(f"nn.SpatialGlimpse: image {tuple(image.shape)} and location {tuple(loc.shape)}")
+        n, c, ih, iw = image.shape
+        samples = []
+        for i in range(n):
+            # a shape-only run (meta tensors) has no values: any offset gives the same shapes
+            y, x = (0.0, 0.0) if loc.is_meta else ((float(loc[i, 0]) + 1) / 2, (float(loc[i, 1]) + 1) / 2)
+            gh, gw = self.height, self.width
+            parts = []
+            for d in range(self.depth):
+                if d > 0:
+                    gh, gw = math.floor(gh * self.scale), math.floor(gw * self.scale)
+                ph, pw = (gh - 1) // 2, (gw - 1) // 2
+                padded = torch.nn.functional.pad(image[i], (pw, pw, ph, ph))
+                h, w = padded.shape[1] - gh, padded.shape[2] - gw
+                if h < 0 or w < 0:
+                    raise ValueError(f"nn.SpatialGlimpse: a {gh}x{gw} glimpse of a {ih}x{iw} image")
+                y0, x0 = math.floor(min(h, max(0.0, y * h))), math.floor(min(w, max(0.0, x * w)))
+                crop = padded[:, y0:y0 + gh, x0:x0 + gw]
+                if d > 0:
+                    kh, kw = gh // self.height, gw // self.width
+                    crop = torch.nn.functional.avg_pool2d(crop.unsqueeze(0), (kh, kw), (kh, kw)).squeeze(0)
+                parts.append(crop)
+            samples.append(torch.cat(parts, 0))
+        out = torch.stack(samples)
+        if online:
+            if n != 1:
+                raise ValueError("nn.SpatialGlimpse: one location for several images")
+            out = out.squeeze(0)
+        return out
+
+
+builds_module("SpatialGlimpse", SpatialGlimpse)
+
+
+@builds("Repeater")
+def build_repeater(a: Record, children: list[nn.Module]) -> nn.Module:
+    """A Repeater inside a step tree: a Sequencer of its module on the input repeated ``rho`` times."""
+    return Repeater(a.rho, children[0])
+
+
+class Repeater(nn.Module):
+    """``nn.Repeater(module, rho)`` built as a tree: ``[module(x) for rho steps]`` from zero states."""
+
+    def __init__(self, rho: int, step: nn.Module) -> None:
+        super().__init__()
+        self.rho = rho
+        self.add_module("0", Sequencer(step))
+
+    def forward(self, x):
+        return self._modules["0"]([x] * self.rho)
 builds_module("SeqGRU", SeqGRU)
 builds_module("SeqLSTM", SeqLSTM)
 builds_module("FastLSTM", FastLSTM)
@@ -229,3 +370,81 @@ def build_sequencer(a: Record, children: list[nn.Module]) -> nn.Module:
     spec = json.loads(a.step)
     check_tree(spec, "Sequencer.step")
     return Sequencer(build(Node.from_spec(spec), "Sequencer.step"))
+
+
+class RNNStep(nn.Module):
+    """rnn's ``nn.LSTM``, ``nn.GRU`` and ``nn.Recurrence``: the step module run on ``[x, *states]``; it
+    gives the new states (LSTM: ``[h, c]``, the output h; the others: the output itself). The states are
+    kept from call to call as Torch7's module keeps them; ``state = None`` (a Sequencer's forward, as
+    ``forget()``) starts again from zeros of ``state_shape``, the batch first when the (first) input
+    tensor has ``n_input_dim + 1`` dimensions."""
+
+    def __init__(self, kind: str, n_states: int, state_shape: list[int], n_input_dim: int, step: nn.Module,
+                 initial: nn.Module | None = None) -> None:
+        super().__init__()
+        self.kind, self.n_states = kind, n_states
+        self.state_shape, self.n_input_dim = list(state_shape), n_input_dim
+        self.add_module("0", step)
+        if initial is not None:  # Recurrent's initialModule: the first step, on x alone
+            self.add_module("1", initial)
+        self.state: Any = None
+        #: carry the states from call to call (inside a Sequencer, or inside another RNNStep's step);
+        #: else every call is a fresh copy's first step, as converted models are run
+        self.carry = False
+        for sub in step.modules():
+            if isinstance(sub, RNNStep):
+                sub.carry = True
+
+    def _zeros(self, x: Any) -> list[torch.Tensor]:
+        first = x
+        while isinstance(first, (list, tuple)):
+            first = first[0]
+        if first.dim() == self.n_input_dim + 1:
+            shape = [first.shape[0], *self.state_shape]
+        elif first.dim() == self.n_input_dim:
+            shape = list(self.state_shape)
+        else:
+            raise ValueError(f"nn.{self.kind}: a {first.dim()}-D input (nInputDim {self.n_input_dim})")
+        return [first.new_zeros(shape) for _ in range(self.n_states)]
+
+    def forward(self, x):
+        if not self.carry:
+            for sub in self.modules():
+                if isinstance(sub, RNNStep):
+                    sub.state = None
+        if self.state is None and "1" in self._modules:
+            out = self._modules["1"](x)
+            self.state = [out]
+            return out
+        state = self.state if self.state is not None else self._zeros(x)
+        out = self._modules["0"]([x, *state])
+        if self.n_states > 1:
+            if not isinstance(out, (list, tuple)) or len(out) != self.n_states:
+                raise ValueError(f"nn.{self.kind}: its step module did not give {self.n_states} states")
+            self.state = list(out)
+            return out[0]
+        self.state = [out]
+        return out
+
+    def _get_name(self) -> str:
+        return self.kind
+
+
+@builds("RNNStep")
+def build_rnn_step(a: Record, children: list[nn.Module]) -> nn.Module:
+    return RNNStep(a.kind, a.n_states, a.state_shape, a.n_input_dim, *children[:2])
+
+
+class SAdd(nn.Module):
+    """rnn's SAdd: ``x + addend``, negated when ``negate``."""
+
+    def __init__(self, addend: float, negate: bool) -> None:
+        super().__init__()
+        self.addend, self.negate = addend, negate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x + self.addend
+        return -y if self.negate else y
+
+
+builds_module("SAdd", SAdd)

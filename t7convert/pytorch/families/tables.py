@@ -409,3 +409,22 @@ builds_module("MaskedSelect", MaskedSelect)
 @builds("OneHot")
 def build_one_hot(a: Record, children: list[nn.Module]) -> nn.Module:
     return OneHot(int(a.n), bool(a.vector_only))
+
+
+class ParallelTable(nn.Module):
+    """``nn.ParallelTable`` built as a tree (inside a recurrent step module): child i on element i."""
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def forward(self, xs):
+        if not isinstance(xs, (list, tuple)) or len(xs) < len(self._modules):
+            raise ValueError(f"nn.ParallelTable of {len(self._modules)} modules needs a table of as many inputs")
+        return [m(x) for m, x in zip(self.children(), xs)]
+
+
+@builds("ParallelTable")
+def build_parallel_table(a: Record, children: list[nn.Module]) -> nn.Module:
+    return ParallelTable(children)

@@ -1,0 +1,256 @@
+"""Element-Research rnn's recurrent classes with a stored step module (``nn.LSTM``, ``nn.GRU``,
+``nn.Recurrence``), ``nn.SeqLSTMP`` and ``nn.Repeater``, built as their Lua constructors build them
+(LSTM.lua ``buildModel``, GRU.lua ``buildModel``, the Recurrence of rnn's README)."""
+from __future__ import annotations
+
+import numpy as np
+import torch7_models as tm
+
+from layer_cases import LayerCase
+from t7convert.torch7.format import as_storage
+from t7convert.torch7.format.values import T7List
+
+M = tm.module
+
+
+def _dropout():
+    """rnn's ``nn.Dropout(p, false, false, true, mono)`` with p = 0 (v2, lazy): the identity."""
+    return M("nn.Dropout", p=0, v2=True, inplace=False, lazy=True, mono=False, noise=np.empty(0, np.float32))
+
+
+def lstm_gate(d: int, h: int, cell2gate: bool = True):
+    """LSTM:buildGate: sigmoid(Linear(x) + LinearNoBias(h) [+ CMul(c)]) on ``{x, h(t-1), c}``."""
+    para = [tm.sequential(_dropout(), tm.linear(d, h)),
+            tm.sequential(_dropout(), M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))]
+    if cell2gate:
+        para.append(M("nn.CMul", weight=tm.f32(h, scale=0.5), size=as_storage(np.array([h], np.int64))))
+    mods = [] if cell2gate else [M("nn.NarrowTable", offset=1, length=2)]
+    return tm.sequential(*mods, M("nn.ParallelTable", modules=T7List(para)), M("nn.CAddTable"), M("nn.Sigmoid"))
+
+
+def rnn_lstm(d: int, h: int, cell2gate: bool = True):
+    """Element-Research rnn's ``nn.LSTM(d, h)`` (LSTM.lua): its recurrentModule maps {x, h, c} to {h, c}."""
+    in_gate, forget_gate = lstm_gate(d, h, cell2gate), lstm_gate(d, h, cell2gate)
+    hidden = tm.sequential(M("nn.NarrowTable", offset=1, length=2), M("nn.ParallelTable", modules=T7List([
+        tm.sequential(_dropout(), tm.linear(d, h)),
+        tm.sequential(_dropout(), M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))])),
+        M("nn.CAddTable"), M("nn.Tanh"))
+    forget = tm.sequential(M("nn.ConcatTable", modules=T7List([forget_gate, M("nn.SelectTable", index=3)])),
+                           M("nn.CMulTable"))
+    inp = tm.sequential(M("nn.ConcatTable", modules=T7List([in_gate, hidden])), M("nn.CMulTable"))
+    cell = tm.sequential(M("nn.ConcatTable", modules=T7List([forget, inp])), M("nn.CAddTable"))
+    out_gate = lstm_gate(d, h, cell2gate)
+    output = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        out_gate, tm.sequential(M("nn.SelectTable", index=3), M("nn.Tanh"))])), M("nn.CMulTable"))
+    model = tm.sequential(M("nn.ConcatTable", modules=T7List([M("nn.NarrowTable", offset=1, length=2), cell])),
+                          M("nn.FlattenTable"),
+                          M("nn.ConcatTable", modules=T7List([output, M("nn.SelectTable", index=3)])))
+    return M("nn.LSTM", inputSize=d, outputSize=h, rho=9999, p=0, mono=False, cell2gate=cell2gate,
+             recurrentModule=model, modules=T7List([model]), sharedClones=T7List([model]),
+             zeroTensor=np.empty(0, np.float32), cells={}, gradCells={}, outputs={}, gradInputs={},
+             _gradOutputs={}, gradOutputs={}, step=1, inputGate=in_gate, forgetGate=forget_gate,
+             hiddenLayer=hidden, cellLayer=cell, outputGate=out_gate)
+
+
+def rnn_gru(d: int, h: int):
+    """Element-Research rnn's ``nn.GRU(d, h)`` (GRU.lua, p = 0): its recurrentModule maps {x, h} to h."""
+    i2g, o2g = tm.linear(d, 2 * h), M("nn.LinearNoBias", weight=tm.f32(2 * h, h, scale=h ** -0.5))
+    gates = tm.sequential(M("nn.ParallelTable", modules=T7List([i2g, o2g])), M("nn.CAddTable"),
+                          M("nn.Reshape", size=as_storage(np.array([2, h], np.int64)), nelement=2 * h),
+                          M("nn.SplitTable", dimension=1, nInputDims=2),
+                          M("nn.ParallelTable", modules=T7List([M("nn.Sigmoid"), M("nn.Sigmoid")])))
+    hidden = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        tm.sequential(M("nn.SelectTable", index=1), tm.linear(d, h)),
+        tm.sequential(M("nn.NarrowTable", offset=2, length=2), M("nn.CMulTable"),
+                      M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))])),
+        M("nn.CAddTable"), M("nn.Tanh"))
+    z1 = tm.sequential(M("nn.SelectTable", index=4), M("nn.SAdd", addend=-1, negate=True))
+    z2 = tm.sequential(M("nn.NarrowTable", offset=4, length=2), M("nn.CMulTable"))
+    o1 = tm.sequential(M("nn.ConcatTable", modules=T7List([hidden, z1])), M("nn.CMulTable"))
+    o2 = tm.sequential(M("nn.ConcatTable", modules=T7List([o1, z2])), M("nn.CAddTable"))
+    seq = tm.sequential(M("nn.ConcatTable", modules=T7List([M("nn.Identity"), gates])), M("nn.FlattenTable"),
+                        M("nn.ConcatTable", modules=T7List([M("nn.NarrowTable", offset=1, length=4),
+                                                            M("nn.SelectTable", index=2)])),
+                        M("nn.FlattenTable"), o2)
+    return M("nn.GRU", inputSize=d, outputSize=h, rho=9999, p=0, mono=False, recurrentModule=seq,
+             modules=T7List([seq]), sharedClones=T7List([seq]), zeroTensor=np.empty(0, np.float32), cells={},
+             outputs={}, step=1, i2g=i2g, o2g=o2g)
+
+
+def recurrence(step, output_size, n_input_dim: int = 1):
+    """``nn.Recurrence(step, outputSize, nInputDim)`` as its constructor leaves it."""
+    size = T7List(list(output_size)) if isinstance(output_size, (list, tuple)) else output_size
+    return M("nn.Recurrence", recurrentModule=step, module=step, modules=T7List([step]),
+             sharedClones=T7List([step]), outputSize=size if not isinstance(size, int) else T7List([size]),
+             nInputDim=n_input_dim, rho=9999, outputs={}, step=1, typeTensor=np.empty(0, np.float32))
+
+
+def simple_recurrence(d: int, h: int):
+    """rnn's README Recurrence: ``Sequential(ParallelTable(Linear(d, h), Linear(h, h)), CAddTable, Sigmoid)``."""
+    step = tm.sequential(M("nn.ParallelTable", modules=T7List([tm.linear(d, h), tm.linear(h, h)])),
+                         M("nn.CAddTable"), M("nn.Sigmoid"))
+    return recurrence(step, h)
+
+
+def sequencer(step):
+    recursor = M("nn.Recursor", modules=T7List([step]), module=step, rho=5)
+    return M("nn.Sequencer", modules=T7List([recursor]), module=recursor)
+
+
+CASES = [
+    LayerCase("rnnlib-lstm-peephole", lambda: sequencer(rnn_lstm(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-lstm-no-cell2gate", lambda: sequencer(rnn_lstm(3, 4, cell2gate=False)), [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-lstm-one-step", lambda: rnn_lstm(3, 4), (2, 3)),
+    LayerCase("rnnlib-gru", lambda: sequencer(rnn_gru(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-recurrence", lambda: sequencer(simple_recurrence(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+]
+
+
+def seq_lstmp(d: int, h: int, r: int, *, batch_first: bool = False, mask_zero: bool = False):
+    """rnn's ``nn.SeqLSTMP(d, h, r)`` as its constructor leaves it: weight (d + r) x 4h, bias 4h, weightO h x r."""
+    return M("nn.SeqLSTMP", inputsize=d, hiddensize=h, outputsize=r, weight=tm.f32(d + r, 4 * h, scale=0.5),
+             bias=tm.f32(4 * h, scale=0.1), weightO=tm.f32(h, r, scale=h ** -0.5), _remember="neither",
+             batchfirst=batch_first, maskzero=mask_zero, cell=np.empty(0, np.float32), h0=np.empty(0, np.float32),
+             c0=np.empty(0, np.float32))
+
+
+CASES += [
+    LayerCase("rnnlib-seqlstmp", lambda: seq_lstmp(3, 5, 2), (4, 2, 3)),
+    LayerCase("rnnlib-seqlstmp-wider-output-batchfirst-maskzero",
+              lambda: seq_lstmp(3, 2, 4, batch_first=True, mask_zero=True), (2, 4, 3)),
+]
+
+
+def rnn_recurrent(d: int, h: int, *, transfer: str = "nn.Sigmoid"):
+    """``nn.Recurrent(h, Linear(d, h), Linear(h, h), transfer, rho)`` as Recurrent.lua builds it: start
+    ``nn.Add(h)``, initialModule Sequential(input's shared clone, start, transfer's clone), recurrentModule
+    Sequential(ParallelTable(input, feedback), CAddTable, transfer)."""
+    inp, feedback = tm.linear(d, h), tm.linear(h, h)
+    start = M("nn.Add", bias=tm.f32(h, scale=0.5), scalar=False)
+    trans, merge = M(transfer), M("nn.CAddTable")
+    clone = M("nn.Linear", weight=inp.fields["weight"], bias=inp.fields["bias"])  # sharedClone: the same tensors
+    initial = tm.sequential(clone, start, M(transfer))
+    rm = tm.sequential(M("nn.ParallelTable", modules=T7List([inp, feedback])), merge, trans)
+    return M("nn.Recurrent", startModule=start, inputModule=inp, feedbackModule=feedback, transferModule=trans,
+             mergeModule=merge, modules=T7List([start, inp, feedback, trans, merge]), initialModule=initial,
+             recurrentModule=rm, sharedClones={2: rm}, rho=5, outputs={}, step=1)
+
+
+def repeater(step, rho: int = 3):
+    """``nn.Repeater(step, rho)``: the step wrapped in a Recursor unless it is an AbstractRecurrent."""
+    mod = step if step.class_name in ("nn.LSTM", "nn.GRU", "nn.Recurrence", "nn.Recurrent", "nn.FastLSTM") else \
+        M("nn.Recursor", modules=T7List([step]), module=step, rho=rho)
+    return M("nn.Repeater", module=mod, modules=T7List([mod]), rho=rho, output=T7List([]))
+
+
+CASES += [
+    LayerCase("rnnlib-recurrent", lambda: sequencer(rnn_recurrent(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-recurrent-one-step", lambda: rnn_recurrent(3, 4, transfer="nn.Tanh"), (2, 3)),
+    LayerCase("rnnlib-repeater-gru", lambda: repeater(rnn_gru(3, 4)), (2, 3)),
+    LayerCase("rnnlib-repeater-recurrent-in-sequential",
+              lambda: repeater(tm.sequential(rnn_recurrent(3, 4), tm.linear(4, 2)), rho=4), (2, 3)),
+]
+
+
+def spatial_glimpse(size: int = 2, depth: int = 3, scale: float = 2):
+    """dpnn's ``nn.SpatialGlimpse(size, depth, scale)``: its module a SpatialAveragePooling(2, 2, 2, 2)."""
+    pool = M("nn.SpatialAveragePooling", kW=2, kH=2, dW=2, dH=2, padW=0, padH=0, ceil_mode=False,
+             count_include_pad=True, divide=True)
+    return M("nn.SpatialGlimpse", width=size, height=size, depth=depth, scale=scale, module=pool,
+             modules=T7List([pool]), gradInput=T7List([np.empty(0, np.float32), np.empty(0, np.float32)]))
+
+
+CASES += [
+    LayerCase("dpnn-spatialglimpse", lambda: spatial_glimpse(2, 3), [(2, 8, 8), (2,)]),
+    LayerCase("dpnn-spatialglimpse-one-depth", lambda: spatial_glimpse(3, 1), [(1, 5, 6), (2,)]),
+]
+
+
+def recurrent_attention(c: int = 1, h: int = 3, n_step: int = 3, size: int = 2):
+    """rnn's recurrent-visual-attention model in small: ``RecurrentAttention(Recurrent(h, glimpse,
+    Linear(h, h), ReLU), Recursor(locator), nStep, {h})``; glimpse = CAddTable(Linear(loc), Linear(
+    SpatialGlimpse(size, 1) of the image, flattened)); locator = Linear(h, 2), HardTanh, ReinforceNormal,
+    HardTanh."""
+    glimpse = tm.sequential(M("nn.ConcatTable", modules=T7List([
+        tm.sequential(M("nn.SelectTable", index=2), tm.linear(2, h)),
+        tm.sequential(spatial_glimpse(size, 1), tm.view(c * size * size, num_input_dims=3), tm.linear(c * size * size, h)),
+    ])), M("nn.CAddTable"))
+    inp, feedback = glimpse, tm.linear(h, h)
+    start = M("nn.Add", bias=tm.f32(h, scale=0.5), scalar=False)
+    initial = tm.sequential(glimpse, start, M("nn.ReLU", threshold=0, val=0, inplace=False))
+    rm = tm.sequential(M("nn.ParallelTable", modules=T7List([inp, feedback])), M("nn.CAddTable"),
+                       M("nn.ReLU", threshold=0, val=0, inplace=False))
+    trans, merge = rm.fields["modules"][2], rm.fields["modules"][1]
+    rnn = M("nn.Recurrent", startModule=start, inputModule=inp, feedbackModule=feedback, transferModule=trans,
+        mergeModule=merge, modules=T7List([start, inp, feedback, trans, merge]),
+        initialModule=initial, recurrentModule=rm, rho=99999, outputs={}, step=1)
+    locator = tm.sequential(tm.linear(h, 2), M("nn.HardTanh", min_val=-1, max_val=1),
+                            M("nn.ReinforceNormal", stdev=0.1, stochastic=False), M("nn.HardTanh", min_val=-1, max_val=1))
+    action = M("nn.Recursor", modules=T7List([locator]), module=locator, rho=99999)
+    return M("nn.RecurrentAttention", rnn=rnn, action=action, modules=T7List([rnn, action]), nStep=n_step,
+             hiddenSize=T7List([h]), forwardActions=False, output=T7List([]), actions=T7List([]))
+
+
+CASES += [
+    LayerCase("rnnlib-recurrent-attention", lambda: tm.sequential(recurrent_attention(),
+                                                                  M("nn.SelectTable", index=-1)), (1, 6, 6)),
+    LayerCase("rnnlib-recurrent-attention-table", recurrent_attention, (1, 6, 6)),
+]
+
+
+def torch_rnn_bn_language_model(cell: str = "nn.LSTM", v: int = 7, d: int = 3, h: int = 4, layers: int = 2,
+                                dropout: float = 0):
+    """jcjohnson/torch-rnn's ``LanguageModel`` with ``batchnorm = 1`` as its constructor builds it: after
+    each recurrent layer ``View(1, 1, -1):setNumInputDims(3)`` (bn_view_in), ``BatchNormalization(H)``,
+    ``View(1, -1):setNumInputDims(2)`` (bn_view_out), then Dropout when ``dropout > 0``."""
+    from layer_cases.nngraph import torch_rnn_layer
+    lookup = M("nn.LookupTable", weight=tm.f32(v, d))
+    mods, rnns, views_in, views_out = [lookup], [], [], []
+    for i in range(layers):
+        rnn = torch_rnn_layer(cell, d if i == 0 else h, h)
+        view_in, view_out = tm.view(1, 1, -1, num_input_dims=3), tm.view(1, -1, num_input_dims=2)
+        rnns.append(rnn)
+        views_in.append(view_in)
+        views_out.append(view_out)
+        mods += [rnn, view_in, tm.batchnorm(h, spatial=False), view_out]
+        if dropout > 0:
+            mods.append(M("nn.Dropout", p=dropout, v2=True, inplace=False, noise=np.empty(0, np.float32)))
+    view1, view2 = tm.view(1, 1, -1, num_input_dims=3), tm.view(1, -1, num_input_dims=2)
+    net = tm.sequential(*mods, view1, tm.linear(h, v), view2)
+    return M("nn.LanguageModel", net=net, view1=view1, view2=view2, rnns=T7List(rnns), bn_view_in=T7List(views_in),
+             bn_view_out=T7List(views_out), vocab_size=v, idx_to_token=T7List([chr(97 + i) for i in range(v)]),
+             model_type="lstm" if cell == "nn.LSTM" else "rnn", rnn_size=h, num_layers=layers, wordvec_dim=d,
+             batchnorm=1, dropout=dropout)
+
+
+CASES += [
+    LayerCase("torchrnn-language-model-lstm-batchnorm", torch_rnn_bn_language_model, (2, 5), indices=7),
+    LayerCase("torchrnn-language-model-rnn-batchnorm-dropout",
+              lambda: torch_rnn_bn_language_model("nn.VanillaRNN", dropout=0.25), (2, 5), indices=7),
+]
+
+
+def rnn_lstm_mask_zero(d: int, h: int):
+    """``nn.LSTM(d, h):maskZero(1)`` (AbstractRecurrent:maskZero): recurrentModule = MaskZero(step, 1)."""
+    lstm = rnn_lstm(d, h)
+    masked = M("nn.MaskZero", modules=T7List([lstm.fields["recurrentModule"]]),
+               module=lstm.fields["recurrentModule"], nInputDim=1)
+    lstm.fields.update(recurrentModule=masked, modules=T7List([masked]), sharedClones=T7List([masked]))
+    return lstm
+
+
+CASES += [
+    LayerCase("rnnlib-lstm-maskzero", lambda: sequencer(rnn_lstm_mask_zero(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+]
+
+
+def direct_sequencer(rnn):
+    """``nn.Sequencer(rnn)`` of an AbstractRecurrent: Sequencer.lua keeps it as its module (no Recursor)."""
+    return M("nn.Sequencer", modules=T7List([rnn]), module=rnn, _remember="neither")
+
+
+CASES += [
+    LayerCase("rnnlib-sequencer-of-lstm", lambda: direct_sequencer(rnn_lstm(3, 4)), [(2, 3), (2, 3)]),
+    LayerCase("rnnlib-sequencer-of-gru-then-linear", lambda: tm.sequential(
+        direct_sequencer(rnn_gru(3, 4)), sequencer(tm.linear(4, 2))), [(2, 3), (2, 3), (2, 3)]),
+]
