@@ -159,3 +159,16 @@ def test_hostile_recorded_shapes_are_never_tried_or_returned(tmp_path):
         got = found.find_input(converted)
         assert got.source != found.FROM_OUTPUTS or got.spec.elements(1) <= found._MAX_ELEMENTS
         assert got.spec.elements(1) <= found._MAX_ELEMENTS
+
+
+def test_a_kept_gradinput_that_contradicts_the_recorded_outputs_gives_way_to_them(tmp_path):
+    """The gradInput of a backward over one sample of 5, then a forward over a batch of 2: the forward is
+    what Torch7 ran last, and the kept input is tried after it."""
+    rng = np.random.default_rng(11)
+    model = _recorded(_linear(rng, 5, 3), 2, 3)
+    model.fields["gradInput"] = np.zeros(5, np.float32)
+    path = _save(tmp_path, "euclid", model)
+    got = list(found.input_candidates(convert_file(path)))
+    assert got[0].spec == InputSpec.tensor(5) and got[0].source == found.FROM_OUTPUTS
+    assert any(f.source == found.FROM_MEMORY for f in got[1:])
+    assert api.convert(path, None).verification.ok
