@@ -152,7 +152,7 @@ def test_hostile_recorded_shapes_are_never_tried_or_returned(tmp_path):
     """Shapes of a billion elements (a zero-stride view: no memory here) or of 9 dimensions: the finder
     never returns an input larger than its bound, and falls back to today's sources."""
     converted = convert_file(_save(tmp_path, "pointwise", _pointwise(recorded=True)))
-    for shape in ((2, 1 << 30), (1 << 20, 1 << 12), (1,) * 9):
+    for shape in ((2, 1 << 30), (1 << 20, 1 << 12), (1,) * 9, (4000,) * 4, (2, 4096, 4096, 4096)):
         huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=shape, strides=(0,) * len(shape))
         for m in (converted.t7_model, *converted.t7_model.fields["modules"]):
             m.fields["output"] = huge

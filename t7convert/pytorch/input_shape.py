@@ -30,6 +30,7 @@ When nothing decides, one line says what was tried and what to give (``--input``
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ import torch
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import TABLE_OP
 from t7convert.conversion.input_plan import planned_size
+from t7convert.conversion.input_spec import MAX_ELEMENTS as MAX_SPEC_ELEMENTS
 from t7convert.conversion.input_spec import InputSpec, from_hint
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.registry import input_hint, node_input_hint
@@ -449,7 +451,10 @@ class _OutputFit:
         return value
 
     def distance(self, candidate: Any) -> tuple[int, int] | None:
-        """(the root output's distance, the total over every compared output), None when it does not run."""
+        """(the root output's distance, the total over every compared output), None when it does not run
+        (or is too large for anyone to verify on: not even tried)."""
+        if _elements(candidate) > MAX_SPEC_ELEMENTS:
+            return None
         observed = self._observe(candidate)
         if observed is None:
             return None
@@ -707,7 +712,7 @@ def _whole_spec(shape: Any) -> InputSpec:
 
 
 def _elements(shape: Any) -> int:
-    return sum(int(np.prod(leaf)) for leaf in _flat_shapes(shape))
+    return sum(math.prod(leaf) for leaf in _flat_shapes(shape))  # Python ints: 4096**8 does not wrap
 
 
 def _values(current: int, sizes: list[int]) -> list[int]:
