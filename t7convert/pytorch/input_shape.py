@@ -6,6 +6,15 @@ The sources, in order; the first that decides is named in the summary (:class:`F
    batch it was trained on: the root's has exactly the shape (or the table of shapes) of that input; an
    nngraph gModule also keeps its input in its input node. Whether its first dimension was a batch is
    asked of the model (a shape-only run on the meta device), not assumed.
+   1b. Such a module also keeps the ``output`` of its last forward pass, the root's and every stage's
+   (each Torch7 module the DAG maps, :data:`dag["stages"]`): the input whose shape-only run reproduces
+   every recorded shape is the one Torch7 last ran (:class:`_OutputFit`). Its structure comes from the
+   pick of the sources below, the layers' declarations and the ranks near the root output's; the batch
+   (the recorded outputs' common first size) stays in front; every other size is searched one at a
+   time, kept when it brings the outputs closer. The sources' pick is taken when it reproduces them,
+   else the smallest match; a kept input (1) that does not reproduce them gives way; when nothing
+   reproduces them, the order is as without them. A model that maps a batch to a batch is verified
+   per sample (a recorded batch of 128 images: a small batch of those images).
 2. What the checkpoint's options say (char-rnn's ``rnn_size`` for the state inputs no layer declares).
 3. What the layers imply. Each family declares what its op takes (``@expects_input``: a feature
    vector, planes, a sequence of frames, a table); every such declaration along the DAG is a candidate
@@ -21,7 +30,10 @@ When nothing decides, one line says what was tried and what to give (``--input``
 """
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -31,13 +43,16 @@ import torch
 from t7convert.common.errors import T7ConvertError
 from t7convert.conversion.dag import TABLE_OP
 from t7convert.conversion.input_plan import planned_size
+from t7convert.conversion.input_spec import MAX_ELEMENTS as MAX_SPEC_ELEMENTS
 from t7convert.conversion.input_spec import InputSpec, from_hint
 from t7convert.conversion.model import ConvertedModel
 from t7convert.conversion.registry import input_hint, node_input_hint
 from t7convert.torch7.format import T7Object
+from t7convert.torch7.format.values import at_path
 
 #: sources, as the summary names them
 FROM_MEMORY = "the input the file kept (gradInput of the last batch it saw)"
+FROM_OUTPUTS = "the outputs the file recorded (Torch7's last forward)"
 FROM_GRAPH_MEMORY = "the input the gModule kept"
 FROM_OPTIONS = "the checkpoint's options"
 FROM_LAYERS = "what the layers declare"
@@ -48,6 +63,12 @@ FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a s
 FROM_USER = "given"
 FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
 _SEARCH_SECONDS = 45.0  # CPU seconds of shape-only runs (a loaded machine finds the same input)
+_OUTPUT_SECONDS = 8.0  # CPU seconds fitting an input to the recorded outputs (source 1b)
+_MAX_SIDE = 4096  # a size above this (from a recorded output) is never tried
+_MAX_ELEMENTS = 1 << 24  # an input found from the recorded outputs (per sample when batched) is at most this
+_MAX_RECORDED = 512  # stages whose recorded outputs are compared
+_MATCHES = 2  # inputs from the recorded outputs offered to the verification (it tries 6 in all)
+_MISMATCH = 1_000_000  # the distance of an output of another rank or table length
 
 
 @dataclass(frozen=True)
@@ -207,9 +228,21 @@ class _Finder:
 
     def all(self) -> Iterator[FoundInput]:
         graph = self.from_graph_inputs()
-        if graph is not None and graph.source == FROM_GRAPH_MEMORY:
-            yield graph
-        yield from self.from_memory()
+        kept = [graph] if graph is not None and graph.source == FROM_GRAPH_MEMORY else []
+        kept += self.from_memory()
+        rest = self._after_memory(graph)
+        recorded = _recorded_outputs(self.converted)
+        if recorded:  # 1b: the outputs of the last forward pass (the kept input, when it reproduces them)
+            fit = _OutputFit(self, recorded)
+            if not any(fit.reproduces(k.spec) for k in kept):
+                first = kept[0] if kept else next(rest, None)
+                yield from fit.find(first)
+                if first is not None and not kept:
+                    yield first
+        yield from kept
+        yield from rest
+
+    def _after_memory(self, graph: FoundInput | None) -> Iterator[FoundInput]:
         if graph is not None and graph.source != FROM_GRAPH_MEMORY:
             yield graph
         for found in self.from_layers():
@@ -364,6 +397,330 @@ class _Finder:
         if first_accepted is not None:
             return FoundInput(first_accepted, FROM_LAYERS)
         return None
+
+
+class _OutputFit:
+    """Source 1b: the input whose shape-only run reproduces every output the file recorded (a module saved
+    without ``clearState()`` keeps the ``output`` of the last forward pass: the root's and every stage's).
+
+    Candidates keep a structure (a tensor of some rank, a table of them) and search its free sizes; the
+    batch (the first size common to the root's recorded outputs) is fixed where a candidate puts one in
+    front. The existing sources' first pick is tried first and preferred when it reproduces them; then
+    the structures the layers declare and the ranks near the root output's, each fitted size by size (a
+    coordinate search that keeps a size only when it brings the outputs closer). Only a candidate that
+    reproduces every compared shape exactly is taken; several: the fewest elements. All in a budget of
+    CPU seconds; sizes from a recorded output above ``_MAX_SIDE`` are never tried, and an input above
+    ``_MAX_ELEMENTS`` is never returned (a hostile file's recorded shapes cost nothing)."""
+
+    def __init__(self, finder: _Finder, recorded: list[tuple[list, Any]]) -> None:
+        self.finder = finder
+        self.recorded = recorded  # (ref, shape): the root first
+        self.deadline = time.process_time() + _OUTPUT_SECONDS
+        self.tables = {n["name"]: n["args"] for n in finder.dag["nodes"] if n["op"] == TABLE_OP}
+        root = recorded[0][1]
+        leaves = _flat_shapes(root)
+        firsts = {leaf[0] for leaf in leaves}
+        self.batch = firsts.pop() if len(firsts) == 1 and len(leaves) > 0 else None
+        self.sizes = sorted({d for _, shape in recorded for leaf in _flat_shapes(shape) for d in leaf
+                             if 1 <= d <= _MAX_SIDE})[:24]
+        self._seen: dict[str, Any] = {}
+        self._runs = 0
+
+    # --- the shape-only run and its distance to the recorded outputs ----------------------------------
+    def _observe(self, candidate: Any) -> tuple[Any, dict[str, Any]] | None:
+        self._seen.clear()
+        self._runs += 1
+        out = self.finder._run(_whole_spec(candidate), batch=1)
+        if out is None:
+            return None
+        return _out_shape(out), dict(self._seen)
+
+    def _value(self, ref: list, seen: dict[str, Any], candidate: Any, depth: int = 0) -> Any:
+        name = ref[0]
+        if depth > 32:
+            return None
+        if name in self.tables:
+            value: Any = [self._value(a, seen, candidate, depth + 1) for a in self.tables[name]]
+        elif name == "input":
+            value = candidate
+        else:
+            value = seen.get(name)
+        if len(ref) > 1:
+            index = int(ref[1])
+            value = value[index] if isinstance(value, list) and 0 <= index < len(value) else None
+        return value
+
+    def distance(self, candidate: Any) -> tuple[int, int] | None:
+        """(the root output's distance, the total over every compared output), None when it does not run
+        (or is too large for anyone to verify on: not even tried)."""
+        if _elements(candidate) > MAX_SPEC_ELEMENTS:
+            return None
+        observed = self._observe(candidate)
+        if observed is None:
+            return None
+        out, seen = observed
+        root = _shape_distance(self.recorded[0][1], out)
+        if root is None:
+            return None
+        total = root
+        for ref, shape in self.recorded[1:]:
+            d = _shape_distance(shape, self._value(ref, seen, candidate))
+            total += d if d is not None else 0  # a stage the run does not show (kept whole): not compared
+        return root, total
+
+    # --- the search ---------------------------------------------------------------------------------------
+    @contextmanager
+    def _watching(self) -> Iterator[bool]:
+        """Every stage's output shape recorded during the runs (False: the module does not build)."""
+        try:
+            module = self.finder.module
+        except T7ConvertError:
+            yield False  # the conversion's own build says what is wrong with the file
+            return
+        handles = [sub.register_forward_hook(lambda _m, _a, out, name=name: self._seen.__setitem__(name, _out_shape(out)))
+                   for name, sub in module.named_children()]
+        try:
+            yield True
+        finally:
+            for h in handles:
+                h.remove()
+
+    def reproduces(self, spec: InputSpec) -> bool:
+        """Whether a shape-only run on ``spec`` (with the recorded batch, or whole) gives every recorded output."""
+        with self._watching() as built:
+            return built and any(self.distance(c) == (0, 0) for c, _ in _forms(spec, self.batch))
+
+    def find(self, first: FoundInput | None) -> list[FoundInput]:
+        """The inputs that reproduce every recorded output, best first (the verification takes the first
+        its reference execution accepts: a shape-only run is more lenient than Torch7)."""
+        with self._watching() as built:
+            return self._find(first) if built else []
+
+    def _find(self, first: FoundInput | None) -> list[FoundInput]:
+        if first is not None:  # the existing sources' pick, when it reproduces the outputs, is the one
+            ran = False
+            for candidate, batched in _forms(first.spec, self.batch):
+                d = self.distance(candidate)
+                ran = ran or d is not None
+                if d == (0, 0):
+                    found = self._found(candidate, batched, first.spec)
+                    return [found] if found is not None else []
+            if not ran and self.finder.raised_on_meta:
+                return []  # a layer reads values (indices): no shape-only run to fit sizes with
+        matches: list[tuple[int, int, int, Any, bool]] = []
+        for order, (group, candidate, free, batched) in enumerate(self._seeds(first)):
+            if time.process_time() > self.deadline:
+                break
+            fitted = self._fit(candidate, free, declared=group < 2)
+            if fitted is not None:
+                matches.append((group, _elements(fitted), order, fitted, batched))
+        out: list[FoundInput] = []
+        for *_, candidate, batched in sorted(matches, key=lambda m: m[:3]):
+            found = self._found(candidate, batched, first.spec if first is not None else None)
+            if found is not None and found not in out:
+                out.append(found)
+        return out[:_MATCHES]
+
+    def _seeds(self, first: FoundInput | None) -> Iterator[tuple[int, Any, list[tuple[int, int]], bool]]:
+        """(its group, a whole input to start from, its free (leaf, axis) pairs, whether a batch is in
+        front): group 0 from the existing sources' pick, 1 from what the layers declare, 2 the ranks near
+        the root output's. A match of a lower group is preferred, then the smallest."""
+        seen: set[str] = set()
+        specs = [(0, first.spec)] if first is not None else []
+        specs += [(1, spec) for spec in (from_hint(_fill(h, FREE_FLOOR)) for h in self.finder._hints())
+                  if spec is not None]
+        root = self.recorded[0][1]
+        if isinstance(root, tuple):  # a tensor out: tensors of ranks near its own
+            rank = len(root)
+            for r in (rank, rank + 1, rank - 1, rank + 2, rank - 2, rank + 3):
+                if 1 <= r <= 6:
+                    specs.append((2, InputSpec((FREE_FLOOR,) * (r - 1), True)))
+                    specs.append((2, InputSpec((FREE_FLOOR,) * r, False)))
+        elif all(isinstance(leaf, tuple) for leaf in root):  # a table of tensors out: one of as many in
+            specs.append((2, InputSpec(items=tuple(InputSpec((FREE_FLOOR,) * (len(leaf) - 1), True) for leaf in root))))
+            specs.append((2, InputSpec(items=tuple(InputSpec((FREE_FLOOR,) * len(leaf), False) for leaf in root))))
+        for group, spec in specs:
+            for candidate, batched in _forms(spec, self.batch):
+                key = repr(_rank_structure(candidate)) + str(batched)
+                if key in seen:
+                    continue
+                seen.add(key)
+                free = [(i, axis) for i, leaf in enumerate(_flat_shapes(candidate))
+                        for axis in range(1 if batched else 0, len(leaf))]
+                yield group, candidate, free, batched
+
+    def _fit(self, start: Any, free: list[tuple[int, int]], declared: bool) -> Any | None:
+        """The sizes of ``start``'s free axes that reproduce every recorded output, or None. A ``declared``
+        start (what the layers say: their planes, their features) is kept where it runs, and a size the
+        outputs do not depend on stays as declared; else the one size for every axis closest at the root."""
+        best, best_d = None, None
+        for v in [None, *self.sizes, *range(1, 17)][:40]:  # a start that runs, the closest at the root
+            candidate = start if v is None else _set_sizes(start, {a: v for a in free})
+            d = self.distance(candidate)
+            if d is not None and (best_d is None or d < best_d):
+                best, best_d = candidate, d
+                if d[0] == 0 or declared:
+                    break
+            if time.process_time() > self.deadline:
+                return None
+        if best is None or best_d is None or best_d[0] >= _MISMATCH:
+            return None  # no size of this structure runs, or the root's output has another rank or length
+        for _ in range(4):
+            if best_d == (0, 0):
+                break
+            improved = False
+            for axis in free:
+                current = _flat_shapes(best)[axis[0]][axis[1]]
+                for v in _values(current, self.sizes):
+                    if time.process_time() > self.deadline:
+                        return None
+                    candidate = _set_sizes(best, {axis: v})
+                    d = self.distance(candidate)
+                    if d is not None and d[1] < best_d[1]:
+                        best, best_d, improved = candidate, d, True
+                        if d == (0, 0):
+                            return best
+            if not improved:
+                break
+        return best if best_d == (0, 0) else None
+
+    def _found(self, candidate: Any, batched: bool, declared: InputSpec | None) -> FoundInput | None:
+        """The input to verify on: per sample, batched, when the model maps a batch to a batch (a recorded
+        batch of 128 images is verified on a small batch), else the whole recorded input."""
+        spec = None
+        if batched:
+            per_sample = _drop_first(_whole_spec(candidate))
+            if per_sample is not None:
+                per_sample = per_sample.with_batched(True)
+                if per_sample.elements(1) <= _MAX_ELEMENTS and self.finder.accepts(per_sample):
+                    spec = per_sample
+        if spec is None:
+            spec = _whole_spec(candidate)
+            if spec.elements(1) > _MAX_ELEMENTS:
+                return None
+        if declared is not None and _same_structure(declared, spec):
+            spec = _with_kinds(spec, declared)
+        return FoundInput(spec, FROM_OUTPUTS)
+
+
+def _recorded_outputs(converted: ConvertedModel) -> list[tuple[list, Any]]:
+    """(DAG reference, recorded shape) of the root and of every stage whose Torch7 module kept the output
+    of its last forward pass; a module shared by reference (its output is its last call's, at whichever
+    place) is left out. Empty when the root kept none (``clearState()``)."""
+    model, dag = converted.t7_model, converted.dag
+    if not isinstance(model, T7Object) or dag is None:
+        return []
+    root = _recorded_shape(model.get("output"))
+    if root is None:
+        return []
+    stages: list[tuple[list, Any, int]] = []
+    for path, ref in list(dag.get("stages", {}).items())[:_MAX_RECORDED]:
+        try:
+            module = at_path(model, str(path))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(module, T7Object) and module is not model:
+            shape = _recorded_shape(module.get("output"))
+            if shape is not None:
+                stages.append((list(ref), shape, id(module)))
+    counts = Counter(i for _, _, i in stages)
+    return [(list(dag["output"]), root)] + [(ref, shape) for ref, shape, i in stages if counts[i] == 1]
+
+
+def _recorded_shape(value: Any, depth: int = 0) -> Any:
+    """A recorded output's shape: a tuple for a tensor, a list for a table of them; None when empty."""
+    if depth > 6:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0 or value.size == 0 or value.ndim > 8:
+            return None
+        return tuple(int(d) for d in value.shape)
+    if isinstance(value, dict) and value and all(type(k) is int for k in value):
+        if sorted(value) != list(range(1, len(value) + 1)):
+            return None
+        value = [value[k] for k in sorted(value)]
+    if isinstance(value, list) and 0 < len(value) <= 64:
+        items = [_recorded_shape(v, depth + 1) for v in value]
+        return None if any(i is None for i in items) else items
+    return None
+
+
+def _out_shape(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tuple(int(d) for d in value.shape)
+    if isinstance(value, (list, tuple)) and depth < 8:
+        return [_out_shape(v, depth + 1) for v in value]
+    return None
+
+
+def _shape_distance(recorded: Any, observed: Any) -> int | None:
+    """How far an observed shape is from the recorded one (0: equal; _MISMATCH for another rank or table
+    length); None when the run does not show it."""
+    if observed is None:
+        return None
+    if isinstance(recorded, tuple):
+        if not isinstance(observed, tuple) or len(observed) != len(recorded):
+            return _MISMATCH
+        return sum(abs(a - b) for a, b in zip(recorded, observed))
+    if not isinstance(observed, list) or len(observed) != len(recorded):
+        return _MISMATCH
+    parts = [_shape_distance(r, o) for r, o in zip(recorded, observed)]
+    return None if any(p is None for p in parts) else sum(parts)  # type: ignore[misc]
+
+
+def _flat_shapes(shape: Any) -> list[tuple[int, ...]]:
+    if isinstance(shape, tuple):
+        return [shape]
+    return [leaf for item in shape for leaf in _flat_shapes(item)] if isinstance(shape, list) else []
+
+
+def _rank_structure(shape: Any) -> Any:
+    return len(shape) if isinstance(shape, tuple) else [_rank_structure(s) for s in shape]
+
+
+def _set_sizes(shape: Any, sizes: dict[tuple[int, int], int]) -> Any:
+    """``shape`` with leaf i's axis a set to sizes[(i, a)] (leaves numbered in Lua order)."""
+    counter = [0]
+
+    def walk(s: Any) -> Any:
+        if isinstance(s, tuple):
+            i = counter[0]
+            counter[0] += 1
+            return tuple(sizes.get((i, a), d) for a, d in enumerate(s))
+        return [walk(x) for x in s]
+    return walk(shape)
+
+
+def _forms(spec: InputSpec, batch: int | None) -> list[tuple[Any, bool]]:
+    """A spec's whole shapes: with the recorded batch in front (batched leaves), and as one sample."""
+    def whole(s: InputSpec, front: bool) -> Any:
+        if s.items is not None:
+            return [whole(i, front) for i in s.items]
+        return ((batch,) if front and s.batched is not False else ()) + tuple(s.shape)
+    forms = []
+    if batch is not None and all(leaf.batched is not False for leaf in spec.leaves()):
+        forms.append((whole(spec, True), True))
+    if all(len(leaf.shape) > 0 for leaf in spec.leaves()):
+        forms.append((whole(spec, False), False))
+    return forms
+
+
+def _whole_spec(shape: Any) -> InputSpec:
+    if isinstance(shape, tuple):
+        return InputSpec(shape, False)
+    return InputSpec(items=tuple(_whole_spec(s) for s in shape))
+
+
+def _elements(shape: Any) -> int:
+    return sum(math.prod(leaf) for leaf in _flat_shapes(shape))  # Python ints: 4096**8 does not wrap
+
+
+def _values(current: int, sizes: list[int]) -> list[int]:
+    """Sizes to try for one axis, ascending: small ones, those near the recorded sizes, near the current."""
+    near = {d + k for d in sizes for k in (-2, -1, 1, 2)} | {2 * d for d in sizes} | {d // 2 for d in sizes}
+    near |= {current + k for k in (-4, -3, -2, -1, 1, 2, 3, 4)} | {current * 2, current // 2}
+    values = set(range(1, 17)) | set(sizes) | near | {24, 32, 48, 64, 96, 128, 224, 256}
+    return sorted(v for v in values if 1 <= v <= _MAX_SIDE and v != current)
 
 
 def _shapes(args: tuple) -> Any:
