@@ -140,7 +140,7 @@ def input_dims(ep: torch.export.ExportedProgram) -> list[tuple]:
     return out
 
 
-def _resized(a: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+def resized(a: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """A leaf of the input at another shape, drawn like it: indices (integer values) within the range the
     verification input used, floats standard-normal."""
     a = np.asarray(a)
@@ -207,7 +207,7 @@ def second_sizes(ep: torch.export.ExportedProgram, x: Any, reference_at: Referen
             shapes = [tuple(int(e.subs(values)) if not isinstance(e, int) else e for e in shape) for shape in dims]
         except (TypeError, ValueError):
             continue
-        x2 = rebuild(struct, [_resized(a, s, rng) for a, s in zip(leaves, shapes)])
+        x2 = rebuild(struct, [resized(a, s, rng) for a, s in zip(leaves, shapes)])
         try:
             with np.errstate(all="ignore"):
                 want = reference_at(x2)

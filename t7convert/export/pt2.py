@@ -45,8 +45,12 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
     def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
         specs = tuple({d: auto for d in range(a.dim() if dims == "all" else 1)} if dims and a.dim() else None
                       for a in example)
-        return torch.export.export(model, tuple(_clone(example)), strict=False,
-                                   dynamic_shapes=specs if model is module else (specs,))
+        # size-oblivious: a size of 0 or 1 met while tracing (a batch of 1, a pooling down to 1x1) is not
+        # specialised into a guard; the second-size check of the writers catches a program wrong elsewhere
+        import torch.fx.experimental._config as fx_config
+        with fx_config.patch(backed_size_oblivious=True):
+            return torch.export.export(model, tuple(_clone(example)), strict=False,
+                                       dynamic_shapes=specs if model is module else (specs,))
 
     def symbolic(ep: torch.export.ExportedProgram) -> bool:
         return any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
