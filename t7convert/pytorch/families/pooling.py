@@ -22,7 +22,7 @@ def _pool_size(size, k: int, d: int, p: int, ceil: bool, adjust: bool):
     for every size): ceil or floor of ``(size - k + 2p) / d``, plus one; with ``adjust``, the last window
     starts below ``size + p``."""
     span = size - k + 2 * p
-    out = (-(-span // d) if ceil else span // d) + 1
+    out = ((span + d - 1) // d if ceil else span // d) + 1  # (no negative numerator: ONNX divides toward 0)
     if adjust and ceil:
         out = torch.sym_min(out, (size + p - 1) // d + 1)
     return out
@@ -99,7 +99,8 @@ class Pool2d(nn.Module):
         extra_h = torch.sym_max((want[0] - 1) * dh + kh - (h + 2 * ph), 0)
         extra_w = torch.sym_max((want[1] - 1) * dw + kw - (w + 2 * pw), 0)
         padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
-        sums = F.avg_pool2d(padded, self.kernel, self.stride, 0, divisor_override=1)[..., : want[0], : want[1]]
+        # window sums as mean times area (ONNX's AveragePool has no divisor_override: the exporter drops it)
+        sums = F.avg_pool2d(padded, self.kernel, self.stride, 0)[..., : want[0], : want[1]] * (kh * kw)
 
         def counts(n: int, k: int, d: int, p: int, out: int):
             start = torch.arange(out, device=x.device) * d - p

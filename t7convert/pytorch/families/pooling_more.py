@@ -36,7 +36,7 @@ def thnn_out(size, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool):
     ``(out-1)*d`` is kept below ``size + p``). Integer arithmetic without a branch on ``size``, so that
     a traced program (torch.export) holds for every size."""
     span = size - (dil * (k - 1) + 1) + 2 * p
-    out = (-(-span // d) if ceil else span // d) + 1
+    out = ((span + d - 1) // d if ceil else span // d) + 1  # (no negative numerator: ONNX divides toward 0)
     if padded:
         out = torch.sym_min(out, (size + p - 1) // d + 1)
     return out
