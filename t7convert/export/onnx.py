@@ -49,13 +49,14 @@ def _legacy(module: nn.Module, args: list[torch.Tensor], dst: str, dynamic: bool
                           dynamic_axes={n: {0: "batch"} for n in names} if dynamic else None)
 
 
-def _fix_dims(model, args: list[torch.Tensor], keep: set[str] | None) -> list[str]:
+def _fix_dims(model, args: list[torch.Tensor], keep: set[str] | None) -> tuple[list[str], list[str]]:
     """The graph inputs' dimensions an ONNX runtime must refuse to change, fixed (``dim_value``): those the
     program specialised (the dynamo exporter writes them as a ``dim_param`` of digits, which onnxruntime takes
     as free) and, where ``keep`` is given, the dynamic ones not verified at a second size (an ONNX graph has
-    no guards: a size rule traced at one size would give another number at another). Returns the names of
-    the dimensions left free."""
-    free = []
+    no guards: a size rule traced at one size would give another number at another). Returns (the
+    dimensions left free, the dynamic ones fixed here with their sizes)."""
+    free: list[str] = []
+    fixed: list[str] = []  # the dynamic ones fixed here (not those the program specialised itself)
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     for inp, a in zip(inputs, args):
@@ -66,17 +67,20 @@ def _fix_dims(model, args: list[torch.Tensor], keep: set[str] | None) -> list[st
             if p.isdigit() or (keep is not None and p not in keep):
                 dim.ClearField("dim_param")
                 dim.dim_value = int(p) if p.isdigit() else int(a.shape[k])
+                if not p.isdigit():
+                    fixed.append(f"{inp.name}[{k}]={dim.dim_value}")
             else:
                 free.append(f"{inp.name}[{k}]")
-    return free
+    return free, fixed
 
 
-def _stamp(path: str, record: dict[str, str], args: list[torch.Tensor], keep: set[str] | None) -> list[str]:
+def _stamp(path: str, record: dict[str, str], args: list[torch.Tensor],
+           keep: set[str] | None) -> tuple[list[str], list[str]]:
     """The provenance into the model's metadata_props and its input dimensions fixed where they must be
-    (:func:`_fix_dims`); then onnx.checker over the file. Returns the dimensions left free."""
+    (:func:`_fix_dims`); then onnx.checker over the file. Returns what :func:`_fix_dims` does."""
     import onnx
     model = onnx.load(path)
-    free = _fix_dims(model, args, keep)
+    dims = _fix_dims(model, args, keep)
     props = {p.key: p.value for p in model.metadata_props}
     props.update(record)
     props[KEY] = dumps(record)
@@ -86,7 +90,7 @@ def _stamp(path: str, record: dict[str, str], args: list[torch.Tensor], keep: se
     model.producer_name = "t7convert"
     onnx.save(model, path)
     onnx.checker.check_model(path)
-    return free
+    return dims
 
 
 def _batch_symbol(ep: torch.export.ExportedProgram) -> str:
@@ -144,7 +148,7 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
                                               reference_at, what)
                         if how == "torchscript" and _batch_symbol(ep) in keep:
                             keep.add("batch")
-                    free = _stamp(tmp, dict(provenance, format="onnx", exporter=f"torch.onnx ({how})",
+                    free, fixed = _stamp(tmp, dict(provenance, format="onnx", exporter=f"torch.onnx ({how})",
                                             batch="dynamic" if dynamic else "static", max_rel_error=f"{err:.3e}"),
                                   args, keep)
                     got = run_onnxruntime(tmp, args)  # the file as written, its dimensions fixed
@@ -154,6 +158,9 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
                         before_publish()
                 if not dynamic:
                     notes.append("the .onnx graph's batch size is fixed")
+                if fixed:
+                    notes.append(f"input sizes the .onnx graph fixes (not verified at a second size): "
+                                 f"{', '.join(fixed)}")
                 return os.path.getsize(output), err, notes
             except T7ConvertError as e:
                 failures.append(str(e))

@@ -320,9 +320,12 @@ class FeatureLPPool(nn.Module):
     def forward(self, x):
         lo, hi = (2, 4) if self.batch_mode else (1, 3)
         dim = 1 if self.batch_mode else 0
-        if not lo <= x.dim() <= hi or x.shape[dim] < self.width:
-            raise T7ConvertError(f"nn.FeatureLPPooling: input {tuple(x.shape)} does not fit (batch mode "
-                                 f"{self.batch_mode}, width {self.width})")
+        def why() -> str:
+            return f"nn.FeatureLPPooling: input {tuple(x.shape)} does not fit (batch mode {self.batch_mode}, " \
+                   f"width {self.width})"
+        if not lo <= x.dim() <= hi:
+            raise T7ConvertError(why())
+        torch._check_with(T7ConvertError, x.shape[dim] >= self.width, why)  # a runtime assertion when traced
         windows = x.unfold(dim, self.width, self.stride)
         return windows.pow(self.power).sum(-1).pow(1.0 / self.power)
 
