@@ -79,9 +79,10 @@ class MaxPoolTHNN(nn.Module):
         padded = any(self.padding)
         outs = [thnn_out(n, k, d, p, dl, self.ceil_mode, padded)
                 for n, k, d, p, dl in zip(sizes, self.kernel, self.stride, self.padding, self.dilation)]
+        def empty() -> str:
+            return f"max pooling of a {'x'.join(map(str, sizes))} input gives an empty output"
         for o in outs:
-            torch._check_with(T7ConvertError, o >= 1, lambda: f"max pooling of a {'x'.join(map(str, sizes))} input "
-                              "gives an empty output")
+            torch._check_with(T7ConvertError, o >= 1, empty)  # a runtime assertion when traced
         tables = [tap_table(n, k, d, p, dl, o, self.rule, x.device)
                   for n, k, d, p, dl, o in zip(sizes, self.kernel, self.stride, self.padding, self.dilation, outs)]
         return outs, tables
@@ -156,8 +157,9 @@ class MaxUnpoolTHNN(nn.Module):
             raise T7ConvertError(f"max unpooling: input {tuple(x.shape)} does not match its pooling's indices "
                                  f"{tuple(best.shape)}")
         if not best.is_meta:  # (shape-only runs cannot look); a runtime assertion under torch.export
-            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(),
-                              lambda: "max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
+            def invalid() -> str:
+                return "max unpooling: a pooling window held no maximum (Torch7: invalid max index)"
+            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(), invalid)
         nd = len(self.pool.kernel)
         sizes = pooled_input.shape[-nd:]
         out = x.new_zeros(*x.shape[:-nd], math.prod(sizes))

@@ -25,8 +25,9 @@ class View(nn.Module):
         inner = math.prod(x.shape[nd - maxdim:]) if maxdim > 0 else 1
         if self.num_elements == 0:
             raise T7ConvertError(f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}")
-        torch._check_with(T7ConvertError, inner % self.num_elements == 0,  # a runtime assertion when traced
-                          lambda: f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}")
+        def why() -> str:
+            return f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}"
+        torch._check_with(T7ConvertError, inner % self.num_elements == 0, why)  # a runtime assertion when traced
         batch = 1 if -1 in self.sizes else inner // self.num_elements
         batch *= math.prod(x.shape[: nd - maxdim]) if nd - maxdim > 0 else 1
         # the rank test first: only where the input may lack a batch does its size decide (a traced program
