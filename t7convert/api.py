@@ -327,6 +327,28 @@ def _provenance(report: ConversionReport, seed: int) -> dict[str, str]:
                       max_rel_error=v.output.max_rel if v.output is not None else None)
 
 
+def _reference_at(converted: ConvertedModel) -> Callable[[Any], Any]:
+    """The reference execution's output on another input (the exports' second size): it raises where the
+    Torch7 model refuses that input, and gives None where it computes a non-finite output."""
+    import numpy as np
+
+    from t7convert.interpreter import run
+    from t7convert.parity.compare import model_in
+
+    model = model_in(converted.t7_model)
+
+    def at(x: Any) -> Any:
+        out = run(model, x, record=False).output
+        leaves = out if isinstance(out, (list, tuple)) else [out]
+        finite = all(np.isfinite(np.asarray(a, np.float64)).all() for a in _flat(leaves))
+        return out if finite else None
+    return at
+
+
+def _flat(value: Any) -> list:
+    return [t for v in value for t in _flat(v)] if isinstance(value, (list, tuple)) else [value]
+
+
 def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, before_publish: Callable[[], None]) -> None:
     """Write an .onnx, .pt2 or source folder (:mod:`t7convert.export`), run on the verification input ``x``
     against the reference execution's output before it is put in place; its provenance names the input."""
@@ -336,7 +358,8 @@ def _export(report: ConversionReport, fmt: str, x: Any, seed: int, force: bool, 
     v = report.verification
     record = _provenance(report, seed)
     size, err, notes = write(fmt, module_of(report.converted), x, v.reference_output, str(report.output),
-                             provenance=record, force=force, before_publish=before_publish)
+                             provenance=record, force=force, before_publish=before_publish,
+                             reference_at=_reference_at(report.converted))
     report.output_bytes = size
     report.export_error = err
     report.converted.notes.extend(notes)

@@ -38,9 +38,12 @@ def check_available(fmt: str) -> None:
 
 
 def write(fmt: str, module, x, reference, output: str, *, provenance: dict[str, str], force: bool = False,
-          before_publish=None) -> tuple[int, float, list[str]]:
+          before_publish=None, reference_at=None) -> tuple[int, float, list[str]]:
     """Write ``module`` as ``fmt`` (onnx, pt2 or source) to ``output``, verified on ``x`` against the reference
-    execution's ``reference`` output. Returns (bytes written, worst relative error, notes for the summary)."""
+    execution's ``reference`` output; a traced format (onnx, pt2) also at a second size of each dimension it
+    leaves dynamic, against ``reference_at(x2)`` (the reference execution there; it raises where the model
+    refuses ``x2``): what it could not verify there stays fixed. Returns (bytes written, worst relative error,
+    notes for the summary)."""
     if fmt == "onnx":
         from t7convert.export.onnx import write as writer
     elif fmt == "pt2":
@@ -49,7 +52,10 @@ def write(fmt: str, module, x, reference, output: str, *, provenance: dict[str, 
         from t7convert.export.source import write as writer
     else:
         raise T7ConvertError(f"unknown export format {fmt!r}")
-    return writer(module, x, reference, output, provenance=provenance, force=force, before_publish=before_publish)
+    if fmt == "source":  # not traced: the module's own code, every size it takes
+        return writer(module, x, reference, output, provenance=provenance, force=force, before_publish=before_publish)
+    return writer(module, x, reference, output, provenance=provenance, force=force, before_publish=before_publish,
+                  reference_at=reference_at)
 
 
 def check_output_folder(output: str, *, force: bool = False) -> None:

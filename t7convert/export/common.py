@@ -3,7 +3,7 @@ tensors as positional arguments (Lua order), the comparison with the reference o
 example that makes a batch dimension dynamic where the model is per-sample."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -109,6 +109,111 @@ def check_close(what: str, got: Any, want: Any) -> float:
     return err
 
 
+def shapes_text(x: Any) -> str:
+    """``2x3x5``, or ``{2x5, 2x3}`` for a table (for messages)."""
+    if isinstance(x, (list, tuple)):
+        return "{" + ", ".join(shapes_text(v) for v in x) + "}"
+    return "x".join(map(str, np.shape(x))) or "scalar"
+
+
 def first_line(e: BaseException, n: int = 200) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0][:n] if text else ''}"
+
+
+# --- a second size: what the exported file is run on besides the verification input ----------------------------
+
+#: the reference execution on another input (float64; a list for a table), or None when the model refuses it
+ReferenceAt = Callable[[Any], Any]
+
+
+def input_dims(ep: torch.export.ExportedProgram) -> list[tuple]:
+    """The user inputs' shapes as the program declares them: an int for a fixed dimension, a sympy
+    expression (over the program's size symbols) for a dynamic one."""
+    from torch.export.graph_signature import InputKind
+    names = [s.arg.name for s in ep.graph_signature.input_specs if s.kind == InputKind.USER_INPUT]
+    vals = {n.name: n.meta.get("val") for n in ep.graph.nodes if n.op == "placeholder"}
+    out = []
+    for name in names:
+        shape = getattr(vals.get(name), "shape", ())
+        out.append(tuple(int(s) if isinstance(s, int) else s.node.expr for s in shape))
+    return out
+
+
+def resized(a: np.ndarray, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A leaf of the input at another shape, drawn like it: indices (integer values) within the range the
+    verification input used, floats standard-normal."""
+    a = np.asarray(a)
+    if a.size and (a.dtype.kind in "iub" or bool(np.all(np.mod(a, 1) == 0))):
+        lo, hi = int(a.min()), int(a.max())
+        return rng.integers(lo, hi + 1, size=shape).astype(a.dtype)
+    return rng.standard_normal(shape).astype(a.dtype if a.dtype.kind == "f" else np.float32)
+
+
+def second_sizes(ep: torch.export.ExportedProgram, x: Any, reference_at: ReferenceAt | None,
+                 seed: int = 1) -> list[tuple[Any, Any, set[str]]]:
+    """Inputs at other sizes for the program's dynamic dimensions, with the reference execution's output
+    there: [(input as the verification drew it, reference output, names of the size symbols changed)].
+    Every symbol changed at once first (each one past its traced size, within the program's ranges); where
+    the model refuses that, the first input's first dimension (the batch) alone. At most two reference runs."""
+    import sympy
+
+    if reference_at is None:
+        return []
+    leaves: list = []
+    struct = structure(x, leaves)
+    dims = input_dims(ep)
+    if len(dims) != len(leaves):
+        return []
+    hints: dict = {}
+    for shape, a in zip(dims, leaves):
+        for e, n in zip(shape, np.shape(a)):
+            if isinstance(e, sympy.Symbol):
+                hints.setdefault(e, int(n))
+    if not hints:
+        return []
+    ranges = getattr(ep, "range_constraints", {}) or {}
+
+    def bound(v: Any, default: int) -> int:
+        try:
+            return int(v)
+        except Exception:  # noqa: BLE001 - int_oo, -int_oo (sympy infinities of several kinds)
+            return default
+
+    def moved(sym) -> int | None:
+        h = hints[sym]
+        r = ranges.get(sym)
+        lo = bound(r.lower, 2) if r is not None else 2
+        hi = bound(r.upper, h + 2) if r is not None else h + 2
+        for v in (h + 1, h + 2, h - 1):
+            if max(lo, 2) <= v <= hi:
+                return v
+        return None
+
+    batch = next((shape[0] for shape in dims if shape and isinstance(shape[0], sympy.Symbol)), None)
+    plans = [set(hints)] + ([{batch}] if batch is not None and len(hints) > 1 else [])
+    rng = np.random.default_rng(seed)
+    found = []
+    for plan in plans:
+        values = dict(hints)
+        for sym in plan:
+            v = moved(sym)
+            if v is not None:
+                values[sym] = v
+        changed = {str(s) for s in plan if values[s] != hints[s]}
+        if not changed:
+            continue
+        try:
+            shapes = [tuple(int(e.subs(values)) if not isinstance(e, int) else e for e in shape) for shape in dims]
+        except (TypeError, ValueError):
+            continue
+        x2 = rebuild(struct, [resized(a, s, rng) for a, s in zip(leaves, shapes)])
+        try:
+            with np.errstate(all="ignore"):
+                want = reference_at(x2)
+        except Exception:  # noqa: BLE001 - the model refuses this size: try the next plan
+            want = None
+        if want is not None:
+            found.append((x2, want, changed))
+            break
+    return found

@@ -15,9 +15,9 @@ from torch import nn
 
 from t7convert.common.atomic import atomic_output
 from t7convert.common.errors import T7ConvertError
-from t7convert.export.common import check_close, first_line, flat
+from t7convert.export.common import ReferenceAt, check_close, first_line, flat, input_dims, model_dtype
 from t7convert.export.provenance import KEY, dumps
-from t7convert.export.pt2 import programs
+from t7convert.export.pt2 import at_other_sizes, programs
 
 
 def _names(n: int, stem: str) -> list[str]:
@@ -49,10 +49,38 @@ def _legacy(module: nn.Module, args: list[torch.Tensor], dst: str, dynamic: bool
                           dynamic_axes={n: {0: "batch"} for n in names} if dynamic else None)
 
 
-def _stamp(path: str, record: dict[str, str]) -> None:
-    """The provenance into the model's metadata_props; then onnx.checker over the file."""
+def _fix_dims(model, args: list[torch.Tensor], keep: set[str] | None) -> tuple[list[str], list[str]]:
+    """The graph inputs' dimensions an ONNX runtime must refuse to change, fixed (``dim_value``): those the
+    program specialised (the dynamo exporter writes them as a ``dim_param`` of digits, which onnxruntime takes
+    as free) and, where ``keep`` is given, the dynamic ones not verified at a second size (an ONNX graph has
+    no guards: a size rule traced at one size would give another number at another). Returns (the
+    dimensions left free, the dynamic ones fixed here with their sizes)."""
+    free: list[str] = []
+    fixed: list[str] = []  # the dynamic ones fixed here (not those the program specialised itself)
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    for inp, a in zip(inputs, args):
+        for k, dim in enumerate(inp.type.tensor_type.shape.dim):
+            if not dim.HasField("dim_param") or k >= a.dim():
+                continue
+            p = dim.dim_param
+            if p.isdigit() or (keep is not None and p not in keep):
+                dim.ClearField("dim_param")
+                dim.dim_value = int(p) if p.isdigit() else int(a.shape[k])
+                if not p.isdigit():
+                    fixed.append(f"{inp.name}[{k}]={dim.dim_value}")
+            else:
+                free.append(f"{inp.name}[{k}]")
+    return free, fixed
+
+
+def _stamp(path: str, record: dict[str, str], args: list[torch.Tensor],
+           keep: set[str] | None) -> tuple[list[str], list[str]]:
+    """The provenance into the model's metadata_props and its input dimensions fixed where they must be
+    (:func:`_fix_dims`); then onnx.checker over the file. Returns what :func:`_fix_dims` does."""
     import onnx
     model = onnx.load(path)
+    dims = _fix_dims(model, args, keep)
     props = {p.key: p.value for p in model.metadata_props}
     props.update(record)
     props[KEY] = dumps(record)
@@ -62,6 +90,12 @@ def _stamp(path: str, record: dict[str, str]) -> None:
     model.producer_name = "t7convert"
     onnx.save(model, path)
     onnx.checker.check_model(path)
+    return dims
+
+
+def _batch_symbol(ep: torch.export.ExportedProgram) -> str:
+    dims = input_dims(ep)
+    return str(dims[0][0]) if dims and dims[0] and not isinstance(dims[0][0], int) else ""
 
 
 def run_onnxruntime(path: str, args: list[torch.Tensor]) -> list[np.ndarray]:
@@ -80,8 +114,10 @@ def run_onnxruntime(path: str, args: list[torch.Tensor]) -> list[np.ndarray]:
 
 
 def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance: dict[str, str], force: bool = False,
-          before_publish: Callable[[], None] | None = None) -> tuple[int, float, list[str]]:
-    """Export, stamp and check, run in onnxruntime against ``reference``; then publish.
+          before_publish: Callable[[], None] | None = None,
+          reference_at: ReferenceAt | None = None) -> tuple[int, float, list[str]]:
+    """Export, stamp and check, run in onnxruntime against ``reference`` and, at a second size of each dynamic
+    dimension, against ``reference_at`` there (dimensions it could not verify are fixed); then publish.
     Returns (bytes, worst relative error, notes)."""
     from t7convert.export import check_available
     check_available("onnx")
@@ -103,14 +139,28 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
                         leaves: list = []
                         _legacy(callable_model(module, structure(x, leaves)), args, tmp, dynamic)
                     got = run_onnxruntime(tmp, args)
-                    err = check_close(f"the .onnx graph ({'dynamic' if dynamic else 'static'} batch, {how} "
-                                      "exporter) in onnxruntime", got, flat(reference))
-                    _stamp(tmp, dict(provenance, format="onnx", exporter=f"torch.onnx ({how})",
-                                     batch="dynamic" if dynamic else "static", max_rel_error=f"{err:.3e}"))
+                    what = (f"the .onnx graph ({'dynamic' if dynamic else 'static'} batch, {how} exporter) in "
+                            "onnxruntime")
+                    err = check_close(what, got, flat(reference))
+                    keep = None
+                    if reference_at is not None:
+                        keep = at_other_sizes(lambda a: run_onnxruntime(tmp, a), ep, x, model_dtype(module),
+                                              reference_at, what)
+                        if how == "torchscript" and _batch_symbol(ep) in keep:
+                            keep.add("batch")
+                    free, fixed = _stamp(tmp, dict(provenance, format="onnx", exporter=f"torch.onnx ({how})",
+                                            batch="dynamic" if dynamic else "static", max_rel_error=f"{err:.3e}"),
+                                  args, keep)
+                    got = run_onnxruntime(tmp, args)  # the file as written, its dimensions fixed
+                    err = check_close(what, got, flat(reference))
+                    dynamic = dynamic and any(f.endswith("[0]") for f in free)
                     if before_publish is not None:
                         before_publish()
                 if not dynamic:
                     notes.append("the .onnx graph's batch size is fixed")
+                if fixed:
+                    notes.append(f"input sizes the .onnx graph fixes (not verified at a second size): "
+                                 f"{', '.join(fixed)}")
                 return os.path.getsize(output), err, notes
             except T7ConvertError as e:
                 failures.append(str(e))

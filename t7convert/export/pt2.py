@@ -11,7 +11,18 @@ from torch import nn
 from t7convert.common.atomic import atomic_output
 from t7convert.common.errors import T7ConvertError
 from t7convert.export import TOLERANCE
-from t7convert.export.common import as_tensors, callable_model, check_close, doubled, first_line, model_dtype, rel_error
+from t7convert.export.common import (
+    ReferenceAt,
+    as_tensors,
+    callable_model,
+    check_close,
+    doubled,
+    first_line,
+    model_dtype,
+    rel_error,
+    second_sizes,
+    shapes_text,
+)
 from t7convert.export.provenance import KEY, dumps
 
 EXTRA_FILE = KEY + ".json"
@@ -34,8 +45,12 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
     def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
         specs = tuple({d: auto for d in range(a.dim() if dims == "all" else 1)} if dims and a.dim() else None
                       for a in example)
-        return torch.export.export(model, tuple(_clone(example)), strict=False,
-                                   dynamic_shapes=specs if model is module else (specs,))
+        # size-oblivious: a size of 0 or 1 met while tracing (a batch of 1, a pooling down to 1x1) is not
+        # specialised into a guard; the second-size check of the writers catches a program wrong elsewhere
+        import torch.fx.experimental._config as fx_config
+        with fx_config.patch(backed_size_oblivious=True):
+            return torch.export.export(model, tuple(_clone(example)), strict=False,
+                                       dynamic_shapes=specs if model is module else (specs,))
 
     def symbolic(ep: torch.export.ExportedProgram) -> bool:
         return any(not isinstance(s, int) for n in ep.graph.nodes if n.op == "placeholder"
@@ -64,9 +79,33 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
         raise T7ConvertError(f"torch.export cannot trace this model: {first_line(e)}") from (first_error or e)
 
 
+def at_other_sizes(run: Callable[[list[torch.Tensor]], Any], ep: torch.export.ExportedProgram, x: Any,
+                   dtype: torch.dtype, reference_at: ReferenceAt | None, what: str) -> set[str]:
+    """Run an exported file (``run`` on its positional tensors) at another size of each dimension the program
+    leaves dynamic, against the reference execution there: a file that computes another number at another
+    size is refused here (:class:`T7ConvertError`), before anything is written. A size the file itself refuses
+    is no error (a refusal is honest). Returns the names of the size symbols verified at a second size."""
+    verified: set[str] = set()
+    for x2, want, changed in second_sizes(ep, x, reference_at):
+        args2, _ = as_tensors(x2, dtype)
+        try:
+            with torch.no_grad():
+                got = run(args2)
+        except Exception:  # noqa: BLE001 - the file refuses that size (a guard): honest, nothing verified
+            continue
+        err, why = rel_error(got, want)
+        if why or err > TOLERANCE:
+            raise T7ConvertError(f"{what} is wrong at another input size ({shapes_text(x2)}: "
+                                 f"{why or f'relative error {err:.2e}'})")
+        verified |= changed
+    return verified
+
+
 def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance: dict[str, str], force: bool = False,
-          before_publish: Callable[[], None] | None = None) -> tuple[int, float, list[str]]:
-    """Export, save to a temporary file, load it back, run it on ``x`` against ``reference``; then publish.
+          before_publish: Callable[[], None] | None = None,
+          reference_at: ReferenceAt | None = None) -> tuple[int, float, list[str]]:
+    """Export, save to a temporary file, load it back, run it on ``x`` against ``reference`` and at a second
+    size of its dynamic dimensions against ``reference_at`` there; then publish.
     Returns (bytes, worst relative error, notes)."""
     import os
 
@@ -86,7 +125,10 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
                     loaded = torch.export.load(f, extra_files=extra)
                 with torch.no_grad():
                     got = loaded.module()(*_clone(args))
-                err = check_close(f"the .pt2 program ({'dynamic' if dynamic else 'static'} batch)", got, reference)
+                what = f"the .pt2 program ({'dynamic' if dynamic else 'static'} batch)"
+                err = check_close(what, got, reference)
+                at_other_sizes(lambda a: loaded.module()(*a), ep, x, model_dtype(module),
+                               reference_at, what)
                 if json.loads(extra[EXTRA_FILE] or "{}").get("source") != provenance.get("source"):
                     raise T7ConvertError("the .pt2 file lost its provenance record")
                 if before_publish is not None:

@@ -17,11 +17,14 @@ from t7convert.common.errors import T7ConvertError
 from t7convert.pytorch.families import builds_module
 
 
-def _pool_size(size: int, k: int, d: int, p: int, ceil: bool, adjust: bool) -> int:
-    span = (size - k + 2 * p) / d
-    out = (math.ceil(span) if ceil else math.floor(span)) + 1
-    if adjust and ceil and (out - 1) * d >= size + p:
-        out -= 1
+def _pool_size(size, k: int, d: int, p: int, ceil: bool, adjust: bool):
+    """Torch7's output length, in integer arithmetic without a branch on ``size`` (a traced program holds
+    for every size): ceil or floor of ``(size - k + 2p) / d``, plus one; with ``adjust``, the last window
+    starts below ``size + p``."""
+    span = size - k + 2 * p
+    out = ((span + d - 1) // d if ceil else span // d) + 1  # (no negative numerator: ONNX divides toward 0)
+    if adjust and ceil:
+        out = torch.sym_min(out, (size + p - 1) // d + 1)
     return out
 
 
@@ -56,21 +59,32 @@ class Pool2d(nn.Module):
 
     def _pool(self, x):
         h, w = x.shape[-2:]
+        if not self.ceil_mode:  # floor mode: every rule gives PyTorch's windows
+            return self._plain(x, F.max_pool2d if self.kind == "max" else None)
         want = self._torch7_out(h, w)
-        have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], self.ceil_mode, True),
-                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], self.ceil_mode, True))
-        if want != have:
-            if self.kind != "max":
-                if self.adjust_last_window != "if_padded":  # cudnn's divisor there is undocumented
+        have = (_pool_size(h, self.kernel[0], self.stride[0], self.padding[0], True, True),
+                _pool_size(w, self.kernel[1], self.stride[1], self.padding[1], True, True))
+        if isinstance(h, int) and isinstance(w, int) and want == have:  # eager: PyTorch's own windows agree
+            return self._plain(x, F.max_pool2d if self.kind == "max" else None)
+        if self.kind != "max":
+            if self.adjust_last_window != "if_padded":  # cudnn's divisor there is undocumented
+                if want != have:
                     raise T7ConvertError(f"cudnn average pooling of a {h}x{w} input has a window outside the "
                                          "padded input, whose divisor cudnn does not document")
-                return self._thnn_average(x, want)
-            extra_h, extra_w = (want[0] - have[0]) * self.stride[0], (want[1] - have[1]) * self.stride[1]
-            x = F.pad(x, (0, extra_w, 0, extra_h), value=-math.inf)
-            y = F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=False)
-            return y[..., : want[0], : want[1]]
-        if self.kind == "max":
-            return F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+                return self._plain(x, None)
+            return self._thnn_average(x, want)  # THNN's own divisors: right for every size
+        # max: -inf rows and columns below and right so that floor mode visits Torch7's windows, whatever
+        # the size (none are added where Torch7's and PyTorch's windows agree)
+        (kh, kw), (dh, dw), (ph, pw) = self.kernel, self.stride, self.padding
+        extra_h = torch.sym_max((want[0] - 1) * dh + kh - (h + 2 * ph), 0)
+        extra_w = torch.sym_max((want[1] - 1) * dw + kw - (w + 2 * pw), 0)
+        x = F.pad(x, (0, extra_w, 0, extra_h), value=-math.inf)
+        y = F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=False)
+        return y[..., : want[0], : want[1]]
+
+    def _plain(self, x, pool):
+        if pool is not None:
+            return pool(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
         y = F.avg_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode,
                          count_include_pad=self.count_include_pad)
         return y if self.divide else y * (self.kernel[0] * self.kernel[1])
@@ -82,10 +96,11 @@ class Pool2d(nn.Module):
         is 0 or negative there: NaN or -0 as THNN's float division gives."""
         (kh, kw), (dh, dw), (ph, pw) = self.kernel, self.stride, self.padding
         h, w = x.shape[-2:]
-        extra_h = max(0, (want[0] - 1) * dh + kh - (h + 2 * ph))
-        extra_w = max(0, (want[1] - 1) * dw + kw - (w + 2 * pw))
+        extra_h = torch.sym_max((want[0] - 1) * dh + kh - (h + 2 * ph), 0)
+        extra_w = torch.sym_max((want[1] - 1) * dw + kw - (w + 2 * pw), 0)
         padded = F.pad(x, (pw, pw + extra_w, ph, ph + extra_h))
-        sums = F.avg_pool2d(padded, self.kernel, self.stride, 0, divisor_override=1)[..., : want[0], : want[1]]
+        # window sums as mean times area (ONNX's AveragePool has no divisor_override: the exporter drops it)
+        sums = F.avg_pool2d(padded, self.kernel, self.stride, 0)[..., : want[0], : want[1]] * (kh * kw)
 
         def counts(n: int, k: int, d: int, p: int, out: int):
             start = torch.arange(out, device=x.device) * d - p

@@ -30,37 +30,36 @@ def _floor_at_thinf(y: torch.Tensor) -> torch.Tensor:
     return y.clamp_min(-torch.finfo(y.dtype).max)
 
 
-def thnn_out(size: int, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool) -> int:
+def thnn_out(size, k: int, d: int, p: int, dil: int, ceil: bool, padded: bool):
     """THNN's output length: ``floor_or_ceil((size - (dil*(k-1)+1) + 2p) / d) + 1``, one fewer when
-    there is padding and the last window would start at or beyond ``size + p``."""
+    there is padding and the last window would start at or beyond ``size + p`` (the last start
+    ``(out-1)*d`` is kept below ``size + p``). Integer arithmetic without a branch on ``size``, so that
+    a traced program (torch.export) holds for every size."""
     span = size - (dil * (k - 1) + 1) + 2 * p
-    out = (-(-span // d) if ceil else span // d) + 1
-    if padded and (out - 1) * d >= size + p:
-        out -= 1
+    out = ((span + d - 1) // d if ceil else span // d) + 1  # (no negative numerator: ONNX divides toward 0)
+    if padded:
+        out = torch.sym_min(out, (size + p - 1) // d + 1)
     return out
 
 
-def tap_table(size: int, k: int, d: int, p: int, dil: int, out: int, rule: str) -> torch.Tensor:
+def tap_table(size, k: int, d: int, p: int, dil: int, out, rule: str, device=None) -> torch.Tensor:
     """(out, k) input positions window ``o`` visits along one axis; ``size`` marks no position.
 
     ``rule`` "spatial" (SpatialDilatedMaxPooling.c): the dilated taps of ``[o*d - p, ...)`` that fall
     inside the input. "volumetric" (VolumetricDilatedMaxPooling.c): a window starting at ``s < 0``
     keeps only ``k + s`` taps from the first dilated position >= 0 (fewer than the inside taps when
-    dilation > 1 and -s > 1).
+    dilation > 1 and -s > 1). Either way the kept taps are a prefix of the row, from the first dilated
+    position >= 0; computed with tensor arithmetic (no branch on ``size``).
     """
-    table = np.full((out, k), size, np.int64)
-    for o in range(out):
-        s = o * d - p
-        start = s
-        while start < 0:
-            start += dil
-        if rule == "spatial":
-            end = min(s + (k - 1) * dil + 1, size)
-            pos = list(range(start, end, dil))
-        else:
-            pos = [q for q in (start + z * dil for z in range(min(k, k + s))) if q < size]
-        table[o, : len(pos)] = pos
-    return torch.from_numpy(table)
+    s = torch.arange(out, device=device)[:, None] * d - p
+    z = torch.arange(k, device=device)[None, :]
+    first = torch.where(s < 0, s + (-s + dil - 1) // dil * dil, s)  # the first dilated position >= 0
+    pos = first + z * dil
+    if rule == "spatial":
+        keep = (pos < s + (k - 1) * dil + 1) & (pos < size)
+    else:
+        keep = (z < k + torch.clamp(s, max=0)) & (pos < size)
+    return torch.where(keep, pos, torch.full_like(pos, size))
 
 
 class MaxPoolTHNN(nn.Module):
@@ -80,9 +79,11 @@ class MaxPoolTHNN(nn.Module):
         padded = any(self.padding)
         outs = [thnn_out(n, k, d, p, dl, self.ceil_mode, padded)
                 for n, k, d, p, dl in zip(sizes, self.kernel, self.stride, self.padding, self.dilation)]
-        if min(outs) < 1:
-            raise T7ConvertError(f"max pooling of a {'x'.join(map(str, sizes))} input gives an empty output")
-        tables = [tap_table(n, k, d, p, dl, o, self.rule).to(x.device)
+        def empty() -> str:
+            return f"max pooling of a {'x'.join(map(str, sizes))} input gives an empty output"
+        for o in outs:
+            torch._check_with(T7ConvertError, o >= 1, empty)  # a runtime assertion when traced
+        tables = [tap_table(n, k, d, p, dl, o, self.rule, x.device)
                   for n, k, d, p, dl, o in zip(sizes, self.kernel, self.stride, self.padding, self.dilation, outs)]
         return outs, tables
 
@@ -156,8 +157,9 @@ class MaxUnpoolTHNN(nn.Module):
             raise T7ConvertError(f"max unpooling: input {tuple(x.shape)} does not match its pooling's indices "
                                  f"{tuple(best.shape)}")
         if not best.is_meta:  # (shape-only runs cannot look); a runtime assertion under torch.export
-            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(),
-                              lambda: "max unpooling: a pooling window held no maximum (Torch7: invalid max index)")
+            def invalid() -> str:
+                return "max unpooling: a pooling window held no maximum (Torch7: invalid max index)"
+            torch._check_with(T7ConvertError, (best > -torch.finfo(best.dtype).max).all().item(), invalid)
         nd = len(self.pool.kernel)
         sizes = pooled_input.shape[-nd:]
         out = x.new_zeros(*x.shape[:-nd], math.prod(sizes))
@@ -243,17 +245,34 @@ class AdaptivePool2d(nn.Module):
     def forward(self, x):
         if x.dim() not in (3, 4):
             raise T7ConvertError(f"adaptive pooling expects a 3D or 4D input, got {tuple(x.shape)}")
-        bins = _bins_max if self.kind == "max" else _bins_avg
         y = x
         for dim, o in ((-2, self.size[0]), (-1, self.size[1])):
-            parts = []
-            for s, e in bins(y.shape[dim], o):
-                window = y.narrow(dim, s, e - s)
-                parts.append(window.amax(dim) if self.kind == "max" else window.sum(dim) / (e - s))
-            y = torch.stack(parts, dim)
+            y = self._pool_axis(y, dim if dim == -1 else y.dim() - 2, o)
         if self.kind == "max":  # SpatialAdaptiveMaxPooling.c: maxval = -FLT_MAX, whatever the type
             y = y.clamp_min(-torch.finfo(torch.float32).max)
         return y
+
+    def _pool_axis(self, y: torch.Tensor, dim: int, o: int) -> torch.Tensor:
+        """One axis: bin ``i``'s edges in float32 tensor arithmetic (THNN's, see :func:`_bins_max` and
+        :func:`_bins_avg`) and a (o, n) mask of the positions each bin covers, so that nothing branches on
+        the input's size (a traced program holds for every size)."""
+        dim = dim % y.dim()
+        n = y.shape[dim]
+        f32 = torch.float32
+        i = torch.arange(o, device=y.device, dtype=f32)
+        nf = torch.full((), n, dtype=f32, device=y.device)
+        if self.kind == "max":
+            start, end = torch.floor(i / o * nf), torch.ceil((i + 1) / o * nf)
+        else:  # (float)(i*n) / o: the product is exact in float32 for any size a model has
+            start, end = torch.floor(i * nf / o), torch.ceil((i + 1) * nf / o)
+        j = torch.arange(n, device=y.device, dtype=f32)
+        mask = (j[None, :] >= start[:, None]) & (j[None, :] < end[:, None])  # (o, n)
+        moved = y.movedim(dim, -1).unsqueeze(-2)  # (..., 1, n)
+        if self.kind == "max":
+            out = torch.where(mask, moved, torch.full_like(moved, -math.inf)).amax(-1)
+        else:
+            out = torch.where(mask, moved, torch.zeros_like(moved)).sum(-1) / (end - start).to(y.dtype)
+        return out.movedim(-1, dim)
 
     def extra_repr(self) -> str:
         return f"{self.kind}, size={self.size}"
@@ -303,9 +322,12 @@ class FeatureLPPool(nn.Module):
     def forward(self, x):
         lo, hi = (2, 4) if self.batch_mode else (1, 3)
         dim = 1 if self.batch_mode else 0
-        if not lo <= x.dim() <= hi or x.shape[dim] < self.width:
-            raise T7ConvertError(f"nn.FeatureLPPooling: input {tuple(x.shape)} does not fit (batch mode "
-                                 f"{self.batch_mode}, width {self.width})")
+        def why() -> str:
+            return f"nn.FeatureLPPooling: input {tuple(x.shape)} does not fit (batch mode {self.batch_mode}, " \
+                   f"width {self.width})"
+        if not lo <= x.dim() <= hi:
+            raise T7ConvertError(why())
+        torch._check_with(T7ConvertError, x.shape[dim] >= self.width, why)  # a runtime assertion when traced
         windows = x.unfold(dim, self.width, self.stride)
         return windows.pow(self.power).sum(-1).pow(1.0 / self.power)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from t7convert.common.errors import T7ConvertError
@@ -22,11 +23,16 @@ class View(nn.Module):
         nd = x.dim()
         maxdim = self.num_input_dims if self.num_input_dims is not None else nd
         inner = math.prod(x.shape[nd - maxdim:]) if maxdim > 0 else 1
-        if self.num_elements == 0 or inner % self.num_elements:
+        if self.num_elements == 0:
             raise T7ConvertError(f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}")
+        def why() -> str:
+            return f"nn.View: input {tuple(x.shape)} does not match the view {self.sizes}"
+        torch._check_with(T7ConvertError, inner % self.num_elements == 0, why)  # a runtime assertion when traced
         batch = 1 if -1 in self.sizes else inner // self.num_elements
         batch *= math.prod(x.shape[: nd - maxdim]) if nd - maxdim > 0 else 1
-        if batch == 1 and (self.num_input_dims is None or nd <= self.num_input_dims):
+        # the rank test first: only where the input may lack a batch does its size decide (a traced program
+        # then holds for every batch size)
+        if (self.num_input_dims is None or nd <= self.num_input_dims) and batch == 1:
             return x.reshape(self.sizes)
         return x.reshape([batch, *self.sizes])
 

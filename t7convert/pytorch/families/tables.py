@@ -20,6 +20,13 @@ def _dim0(dim: int, nd: int, what: str) -> int:
     return dim - 1
 
 
+def _sym_max(values: list):
+    out = values[0]
+    for v in values[1:]:
+        out = torch.sym_max(out, v)
+    return out
+
+
 class DepthCatTable(nn.Module):
     """DepthConcat's join: every non-join dimension padded with zeros to the largest size, a smaller
     output placed at offset ``floor((max - size) / 2)``."""
@@ -33,18 +40,18 @@ class DepthCatTable(nn.Module):
         d = _dim0(self.dim, first.dim(), "nn.DepthConcat")
         if any(x.dim() != first.dim() for x in xs):
             raise T7ConvertError("nn.DepthConcat: its modules' outputs differ in rank")
-        size = [max(x.shape[k] for x in xs) for k in range(first.dim())]
-        size[d] = sum(x.shape[d] for x in xs)
-        out = first.new_zeros(size)
-        offset = 0
+        # zero padding, before = floor((max - size) / 2), then a concatenation: no branch on a size, so
+        # that a traced program (torch.export, ONNX) holds for every size
+        size = [_sym_max([x.shape[k] for x in xs]) for k in range(first.dim())]
+        parts = []
         for x in xs:
-            window = out.narrow(d, offset, x.shape[d])
-            for k in range(x.dim()):
-                if k != d and x.shape[k] != size[k]:
-                    window = window.narrow(k, (size[k] - x.shape[k]) // 2, x.shape[k])
-            window.copy_(x)
-            offset += x.shape[d]
-        return out
+            pad: list = []
+            for k in reversed(range(x.dim())):
+                before = 0 if k == d else (size[k] - x.shape[k]) // 2
+                after = 0 if k == d else size[k] - x.shape[k] - before
+                pad += [before, after]
+            parts.append(F.pad(x, pad) if any(not isinstance(p, int) or p for p in pad) else x)
+        return torch.cat(parts, d)
 
     def extra_repr(self) -> str:
         return f"dimension={self.dim}"
@@ -198,6 +205,8 @@ class ZipTable(nn.Module):
     """``{{a, b}, {c, d}}`` -> ``{{a, c}, {b, d}}``."""
 
     def forward(self, xs):
+        if not all(isinstance(t, (list, tuple)) for t in xs):  # Torch7 walks each element with ipairs
+            raise T7ConvertError("nn.ZipTable: the input must be a table of tables")
         width = max((len(t) for t in xs), default=0)
         return [[t[j] for t in xs if j < len(t)] for j in range(width)]
 
