@@ -473,7 +473,7 @@ def _check_parity_order(t7_file: str, model_file: str | None) -> None:
 def parity(t7_file: str, model_file: str | None = None, *, reference_file: str | None = None,
            image: str | None = None, input: Any = None, input_shape: Any = None, batch: int | None = None,
            seed: int | None = None, device: str = "cpu", rtol: float = 1e-5, no_module: bool = False,
-           progress: Progress | None = None, memory_limit: int | None = None) -> ParityRun:
+           progress: Progress | None = None, memory_limit: int | None = None, key: str | None = None) -> ParityRun:
     """Prove (or refute) that the converted model computes what the Torch7 model does, stage by stage.
 
     The input is the one stored in ``reference_file`` (real Torch7's dump, whose outputs are compared
@@ -481,7 +481,10 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     ``input`` (an InputSpec, its text or a sample's shape; ``input_shape`` is its old name; default:
     what the file implies, :func:`t7convert.pytorch.input_shape.find_input`). The converted model is ``model_file``, or
     ``t7_file`` converted on the fly; ``no_module`` checks only the reference execution against
-    ``reference_file``. Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
+    ``reference_file``. ``key`` picks the model of a checkpoint that holds several (as ``convert``'s
+    ``key``); without it, a ``model_file`` converted with ``--key`` is compared with the model it was
+    converted from (its description says where), else the file's default model.
+    Returns a :class:`t7convert.parity.run.ParityRun` (``.ok``, ``.render()``).
 
     >>> run = t7convert.parity("resnet-18.t7", "resnet-18.pth", input="3x224x224")   # doctest: +SKIP
     >>> run.ok, print(run.render())                                                 # doctest: +SKIP
@@ -502,8 +505,15 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     step = progress or (lambda _msg, _done=None, _total=None: None)
     # one parse serves both sides: the Torch7 modules for the reference execution, and (without
     # model_file) the conversion
+    module, seconds = None, None
+    if model_file and not no_module:
+        step("loading the converted model")
+        start = time.perf_counter()
+        module = load(model_file)
+        seconds = time.perf_counter() - start
+        key = key if key is not None else _found_in_of(module)
     step("reading and converting")
-    converted = convert_file(t7_file)
+    converted = convert_file(t7_file, key=key)
     torch7 = read_torch7_outputs(reference_file) if reference_file else None
     guessed = False
     if torch7 is not None:
@@ -517,16 +527,16 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
         given = as_spec(input if input is not None else input_shape)
         guessed = given is None
         x, source = None, {}
-    module, seconds = None, None
     if not no_module and source.get("kind") in ("reference", "image") and x is not None:
         _check_plan(converted, x, memory_limit, t7_file)  # an image, Torch7's own input (a table too)
     if not no_module:
-        step("loading the converted model")
-        start = time.perf_counter()
-        module = load(model_file) if model_file else module_of(converted)
-        seconds = time.perf_counter() - start
         if model_file:
             _check_same_graph(converted, module, t7_file, model_file)
+        else:
+            step("building the converted model")
+            start = time.perf_counter()
+            module = module_of(converted)
+            seconds = time.perf_counter() - start
     if x is not None:
         return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
                           torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
@@ -609,6 +619,16 @@ def _nan_as_equal(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_nan_as_equal(v) for v in value)
     return value
+
+
+def _found_in_of(module: Any) -> str | None:
+    """Where in its .t7 the model of a converted file was found (``found_in`` of its checkpoint block),
+    so that parity compares it with that model and not the checkpoint's default one; None for a file
+    converted from the root or one without a description (a plain state_dict)."""
+    info = getattr(module, "t7convert_info", None)
+    block = info.get("checkpoint") if isinstance(info, dict) else None
+    found = block.get("found_in") if isinstance(block, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def _check_same_graph(converted: ConvertedModel, module: nn.Module, t7_file: str, model_file: str) -> None:

@@ -328,3 +328,16 @@ def test_the_readme_table_lists_each_recognised_layout_with_its_default(tmp_path
     line = next((ln for ln in readme.splitlines() if ln.startswith(row)), None)
     assert line is not None, f"the README's table of checkpoint layouts has no row for {project}"
     assert f"`{c.model_name}`" in line.rsplit("|", 2)[-2], f"the row names another default than {c.model_name}"
+
+
+def test_parity_compares_a_file_converted_with_key_against_the_model_it_came_from(tmp_path):
+    root, _ = _seq2seq()
+    src = tm.save(tmp_path, "s2s", root)
+    code, out = _run(src, "-o", tmp_path / "enc.pth", "--key", "encoder")
+    assert code == 0, out
+    code, out = _run("parity", src, tmp_path / "enc.pth")  # the .pth says it is the encoder (1.1)
+    assert code == 0, out
+    code, out = _run("parity", src, tmp_path / "enc.pth", "--key", "decoder")  # a wrong pairing is refused
+    assert code == 2 and "is not a conversion of" in out, out
+    run = t7convert.parity(str(src), key="generator")  # converted on the fly: the model asked for
+    assert run.ok, run.render()

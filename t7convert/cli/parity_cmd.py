@@ -38,10 +38,13 @@ from t7convert.cli.options import INPUT_HELP, input_option
               help="Check only the reference execution against --reference; load no PyTorch model.")
 @click.option("--memory-limit", metavar="SIZE", default=None,
               help="Refuse a run planned to need more (e.g. 8GB; default: half the available memory).")
+@click.option("--key", metavar="NAME", default=None,
+              help="The model of a checkpoint holding several (as convert's --key; default: the one MODEL "
+                   "was converted from, else the file's default model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def parity(t7_file: str, model_file: str | None, reference_file: str | None,
            image: str | None, input_text: str | None, input_size: str | None, batch: int | None, seed: int | None, device: str,
-           rtol: float, no_module: bool, memory_limit: str | None, as_json: bool) -> None:
+           rtol: float, no_module: bool, memory_limit: str | None, key: str | None, as_json: bool) -> None:
     """Compare the converted model with the Torch7 model, stage by stage.
 
     \b
@@ -67,7 +70,7 @@ def parity(t7_file: str, model_file: str | None, reference_file: str | None,
         result = api.parity(t7_file, model_file, reference_file=reference_file, image=image,
                             input=given, batch=batch, seed=seed, device=device,
                             rtol=rtol, no_module=no_module, progress=steps,
-                            memory_limit=parse_memory_limit(memory_limit))
+                            memory_limit=parse_memory_limit(memory_limit), key=key)
     finally:
         steps.close()
     click.echo(json.dumps(result.to_dict(), indent=1) if as_json else result.render())
