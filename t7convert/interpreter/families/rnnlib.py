@@ -242,6 +242,8 @@ def _zero_state(m: T7Object, x, call: Call) -> np.ndarray:
                                for v in size):
             raise call.fail("outputSize is not a size (a table of states is not supported)")
         size = [int(v) for v in size]
+        if int(np.prod(size, dtype=object)) > 1 << 24:
+            raise call.fail(f"outputSize {size}: a state of more than 2^24 elements per sample is not run")
         n = integer(m, call.where, "nInputDim")
         first = x
         while isinstance(first, list):
@@ -368,6 +370,8 @@ def spatial_glimpse(m: T7Object, x, call: Call) -> np.ndarray:
         for d in range(depth):
             if d > 0:
                 gw, gh = int(np.floor(gw * scale)), int(np.floor(gh * scale))
+            if max(gw, gh) > 1024:
+                raise call.fail(f"a {gh}x{gw} glimpse: larger than 1024 is not run")
             pw, ph = (gw - 1) // 2, (gh - 1) // 2
             pad = np.zeros((c, image.shape[2] + 2 * ph, image.shape[3] + 2 * pw))
             pad[:, ph:ph + image.shape[2], pw:pw + image.shape[3]] = image[s]
