@@ -398,3 +398,12 @@ def test_sizes_that_would_allocate_without_bound_are_refused_before_running(tmp_
     m = model()
     out = _refusal(tmp_path, m)
     assert m.class_name in out and words in out and "modules[2]" in out, out
+
+
+def test_a_state_stored_for_step_0_is_refused(tmp_path):
+    """LSTM:getHiddenState(0) takes ``userPrevOutput or outputs[0] or zeroTensor`` (cells likewise): a file
+    holding cells[0] would start from it, not from zeros."""
+    lstm = rnn_lstm(3, 2)
+    lstm.fields["cells"] = {0: tm.f32(2), 1: tm.f32(2)}
+    out = _refusal(tmp_path, lstm)
+    assert "nn.LSTM" in out and "cells[0]" in out and "modules[2]" in out

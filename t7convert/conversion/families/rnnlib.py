@@ -509,9 +509,10 @@ def _step_of(m: T7Object, ctx, n_states: int, kind: str) -> T7Object:
     for name in ("userPrevOutput", "userPrevCell"):
         if not _empty(m.get(name)):
             raise ctx.fail(m, f"has a user-set initial state ({name}): Torch7 would start from it")
-    outputs = m.get("outputs")
-    if isinstance(outputs, dict) and (0 in outputs or 0.0 in outputs):
-        raise ctx.fail(m, "holds a state set for step 0 (outputs[0]): Torch7 would start from it")
+    for name in ("outputs", "cells"):  # getHiddenState(0): userPrevOutput or outputs[0] or zeroTensor
+        table = m.get(name)
+        if isinstance(table, dict) and 0 in table:
+            raise ctx.fail(m, f"holds a state set for step 0 ({name}[0]): Torch7 would start from it")
     why = _state_aliasing(rm, n_states, kind)
     if why is not None:
         raise ctx.fail(m, why)

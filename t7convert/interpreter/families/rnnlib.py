@@ -282,9 +282,10 @@ def _run_recurrent(m: T7Object, x, call: Call, n_states: int):
     for name in ("userPrevOutput", "userPrevCell"):
         if not _nil_or_empty(m.get(name)):
             raise call.fail(f"a user-set {name}")
-    outputs = m.get("outputs")
-    if isinstance(outputs, dict) and any(k == 0 for k in outputs):
-        raise call.fail("a stored outputs[0] (the first step's state)")
+    for name in ("outputs", "cells"):
+        table = m.get(name)
+        if isinstance(table, dict) and any(k == 0 for k in table):
+            raise call.fail(f"a stored {name}[0] (the first step's state)")
     if m.class_name != "nn.Recurrence" and isinstance(x, list):
         raise call.fail("expects a tensor")
     states = _states(call)
