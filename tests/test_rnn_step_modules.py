@@ -387,3 +387,23 @@ def test_a_step_module_that_holds_itself_is_refused(tmp_path):
     step.fields["modules"].append(step)
     out = _refusal(tmp_path, recurrence(step, 2))
     assert "nn.Recurrence" in out and "modules[2]" in out
+
+
+@pytest.mark.parametrize("model, words", [
+    (lambda: recurrence(tm.sequential(M("nn.SelectTable", index=1)), [1 << 24, 1 << 24]), "outputSize"),
+    (lambda: spatial_glimpse(600, 3), "glimpse"),
+])
+def test_sizes_that_would_allocate_without_bound_are_refused_before_running(tmp_path, model, words):
+    """A damaged outputSize or glimpse size is an input error naming the field, not an out-of-memory."""
+    m = model()
+    out = _refusal(tmp_path, m)
+    assert m.class_name in out and words in out and "modules[2]" in out, out
+
+
+def test_a_state_stored_for_step_0_is_refused(tmp_path):
+    """LSTM:getHiddenState(0) takes ``userPrevOutput or outputs[0] or zeroTensor`` (cells likewise): a file
+    holding cells[0] would start from it, not from zeros."""
+    lstm = rnn_lstm(3, 2)
+    lstm.fields["cells"] = {0: tm.f32(2), 1: tm.f32(2)}
+    out = _refusal(tmp_path, lstm)
+    assert "nn.LSTM" in out and "cells[0]" in out and "modules[2]" in out

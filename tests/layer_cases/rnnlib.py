@@ -52,18 +52,32 @@ def rnn_lstm(d: int, h: int, cell2gate: bool = True):
              hiddenLayer=hidden, cellLayer=cell, outputGate=out_gate)
 
 
-def rnn_gru(d: int, h: int):
-    """Element-Research rnn's ``nn.GRU(d, h)`` (GRU.lua, p = 0): its recurrentModule maps {x, h} to h."""
-    i2g, o2g = tm.linear(d, 2 * h), M("nn.LinearNoBias", weight=tm.f32(2 * h, h, scale=h ** -0.5))
+def rnn_gru(d: int, h: int, p: float = 0):
+    """Element-Research rnn's ``nn.GRU(d, h, rho, p)`` (GRU.lua): its recurrentModule maps {x, h} to h;
+    with p > 0 (Bayesian GRU) each gate's Linear is split in two behind Dropouts and joined."""
+    def drop():
+        return M("nn.Dropout", p=p, v2=True, inplace=False, lazy=True, mono=False, noise=np.empty(0, np.float32))
+
+    def no_bias(n_in, n_out):
+        return M("nn.LinearNoBias", weight=tm.f32(n_out, n_in, scale=n_in ** -0.5))
+
+    if p:
+        i2g = tm.sequential(M("nn.ConcatTable", modules=T7List([drop(), drop()])),
+                            M("nn.ParallelTable", modules=T7List([tm.linear(d, h), tm.linear(d, h)])),
+                            M("nn.JoinTable", dimension=2))
+        o2g = tm.sequential(M("nn.ConcatTable", modules=T7List([drop(), drop()])),
+                            M("nn.ParallelTable", modules=T7List([no_bias(h, h), no_bias(h, h)])),
+                            M("nn.JoinTable", dimension=2))
+    else:
+        i2g, o2g = tm.linear(d, 2 * h), no_bias(h, 2 * h)
     gates = tm.sequential(M("nn.ParallelTable", modules=T7List([i2g, o2g])), M("nn.CAddTable"),
                           M("nn.Reshape", size=as_storage(np.array([2, h], np.int64)), nelement=2 * h),
                           M("nn.SplitTable", dimension=1, nInputDims=2),
                           M("nn.ParallelTable", modules=T7List([M("nn.Sigmoid"), M("nn.Sigmoid")])))
-    hidden = tm.sequential(M("nn.ConcatTable", modules=T7List([
-        tm.sequential(M("nn.SelectTable", index=1), tm.linear(d, h)),
-        tm.sequential(M("nn.NarrowTable", offset=2, length=2), M("nn.CMulTable"),
-                      M("nn.LinearNoBias", weight=tm.f32(h, h, scale=h ** -0.5)))])),
-        M("nn.CAddTable"), M("nn.Tanh"))
+    t1 = [M("nn.SelectTable", index=1)] + ([drop()] if p else []) + [tm.linear(d, h)]
+    t2 = [M("nn.NarrowTable", offset=2, length=2), M("nn.CMulTable")] + ([drop()] if p else []) + [no_bias(h, h)]
+    hidden = tm.sequential(M("nn.ConcatTable", modules=T7List([tm.sequential(*t1), tm.sequential(*t2)])),
+                           M("nn.CAddTable"), M("nn.Tanh"))
     z1 = tm.sequential(M("nn.SelectTable", index=4), M("nn.SAdd", addend=-1, negate=True))
     z2 = tm.sequential(M("nn.NarrowTable", offset=4, length=2), M("nn.CMulTable"))
     o1 = tm.sequential(M("nn.ConcatTable", modules=T7List([hidden, z1])), M("nn.CMulTable"))
@@ -72,7 +86,7 @@ def rnn_gru(d: int, h: int):
                         M("nn.ConcatTable", modules=T7List([M("nn.NarrowTable", offset=1, length=4),
                                                             M("nn.SelectTable", index=2)])),
                         M("nn.FlattenTable"), o2)
-    return M("nn.GRU", inputSize=d, outputSize=h, rho=9999, p=0, mono=False, recurrentModule=seq,
+    return M("nn.GRU", inputSize=d, outputSize=h, rho=9999, p=p, mono=False, recurrentModule=seq,
              modules=T7List([seq]), sharedClones=T7List([seq]), zeroTensor=np.empty(0, np.float32), cells={},
              outputs={}, step=1, i2g=i2g, o2g=o2g)
 
@@ -102,6 +116,7 @@ CASES = [
     LayerCase("rnnlib-lstm-no-cell2gate", lambda: sequencer(rnn_lstm(3, 4, cell2gate=False)), [(2, 3), (2, 3)]),
     LayerCase("rnnlib-lstm-one-step", lambda: rnn_lstm(3, 4), (2, 3)),
     LayerCase("rnnlib-gru", lambda: sequencer(rnn_gru(3, 4)), [(2, 3), (2, 3), (2, 3)]),
+    LayerCase("rnnlib-gru-bayesian-dropout", lambda: sequencer(rnn_gru(3, 4, p=0.25)), [(2, 3), (2, 3), (2, 3)]),
     LayerCase("rnnlib-recurrence", lambda: sequencer(simple_recurrence(3, 4)), [(2, 3), (2, 3), (2, 3)]),
 ]
 

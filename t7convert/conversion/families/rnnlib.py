@@ -366,8 +366,9 @@ def _seq_lstm_input(attrs: dict) -> tuple[int, ...]:
 
 @expects_input("SpatialGlimpse")
 def _spatial_glimpse_input(attrs: dict) -> object:
-    """{image, location}: any number of planes; an image twice the largest glimpse's side; (y, x)."""
-    side = max(int(attrs["height"]), int(attrs["width"])) * 2
+    """{image, location}: any number of planes, an image of the glimpse's side (the padding fits every
+    larger glimpse in it), (y, x)."""
+    side = max(int(attrs["height"]), int(attrs["width"]), 2)
     return [(3, side, side), (2,)]
 
 
@@ -412,6 +413,12 @@ def _describe_seq_lstmp(m: T7Object) -> str:
 # at step t. If it reads the previous state after writing (``Recurrence(CAddTable)``: copy x into the
 # buffer, then add the buffer) Torch7's numbers are not the equations'. LSTM.lua and GRU.lua's trees never
 # do; any tree where it may happen is refused (:func:`_state_aliasing`).
+
+#: the most elements one sample's recurrent state may have (a damaged size must not allocate for ever)
+MAX_STATE = 1 << 24
+
+#: the largest glimpse side SpatialGlimpse is converted for (the example's are 8 to 32)
+MAX_GLIMPSE = 1024
 
 #: modules that hand (parts of) their input table on as their output, making no buffer of their own
 _PASS_THROUGH = {"nn.Identity", "nn.SelectTable", "nn.NarrowTable", "nn.FlattenTable"}
@@ -502,9 +509,10 @@ def _step_of(m: T7Object, ctx, n_states: int, kind: str) -> T7Object:
     for name in ("userPrevOutput", "userPrevCell"):
         if not _empty(m.get(name)):
             raise ctx.fail(m, f"has a user-set initial state ({name}): Torch7 would start from it")
-    outputs = m.get("outputs")
-    if isinstance(outputs, dict) and (0 in outputs or 0.0 in outputs):
-        raise ctx.fail(m, "holds a state set for step 0 (outputs[0]): Torch7 would start from it")
+    for name in ("outputs", "cells"):  # getHiddenState(0): userPrevOutput or outputs[0] or zeroTensor
+        table = m.get(name)
+        if isinstance(table, dict) and 0 in table:
+            raise ctx.fail(m, f"holds a state set for step 0 ({name}[0]): Torch7 would start from it")
     why = _state_aliasing(rm, n_states, kind)
     if why is not None:
         raise ctx.fail(m, why)
@@ -559,6 +567,9 @@ def recurrence(m: T7Object, ctx) -> Node:
     if not size or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v)
                            and 1 <= v <= MAX_EXTENT for v in size):
         raise ctx.fail(m, "field outputSize must be positive sizes (a table of states is not supported)")
+    if math.prod(int(v) for v in size) > MAX_STATE:
+        raise ctx.fail(m, f"field outputSize {[int(v) for v in size]} makes a state of more than {MAX_STATE:,} "
+                          "elements per sample")
     n = integer(m, ctx, "nInputDim")
     if not 0 <= n <= 8:
         raise ctx.fail(m, f"field nInputDim is {n}")
@@ -651,10 +662,15 @@ def spatial_glimpse(m: T7Object, ctx) -> Node:
                               "(nnx's SpatialReSampling is not)")
         if any(number(pool, ctx, f, default=0) != 0 for f in ("padW", "padH")) or pool.get("divide") is False:
             raise ctx.fail(m, "field module (SpatialAveragePooling) pads or does not divide: not as built")
+    if max(h, w) > MAX_GLIMPSE:
+        raise ctx.fail(m, f"fields height {h}, width {w}: glimpses larger than {MAX_GLIMPSE} are not converted")
     gh, gw = h, w
     for _ in range(depth - 1):
         gh, gw = math.floor(gh * scale), math.floor(gw * scale)
-        if not (gh <= MAX_EXTENT and gw <= MAX_EXTENT and gh % h == 0 and gw % w == 0
+        if max(gh, gw) > MAX_GLIMPSE:
+            raise ctx.fail(m, f"field scale {scale} gives a {gh}x{gw} glimpse at depth {depth}: glimpses larger "
+                              f"than {MAX_GLIMPSE} are not converted")
+        if not (gh % h == 0 and gw % w == 0
                 and (gh // h) % 2 == 0 and (gw // w) % 2 == 0):
             raise ctx.fail(m, f"field scale {scale} gives a {gh}x{gw} glimpse that its pooling cannot reduce "
                               f"to {h}x{w} by an even kernel (SpatialGlimpse.lua asserts it)")
@@ -666,8 +682,8 @@ def spatial_glimpse(m: T7Object, ctx) -> Node:
 class SpatialGlimpseRecord:
     """What a SpatialGlimpse node stores."""
 
-    height: int = bounded(1, MAX_EXTENT)
-    width: int = bounded(1, MAX_EXTENT)
+    height: int = bounded(1, MAX_GLIMPSE)
+    width: int = bounded(1, MAX_GLIMPSE)
     depth: int = bounded(1, 16)
     scale: float = bounded(0, MAX_EXTENT)
 
@@ -701,6 +717,8 @@ def recurrent_attention(m: T7Object, ctx) -> Node:
     if not isinstance(hidden, (list, tuple)) or not hidden or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and v == int(v) and 1 <= v <= MAX_EXTENT for v in hidden):
         raise ctx.fail(m, "field hiddenSize is not a table of sizes")
+    if math.prod(int(v) for v in hidden) > MAX_STATE:
+        raise ctx.fail(m, f"field hiddenSize makes a state of more than {MAX_STATE:,} elements per sample")
     rm = rnn.get("recurrentModule")
     last = rm.children[-1] if isinstance(rm, T7Object) and rm.class_name == "nn.Sequential" and rm.children else None
     if rnn.class_name != "nn.Recurrent" or not isinstance(last, T7Object) or last.class_name not in _PERSISTENT_OUTPUT:

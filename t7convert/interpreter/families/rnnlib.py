@@ -242,6 +242,8 @@ def _zero_state(m: T7Object, x, call: Call) -> np.ndarray:
                                for v in size):
             raise call.fail("outputSize is not a size (a table of states is not supported)")
         size = [int(v) for v in size]
+        if int(np.prod(size, dtype=object)) > 1 << 24:
+            raise call.fail(f"outputSize {size}: a state of more than 2^24 elements per sample is not run")
         n = integer(m, call.where, "nInputDim")
         first = x
         while isinstance(first, list):
@@ -280,9 +282,10 @@ def _run_recurrent(m: T7Object, x, call: Call, n_states: int):
     for name in ("userPrevOutput", "userPrevCell"):
         if not _nil_or_empty(m.get(name)):
             raise call.fail(f"a user-set {name}")
-    outputs = m.get("outputs")
-    if isinstance(outputs, dict) and any(k == 0 for k in outputs):
-        raise call.fail("a stored outputs[0] (the first step's state)")
+    for name in ("outputs", "cells"):
+        table = m.get(name)
+        if isinstance(table, dict) and any(k == 0 for k in table):
+            raise call.fail(f"a stored {name}[0] (the first step's state)")
     if m.class_name != "nn.Recurrence" and isinstance(x, list):
         raise call.fail("expects a tensor")
     states = _states(call)
@@ -368,6 +371,8 @@ def spatial_glimpse(m: T7Object, x, call: Call) -> np.ndarray:
         for d in range(depth):
             if d > 0:
                 gw, gh = int(np.floor(gw * scale)), int(np.floor(gh * scale))
+            if max(gw, gh) > 1024:
+                raise call.fail(f"a {gh}x{gw} glimpse: larger than 1024 is not run")
             pw, ph = (gw - 1) // 2, (gh - 1) // 2
             pad = np.zeros((c, image.shape[2] + 2 * ph, image.shape[3] + 2 * pw))
             pad[:, ph:ph + image.shape[2], pw:pw + image.shape[3]] = image[s]

@@ -408,9 +408,9 @@ class RNNStep(nn.Module):
         return [first.new_zeros(shape) for _ in range(self.n_states)]
 
     def forward(self, x):
-        if not self.carry:
+        if not self.carry:  # a fresh copy: this module and every recurrent one inside it forgotten
             for sub in self.modules():
-                if isinstance(sub, RNNStep):
+                if isinstance(sub, (RNNStep, FastLSTM)):
                     sub.state = None
         if self.state is None and "1" in self._modules:
             out = self._modules["1"](x)
