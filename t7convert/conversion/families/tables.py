@@ -376,6 +376,13 @@ def _describe_mixturetable(m: T7Object) -> str:
 
 
 # --- what each op of this family stores: its record (t7convert.conversion.records) ---
+@record("ParallelTable")
+@dataclass(frozen=True)
+class ParallelTableRecord:
+    """A ParallelTable node stores no attributes (child i runs on element i). A graph lowers it to
+    its children; it is stored as a node only inside a recurrent step module, which runs as a tree."""
+
+
 @record("BottleIn")
 @dataclass(frozen=True)
 class BottleInRecord:
