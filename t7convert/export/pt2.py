@@ -12,6 +12,7 @@ from t7convert.common.atomic import atomic_output
 from t7convert.common.errors import T7ConvertError
 from t7convert.export import TOLERANCE
 from t7convert.export.common import (
+    RankChecked,
     ReferenceAt,
     as_tensors,
     callable_model,
@@ -32,7 +33,8 @@ def _clone(args: list[torch.Tensor]) -> list[torch.Tensor]:
     return [a.clone() for a in args]  # a model may work in place on its input (ReLU(true) first)
 
 
-def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
+def programs(module: nn.Module, x: Any, *, ranked: bool = False
+             ) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
     """(program, dynamic batch?, the verification input's tensors), most general first: every dimension
     dynamic where the model allows it (``Dim.AUTO``), traced on a doubled batch (torch.export specialises a
     size of 1) and kept only if it matches the model there; then only the batch dynamic; then every
@@ -40,6 +42,8 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
     and keeps the first that reproduces the reference."""
     args, struct = as_tensors(x, model_dtype(module))
     model = callable_model(module, struct)
+    if ranked:  # (.pt2: an input of another rank is refused; an ONNX graph declares its inputs' ranks)
+        model = RankChecked(model).eval()
     auto = torch.export.Dim.AUTO
 
     def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
@@ -110,7 +114,7 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
     import os
 
     last: BaseException | None = None
-    for ep, dynamic, args in programs(module, x):
+    for ep, dynamic, args in programs(module, x, ranked=True):
         record = dict(provenance, format="pt2", exporter="torch.export",
                       batch="dynamic" if dynamic else "static")
         try:
