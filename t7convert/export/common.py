@@ -46,6 +46,19 @@ class Positional(nn.Module):
         return self.model(rebuild(self.struct, xs))
 
 
+class RankChecked(nn.Module):
+    """The model behind a view of each input to its own shape: a no-op that a traced program keeps, so that
+    the program refuses an input of another rank (``torch.export`` programs with every dimension dynamic
+    check no rank, and would run a 5-D input through a graph traced on a 4-D one)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *xs: torch.Tensor) -> Any:
+        return self.model(*[x.view([x.shape[k] for k in range(x.dim())]) for x in xs])
+
+
 def as_tensors(x: Any, dtype: torch.dtype) -> tuple[list[torch.Tensor], Any]:
     """(the input's tensors in Lua order, its structure: an int for one tensor, nested lists for a table);
     floating inputs in the model's dtype, as the verification fed them."""

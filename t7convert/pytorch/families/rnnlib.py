@@ -75,8 +75,9 @@ class Sequencer(nn.Module):
             self.add_module(name, sub)
         # a step that is one layer (Sequencer(FastLSTM)) keeps its tensors at the top (weight_ih): they are
         # this module's, handed to the step before each run (loading may replace the tensor objects)
-        self._own = [name for name, _ in step.named_parameters(recurse=False)]
-        for name in self._own:
+        # (a public field: the source folder rebuilds a module from its public fields)
+        self.own_params = [name for name, _ in step.named_parameters(recurse=False)]
+        for name in self.own_params:
             self.register_parameter(name, getattr(step, name))
         object.__setattr__(self, "_step", step)  # runs the children registered above; not a submodule itself
         for sub in step.modules():
@@ -90,7 +91,7 @@ class Sequencer(nn.Module):
                 sub.state = None
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        for name in self._own:
+        for name in self.own_params:
             setattr(self._step, name, getattr(self, name))
         if not self.remembering:
             self.forget()
