@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
-from layer_cases.nngraph import bisequencer, fast_lstm, fast_lstm_mask_zero, seq_brnn, seq_gru, seq_lstm, sequencer
+from layer_cases.rnnlib import bisequencer, fast_lstm, fast_lstm_mask_zero, seq_brnn, seq_gru, seq_lstm, sequencer
 
 import t7convert
 from t7convert import api

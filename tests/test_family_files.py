@@ -22,12 +22,6 @@ from t7convert.interpreter.registry import LAYERS
 from t7convert.pytorch import families as builder_families
 from t7convert.pytorch.families import BUILDERS
 
-# Families whose files are being rearranged by other work (Element-Research rnn's and torch-rnn's
-# layers): some of their classes still have a converter or cases filed under another name. A class
-# that touches one of them is left out of the checks below, and the last test fails once the list
-# is longer than it needs to be.
-PENDING = {"rnnlib", "recurrent"}
-
 
 def _family(fn: Callable) -> str:
     """The family a registered function belongs to: the name of the module that defines it."""
@@ -59,7 +53,7 @@ def _misfiled_classes() -> dict[str, set[str]]:
 
 
 def test_each_class_has_its_converter_and_reference_twin_in_files_of_one_family_name(registries):
-    misfiled = {name: sorted(fams) for name, fams in _misfiled_classes().items() if not fams & PENDING}
+    misfiled = {name: sorted(fams) for name, fams in _misfiled_classes().items()}
     assert misfiled == {}, "converter and reference twin in files of different names"
 
 
@@ -73,7 +67,7 @@ def test_each_class_is_described_for_inspect_beside_its_converter(registries):
 def test_each_op_has_its_builder_in_the_file_named_as_the_one_declaring_its_record(registries):
     assert set(BUILDERS.entries) <= set(RECORDS.entries), "a builder for an op with no declared record"
     misfiled = {op: (_family(RECORDS.entries[op]), _family(fn)) for op, fn in BUILDERS.entries.items()
-                if _family(fn) != _family(RECORDS.entries[op]) and _family(RECORDS.entries[op]) not in PENDING}
+                if _family(fn) != _family(RECORDS.entries[op])}
     assert misfiled == {}, "op: (record's family, builder's family)"
 
 
@@ -91,7 +85,7 @@ def test_each_class_has_a_layer_case_in_the_case_file_named_as_its_family(regist
             for name in covered_classes(case):
                 covered_in[name].add(file)
     missing = {name: sorted(covered_in[name]) for name, fams in _class_families().items()
-               if not fams & PENDING and not fams <= covered_in[name]}
+               if not fams <= covered_in[name]}
     assert missing == {}, "class: the case files that cover it, none named as its family"
 
 
@@ -101,18 +95,7 @@ def test_each_layer_case_is_filed_under_a_family_of_a_class_it_covers(registries
     for file, cases in _case_files().items():
         for case in cases:
             covered = set().union(*(families.get(name, set()) for name in covered_classes(case)))
-            if file not in covered and not covered & PENDING:
+            if file not in covered:
                 stray.append((file, case.id, sorted(covered)))
     assert stray == [], "(case file, case, families it covers)"
 
-
-def test_the_families_left_out_above_still_need_to_be(registries):
-    """PENDING shrinks as those families are moved: one whose classes line up in the three trees and
-    which has its own case file leaves it."""
-    misfiled = _misfiled_classes()
-    case_files = set(_case_files())
-    for family in PENDING:
-        has_classes = any(family in fams for fams in _class_families().values())
-        split = any(family in fams for fams in misfiled.values())
-        assert has_classes and (split or family not in case_files), \
-            f"{family} lines up in every tree: take it out of PENDING"

@@ -40,7 +40,11 @@ FASTLSTM_GATE_ORDER = (0, 2, 1, 3)
 # Sequential(ReverseTable, Sequencer(bwd), ReverseTable)), ZipTable, Sequencer(merge)); it runs that.
 # SeqBRNN.lua likewise: Sequential([Transpose,] ConcatTable(SeqLSTM, Sequential(SeqReverseSequence(1),
 # SeqLSTM, SeqReverseSequence(1))), merge[, Transpose]).
-converts("nn.Serial", "nn.Recursor", "nn.BiSequencer", "nn.SeqBRNN")(decorator)
+@converts("nn.Serial", "nn.Recursor", "nn.BiSequencer", "nn.SeqBRNN")
+def run_inner_module(m: T7Object, ctx) -> Node:
+    """Their forward (at inference, Recursor's once per step) is their inner module ``modules[1]``, as
+    nn.Decorator's is: registered here, in their family's file, and checked as tensor_ops' decorators."""
+    return decorator(m, ctx)
 
 
 @converts("nn.SeqReverseSequence")
