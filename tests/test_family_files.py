@@ -1,7 +1,8 @@
 """One Torch7 layer family, one file name in every tree: whoever looks for a layer's converter
 (``conversion/families/F.py``), its op's record and builder (``pytorch/families/F.py``), its independent
-twin (``interpreter/families/F.py``) and its cases (``tests/layer_cases/F.py``) finds them under the
-same ``F``. Read from the registries themselves, so a registration filed in the wrong file fails here."""
+twin (``interpreter/families/F.py``), its cases (``tests/layer_cases/F.py``) and what it declares about its
+input and shape (``@expects_input``... beside its record) finds them under the same ``F``. Read from the
+registries themselves, so a registration filed in the wrong file fails here."""
 from __future__ import annotations
 
 import importlib
@@ -16,7 +17,7 @@ from layer_cases import covered_classes
 from t7convert.common.registry import discover
 from t7convert.conversion import families as conversion_families
 from t7convert.conversion.records import RECORDS
-from t7convert.conversion.registry import CONVERTERS, DESCRIBERS
+from t7convert.conversion.registry import CONTAINER_HINTS, CONVERTERS, DESCRIBERS, EXTENTS, INPUT_HINTS, SHRINKS
 from t7convert.interpreter import families as reference_families
 from t7convert.interpreter.registry import LAYERS
 from t7convert.pytorch import families as builder_families
@@ -69,6 +70,29 @@ def test_each_op_has_its_builder_in_the_file_named_as_the_one_declaring_its_reco
     misfiled = {op: (_family(RECORDS.entries[op]), _family(fn)) for op, fn in BUILDERS.entries.items()
                 if _family(fn) != _family(RECORDS.entries[op])}
     assert misfiled == {}, "op: (record's family, builder's family)"
+
+
+def _op_family(op: str) -> str | None:
+    """The family of an op: the file declaring its record, or, for a container the builder assembles from
+    its children with no record (DepthConcat, BiSequencer), the file converting the Torch7 class so named."""
+    if op in RECORDS.entries:
+        return _family(RECORDS.entries[op])
+    converter = CONVERTERS.entries.get(f"nn.{op}")
+    return None if converter is None else _family(converter)
+
+
+def test_each_op_declares_its_input_and_shape_in_the_file_declaring_its_record(registries):
+    """@expects_input, @expects_input_of_children, @downsamples and @fixes_extent sit beside the op's record."""
+    unknown, misfiled = [], {}
+    for table in (INPUT_HINTS, CONTAINER_HINTS, SHRINKS, EXTENTS):
+        for op, fn in table.entries.items():
+            home = _op_family(op)
+            if home is None:
+                unknown.append((table.what, op))
+            elif home != _family(fn):
+                misfiled[(table.what, op)] = (home, _family(fn))
+    assert unknown == [], "a hint for an op with neither a record nor a converter of that name"
+    assert misfiled == {}, "(registry, op): (record's family, hint's family)"
 
 
 def test_every_family_file_of_every_tree_is_named_as_a_converter_family():

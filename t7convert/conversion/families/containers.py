@@ -6,10 +6,11 @@ have ``nInputDims + 1`` dimensions, and counted from the end when negative (Join
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from t7convert.conversion.fields import integer, optional_integer
 from t7convert.conversion.records import record
-from t7convert.conversion.registry import converts, describes
+from t7convert.conversion.registry import converts, describes, expects_input, expects_input_of_children
 from t7convert.conversion.tree import Node
 from t7convert.torch7.checkpoint import DATA_PARALLEL
 from t7convert.torch7.format import T7Object
@@ -57,6 +58,39 @@ def data_parallel(m: T7Object, ctx) -> Node:
 @describes("nn.JoinTable", "nn.Concat")
 def _describe(m: T7Object) -> str:
     return f"{m.class_name}({m.get('dimension')})"
+
+
+# --- the input a model starting with these expects -------------------------------------------------
+VECTOR_SAMPLE = (4,)  # the sample a table element gets when nothing tells its size
+
+
+@expects_input_of_children("Sequential", "ConcatTable", "Concat")
+def first_child_input(attrs: dict, children: list[Node], hint: Callable[[Node], Any]) -> Any:
+    """A Sequential's first child that declares its input (the ones before, pointwise or padding layers
+    that declare nothing, mostly pass it on; the input finder checks it); the branches of a Concat or
+    ConcatTable all take the same input: the first that declares it."""
+    for child in children:
+        h = hint(child)
+        if h is not None:
+            return h
+    return None
+
+
+def sample_rank(dim: int, n_input_dims: int | None) -> int:
+    """A sample rank a (dim, nInputDims) op accepts: nInputDims, else enough for an absolute dim."""
+    if n_input_dims is not None:
+        return max(n_input_dims, 1)
+    return max(dim - 1, 1) if dim > 0 else 1
+
+
+@expects_input("JoinTable")
+def _join_input(attrs: dict) -> Any:
+    return [(3,) * sample_rank(attrs["dim"], attrs.get("n_input_dims"))] * 2
+
+
+@expects_input("CAddTable")
+def _cadd_input(attrs: dict) -> Any:
+    return [VECTOR_SAMPLE, VECTOR_SAMPLE]
 
 
 # --- what each op of this family stores: its record (t7convert.conversion.records) ---

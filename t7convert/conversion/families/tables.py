@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from t7convert.conversion.dag import Lowering, Ref, lowers
+from t7convert.conversion.families.containers import VECTOR_SAMPLE, first_child_input, sample_rank
 from t7convert.conversion.families.tensor_ops import SelectRecord
 from t7convert.conversion.fields import constructor_call, integer, optional_integer
 from t7convert.conversion.records import record
@@ -30,7 +31,7 @@ from t7convert.conversion.registry import converts, describes, expects_input, ex
 from t7convert.conversion.tree import Node
 from t7convert.torch7.format import T7Object
 
-_VECTOR = (4,)  # the sample a table element gets when nothing tells its size
+_VECTOR = VECTOR_SAMPLE  # the sample a table element gets when nothing tells its size (containers.py)
 
 
 def _children(m: T7Object, ctx) -> list[Node]:
@@ -222,16 +223,10 @@ def one_hot(m: T7Object, ctx) -> Node:
 
 
 # --- the input a model starting with these expects -------------------------------------------------
-@expects_input_of_children("Sequential", "ConcatTable", "Concat", "DepthConcat", "Inception")
-def _first_child(attrs: dict, children: list[Node], hint: Callable[[Node], Any]) -> Any:
-    """A Sequential's first child that declares its input (the ones before, pointwise or padding layers
-    that declare nothing, mostly pass it on; the input finder checks it); the branches of a Concat or
-    ConcatTable all take the same input: the first that declares it."""
-    for child in children:
-        h = hint(child)
-        if h is not None:
-            return h
-    return None
+@expects_input_of_children("DepthConcat", "Inception")
+def _branches_input(attrs: dict, children: list[Node], hint: Callable[[Node], Any]) -> Any:
+    """Their branches all take the same input, as a Concat's do: the first that declares it."""
+    return first_child_input(attrs, children, hint)
 
 
 def _element(h: Any) -> Any:
@@ -269,24 +264,12 @@ def _bottle_input(attrs: dict, children: list[Node], hint: Callable[[Node], Any]
     return (3, *h) if isinstance(h, tuple) and len(h) + 1 == attrs["n_input_dim"] else None
 
 
-def _rank(dim: int, n_input_dims: int | None) -> int:
-    """A sample rank a (dim, nInputDims) op accepts: nInputDims, else enough for an absolute dim."""
-    if n_input_dims is not None:
-        return max(n_input_dims, 1)
-    return max(dim - 1, 1) if dim > 0 else 1
-
-
-@expects_input("JoinTable")
-def _join_input(attrs: dict) -> Any:
-    return [(3,) * _rank(attrs["dim"], attrs.get("n_input_dims"))] * 2
-
-
 @expects_input("SplitTable")
 def _split_input(attrs: dict) -> Any:
-    return (3,) * _rank(attrs["dim"], attrs.get("n_input_dims"))
+    return (3,) * sample_rank(attrs["dim"], attrs.get("n_input_dims"))
 
 
-@expects_input("CAddTable", "ElementwiseTable")
+@expects_input("ElementwiseTable")
 def _pair_input(attrs: dict) -> Any:
     return [_VECTOR, _VECTOR]
 
