@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch7_models as tm
 from click.testing import CliRunner
+from layer_cases.recurrent import torch_rnn_bn_language_model
 from layer_cases.rnnlib import (
     recurrence,
     recurrent_attention,
@@ -20,7 +21,6 @@ from layer_cases.rnnlib import (
     sequencer,
     simple_recurrence,
     spatial_glimpse,
-    torch_rnn_bn_language_model,
 )
 
 import t7convert
