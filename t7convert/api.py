@@ -234,15 +234,16 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         for attempt, found in enumerate(_inputs_of(converted, given, batch)):
             spec, source = found.spec, found.source
             n = batch if batch is not None else (found.batch or 1)
+            fixed_by = found.fixed_by if batch in (None, found.batch) else ""  # a batch given overrides the layer's
             hint = "" if given is not None else (f" (the input {spec} came from {source}; give "
                                                  "another with --input, or input=)")
-            if found.fixed_by:
-                hint = f" (a batch of {n}, fixed by {found.fixed_by})"
-                _check_fixed_batch(path, spec, n, found.fixed_by)
+            if fixed_by:
+                hint = f" (a batch of {n}, fixed by {fixed_by})"
+                _check_fixed_batch(path, spec, n, fixed_by)
             message = "verifying against the reference execution of the Torch7 graph"
             try:
                 if not spec.is_table and not spec.is_index:  # a tensor: its memory planned, a smaller one if found
-                    spec = _planned(converted, spec, n, memory_limit, guessed=given is None and not found.fixed_by,
+                    spec = _planned(converted, spec, n, memory_limit, guessed=given is None and not fixed_by,
                                     path=path, hint=hint)
                 x = spec.draw(n, seed)  # what `t7convert parity --seed` draws too
                 if spec.is_table or spec.is_index:  # indices, a table of inputs: planned as they are drawn
@@ -258,7 +259,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
                     continue  # the reference (or the dry run) refuses a candidate the shape-only run took
                 raise _none_taken(path, tried, first_error) from None
             report.verification, report.input, report.input_source = verification, spec, source
-            report.batch, report.batch_fixed_by = n, found.fixed_by
+            report.batch, report.batch_fixed_by = n, fixed_by
             break
         else:
             assert first_error is not None
@@ -582,17 +583,18 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
     for attempt, found in enumerate(_inputs_of(converted, given, batch)):
         spec, found_in = found.spec, found.source
         n = batch if batch is not None else (found.batch or 1)
-        hint = ""
-        if found.fixed_by:
-            hint = f" (a batch of {n}, fixed by {found.fixed_by})"
-            _check_fixed_batch(t7_file, spec, n, found.fixed_by)
+        fixed_by = found.fixed_by if batch in (None, found.batch) else ""  # a batch given overrides the layer's
+        hint = f" (a batch of {n}, fixed by {fixed_by})" if fixed_by else ""
+        if fixed_by:
+            _check_fixed_batch(t7_file, spec, n, fixed_by)
         if not no_module and not spec.is_table and not spec.is_index:
-            spec = _planned(converted, spec, n, memory_limit, guessed=guessed and not found.fixed_by, path=t7_file,
+            spec = _planned(converted, spec, n, memory_limit, guessed=guessed and not fixed_by, path=t7_file,
                             hint=hint)
         x = spec.draw(n, 0 if seed is None else seed)
         if not no_module and (spec.is_table or spec.is_index):  # indices, a table: planned as they are drawn
             _check_plan(converted, x, memory_limit, t7_file)
-        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec), "from": found_in}
+        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec),
+                  "from": found_in + (f"; the batch of {n} fixed by {fixed_by}" if fixed_by else "")}
         try:
             return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
                               torch7=torch7, device=device, rtol=rtol, guessed_input=guessed,
