@@ -71,7 +71,7 @@ FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a s
 FROM_USER = "given"
 FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
 _SEARCH_SECONDS = 45.0  # CPU seconds of shape-only runs (a loaded machine finds the same input)
-_FIXED_SECONDS = 20.0  # CPU seconds searching at the batch a layer fixes (per such batch)
+_FIXED_SECONDS = 20.0  # CPU seconds searching at the batches layers fix (all of them together)
 _OUTPUT_SECONDS = 8.0  # CPU seconds fitting an input to the recorded outputs (source 1b)
 _MAX_SIDE = 4096  # a size above this (from a recorded output) is never tried
 _MAX_ELEMENTS = 1 << 24  # an input found from the recorded outputs (per sample when batched) is at most this
@@ -296,9 +296,9 @@ class _Finder:
         sources' first pick at batch B, taken when a shape-only run maps B to B rows and refuses batch 1;
         None when there is no such layer, or the pick runs at batch 1 (the View is per sample)."""
         fixers = _batch_fixers(self.dag)
+        deadline = time.process_time() + _FIXED_SECONDS  # for all of them together
         for b, node in fixers:
-            self.batch, self.fixed = b, True
-            self.deadline = time.process_time() + _FIXED_SECONDS
+            self.batch, self.fixed, self.deadline = b, True, deadline
             try:
                 first = next(iter(self.all(strict_only=True)), None)
                 if first is None or not any(leaf.batched for leaf in first.spec.leaves()):
