@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # torch, and the conversion, are imported by the functions th
     from t7convert.conversion.inspection import Inspection
     from t7convert.conversion.model import ConvertedModel
     from t7convert.parity.run import ParityRun
+    from t7convert.pytorch.input_shape import FoundInput
 
 __all__ = ["load", "convert", "parity", "sample", "inspect", "describe_converted", "ConversionReport",
            "VerificationError"]
@@ -111,6 +112,8 @@ class ConversionReport:
     verification: Any = None          # a parity report, or None when not verified
     input: InputSpec | None = None    # what the verification ran on
     input_source: str = ""            # which source decided it (pytorch.input_shape.FROM_*)
+    batch: int = 1                    # the verification's batch
+    batch_fixed_by: str = ""          # the layer that fixes it (``modules[..] (nn.View(32, 12800))``), if one does
     export_error: float | None = None  # an .onnx/.pt2/source output's worst relative error on that input
 
     @property
@@ -119,6 +122,15 @@ class ConversionReport:
         if self.input is None:
             return None
         return self.input if self.input.is_table else tuple(self.input.shape)
+
+    def input_text(self) -> str:
+        """``3x192x192 (batch of 32, fixed by modules[1].modules[5] (nn.View(32, 12800))), from ...``."""
+        if self.input is None:
+            return "?"
+        text = self.input.describe(self.batch)
+        if self.batch_fixed_by and text.endswith(")"):
+            text = text[:-1] + f", fixed by {self.batch_fixed_by})"
+        return f"{text}, from {self.input_source}"
 
     def to_json(self) -> dict[str, Any]:
         c = self.converted
@@ -130,7 +142,8 @@ class ConversionReport:
                 "notes": c.notes, "output_bytes": self.output_bytes, "output_error": self.export_error,
                 "input": str(self.input) if self.input is not None else None,
                 "input_spec": self.input.to_json() if self.input is not None else None,
-                "input_source": self.input_source or None, "found_in": c.found_in, "table_entries": c.others,
+                "input_source": self.input_source or None, "batch": self.batch,
+                "batch_fixed_by": self.batch_fixed_by or None, "found_in": c.found_in, "table_entries": c.others,
                 "checkpoint": c.checkpoint.get("project"), "convention": c.convention, "model_name": c.model_name,
                 "models": c.models,
                 "verification": v.to_dict() if v is not None else None}
@@ -142,7 +155,7 @@ class ConversionReport:
         if v is None:
             lines.append("  verification: not run")
         else:
-            lines.append(f"  input: {self.input.describe() if self.input else '?'}, from {self.input_source}")
+            lines.append(f"  input: {self.input_text()}")
             lines.append(f"  verification (random input): {v.summary()}")
         if self.output and self.output_bytes:
             lines.append(f"  output: {self.output} ({self.output_bytes:,} bytes)")
@@ -161,7 +174,7 @@ class ConversionReport:
 
 def convert(path: str, output: str | None = None, *, fmt: str | None = None, generic: bool = False,
             force: bool = False, verify: bool = True, input: Any = None, input_shape: Any = None,
-            batch: int = 1, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
+            batch: int | None = None, rtol: float = 1e-5, seed: int = 0, key: str | None = None,
             progress: Progress | None = None, memory_limit: int | None = None) -> ConversionReport:
     """Convert ``path``; verify against the reference execution (unless ``verify=False``); write ``output``.
 
@@ -175,6 +188,8 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
     :class:`~t7convert.conversion.input_spec.InputSpec`, its text (``"3x32x32"``, ``"{13, 128x3}"``,
     ``"idx[1..90] x 50"``) or a sample's shape (``input_shape`` is the same, its old name); by default
     the one the file implies (:func:`t7convert.pytorch.input_shape.find_input`, the summary names the source).
+    ``batch``: the verification's batch; by default 1, or the batch a layer fixes (deepmask's
+    ``nn.View(config.batch, n)``: the summary names the layer).
 
     >>> report = t7convert.convert("resnet-50.t7", "resnet-50.pth")          # doctest: +SKIP
     >>> print(report)            # what it is, its parameters, the verification, the output   # doctest: +SKIP
@@ -216,15 +231,21 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
 
         first_error: T7ConvertError | None = None
         tried: list[str] = []
-        for attempt, (spec, source) in enumerate(_inputs_of(converted, given)):
+        for attempt, found in enumerate(_inputs_of(converted, given, batch)):
+            spec, source = found.spec, found.source
+            n = batch if batch is not None else (found.batch or 1)
+            fixed_by = found.fixed_by if batch in (None, found.batch) else ""  # a batch given overrides the layer's
             hint = "" if given is not None else (f" (the input {spec} came from {source}; give "
                                                  "another with --input, or input=)")
+            if fixed_by:
+                hint = f" (a batch of {n}, fixed by {fixed_by})"
+                _check_fixed_batch(path, spec, n, fixed_by)
             message = "verifying against the reference execution of the Torch7 graph"
             try:
                 if not spec.is_table and not spec.is_index:  # a tensor: its memory planned, a smaller one if found
-                    spec = _planned(converted, spec, batch, memory_limit, guessed=given is None, path=path,
-                                    hint=hint)
-                x = spec.draw(batch, seed)  # what `t7convert parity --seed` draws too
+                    spec = _planned(converted, spec, n, memory_limit, guessed=given is None and not fixed_by,
+                                    path=path, hint=hint)
+                x = spec.draw(n, seed)  # what `t7convert parity --seed` draws too
                 if spec.is_table or spec.is_index:  # indices, a table of inputs: planned as they are drawn
                     _check_plan(converted, x, memory_limit, path, hint)
                 verification = run_parity(module_of(converted), converted.t7_model, x, rtol=rtol,
@@ -238,6 +259,7 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
                     continue  # the reference (or the dry run) refuses a candidate the shape-only run took
                 raise _none_taken(path, tried, first_error) from None
             report.verification, report.input, report.input_source = verification, spec, source
+            report.batch, report.batch_fixed_by = n, fixed_by
             break
         else:
             assert first_error is not None
@@ -247,7 +269,9 @@ def convert(path: str, output: str | None = None, *, fmt: str | None = None, gen
         out = report.verification.output
         if converted.kind == "generic":
             out_shape = tuple(out.shape) if out is not None and out.shape else None
-            converted.data_config = generic_data_config(spec, out_shape, batch)
+            converted.data_config = generic_data_config(spec, out_shape, report.batch)
+            if report.batch_fixed_by:  # a loaded model takes that batch only
+                converted.data_config["fixed_batch"] = report.batch
     elif converted.kind == "generic" and given is not None:
         converted.data_config = generic_data_config(resolve(converted, given), None)
     if output is not None and fmt in EXPORT_FORMATS:
@@ -280,15 +304,29 @@ def _none_taken(path: str, tried: list[str], first: T7ConvertError) -> T7Convert
                           "--input 784, --input '{13, 128x3}' or --input 'idx[1..100] x 5'")
 
 
-def _inputs_of(converted: ConvertedModel, given: InputSpec | None) -> Iterator[tuple[InputSpec, str]]:
-    """The given input (its batch dimension decided by the model), else those the file implies, best first."""
-    from t7convert.pytorch.input_shape import FROM_USER, input_candidates, resolve
+def _inputs_of(converted: ConvertedModel, given: InputSpec | None, batch: int | None = None) -> Iterator[FoundInput]:
+    """The given input (its batch dimension decided by the model, and its batch by a layer that fixes it
+    when ``batch`` is not given), else those the file implies, best first."""
+    from t7convert.pytorch.input_shape import FROM_USER, FoundInput, fixed_batch, input_candidates, resolve
 
     if given is not None:
-        yield resolve(converted, given), FROM_USER
+        spec = resolve(converted, given)
+        fixed = fixed_batch(converted, spec) if batch is None else None
+        yield FoundInput(spec, FROM_USER, *fixed) if fixed is not None else FoundInput(spec, FROM_USER)
         return
-    for found in input_candidates(converted):
-        yield found.spec, found.source
+    yield from input_candidates(converted)
+
+
+def _check_fixed_batch(path: str, spec: InputSpec, batch: int, fixed_by: str) -> None:
+    """A batch a layer fixes is taken as the file says, within bounds: an input past what anyone can
+    verify on (a hostile ``nn.View(2^40, n)``) is refused in one line before anything is drawn or planned."""
+    from t7convert.conversion.input_spec import MAX_ELEMENTS
+
+    elements = spec.elements(batch)
+    if elements > MAX_ELEMENTS:
+        raise T7ConvertError(f"{path}: the batch of {batch:,} fixed by {fixed_by} makes a verification input of "
+                             f"{elements:,} elements (more than {MAX_ELEMENTS:,}): no verification can run on it; "
+                             "pass --no-verify")
 
 
 def _input_of(converted: ConvertedModel, given: InputSpec | None) -> tuple[InputSpec, str]:
@@ -542,13 +580,21 @@ def parity(t7_file: str, model_file: str | None = None, *, reference_file: str |
                           torch7=torch7, device=device, rtol=rtol, guessed_input=guessed, load_seconds=seconds,
                           progress=progress)
     first_error: T7ConvertError | None = None
-    for attempt, (spec, found_in) in enumerate(_inputs_of(converted, given)):
+    for attempt, found in enumerate(_inputs_of(converted, given, batch)):
+        spec, found_in = found.spec, found.source
+        n = batch if batch is not None else (found.batch or 1)
+        fixed_by = found.fixed_by if batch in (None, found.batch) else ""  # a batch given overrides the layer's
+        hint = f" (a batch of {n}, fixed by {fixed_by})" if fixed_by else ""
+        if fixed_by:
+            _check_fixed_batch(t7_file, spec, n, fixed_by)
         if not no_module and not spec.is_table and not spec.is_index:
-            spec = _planned(converted, spec, batch or 1, memory_limit, guessed=guessed, path=t7_file)
-        x = spec.draw(batch or 1, 0 if seed is None else seed)
+            spec = _planned(converted, spec, n, memory_limit, guessed=guessed and not fixed_by, path=t7_file,
+                            hint=hint)
+        x = spec.draw(n, 0 if seed is None else seed)
         if not no_module and (spec.is_table or spec.is_index):  # indices, a table: planned as they are drawn
             _check_plan(converted, x, memory_limit, t7_file)
-        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec), "from": found_in}
+        source = {"kind": "random", "seed": 0 if seed is None else seed, "spec": str(spec),
+                  "from": found_in + (f"; the batch of {n} fixed by {fixed_by}" if fixed_by else "")}
         try:
             return run_parity(t7_file, converted.t7_model, x, source=source, module=module, model_file=model_file,
                               torch7=torch7, device=device, rtol=rtol, guessed_input=guessed,

@@ -79,3 +79,13 @@ def test_the_package_samples_as_the_api_does(torch7_fixtures):
     path = torch7_fixtures / "torch7" / "graphs" / "charrnn_rnn_2x28.t7"
     text = "".join(t7convert.sample(str(path), primetext="He ", length=200, sample=False))
     assert text == (path.parent / "charrnn_rnn_2x28.sample.txt").read_text()
+
+
+def test_sample_help_says_key_takes_a_model_by_its_name_or_a_path():
+    """``--key`` takes a model's name in the project's layout (decoder, best_model) as convert's does,
+    not only a dotted path."""
+    result = CliRunner().invoke(cli, ["sample", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    key_help = " ".join(result.output.split("--key")[1].split())
+    assert "its name in the project's layout" in key_help and "protos.rnn" in key_help
+    assert "(dotted path)" not in key_help

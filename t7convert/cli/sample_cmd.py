@@ -21,7 +21,9 @@ from t7convert.cli import cli
 @click.option("--seed", type=int, default=123, show_default=True,
               help="Seed of torch's generator for --sample 1 (Torch7's own random stream cannot be "
                    "reproduced, so drawn text differs from Torch7's).")
-@click.option("--key", default=None, metavar="PATH", help="The model's entry in the checkpoint table (dotted path).")
+@click.option("--key", default=None, metavar="PATH",
+              help="Which model of a checkpoint: its name in the project's layout (decoder, best_model) or a "
+                   "dotted path (protos.rnn, 1.2); default: the project's main one (inspect lists them).")
 def sample_command(path: str, primetext: str, length: int, temperature: float, sample_on: str, seed: int,
                    key: str | None) -> None:
     """Generate text from a char-rnn, torch-rnn or rnn (evaluate-rnnlm.lua) CHECKPOINT (.t7, or the file

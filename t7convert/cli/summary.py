@@ -42,7 +42,7 @@ def print_summary(report, *, as_json: bool = False, err: bool = False) -> None:
         echo("verification: skipped (--no-verify)")
     else:
         if report.input is not None:
-            echo(f"input: {report.input.describe()}, from {report.input_source}")
+            echo(f"input: {report.input_text()}")
         echo(f"verification (random input, against the reference execution of the Torch7 graph): "
              f"{v.summary()}")
     if report.output and report.output_bytes:

@@ -27,6 +27,14 @@ The sources, in order; the first that decides is named in the summary (:class:`F
    centre), and the summary says so.
 
 When nothing decides, one line says what was tried and what to give (``--input``).
+
+A layer may fix the batch itself: deepmask's trunk ends in ``nn.View(config.batch, n)`` (an
+``nn.Reshape`` of fixed sizes likewise), which takes exactly that batch and refuses a batch of 1. When the
+DAG holds such a View or Reshape (two sizes or more, the first B > 1), the sources above are asked first at
+batch B; their first pick is taken at B (:attr:`FoundInput.batch`, the summary names the layer) when a
+shape-only run maps a batch of B to B rows and refuses it at batch 1. A pick that runs at batch 1 shows
+the View is per sample (DCGAN's ``View(512, 4, 4)``): the model is then searched as any other, and
+verified on a batch of 1. Models without such a layer pay nothing for this.
 """
 from __future__ import annotations
 
@@ -63,6 +71,7 @@ FROM_UNCHECKED = "a small input of a common rank (no layer declares one, and a s
 FROM_USER = "given"
 FREE_FLOOR = 4  # a size no layer constrains: large enough that H and W, rows and columns, are told apart
 _SEARCH_SECONDS = 45.0  # CPU seconds of shape-only runs (a loaded machine finds the same input)
+_FIXED_SECONDS = 20.0  # CPU seconds searching at the batches layers fix (all of them together)
 _OUTPUT_SECONDS = 8.0  # CPU seconds fitting an input to the recorded outputs (source 1b)
 _MAX_SIDE = 4096  # a size above this (from a recorded output) is never tried
 _MAX_ELEMENTS = 1 << 24  # an input found from the recorded outputs (per sample when batched) is at most this
@@ -75,6 +84,8 @@ _MISMATCH = 1_000_000  # the distance of an output of another rank or table leng
 class FoundInput:
     spec: InputSpec
     source: str
+    batch: int | None = None  # the batch a layer fixes (the verification runs at it); None: free (1)
+    fixed_by: str = ""  # that layer: ``modules[1].modules[5] (nn.View(32, 12800))``
 
 
 def default_input_shape(converted: ConvertedModel) -> InputSpec:
@@ -98,6 +109,11 @@ def input_candidates(converted: ConvertedModel) -> Iterator[FoundInput]:
     assert converted.graph is not None and converted.dag is not None
     finder = _Finder(converted)
     seen: set[InputSpec] = set()
+    fixed = finder.fixed_batch_input()
+    if fixed is not None:
+        seen.add(fixed.spec)
+        yield fixed
+    finder.deadline = time.process_time() + _SEARCH_SECONDS
     for found in finder.all():
         if found.spec not in seen:
             seen.add(found.spec)
@@ -106,6 +122,50 @@ def input_candidates(converted: ConvertedModel) -> Iterator[FoundInput]:
         raise T7ConvertError(f"could not find an input size this model accepts (tried {finder.tried()}); "
                              "give one with --input, e.g. --input 3x32x32, --input 784, --input '{13, 128x3}' "
                              "or --input 'idx[1..100] x 5'")
+
+
+def fixed_batch(converted: ConvertedModel, spec: InputSpec) -> tuple[int, str] | None:
+    """(B, the layer) when a View or Reshape fixes the batch of ``spec`` (a given input): a shape-only run
+    refuses it at batch 1 and maps a batch of B to B rows; None otherwise (nothing is run for a model
+    without such a layer)."""
+    if converted.dag is None or converted.spec is not None:
+        return None
+    fixers = _batch_fixers(converted.dag)
+    if not fixers or not any(leaf.batched for leaf in spec.leaves()):
+        return None
+    finder = _Finder(converted)
+    if finder._run(spec, batch=1) is not None:
+        return None
+    for b, node in fixers:
+        finder.batch = b
+        if finder.accepts(spec):
+            return b, _describe_fixer(node)
+    return None
+
+
+def _batch_fixers(dag: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(B, node) for each View or Reshape that may fix the batch to B: fixed sizes (no -1), two or more of
+    them, the first above 1; not a View with setNumInputDims nor a Reshape in batch mode (those are per
+    sample). One node per B, in DAG order."""
+    out: dict[int, dict[str, Any]] = {}
+    for node in dag["nodes"]:
+        if node["op"] not in ("View", "Reshape"):
+            continue
+        attrs = node.get("attrs", {})
+        sizes = attrs.get("sizes") or []
+        if len(sizes) < 2 or not all(isinstance(v, int) and v >= 1 for v in sizes) or sizes[0] < 2:
+            continue
+        if attrs.get("num_input_dims") is not None or attrs.get("batch_mode") is True:
+            continue
+        out.setdefault(int(sizes[0]), node)
+    return list(out.items())
+
+
+def _describe_fixer(node: dict[str, Any]) -> str:
+    """``modules[1].modules[5] (nn.View(32, 12800))``: where the layer is and what it is."""
+    sizes = ", ".join(str(v) for v in node.get("attrs", {}).get("sizes", []))
+    where = node.get("source") or node["name"]
+    return f"{where} (nn.{node['op']}({sizes}))"
 
 
 def resolve(converted: ConvertedModel, spec: InputSpec) -> InputSpec:
@@ -153,6 +213,8 @@ class _Finder:
         self._tried: list[str] = []
         self.raised_on_meta = False
         self.deadline = time.process_time() + _SEARCH_SECONDS
+        self.batch = 2  # the batch of the shape-only runs: a layer's fixed batch while that is searched for
+        self.fixed = False
 
     @property
     def module(self) -> torch.nn.Module:
@@ -167,7 +229,9 @@ class _Finder:
         return ", ".join(kinds[:6]) if kinds else "nothing: no layer declares an input"
 
     # --- running ------------------------------------------------------------------------------------
-    def _run(self, spec: InputSpec, batch: int = 2, hooks: dict | None = None) -> Any:
+    def _run(self, spec: InputSpec, batch: int | None = None, hooks: dict | None = None) -> Any:
+        batch = self.batch if batch is None else batch
+
         def tensors(s: InputSpec) -> Any:
             if s.items is not None:
                 return [tensors(i) for i in s.items]
@@ -193,14 +257,15 @@ class _Finder:
                 h.remove()
 
     def accepts(self, spec: InputSpec, strict: bool = True) -> bool:
-        """A shape-only run maps it to an output (``strict``, for a batched spec: a batch of 2 to 2 rows;
-        nn.View infers a batch from the element count, so a wrong size can pass as more samples)."""
+        """A shape-only run maps it to an output (``strict``, for a batched spec: a batch of 2, or of the
+        batch a layer fixes, to as many rows; nn.View infers a batch from the element count, so a wrong
+        size can pass as more samples)."""
         out = self._run(spec)
         while isinstance(out, (list, tuple)) and out:
             out = out[0]
         if not isinstance(out, torch.Tensor) or out.dim() < 1:
             return False
-        return not strict or not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == 2
+        return not strict or not any(leaf.batched for leaf in spec.leaves()) or out.shape[0] == self.batch
 
     @property
     def has_kernels(self) -> bool:
@@ -209,7 +274,7 @@ class _Finder:
     def taps_exercised(self, spec: InputSpec) -> bool:
         """Every op with a kernel sees, on each axis it slides along, at least its dilated extent."""
         seen: dict[str, Any] = {}
-        self._run(spec, batch=1, hooks=seen)
+        self._run(spec, batch=self.batch if self.fixed else 1, hooks=seen)
         for node in self.dag["nodes"]:
             if node["op"] == TABLE_OP or node["name"] not in seen:
                 continue
@@ -226,11 +291,32 @@ class _Finder:
                 return False
         return True
 
-    def all(self) -> Iterator[FoundInput]:
+    def fixed_batch_input(self) -> FoundInput | None:
+        """The input at the batch a View or Reshape fixes (the module docstring): for each such B, the
+        sources' first pick at batch B, taken when a shape-only run maps B to B rows and refuses batch 1;
+        None when there is no such layer, or the pick runs at batch 1 (the View is per sample)."""
+        fixers = _batch_fixers(self.dag)
+        deadline = time.process_time() + _FIXED_SECONDS  # for all of them together
+        for b, node in fixers:
+            self.batch, self.fixed, self.deadline = b, True, deadline
+            try:
+                first = next(iter(self.all(strict_only=True)), None)
+                if first is None or not any(leaf.batched for leaf in first.spec.leaves()):
+                    continue
+                if not self.accepts(first.spec):
+                    continue  # an untried declaration: no run maps B to B on it
+                if self._run(first.spec, batch=1) is not None:
+                    return None  # runs on a batch of 1: the batch is free
+                return FoundInput(first.spec, first.source, b, _describe_fixer(node))
+            finally:
+                self.batch, self.fixed = 2, False
+        return None
+
+    def all(self, strict_only: bool = False) -> Iterator[FoundInput]:
         graph = self.from_graph_inputs()
         kept = [graph] if graph is not None and graph.source == FROM_GRAPH_MEMORY else []
         kept += self.from_memory()
-        rest = self._after_memory(graph)
+        rest = self._after_memory(graph, strict_only)
         recorded = _recorded_outputs(self.converted)
         if recorded:  # 1b: the outputs of the last forward pass (the kept input, when it reproduces them)
             fit = _OutputFit(self, recorded)
@@ -242,10 +328,10 @@ class _Finder:
         yield from kept
         yield from rest
 
-    def _after_memory(self, graph: FoundInput | None) -> Iterator[FoundInput]:
+    def _after_memory(self, graph: FoundInput | None, strict_only: bool = False) -> Iterator[FoundInput]:
         if graph is not None and graph.source != FROM_GRAPH_MEMORY:
             yield graph
-        for found in self.from_layers():
+        for found in self.from_layers(strict_only):
             if not self.takes_table or found.spec.is_table:  # a gModule of n inputs takes a table of n
                 yield found
 
@@ -319,10 +405,10 @@ class _Finder:
         return FoundInput(spec, FROM_LAYERS)
 
     # --- 3 and 4. what the layers imply -------------------------------------------------------------
-    def from_layers(self) -> Iterator[FoundInput]:
+    def from_layers(self, strict_only: bool = False) -> Iterator[FoundInput]:
         hints = self._hints()
         planned = planned_size(self.dag)
-        for strict in (True, False):  # then runs that map a batch to another number of rows (nn.Parallel)
+        for strict in (True,) if strict_only else (True, False):  # then runs that map a batch to another number of rows (nn.Parallel)
             for hint in hints:
                 exact = from_hint(hint)
                 if exact is not None:  # a whole spec: a vector, a fixed image, a table of them

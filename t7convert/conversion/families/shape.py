@@ -62,7 +62,7 @@ class ReshapeRecord:
     """What a Reshape node stores."""
 
     sizes: list[int]
-    batch_mode: None = None
+    batch_mode: bool | None = None  # batchMode: false (sizes whole), true (a batch first), nil (Torch7 decides)
 
 
 @record("View")
