@@ -113,3 +113,24 @@ def test_a_graph_wrong_at_another_size_is_written_with_that_size_fixed(tmp_path,
         assert s.get_inputs()[0].shape == [2, 3, 8, 8]
         with pytest.raises(Exception, match="Got: 3 Expected: 2|Expected"):
             s.run(None, {s.get_inputs()[0].name: other})
+
+
+@pytest.mark.parametrize("fmt", [pytest.param("onnx", marks=needs_onnx), "pt2"])
+def test_sparse_linear_exports_take_real_valued_rows_as_torch7_does(tmp_path, fmt):
+    """SparseLinear's (index, value) rows are a FloatTensor in Torch7: the exported file declares a float
+    input, so real values reach the program as they are (an integer input once truncated 0.5 to 0)."""
+    tm.seed(13)
+    src = tm.save(tmp_path, "sparse", tm.module("nn.SparseLinear", weight=tm.f32(3, 10), bias=tm.f32(3),
+                                                weightDecay=0, doGradInput=False))
+    out = tmp_path / f"m.{fmt}"
+    convert(str(src), str(out))
+    x = np.array([[[1, 0.5], [4, -1.25], [10, 2.75], [7, -0.125]]], np.float32)  # real values, as Torch7 takes
+    if fmt == "pt2":
+        with torch.no_grad():
+            got = torch.export.load(str(out)).module()(torch.from_numpy(x))
+    else:
+        import onnxruntime as ort
+        s = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        assert s.get_inputs()[0].type == "tensor(float)"
+        (got,) = s.run(None, {s.get_inputs()[0].name: x})
+    assert close(got, reference(src, x))

@@ -112,8 +112,12 @@ def _lookup_input(attrs: dict) -> Any:
 
 @expects_input("SparseLinear")
 def _sparse_input(attrs: dict) -> Any:
-    """A batch of samples of 4 (index, value) rows (legacy mode); the values are integers too."""
-    return {"shape": [4, 2], "dtype": "int64", "low": 1, "high": int(attrs["in_features"])}
+    """A batch of samples of 4 (index, value) rows (legacy mode). The rows are a FloatTensor in Torch7
+    (the values are real numbers; only the first column is read as an index), so the spec is float32:
+    an int64 spec made the exported .onnx/.pt2 declare an integer input, and a caller's real values
+    were cast to integers before the program saw them. Drawn from the index range, the values are
+    whole numbers here, which the module treats as the reals they are."""
+    return {"shape": [4, 2], "dtype": "float32", "low": 1, "high": int(attrs["in_features"])}
 
 
 @expects_input("IndexLinear")
