@@ -220,12 +220,19 @@ def second_sizes(ep: torch.export.ExportedProgram, x: Any, reference_at: Referen
             shapes = [tuple(int(e.subs(values)) if not isinstance(e, int) else e for e in shape) for shape in dims]
         except (TypeError, ValueError):
             continue
-        x2 = rebuild(struct, [resized(a, s, rng) for a, s in zip(leaves, shapes)])
-        try:
-            with np.errstate(all="ignore"):
-                want = reference_at(x2)
-        except Exception:  # noqa: BLE001 - the model refuses this size: try the next plan
-            want = None
+        drawn = [resized(a, s, rng) for a, s in zip(leaves, shapes)]
+        # standard-normal values first; where the output is not finite there (Log, Sqrt, a fractional
+        # Power of negative values), the same values made positive, so such models are sized too
+        for attempt in (drawn, [np.abs(a) if a.dtype.kind == "f" else a for a in drawn]):
+            x2 = rebuild(struct, attempt)
+            try:
+                with np.errstate(all="ignore"):
+                    want = reference_at(x2)
+            except Exception:  # noqa: BLE001 - the model refuses this size: try the next plan
+                want = None
+                break
+            if want is not None:
+                break
         if want is not None:
             found.append((x2, want, changed))
             break
