@@ -292,3 +292,20 @@ def test_seq_brnn_adds_the_forward_run_and_the_time_reversed_backward_run(tmp_pa
     got, ref = _converted_and_reference(tmp_path, model, x)
     np.testing.assert_allclose(ref, want, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, fields, why", [
+    (lambda: seq_lstm(3, 2), {"userPrevOutput": "state"}, "user-set initial states"),
+    (lambda: seq_lstm(3, 2), {"_remember": "both", "cell": "state"}, "remembers its states"),
+    (lambda: seq_gru(3, 2), {"userPrevOutput": "state"}, "user-set initial state"),
+    (lambda: seq_gru(3, 2), {"_remember": "eval", "_output": "state"}, "remembers its states"),
+], ids=["seqlstm-user-state", "seqlstm-remembered-cell", "seqgru-user-state", "seqgru-remembered-output"])
+def test_a_seq_rnn_holding_states_torch7_would_start_from_is_refused(tmp_path, make, fields, why):
+    """A converted SeqLSTM/SeqGRU starts from zero states, as a fresh copy does: a file holding states Torch7
+    would start from instead (set by the user, or kept by remember) is refused, not converted to other numbers."""
+    m = make()
+    for name, value in fields.items():
+        m.fields[name] = tm.f32(1, 2) if value == "state" else value
+    src = tm.save(tmp_path, "kept", m)
+    with pytest.raises(t7convert.T7ConvertError, match=why):
+        api.convert(str(src), None, verify=False)

@@ -105,6 +105,20 @@ def _empty(value) -> bool:
     return value is None or (isinstance(value, np.ndarray) and value.size == 0)
 
 
+def _check_starts_fresh(m: T7Object, ctx, *, cell: bool) -> None:
+    """A Seq* module converts as a fresh copy runs (zero states): refuse one whose file holds states Torch7
+    would start from instead (user-set initial states, or the last ones kept by ``remember``). ``cell``:
+    an LSTM's cell state is checked beside its output."""
+    if cell and not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
+        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
+    if not cell and not _empty(m.get("userPrevOutput")):
+        raise ctx.fail(m, "has a user-set initial state (userPrevOutput)")
+    remember = m.get("_remember", "neither")
+    if remember in ("both", "eval") and not ((not cell or _empty(m.get("cell"))) and _empty(m.get("_output"))):
+        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
+                          "would start from them")
+
+
 @converts("nn.SeqLSTM")
 def seq_lstm(m: T7Object, ctx) -> Node:
     """rnn's SeqLSTM.lua (torch-rnn's LSTM): weight ``(D + H) x 4H`` (rows 1..D for x, the rest for h),
@@ -116,12 +130,7 @@ def seq_lstm(m: T7Object, ctx) -> Node:
     h = integer(m, ctx, "hiddensize", default=r)
     if h != r or m.get("weightO") is not None:
         raise ctx.fail(m, f"is a SeqLSTMP (hiddensize {h}, outputsize {r}): its projection is not supported")
-    if not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
-        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
-    remember = m.get("_remember", "neither")
-    if remember in ("both", "eval") and not (_empty(m.get("cell")) and _empty(m.get("_output"))):
-        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
-                          "would start from them")
+    _check_starts_fresh(m, ctx, cell=True)
     weight = tensor(m, ctx, "weight")
     if weight.shape != (d + h, 4 * h):
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + h, 4 * h)} (inputsize + outputsize, 4 * outputsize)")
@@ -142,12 +151,7 @@ def seq_lstmp(m: T7Object, ctx) -> Node:
     d, h, r = integer(m, ctx, "inputsize"), integer(m, ctx, "hiddensize"), integer(m, ctx, "outputsize")
     if min(d, h, r) < 1:
         raise ctx.fail(m, f"fields inputsize {d}, hiddensize {h}, outputsize {r} must be positive")
-    if not (_empty(m.get("userPrevOutput")) and _empty(m.get("userPrevCell"))):
-        raise ctx.fail(m, "has user-set initial states (userPrevOutput / userPrevCell)")
-    remember = m.get("_remember", "neither")
-    if remember in ("both", "eval") and not (_empty(m.get("cell")) and _empty(m.get("_output"))):
-        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
-                          "would start from them")
+    _check_starts_fresh(m, ctx, cell=True)
     weight = tensor(m, ctx, "weight")
     if weight.shape != (d + r, 4 * h):
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + r, 4 * h)} (inputsize + outputsize, 4 * hiddensize)")
@@ -166,12 +170,7 @@ def seq_gru(m: T7Object, ctx) -> Node:
     (the reset gate scales h before its product, not after as torch.nn.GRU does: kept as stored and
     computed step by step), ``h = (1 - u) * hc + u * h``; batchfirst and maskzero as SeqLSTM."""
     d, h = integer(m, ctx, "inputSize"), integer(m, ctx, "outputSize")
-    if not _empty(m.get("userPrevOutput")):
-        raise ctx.fail(m, "has a user-set initial state (userPrevOutput)")
-    remember = m.get("_remember", "neither")
-    if remember in ("both", "eval") and not _empty(m.get("_output")):
-        raise ctx.fail(m, f"remembers its states ({remember!r}) and the file holds the last ones: Torch7 "
-                          "would start from them")
+    _check_starts_fresh(m, ctx, cell=False)
     weight = tensor(m, ctx, "weight")
     if weight.shape != (d + h, 3 * h):
         raise ctx.fail(m, f"weight has shape {weight.shape}, expected {(d + h, 3 * h)} (inputSize + outputSize, 3 * outputSize)")
